@@ -1,0 +1,110 @@
+"""The Trial object: one validated dataset plus its study design.
+
+Every notebook, the simulator and every analysis function speak this object. Build it with
+:func:`trialkit.load` (from files) or :func:`trialkit.simulate` (in memory); both validate.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import pandas as pd
+
+from trialkit.study import Study
+
+__all__ = ["Trial", "TABLES", "REQUIRED_TABLES", "OPTIONAL_TABLES"]
+
+REQUIRED_TABLES = ("subjects", "labs", "events")
+OPTIONAL_TABLES = ("infusions", "adverse_events", "symptoms")
+TABLES = REQUIRED_TABLES + OPTIONAL_TABLES
+
+
+@dataclass(frozen=True)
+class Trial:
+    """A validated trial dataset.
+
+    Attributes
+    ----------
+    study : Study
+        The design (arms, factors, visits, horizons, units) from the study file.
+    subjects, labs, events : DataFrame
+        The required tables, with the columns and dtypes of ``docs/data-format.md``.
+    infusions, adverse_events, symptoms : DataFrame or None
+        The optional tables; ``None`` when the dataset does not have them.
+    source : str or None
+        Where the data came from (a path, or ``"simulated"``).
+    """
+
+    study: Study
+    subjects: pd.DataFrame
+    labs: pd.DataFrame
+    events: pd.DataFrame
+    infusions: pd.DataFrame | None = None
+    adverse_events: pd.DataFrame | None = None
+    symptoms: pd.DataFrame | None = None
+    source: str | None = None
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+
+    def has(self, table: str) -> bool:
+        """Whether the optional ``table`` is present (required tables always are)."""
+        return getattr(self, table) is not None
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The tables that are present, by name, in the contract's order."""
+        return {t: getattr(self, t) for t in TABLES if getattr(self, t) is not None}
+
+    def with_tables(self, **tables: pd.DataFrame | None) -> "Trial":
+        """A copy with some tables replaced (the caller is responsible for validity)."""
+        return replace(self, **tables)
+
+    @property
+    def n_subjects(self) -> int:
+        return int(len(self.subjects))
+
+    def arm_sizes(self) -> pd.Series:
+        """Number of randomized subjects per arm, in the study file's arm order."""
+        return self.subjects["arm"].value_counts().reindex(self.study.arm_ids, fill_value=0).rename("n")
+
+    def summary(self) -> pd.DataFrame:
+        """Per-arm summary: randomized, deaths, transplants, HCC, and lab rows.
+
+        Returns
+        -------
+        DataFrame
+            Index: arm ids plus ``total``; columns ``label``, ``n``, ``age_median``, ``male_pct``,
+            ``deaths``, ``transplants``, ``hcc``, ``lab_rows``.
+        """
+        s = self.subjects
+        ev = self.events.merge(s[["subject_id", "arm"]], on="subject_id", how="left")
+
+        def count(event: str) -> pd.Series:
+            hit = ev.loc[ev["event"] == event, ["subject_id", "arm"]].drop_duplicates()
+            return hit.groupby("arm").size()
+
+        labs = self.labs.merge(s[["subject_id", "arm"]], on="subject_id", how="left")
+        out = pd.DataFrame(index=pd.Index(self.study.arm_ids, name="arm"))
+        out["label"] = pd.Series(self.study.arm_labels)
+        out["n"] = s.groupby("arm").size()
+        out["age_median"] = s.groupby("arm")["age"].median()
+        out["male_pct"] = s.assign(m=s["sex"].eq("M") * 100.0).groupby("arm")["m"].mean()
+        out["deaths"] = count("death")
+        out["transplants"] = count("transplant")
+        out["hcc"] = count("hcc")
+        out["lab_rows"] = labs.groupby("arm").size()
+        total = {
+            "label": "Total",
+            "n": len(s),
+            "age_median": s["age"].median(),
+            "male_pct": s["sex"].eq("M").mean() * 100.0 if len(s) else float("nan"),
+            "deaths": ev.loc[ev["event"] == "death", "subject_id"].nunique(),
+            "transplants": ev.loc[ev["event"] == "transplant", "subject_id"].nunique(),
+            "hcc": ev.loc[ev["event"] == "hcc", "subject_id"].nunique(),
+            "lab_rows": len(self.labs),
+        }
+        out.loc["total"] = pd.Series(total)
+        for c in ("n", "deaths", "transplants", "hcc", "lab_rows"):
+            out[c] = pd.to_numeric(out[c]).fillna(0).astype("int64")
+        return out
+
+    def __repr__(self) -> str:  # pragma: no cover - cosmetic
+        present = ", ".join(f"{k}={len(v)}" for k, v in self.tables().items())
+        return f"Trial(study={self.study.id!r}, source={self.source!r}, {present})"

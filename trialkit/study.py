@@ -1,0 +1,357 @@
+"""The study file: arms, factorial factors, control arm, visits and windows, horizons, units.
+
+A study file is YAML (see ``params/study.yaml`` and ``docs/data-format.md``). Nothing in trialkit
+knows how many arms a trial has or what its treatments are called: that is all read from here.
+
+Examples
+--------
+>>> from trialkit.study import load_study, default_study_path
+>>> study = load_study(default_study_path())
+>>> study.arm_ids
+['control', 'msc', 'pe', 'pe_msc']
+>>> study.control_arm
+'control'
+>>> study.visit_for_day(13)
+'D14'
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import yaml
+
+from trialkit.errors import StudyFileError
+
+__all__ = [
+    "Arm",
+    "Factor",
+    "Visit",
+    "Parameter",
+    "Study",
+    "load_study",
+    "default_study_path",
+    "params_dir",
+    "normalize_unit",
+]
+
+
+def params_dir() -> Path:
+    """The project's ``params/`` folder (study files, scenarios, run parameters)."""
+    return Path(__file__).resolve().parent.parent / "params"
+
+
+def default_study_path() -> Path:
+    """Path of the default study file, ``params/study.yaml``."""
+    return params_dir() / "study.yaml"
+
+
+_UNIT_ALIASES = {
+    "µmol/l": "umol/l",
+    "μmol/l": "umol/l",
+    "x10^9/l": "10^9/l",
+    "×10^9/l": "10^9/l",
+    "10*9/l": "10^9/l",
+    "10e9/l": "10^9/l",
+    "g/l": "g/l",
+    "iu/l": "u/l",
+    "": "ratio",
+    "1": "ratio",
+    "log10iu/ml": "log10 iu/ml",
+    "log iu/ml": "log10 iu/ml",
+    "sec": "s",
+    "seconds": "s",
+}
+
+
+def normalize_unit(unit: Any) -> str:
+    """Canonical, comparable spelling of a unit string.
+
+    Case, surrounding blanks and the micro sign are ignored; ``IU/L`` equals ``U/L`` and an empty
+    unit or ``1`` means a dimensionless ratio.
+
+    >>> normalize_unit(" µmol/L ") == normalize_unit("umol/l")
+    True
+    >>> normalize_unit("IU/L")
+    'u/l'
+    """
+    if unit is None or (isinstance(unit, float) and pd.isna(unit)):
+        text = ""
+    else:
+        text = str(unit).strip().lower()
+    text = " ".join(text.split())
+    return _UNIT_ALIASES.get(text, _UNIT_ALIASES.get(text.replace(" ", ""), text))
+
+
+@dataclass(frozen=True)
+class Factor:
+    """A treatment factor of the (factorial) design."""
+
+    name: str
+    label: str
+    kind: str = "procedure"  # "infusion": monitored 0-8 h after each dose
+    days: tuple[int, ...] = ()
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Arm:
+    """A randomized arm: its id, label, factor levels and (optional) schedule overrides."""
+
+    id: str
+    label: str
+    factors: dict[str, bool] = field(default_factory=dict)
+    schedule: dict[str, tuple[int, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Visit:
+    """A scheduled visit: nominal study day and the window of days that count for it."""
+
+    id: str
+    day: int
+    window: tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A laboratory (or clinical-grade) parameter with its required unit."""
+
+    name: str
+    unit: str
+    label: str = ""
+    range: tuple[float, float] | None = None
+
+
+@dataclass(frozen=True)
+class Study:
+    """A parsed, checked study file. Build it with :func:`load_study`."""
+
+    id: str
+    title: str
+    arms: tuple[Arm, ...]
+    control_arm: str
+    factors: dict[str, Factor]
+    visits: tuple[Visit, ...]
+    horizons: dict[str, int]
+    parameters: dict[str, Parameter]
+    symptoms: tuple[str, ...] = ()
+    baseline_expected: dict[str, dict[str, float]] = field(default_factory=dict)
+    path: str | None = None
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    # -- convenience views -------------------------------------------------------------------
+    @property
+    def arm_ids(self) -> list[str]:
+        return [a.id for a in self.arms]
+
+    @property
+    def arm_labels(self) -> dict[str, str]:
+        return {a.id: a.label for a in self.arms}
+
+    @property
+    def factor_names(self) -> list[str]:
+        return list(self.factors)
+
+    @property
+    def visit_ids(self) -> list[str]:
+        return [v.id for v in self.visits]
+
+    @property
+    def baseline_visit(self) -> Visit:
+        """The visit whose nominal day is 0 (randomization)."""
+        return next(v for v in self.visits if v.day == 0)
+
+    def arm(self, arm_id: str) -> Arm:
+        for a in self.arms:
+            if a.id == arm_id:
+                return a
+        raise KeyError(f"unknown arm {arm_id!r}; the study file defines {self.arm_ids}")
+
+    def dosing_days(self, arm_id: str, factor: str) -> tuple[int, ...]:
+        """Nominal dosing days of ``factor`` in arm ``arm_id`` (empty if the arm lacks it)."""
+        arm = self.arm(arm_id)
+        if not arm.factors.get(factor, False):
+            return ()
+        return arm.schedule.get(factor, self.factors[factor].days)
+
+    def arm_factors(self) -> pd.DataFrame:
+        """One row per arm: ``arm``, ``label`` and one boolean column per factor.
+
+        >>> load_study(default_study_path()).arm_factors().loc[3].tolist()
+        ['pe_msc', 'PE + UC-MSC', True, True]
+        """
+        rows = [
+            {"arm": a.id, "label": a.label, **{f: bool(a.factors.get(f, False)) for f in self.factors}}
+            for a in self.arms
+        ]
+        return pd.DataFrame(rows, columns=["arm", "label", *self.factors])
+
+    def visit_for_day(self, day: float) -> str | None:
+        """The visit whose window contains ``day`` (closest nominal day wins), else ``None``."""
+        best = None
+        for v in self.visits:
+            if v.window[0] <= day <= v.window[1]:
+                if best is None or abs(day - v.day) < abs(day - best.day):
+                    best = v
+        return None if best is None else best.id
+
+    def visit_windows(self) -> pd.DataFrame:
+        """The visit schedule as a DataFrame: ``visit``, ``day``, ``window_lo``, ``window_hi``."""
+        return pd.DataFrame(
+            [(v.id, v.day, v.window[0], v.window[1]) for v in self.visits],
+            columns=["visit", "day", "window_lo", "window_hi"],
+        )
+
+    def unit(self, parameter: str) -> str:
+        return self.parameters[parameter].unit
+
+    def to_yaml(self) -> str:
+        """The study file's text (as loaded), for writing beside a dataset."""
+        return yaml.safe_dump(self.raw, sort_keys=False, allow_unicode=True)
+
+
+def _fail(path: str, where: str, msg: str) -> StudyFileError:
+    return StudyFileError(f"{path}: {where}: {msg}")
+
+
+def _int_list(value: Any, path: str, where: str) -> tuple[int, ...]:
+    if not isinstance(value, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in value):
+        raise _fail(path, where, f"expected a list of whole study days, got {value!r}")
+    return tuple(value)
+
+
+def load_study(path: str | Path | None = None) -> Study:
+    """Read and check a study file.
+
+    Parameters
+    ----------
+    path : str or Path, optional
+        The YAML file. Default: ``params/study.yaml``.
+
+    Returns
+    -------
+    Study
+
+    Raises
+    ------
+    StudyFileError
+        With the file name and the offending key when the file is unreadable or inconsistent
+        (unknown control arm, a factor an arm does not set, overlapping visit windows, ...).
+    """
+    p = Path(path) if path is not None else default_study_path()
+    name = str(p)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise StudyFileError(f"{name}: study file not found") from None
+    except UnicodeDecodeError as exc:
+        raise StudyFileError(f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise StudyFileError(f"{name}: not valid YAML: {exc}") from None
+    return study_from_dict(raw, name)
+
+
+def study_from_dict(raw: Any, name: str = "<study>") -> Study:
+    """Build a :class:`Study` from the parsed YAML mapping (see :func:`load_study`)."""
+    if not isinstance(raw, dict):
+        raise StudyFileError(f"{name}: expected a mapping at the top level")
+    for key in ("arms", "control_arm", "visits", "horizons", "parameters"):
+        if key not in raw:
+            raise _fail(name, key, "required key is missing")
+
+    meta = raw.get("study") or {}
+    factors: dict[str, Factor] = {}
+    for fname, spec in (raw.get("factors") or {}).items():
+        spec = spec or {}
+        kind = spec.get("kind", "procedure")
+        if kind not in ("infusion", "procedure"):
+            raise _fail(name, f"factors.{fname}.kind", f"expected 'infusion' or 'procedure', got {kind!r}")
+        factors[str(fname)] = Factor(
+            name=str(fname),
+            label=str(spec.get("label", fname)),
+            kind=kind,
+            days=_int_list(spec.get("days", []), name, f"factors.{fname}.days"),
+            description=str(spec.get("description", "")),
+        )
+
+    arms: list[Arm] = []
+    if not isinstance(raw["arms"], list) or len(raw["arms"]) < 1:
+        raise _fail(name, "arms", "expected a list of arms")
+    for i, spec in enumerate(raw["arms"]):
+        where = f"arms[{i}]"
+        if not isinstance(spec, dict) or "id" not in spec:
+            raise _fail(name, where, "each arm needs an `id`")
+        levels = spec.get("factors") or {}
+        unknown = set(levels) - set(factors)
+        if unknown:
+            raise _fail(name, f"{where}.factors", f"unknown factor(s) {sorted(unknown)}; declared: {list(factors)}")
+        missing = set(factors) - set(levels)
+        if missing:
+            raise _fail(name, f"{where}.factors", f"arm {spec['id']!r} does not set factor(s) {sorted(missing)}")
+        for f, v in levels.items():
+            if not isinstance(v, bool):
+                raise _fail(name, f"{where}.factors.{f}", f"expected true or false, got {v!r}")
+        schedule = {
+            str(f): _int_list(d, name, f"{where}.schedule.{f}") for f, d in (spec.get("schedule") or {}).items()
+        }
+        arms.append(Arm(id=str(spec["id"]), label=str(spec.get("label", spec["id"])), factors=dict(levels),
+                        schedule=schedule))
+    ids = [a.id for a in arms]
+    dupes = sorted({x for x in ids if ids.count(x) > 1})
+    if dupes:
+        raise _fail(name, "arms", f"duplicated arm id(s) {dupes}")
+    if raw["control_arm"] not in ids:
+        raise _fail(name, "control_arm", f"{raw['control_arm']!r} is not one of the arms {ids}")
+
+    visits: list[Visit] = []
+    for i, spec in enumerate(raw["visits"] or []):
+        where = f"visits[{i}]"
+        try:
+            lo, hi = spec["window"]
+            visit = Visit(id=str(spec["id"]), day=int(spec["day"]), window=(int(lo), int(hi)))
+        except (KeyError, TypeError, ValueError):
+            raise _fail(name, where, "expected {id, day, window: [lo, hi]}") from None
+        if not lo <= visit.day <= hi:
+            raise _fail(name, where, f"nominal day {visit.day} lies outside its window [{lo}, {hi}]")
+        visits.append(visit)
+    if not any(v.day == 0 for v in visits):
+        raise _fail(name, "visits", "a baseline visit with nominal day 0 is required")
+    ordered = sorted(visits, key=lambda v: v.day)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.window[0] <= a.window[1]:
+            raise _fail(name, "visits", f"windows of {a.id} and {b.id} overlap")
+
+    horizons = raw["horizons"]
+    if not isinstance(horizons, dict) or "primary" not in horizons:
+        raise _fail(name, "horizons", "expected a mapping with at least `primary` (study days)")
+    horizons = {str(k): int(v) for k, v in horizons.items()}
+
+    parameters: dict[str, Parameter] = {}
+    for pname, spec in (raw["parameters"] or {}).items():
+        if not isinstance(spec, dict) or "unit" not in spec:
+            raise _fail(name, f"parameters.{pname}", "each parameter needs a `unit`")
+        rng = spec.get("range")
+        parameters[str(pname)] = Parameter(
+            name=str(pname), unit=str(spec["unit"]), label=str(spec.get("label", pname)),
+            range=None if rng is None else (float(rng[0]), float(rng[1])),
+        )
+
+    return Study(
+        id=str(meta.get("id", "study")),
+        title=str(meta.get("title", "")),
+        arms=tuple(arms),
+        control_arm=str(raw["control_arm"]),
+        factors=factors,
+        visits=tuple(sorted(visits, key=lambda v: v.day)),
+        horizons=horizons,
+        parameters=parameters,
+        symptoms=tuple(raw.get("symptoms") or ()),
+        baseline_expected={str(k): dict(v) for k, v in (raw.get("baseline_expected") or {}).items()},
+        path=name,
+        raw=raw,
+    )
