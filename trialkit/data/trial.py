@@ -32,6 +32,12 @@ class Trial:
         The optional tables; ``None`` when the dataset does not have them.
     source : str or None
         Where the data came from (a path, or ``"simulated"``).
+    warnings : tuple of str
+        Non-fatal findings of validation (e.g. a measurement outside every visit window).
+    truth : dict or None
+        Simulated data only: the scenario's true effects (what ``truth.json`` holds).
+    latent : DataFrame or None
+        Simulated data only: per-subject latent variables (never written to the dataset files).
     """
 
     study: Study
@@ -43,6 +49,8 @@ class Trial:
     symptoms: pd.DataFrame | None = None
     source: str | None = None
     warnings: tuple[str, ...] = field(default=(), compare=False)
+    truth: dict | None = field(default=None, compare=False, repr=False)
+    latent: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def has(self, table: str) -> bool:
         """Whether the optional ``table`` is present (required tables always are)."""
