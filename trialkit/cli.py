@@ -1,0 +1,114 @@
+"""Command line: ``trialkit validate | simulate | summary``.
+
+Bad input ends with a message on stderr and exit status 2, never a traceback.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from trialkit.errors import TrialkitError, ValidationError
+
+EXIT_OK, EXIT_ERROR, EXIT_INPUT = 0, 1, 2
+
+
+def _print_summary(trial, out=sys.stdout) -> None:
+    st = trial.study
+    print(f"Study {st.id}: {st.title}", file=out)
+    print(f"Source: {trial.source}", file=out)
+    print(f"Arms: {', '.join(f'{a.id} ({a.label})' for a in st.arms)}; control: {st.control_arm}", file=out)
+    print(f"Factors: {', '.join(f'{f.name} ({f.label})' for f in st.factors.values()) or 'none'}", file=out)
+    print(f"Visits: {', '.join(f'{v.id}@{v.day}' for v in st.visits)}; horizons (days): "
+          f"{', '.join(f'{k} {v}' for k, v in st.horizons.items())}", file=out)
+    present = ", ".join(f"{k} ({len(v)} rows)" for k, v in trial.tables().items())
+    print(f"Tables: {present}", file=out)
+    with pd.option_context("display.width", 120, "display.max_columns", 20, "display.precision", 1):
+        print(trial.summary().to_string(), file=out)
+    for w in trial.warnings:
+        print(f"note: {w}", file=out)
+
+
+def cmd_validate(args) -> int:
+    from trialkit.data.load import validate
+
+    report = validate(args.path, args.study, limit=None if args.all else 20)
+    if not report.ok:
+        print(report.text(), file=sys.stderr)
+        return EXIT_INPUT
+    print(f"{args.path}: valid")
+    _print_summary(report.trial)
+    return EXIT_OK
+
+
+def cmd_simulate(args) -> int:
+    from trialkit.simulate import write_simulation
+
+    write_simulation(args.out, scenario=args.scenario, study=args.study, seed=args.seed,
+                     n_subjects=args.n_subjects, fmt=args.format)
+    print(f"wrote simulated dataset to {args.out}")
+    return EXIT_OK
+
+
+def cmd_summary(args) -> int:
+    if args.path:
+        from trialkit.data.load import load
+
+        trial = load(args.path, args.study)
+    else:
+        from trialkit.simulate import simulate
+
+        trial = simulate(scenario=args.scenario, study=args.study, seed=args.seed)
+    _print_summary(trial)
+    return EXIT_OK
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="trialkit", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="validate a dataset; exit 0 if valid, 2 with every problem listed")
+    v.add_argument("path", help="dataset directory (CSV/Parquet) or Excel workbook")
+    v.add_argument("--study", help="study file (default: the dataset's study.yaml, else params/study.yaml)")
+    v.add_argument("--all", action="store_true", help="list every offending row (default: 20 per rule)")
+    v.set_defaults(func=cmd_validate)
+
+    s = sub.add_parser("simulate", help="write a simulated dataset (same seed => identical files)")
+    s.add_argument("--out", required=True, help="output directory (replaced atomically)")
+    s.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
+    s.add_argument("--n-subjects", type=int, help="total subjects (default: the scenario's arm sizes)")
+    s.add_argument("--scenario", help="scenario YAML (default: params/scenarios/default.yaml)")
+    s.add_argument("--study", help="study file (default: the scenario's, else params/study.yaml)")
+    s.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
+    s.set_defaults(func=cmd_simulate)
+
+    m = sub.add_parser("summary", help="print a dataset's summary (default: the simulated default trial)")
+    m.add_argument("path", nargs="?", help="dataset (default: simulate the default scenario)")
+    m.add_argument("--study")
+    m.add_argument("--scenario")
+    m.add_argument("--seed", type=int)
+    m.set_defaults(func=cmd_summary)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except ValidationError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_INPUT
+    except TrialkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return EXIT_INPUT
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,456 @@
+"""Reading a dataset (CSV / Parquet directory or Excel workbook) into a validated :class:`Trial`.
+
+Validation collects **every** problem before failing: unreadable files, missing tables and columns,
+values that do not parse, values outside the contract (pandera, lazily), and the cross-table rules of
+:mod:`trialkit.data.checks`. Input files are only ever opened for reading.
+
+Examples
+--------
+>>> import trialkit
+>>> from trialkit.data.load import load, validate
+>>> report = validate("no/such/folder")
+>>> report.ok, report.problems[0].message
+(False, 'dataset not found')
+"""
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from trialkit.data import checks
+from trialkit.data.schema import columns_for, pandera_schema
+from trialkit.data.trial import OPTIONAL_TABLES, REQUIRED_TABLES, TABLES, Trial
+from trialkit.errors import StudyFileError, ValidationError
+from trialkit.study import Study, default_study_path, load_study
+
+__all__ = ["Problem", "Report", "load", "validate", "build_trial", "read_tables", "MAX_PER_RULE"]
+
+#: How many rows are listed for one rule in one column before the rest are summarised.
+MAX_PER_RULE = 20
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One validation problem: where it is (file, table, row, column), the value and what was expected.
+
+    ``row`` counts the header as row 1 (CSV line number / spreadsheet row); ``None`` when the problem
+    concerns a whole file, table or column.
+    """
+
+    table: str | None
+    message: str
+    row: int | None = None
+    column: str | None = None
+    value: Any = None
+    file: str | None = None
+    count: int = 1  # >1 for a summary line standing for several rows
+
+    def __str__(self) -> str:
+        where = self.file or (self.table or "dataset")
+        parts = [where]
+        if self.row is not None:
+            parts.append(f"row {self.row}")
+        if self.column is not None:
+            parts.append(f"column '{self.column}'")
+        head = ", ".join(parts)
+        val = "" if self.value is None else f"value {_show(self.value)}: "
+        return f"{head}: {val}{self.message}"
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return repr(value)
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+@dataclass
+class Report:
+    """Result of :func:`validate`: the problems, the trial when there are none, and warnings."""
+
+    source: str
+    problems: list[Problem] = field(default_factory=list)
+    trial: Trial | None = None
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def text(self) -> str:
+        """Human-readable listing of every problem."""
+        n = len(self.problems)
+        lines = [f"{self.source}: {n} problem{'s' if n != 1 else ''} found"]
+        lines += [f"  {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class _Collector:
+    """Accumulates problems, listing at most MAX_PER_RULE rows per (table, column, message)."""
+
+    def __init__(self, files: dict[str, str], limit: int | None = MAX_PER_RULE):
+        self.files = files
+        self.limit = limit
+        self.problems: list[Problem] = []
+        self.warnings: list[str] = []
+
+    def add(self, table, message, row=None, column=None, value=None):
+        self.problems.append(Problem(table, message, row, column, value, self.files.get(table, table)))
+
+    def add_rows(self, table: str, column: str | None, message: str, rows, values=None):
+        """One problem per offending row (``rows`` are frame index labels), capped per rule."""
+        rows = list(rows)
+        values = [None] * len(rows) if values is None else list(values)
+        shown = rows if self.limit is None else rows[: self.limit]
+        for r, v in zip(shown, values):
+            v = None if (v is not None and not isinstance(v, str) and pd.isna(v)) else v
+            self.add(table, message, _rownum(r), column, _py(v))
+        rest = len(rows) - len(shown)
+        if rest > 0:
+            self.problems.append(Problem(
+                table, f"{message} — and {rest} more row{'s' if rest > 1 else ''} with this problem "
+                f"(rows {_rownum(rows[len(shown)])}…{_rownum(rows[-1])}; `--all` lists them)",
+                None, column, None, self.files.get(table, table), count=rest))
+
+    def warn(self, text: str):
+        self.warnings.append(text)
+
+
+def _rownum(index_label) -> int:
+    return int(index_label) + 2
+
+
+def _py(v):
+    if isinstance(v, np.generic):
+        return v.item()
+    if isinstance(v, pd.Timestamp):
+        return v.date().isoformat()
+    return v
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading files
+# ---------------------------------------------------------------------------------------------
+def _read_csv(path: Path, table: str, col: _Collector) -> pd.DataFrame | None:
+    name = str(path)
+    raw = path.read_bytes()
+    if not raw.strip():
+        col.add(table, "file is empty (expected a header row and data)")
+        return None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        col.add(table, f"not UTF-8 text: byte 0x{raw[exc.start]:02x} at line {line} "
+                       f"(save the file as UTF-8 CSV)", row=line)
+        return None
+    # Ragged rows: count fields per line with the csv module, report every mismatch.
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        col.add(table, "file is empty (expected a header row and data)")
+        return None
+    width = len(header)
+    ragged = []
+    try:
+        for lineno, fields in enumerate(reader, start=2):
+            if fields and len(fields) != width:
+                ragged.append((reader.line_num, len(fields)))
+    except csv.Error as exc:
+        col.add(table, f"unreadable CSV: {exc}")
+        return None
+    for line, n in ragged[: MAX_PER_RULE if col.limit else None]:
+        col.add(table, f"row has {n} fields, the header has {width}", row=line)
+    if ragged:
+        if col.limit and len(ragged) > MAX_PER_RULE:
+            col.add(table, f"and {len(ragged) - MAX_PER_RULE} more rows with the wrong number of fields")
+        return None
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    if dupes:
+        col.add(table, f"duplicated column name(s) in the header: {', '.join(dupes)}")
+        return None
+    try:
+        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
+                         skip_blank_lines=True)
+    except (pd.errors.ParserError, ValueError) as exc:  # pragma: no cover - csv module caught it
+        col.add(table, f"unreadable CSV: {exc}")
+        return None
+    del name
+    return df
+
+
+def _read_parquet(path: Path, table: str, col: _Collector) -> pd.DataFrame | None:
+    try:
+        return pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several types for corrupt files
+        col.add(table, f"unreadable Parquet file: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+        return None
+
+
+def read_tables(path: str | Path, col: _Collector | None = None) -> tuple[dict[str, pd.DataFrame], dict[str, str]]:
+    """Read the tables of a dataset (directory of CSV/Parquet, or an Excel workbook) without checks.
+
+    Returns the tables by name and the file each came from. Problems (unreadable files, a table given
+    twice) go to the collector; the caller decides what is missing.
+    """
+    p = Path(path)
+    files: dict[str, str] = {}
+    col = col if col is not None else _Collector(files)
+    tables: dict[str, pd.DataFrame] = {}
+    if p.is_file() and p.suffix.lower() in EXCEL_SUFFIXES:
+        try:
+            sheets = pd.read_excel(p, sheet_name=None, dtype=object)
+        except Exception as exc:
+            col.files["dataset"] = str(p)
+            col.add("dataset", f"unreadable Excel workbook: {type(exc).__name__}: {str(exc).splitlines()[0]}")
+            return tables, files
+        for sheet, df in sheets.items():
+            key = str(sheet).strip().lower()
+            if key in TABLES:
+                files[key] = f"{p}[{sheet}]"
+                tables[key] = df.dropna(how="all")
+        return tables, files
+    if p.is_file():
+        col.files["dataset"] = str(p)
+        col.add("dataset", "expected a directory of CSV/Parquet tables or an Excel workbook (.xlsx)")
+        return tables, files
+    for table in TABLES:
+        found = [f for f in (p / f"{table}.csv", p / f"{table}.parquet", p / f"{table}.pq") if f.is_file()]
+        if len(found) > 1:
+            col.files[table] = str(found[0])
+            col.add(table, f"table given twice: {', '.join(f.name for f in found)} (keep one)")
+            continue
+        if not found:
+            continue
+        f = found[0]
+        files[table] = col.files[table] = str(f)
+        df = _read_csv(f, table, col) if f.suffix == ".csv" else _read_parquet(f, table, col)
+        if df is not None:
+            tables[table] = df
+    return tables, files
+
+
+# ---------------------------------------------------------------------------------------------
+# Coercion: every column to its contract type, reporting what does not parse
+# ---------------------------------------------------------------------------------------------
+_TRUE = {"true", "t", "yes", "y", "1", "1.0"}
+_FALSE = {"false", "f", "no", "n", "0", "0.0"}
+
+
+def _as_str(s: pd.Series) -> pd.Series:
+    if pd.api.types.is_float_dtype(s):
+        # ids read from Excel/Parquet as floats: 101.0 -> "101"
+        out = s.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
+    elif pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        out = s.str.strip()
+    else:
+        out = s.map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v)) else (
+            str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip())
+    out = out.astype("str" if pd.__version__ >= "3" else object)
+    return out.mask(out.isna() | (out == ""))
+
+
+def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.DataFrame:
+    out = df.copy()
+    out.columns = [str(c).strip() for c in out.columns]
+    present = set(out.columns)
+    for spec in columns_for(table, study):
+        if spec.name not in present:
+            if spec.required:
+                col.add(table, "required column is missing", column=spec.name)
+            continue
+        s = out[spec.name]
+        if spec.kind == "str":
+            new = _as_str(s)
+            bad = pd.Series(False, index=s.index)
+        elif spec.kind in ("int", "float"):
+            if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+                new = s.astype("float64")
+            else:
+                text = _as_str(s)
+                new = pd.to_numeric(text, errors="coerce").astype("float64")
+                bad = text.notna() & new.isna()
+                if bad.any():
+                    col.add_rows(table, spec.name, "expected a number", s.index[bad], text[bad])
+            bad = new.notna() & ~np.isfinite(new)
+            if bad.any():
+                col.add_rows(table, spec.name, "expected a finite number", s.index[bad], new[bad])
+                new = new.mask(bad)
+            if spec.kind == "int":
+                frac = new.notna() & (new != np.floor(new))
+                if frac.any():
+                    col.add_rows(table, spec.name, "expected a whole number", s.index[frac], new[frac])
+                    new = new.mask(frac)
+                new = new.round().astype("Int64")
+                if not new.isna().any():
+                    new = new.astype("int64")
+        elif spec.kind == "date":
+            if pd.api.types.is_datetime64_any_dtype(s):
+                new = pd.to_datetime(s).astype("datetime64[ns]")
+            else:
+                text = s.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
+                text = _as_str(text)
+                new = pd.to_datetime(text, errors="coerce", format="ISO8601").astype("datetime64[ns]")
+                bad = text.notna() & new.isna()
+                if bad.any():
+                    col.add_rows(table, spec.name, "expected a date YYYY-MM-DD", s.index[bad], text[bad])
+            new = new.dt.normalize()
+        elif spec.kind == "bool":
+            if pd.api.types.is_bool_dtype(s):
+                new = s.astype("boolean")
+            else:
+                text = _as_str(s).str.lower()
+                new = pd.Series(pd.NA, index=s.index, dtype="boolean")
+                new[text.isin(_TRUE)] = True
+                new[text.isin(_FALSE)] = False
+                bad = text.notna() & new.isna()
+                if bad.any():
+                    col.add_rows(table, spec.name, "expected true/false (or yes/no, 1/0)",
+                                 s.index[bad], s[bad])
+        else:  # pragma: no cover - contract typo
+            raise AssertionError(spec.kind)
+        if spec.nonempty:
+            empty = s.isna() | (_as_str(s).isna())
+            if empty.any():
+                col.add_rows(table, spec.name, "required value is empty", s.index[empty])
+        out[spec.name] = new
+    return out
+
+
+def _run_schema(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> None:
+    schema = pandera_schema(table, study, set(df.columns))
+    try:
+        schema.validate(df, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        fc = exc.failure_cases
+        fc = fc[fc["index"].notna()]
+        for (column, check), grp in fc.groupby(["column", "check"], sort=False):
+            idx = grp["index"].astype("int64")
+            col.add_rows(table, column, str(check), idx, grp["failure_case"])
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+def _resolve_study(path: Path, study) -> Study:
+    if isinstance(study, Study):
+        return study
+    if study is not None:
+        return load_study(study)
+    own = (path if path.is_dir() else path.parent) / "study.yaml"
+    return load_study(own if own.is_file() else default_study_path())
+
+
+def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collector) -> dict[str, pd.DataFrame]:
+    coerced: dict[str, pd.DataFrame] = {}
+    for table in REQUIRED_TABLES:
+        if table not in tables and table not in col.files:
+            col.add(table, f"required table '{table}' is missing (expected {table}.csv, {table}.parquet "
+                           f"or a sheet named {table})")
+    for table, df in tables.items():
+        df = df.reset_index(drop=True)
+        if table in REQUIRED_TABLES and len(df) == 0:
+            col.add(table, "table has no rows")
+        c = _coerce(df, table, study, col)
+        _run_schema(c, table, study, col)
+        coerced[table] = c
+    checks.run_all(coerced, study, col)
+    return coerced
+
+
+def _finish(coerced: dict[str, pd.DataFrame], study: Study, source: str, col: _Collector, **extra) -> Trial:
+    tables = {}
+    for table in TABLES:
+        df = coerced.get(table)
+        if df is not None:
+            df = checks.sort_table(table, df)
+        tables[table] = df
+    return Trial(study=study, source=source, warnings=tuple(col.warnings), **tables, **extra)
+
+
+def validate(path: str | Path, study: Study | str | Path | None = None, *, limit: int | None = MAX_PER_RULE) -> Report:
+    """Validate a dataset on disk and report every problem.
+
+    Parameters
+    ----------
+    path : str or Path
+        A directory of ``<table>.csv`` / ``<table>.parquet`` files, or an Excel workbook.
+    study : Study, str or Path, optional
+        The study file. Default: ``study.yaml`` inside the dataset directory if present, else
+        ``params/study.yaml``.
+    limit : int or None
+        Rows listed per rule before the rest are summarised; ``None`` lists all.
+
+    Returns
+    -------
+    Report
+        ``report.ok``, ``report.problems`` (list of :class:`Problem`), ``report.trial`` when ok.
+    """
+    p = Path(path)
+    col = _Collector({}, limit)
+    if not p.exists():
+        col.files["dataset"] = str(p)
+        col.add("dataset", "dataset not found")
+        return Report(str(p), col.problems)
+    try:
+        st = _resolve_study(p, study)
+    except StudyFileError as exc:
+        return Report(str(p), [Problem(None, str(exc))])
+    tables, files = read_tables(p, col)
+    coerced = _validate_tables(tables, st, col)
+    order = {t: i for i, t in enumerate(("dataset",) + TABLES)}
+    problems = sorted(col.problems, key=lambda q: (order.get(q.table, 99), q.row or 0))
+    report = Report(str(p), problems, warnings=col.warnings)
+    if report.ok:
+        report.trial = _finish(coerced, st, str(p), col)
+    return report
+
+
+def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
+    """Load and validate a dataset; the one entry point every notebook uses.
+
+    Parameters
+    ----------
+    path : str or Path
+        Dataset directory (CSV/Parquet) or Excel workbook; see ``docs/data-format.md``.
+    study : Study, str or Path, optional
+        Study file (default: the dataset's own ``study.yaml``, else ``params/study.yaml``).
+
+    Returns
+    -------
+    Trial
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem found (``exc.problems``).
+    """
+    report = validate(path, study)
+    if not report.ok:
+        raise ValidationError(report.problems, source=report.source)
+    return report.trial
+
+
+def build_trial(tables: dict[str, pd.DataFrame], study: Study, source: str = "memory", *,
+                truth: dict | None = None, latent: pd.DataFrame | None = None) -> Trial:
+    """Coerce and validate in-memory tables into a Trial (the simulator's path to a Trial).
+
+    Raises
+    ------
+    ValidationError
+        Listing every problem found.
+    """
+    col = _Collector({t: t for t in tables})
+    coerced = _validate_tables({k: v for k, v in tables.items() if v is not None}, study, col)
+    if col.problems:
+        raise ValidationError(col.problems, source=source)
+    return _finish(coerced, study, source, col, truth=truth, latent=latent)
