@@ -15,7 +15,8 @@ from trialkit.errors import TrialkitError, ValidationError
 EXIT_OK, EXIT_ERROR, EXIT_INPUT = 0, 1, 2
 
 
-def _print_summary(trial, out=sys.stdout) -> None:
+def _print_summary(trial, out=None) -> None:
+    out = out or sys.stdout
     st = trial.study
     print(f"Study {st.id}: {st.title}", file=out)
     print(f"Source: {trial.source}", file=out)

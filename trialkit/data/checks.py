@@ -202,18 +202,21 @@ def _lab_units_and_values(tables, study, col):
         else:
             lo = hi = None
             lo_incl = True
-        bad = pd.Series(False, index=v.index)
+        too_low = pd.Series(False, index=v.index)
         if lo is not None:
-            bad |= (v < lo) if lo_incl else (v <= lo)
-        if hi is not None:
-            bad |= v > hi
-        if bad.any():
-            rng = f"{'[' if lo_incl else '('}{'' if lo is None else f'{lo:g}'}, {'' if hi is None else f'{hi:g}'}]"
-            what = {("INR", False): "INR must be > 0"}.get((p, lo_incl), None)
-            msg = what or f"impossible value for {p}: expected a value in {rng} {spec.unit}"
-            if lo == 0 and lo_incl and (v[bad] < 0).all() and what is None:
-                msg = f"impossible value for {p}: a concentration cannot be negative"
-            col.add_rows("labs", "value", msg, v.index[bad], v[bad])
+            too_low = (v < lo) if lo_incl else (v <= lo)
+        too_high = (v > hi) if hi is not None else pd.Series(False, index=v.index)
+        bounds = " and ".join(b for b in (
+            None if lo is None else f"{'>=' if lo_incl else '>'} {lo:g}",
+            None if hi is None else f"<= {hi:g}") if b)
+        negative = too_low & (v < 0) & (lo is not None) & (lo >= 0)
+        for mask, msg in (
+            (negative, f"impossible value for {p}: a concentration cannot be negative"),
+            (too_low & ~negative, f"impossible value for {p}: expected {bounds} {spec.unit}"),
+            (too_high, f"impossible value for {p}: expected {bounds} {spec.unit}"),
+        ):
+            if mask.any():
+                col.add_rows("labs", "value", msg, v.index[mask], v[mask])
         if p in GRADE_PARAMETERS:
             frac = v != np.floor(v)
             if frac.any():

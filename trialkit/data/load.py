@@ -408,7 +408,8 @@ def validate(path: str | Path, study: Study | str | Path | None = None, *, limit
     tables, files = read_tables(p, col)
     coerced = _validate_tables(tables, st, col)
     order = {t: i for i, t in enumerate(("dataset",) + TABLES)}
-    problems = sorted(col.problems, key=lambda q: (order.get(q.table, 99), q.row or 0))
+    problems = sorted(col.problems, key=lambda q: (order.get(q.table, 99),
+                                                   float("inf") if q.count > 1 else (q.row or 0)))
     report = Report(str(p), problems, warnings=col.warnings)
     if report.ok:
         report.trial = _finish(coerced, st, str(p), col)
