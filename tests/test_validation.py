@@ -401,3 +401,22 @@ def test_cli_missing_path_and_bad_study(tmp_path, capsys):
     bad.write_text("arms: [oops\n")
     assert main(["validate", str(d), "--study", str(bad)]) == 2
     assert "not valid YAML" in capsys.readouterr().err
+
+
+def test_missing_value_spellings_in_number_columns_but_not_in_text(tmp_path):
+    """R writes NA for missing; in a number column that is empty, in `parameter` it is sodium."""
+    t = tiny_tables()
+    t["subjects"]["weight_kg"] = t["subjects"]["weight_kg"].astype(object)
+    t["subjects"].loc[0, "weight_kg"] = "NA"
+    t["subjects"]["age"] = t["subjects"]["age"].astype(object)
+    t["subjects"].loc[1, "age"] = "NA"
+    probs = _problems(tmp_path, t)
+    assert len(probs) == 1
+    _one(probs, "subjects.csv", "row 3", "'age'", "required value is empty")
+    d = tmp_path / "ds"
+    t = tiny_tables()
+    t["subjects"].loc[0, "weight_kg"] = float("nan")
+    write_csv_dataset(t, d)
+    trial = load(d)
+    assert "NA" in set(trial.labs["parameter"])
+    assert pd.isna(trial.subjects.loc[0, "weight_kg"])

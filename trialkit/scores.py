@@ -587,8 +587,8 @@ def clif_c_of(*, bilirubin, creatinine, encephalopathy, inr, mean_arterial_press
     >>> of[["clif_c_of", "organ_failures", "aclf_grade"]]
        clif_c_of  organ_failures  aclf_grade
     0       11.0             1.0         1.0
-    >>> clif_c_of(bilirubin=300, creatinine=150, encephalopathy=1, inr=2.6)["clif_c_of"].isna().all()
-    True
+    >>> print(clif_c_of(bilirubin=300, creatinine=150, encephalopathy=1, inr=2.6)["clif_c_of"].iloc[0])
+    nan
     """
     _check_units(units)
     shape, v = _gather(bilirubin=bilirubin, creatinine=creatinine, encephalopathy=encephalopathy,

@@ -139,7 +139,7 @@ class Study:
     parameters: dict[str, Parameter]
     symptoms: tuple[str, ...] = ()
     baseline_expected: dict[str, dict[str, float]] = field(default_factory=dict)
-    path: str | None = None
+    path: str | None = field(default=None, compare=False)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
     # -- convenience views -------------------------------------------------------------------

@@ -208,7 +208,7 @@ def read_tables(path: str | Path, col: _Collector | None = None) -> tuple[dict[s
     tables: dict[str, pd.DataFrame] = {}
     if p.is_file() and p.suffix.lower() in EXCEL_SUFFIXES:
         try:
-            sheets = pd.read_excel(p, sheet_name=None, dtype=object)
+            sheets = pd.read_excel(p, sheet_name=None, dtype=object, keep_default_na=False, na_values=[""])
         except Exception as exc:
             col.files["dataset"] = str(p)
             col.add("dataset", f"unreadable Excel workbook: {type(exc).__name__}: {str(exc).splitlines()[0]}")
@@ -216,7 +216,7 @@ def read_tables(path: str | Path, col: _Collector | None = None) -> tuple[dict[s
         for sheet, df in sheets.items():
             key = str(sheet).strip().lower()
             if key in TABLES:
-                files[key] = f"{p}[{sheet}]"
+                files[key] = col.files[key] = f"{p}[{sheet}]"
                 tables[key] = df.dropna(how="all")
         return tables, files
     if p.is_file():
@@ -242,6 +242,9 @@ def read_tables(path: str | Path, col: _Collector | None = None) -> tuple[dict[s
 # ---------------------------------------------------------------------------------------------
 # Coercion: every column to its contract type, reporting what does not parse
 # ---------------------------------------------------------------------------------------------
+#: Spellings of "missing" accepted in number, date and boolean columns (R writes NA, SAS writes ".").
+#: Text columns keep them literally: NA is the sodium parameter.
+MISSING_TOKENS = ("NA", "N/A", "NaN", "nan", "NULL", "null", ".")
 _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
 
@@ -257,6 +260,11 @@ def _as_str(s: pd.Series) -> pd.Series:
             str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip())
     out = out.astype("str" if pd.__version__ >= "3" else object)
     return out.mask(out.isna() | (out == ""))
+
+
+def _as_value_text(s: pd.Series) -> pd.Series:
+    text = _as_str(s)
+    return text.mask(text.isin(MISSING_TOKENS))
 
 
 def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.DataFrame:
@@ -276,7 +284,7 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
             if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
                 new = s.astype("float64")
             else:
-                text = _as_str(s)
+                text = _as_value_text(s)
                 new = pd.to_numeric(text, errors="coerce").astype("float64")
                 bad = text.notna() & new.isna()
                 if bad.any():
@@ -298,7 +306,7 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
                 new = pd.to_datetime(s).astype("datetime64[ns]")
             else:
                 text = s.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
-                text = _as_str(text)
+                text = _as_value_text(text)
                 new = pd.to_datetime(text, errors="coerce", format="ISO8601").astype("datetime64[ns]")
                 bad = text.notna() & new.isna()
                 if bad.any():
@@ -308,7 +316,7 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
             if pd.api.types.is_bool_dtype(s):
                 new = s.astype("boolean")
             else:
-                text = _as_str(s).str.lower()
+                text = _as_value_text(s).str.lower()
                 new = pd.Series(pd.NA, index=s.index, dtype="boolean")
                 new[text.isin(_TRUE)] = True
                 new[text.isin(_FALSE)] = False
@@ -319,7 +327,7 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
         else:  # pragma: no cover - contract typo
             raise AssertionError(spec.kind)
         if spec.nonempty:
-            empty = s.isna() | (_as_str(s).isna())
+            empty = (_as_str(s).isna() if spec.kind == "str" else _as_value_text(s).isna())
             if empty.any():
                 col.add_rows(table, spec.name, "required value is empty", s.index[empty])
         out[spec.name] = new

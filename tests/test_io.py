@@ -1,0 +1,85 @@
+"""Round trips through CSV, Parquet and Excel give the same validated Trial; writes are atomic."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from conftest import tiny_tables
+from trialkit.data.io import atomic_dir, write_dataset, write_tables
+from trialkit.data.load import build_trial, load, validate
+from trialkit.study import load_study
+
+
+@pytest.fixture
+def trial():
+    return build_trial(tiny_tables(), load_study(), "tiny")
+
+
+def _same(a, b):
+    for name, df in a.tables().items():
+        other = b.tables()[name]
+        pd.testing.assert_frame_equal(df, other, check_dtype=True, obj=name)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet", "xlsx"])
+def test_round_trip(tmp_path, trial, fmt):
+    out = tmp_path / fmt
+    write_dataset(trial, out, fmt)
+    path = out / "trial.xlsx" if fmt == "xlsx" else out
+    back = load(path, study=out / "study.yaml")
+    _same(trial, back)
+    assert back.study.arm_ids == trial.study.arm_ids
+
+
+def test_dataset_carries_its_study_file(tmp_path, trial):
+    write_dataset(trial, tmp_path / "ds", "csv")
+    assert (tmp_path / "ds" / "study.yaml").is_file()
+    assert load(tmp_path / "ds").study == trial.study
+
+
+def test_csv_writing_is_deterministic(tmp_path, trial):
+    write_dataset(trial, tmp_path / "a", "csv")
+    write_dataset(trial, tmp_path / "b", "csv")
+    for f in (tmp_path / "a").iterdir():
+        assert f.read_bytes() == (tmp_path / "b" / f.name).read_bytes()
+
+
+def test_excel_with_numeric_ids_and_real_dates(tmp_path):
+    """A workbook as a hospital would send it: numeric ids, Excel dates, extra sheets ignored."""
+    t = tiny_tables()
+    ids = {"S01": 101, "S02": 102, "S03": 103, "S04": 104}
+    for name, df in t.items():
+        df["subject_id"] = df["subject_id"].map(ids)
+    t["subjects"]["randomization_date"] = pd.to_datetime(t["subjects"]["randomization_date"])
+    path = tmp_path / "hospital.xlsx"
+    with pd.ExcelWriter(path) as xw:
+        for name, df in t.items():
+            df.to_excel(xw, sheet_name=name.capitalize() if name == "labs" else name, index=False)
+        pd.DataFrame({"note": ["ignore me"]}).to_excel(xw, sheet_name="README", index=False)
+    trial = load(path)
+    assert trial.subjects["subject_id"].tolist() == ["101", "102", "103", "104"]
+    assert str(trial.subjects["randomization_date"].iloc[0].date()) == "2013-01-05"
+
+
+def test_corrupt_excel_is_reported(tmp_path):
+    p = tmp_path / "bad.xlsx"
+    p.write_bytes(b"not a zip file")
+    report = validate(p)
+    assert not report.ok and "unreadable Excel workbook" in str(report.problems[0])
+
+
+def test_failed_write_leaves_previous_output_untouched(tmp_path, trial):
+    out = tmp_path / "ds"
+    write_dataset(trial, out, "csv")
+    before = sorted(p.name for p in out.iterdir())
+    with pytest.raises(RuntimeError):
+        with atomic_dir(out) as tmp:
+            (tmp / "half.csv").write_text("x")
+            raise RuntimeError("boom")
+    assert sorted(p.name for p in out.iterdir()) == before
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ds.tmp")]
+
+
+def test_unknown_format_is_refused(tmp_path, trial):
+    with pytest.raises(ValueError, match="unknown format"):
+        write_tables(trial.tables(), tmp_path / "x", "json")
