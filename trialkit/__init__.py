@@ -1,6 +1,21 @@
-"""trialkit: reproducible analysis kit for the UC-MSC +/- plasma exchange trial in HBV-ACLF."""
+"""trialkit: reproducible analysis kit for the UC-MSC +/- plasma exchange trial in HBV-ACLF.
+
+The public API: :func:`load` / :func:`validate` a dataset, :func:`simulate` one, :func:`open_dataset`
+(either, by name), the :class:`Trial` and :class:`Study` objects, and the modules ``scores``.
+"""
+from trialkit.data.load import load, validate
+from trialkit.data.source import open_dataset
 from trialkit.data.trial import Trial
 from trialkit.study import Study, load_study
 
 __version__ = "0.1.0"
-__all__ = ["Trial", "Study", "load_study", "__version__"]
+
+
+def simulate(*args, **kwargs):
+    """Simulate a trial in memory; see :func:`trialkit.simulate.simulate`."""
+    from trialkit.simulate import simulate as _simulate
+
+    return _simulate(*args, **kwargs)
+
+
+__all__ = ["Trial", "Study", "load", "validate", "simulate", "open_dataset", "load_study", "__version__"]

@@ -582,11 +582,12 @@ def clif_c_of(*, bilirubin, creatinine, encephalopathy, inr, mean_arterial_press
 
     Examples
     --------
-    >>> of = clif_c_of(bilirubin=300, creatinine=150, encephalopathy=1, inr=2.6,
-    ...                missing_as_normal=True)
-    >>> of[["clif_c_of", "organ_failures", "aclf_grade"]]
-       clif_c_of  organ_failures  aclf_grade
-    0       11.0             1.0         1.0
+    >>> of = clif_c_of(bilirubin=[300, 300], creatinine=[150, 150], encephalopathy=[1, 1],
+    ...                inr=[1.8, 2.6], missing_as_normal=True)
+    >>> of[["liver", "kidney", "brain", "coagulation", "clif_c_of", "organ_failures", "aclf_grade"]]
+       liver  kidney  brain  coagulation  clif_c_of  organ_failures  aclf_grade
+    0    3.0     1.0    2.0          1.0        9.0             1.0         1.0
+    1    3.0     1.0    2.0          3.0       11.0             2.0         2.0
     >>> print(clif_c_of(bilirubin=300, creatinine=150, encephalopathy=1, inr=2.6)["clif_c_of"].iloc[0])
     nan
     """
@@ -621,7 +622,8 @@ def clif_c_of(*, bilirubin, creatinine, encephalopathy, inr, mean_arterial_press
     resp = np.where(np.isnan(pf), sf, pf)
     total = liver + kidney + brain + coag + circ + resp
     kid_f, brain_f = kidney >= 2, brain == 3
-    n = _nan_where((liver == 3) + kid_f + brain_f + (coag == 3) + (circ == 3) + (resp == 3) + 0.0, total)
+    # start from 0.0: in numpy bool + bool is a logical OR, not a count
+    n = _nan_where(0.0 + (liver == 3) + kid_f + brain_f + (coag == 3) + (circ == 3) + (resp == 3), total)
     cr_mid = (cr >= 132.6) & (cr < 176.8) if si else (cr >= 1.5) & (cr < 2.0)
     he_mild = (he >= 1) & (he <= 2)
     single_g1 = kid_f | (brain_f & cr_mid) | (~kid_f & ~brain_f & (cr_mid | he_mild))

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import yaml
 
@@ -35,6 +36,7 @@ __all__ = [
     "default_study_path",
     "params_dir",
     "normalize_unit",
+    "normalize_units",
 ]
 
 
@@ -83,6 +85,13 @@ def normalize_unit(unit: Any) -> str:
         text = str(unit).strip().lower()
     text = " ".join(text.split())
     return _UNIT_ALIASES.get(text, _UNIT_ALIASES.get(text.replace(" ", ""), text))
+
+
+def normalize_units(units: pd.Series) -> pd.Series:
+    """:func:`normalize_unit` over a Series, computed once per distinct value (fast on millions of rows)."""
+    codes, uniques = pd.factorize(units, use_na_sentinel=True)
+    table = np.array([normalize_unit(u) for u in uniques] + [normalize_unit(None)], dtype=object)
+    return pd.Series(table[codes], index=units.index, dtype=object)
 
 
 @dataclass(frozen=True)

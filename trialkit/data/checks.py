@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.data.schema import GRADE_PARAMETERS, PARAMETER_LIMITS
-from trialkit.study import Study, normalize_unit
+from trialkit.study import Study, normalize_unit, normalize_units
 
 __all__ = ["run_all", "sort_table", "UNIT_CONVERSIONS", "PLAUSIBLE"]
 
@@ -176,7 +176,7 @@ def _lab_units_and_values(tables, study, col):
     known = params.isin(list(study.parameters))
     declared_norm = {p: normalize_unit(spec.unit) for p, spec in study.parameters.items()}
     if "unit" in labs.columns:
-        unit_norm = labs["unit"].map(normalize_unit)
+        unit_norm = normalize_units(labs["unit"])
         expected = params.map(declared_norm)
         bad = known & (unit_norm != expected)
         for p in params[bad].unique():
@@ -229,7 +229,7 @@ _SHOW_UNIT = {"mg/dl": "mg/dL", "umol/l": "µmol/L", "g/dl": "g/dL", "g/l": "g/L
 
 def _unit_mixups(labs, study, col):
     """Values in the declared unit that only make sense in the other one."""
-    unit_norm = labs["unit"].map(normalize_unit) if "unit" in labs.columns else None
+    unit_norm = normalize_units(labs["unit"]) if "unit" in labs.columns else None
     for p, conv in UNIT_CONVERSIONS.items():
         if p not in study.parameters:
             continue
@@ -274,8 +274,10 @@ def _visits_match_days(tables, study, col):
         if not _has(tables, table, "visit", "day"):
             continue
         df = tables[table]
-        lo = df["visit"].map(lambda v: windows.get(v, (np.nan, np.nan))[0])
-        hi = df["visit"].map(lambda v: windows.get(v, (np.nan, np.nan))[1])
+        codes, uniques = pd.factorize(df["visit"])
+        bounds = np.array([windows.get(v, (np.nan, np.nan)) for v in uniques] + [(np.nan, np.nan)], dtype=float)
+        lo = pd.Series(bounds[codes, 0], index=df.index)
+        hi = pd.Series(bounds[codes, 1], index=df.index)
         out = df["visit"].notna() & lo.notna() & ((df["day"] < lo) | (df["day"] > hi))
         if out.any():
             col.warn(f"{table}: {int(out.sum())} row(s) carry a visit whose window does not contain their day "

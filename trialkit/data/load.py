@@ -249,17 +249,25 @@ _TRUE = {"true", "t", "yes", "y", "1", "1.0"}
 _FALSE = {"false", "f", "no", "n", "0", "0.0"}
 
 
+def _text(v) -> str | None:
+    if v is None or (not isinstance(v, str) and pd.isna(v)):
+        return None
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))  # ids read from Excel/Parquet as floats: 101.0 -> "101"
+    return str(v).strip() or None
+
+
+_STR = "str" if pd.__version__ >= "3" else object
+
+
 def _as_str(s: pd.Series) -> pd.Series:
-    if pd.api.types.is_float_dtype(s):
-        # ids read from Excel/Parquet as floats: 101.0 -> "101"
-        out = s.map(lambda v: None if pd.isna(v) else (str(int(v)) if float(v).is_integer() else str(v)))
-    elif pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+    """Text of every cell (stripped; empty -> missing), converting each distinct value once."""
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
         out = s.str.strip()
-    else:
-        out = s.map(lambda v: None if v is None or (not isinstance(v, str) and pd.isna(v)) else (
-            str(int(v)) if isinstance(v, float) and v.is_integer() else str(v)).strip())
-    out = out.astype("str" if pd.__version__ >= "3" else object)
-    return out.mask(out.isna() | (out == ""))
+        return out.mask(out == "")
+    codes, uniques = pd.factorize(s, use_na_sentinel=True)
+    table = np.array([_text(u) for u in uniques] + [None], dtype=object)
+    return pd.Series(table[codes], index=s.index, dtype=_STR)
 
 
 def _as_value_text(s: pd.Series) -> pd.Series:
@@ -327,7 +335,12 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
         else:  # pragma: no cover - contract typo
             raise AssertionError(spec.kind)
         if spec.nonempty:
-            empty = (_as_str(s).isna() if spec.kind == "str" else _as_value_text(s).isna())
+            if spec.kind == "str":
+                empty = new.isna()
+            elif pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
+                empty = _as_value_text(s).isna()
+            else:
+                empty = s.isna()
             if empty.any():
                 col.add_rows(table, spec.name, "required value is empty", s.index[empty])
         out[spec.name] = new

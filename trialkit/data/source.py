@@ -1,0 +1,39 @@
+"""One way to name a dataset, for notebooks and run parameters: a path, or "simulate"."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from trialkit.data.trial import Trial
+
+__all__ = ["open_dataset"]
+
+
+def open_dataset(dataset: str | Path = "simulate", *, study: str | Path | None = None,
+                 scenario: str | Path | None = None, seed: int | None = None) -> Trial:
+    """Load a dataset, or simulate one, returning a validated :class:`Trial`.
+
+    Parameters
+    ----------
+    dataset : str or Path
+        ``"simulate"`` (default) to simulate ``scenario`` with ``seed`` in memory, or a path to a
+        dataset directory / Excel workbook (see ``docs/data-format.md``).
+    study : str or Path, optional
+        Study file; default: the dataset's ``study.yaml``, else the scenario's, else ``params/study.yaml``.
+    scenario : str or Path, optional
+        Scenario YAML for ``"simulate"`` (default ``params/scenarios/default.yaml``).
+    seed : int, optional
+        Seed for ``"simulate"`` (default: the scenario's).
+
+    Examples
+    --------
+    >>> trial = open_dataset("simulate", seed=7)
+    >>> trial.source.startswith("simulated")
+    True
+    """
+    if str(dataset) == "simulate":
+        from trialkit.simulate import simulate
+
+        return simulate(study=study, scenario=scenario, seed=seed)
+    from trialkit.data.load import load
+
+    return load(dataset, study)
