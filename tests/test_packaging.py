@@ -9,7 +9,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # conda-forge names that differ from PyPI names
-CONDA_NAME = {}
+CONDA_NAME = {"great-tables": "great-tables"}  # conda-forge spells it great_tables; _norm folds _ to -
 
 
 def _norm(name: str) -> str:
