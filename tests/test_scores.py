@@ -312,7 +312,7 @@ def test_shapes():
 
 
 def test_boolean_inputs_accept_nullable_and_object():
-    assert meld(2, 1.8, 0.8, pd.Series([True, False], dtype="boolean"), **CONV).tolist() == [29.0, 22.0]
+    assert meld(2, 1.8, 0.8, pd.Series([True, False], dtype="boolean"), **CONV).tolist() == [29.0, 16.0]
     got = meld(2, 1.8, 0.8, np.array([True, None], dtype=object), **CONV)
     assert got[0] == 29 and np.isnan(got[1])
 

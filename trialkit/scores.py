@@ -107,14 +107,13 @@ def _check(name, a, lo=None, strict=False, allowed=None, what=""):
         bad = ~(np.isnan(a) | np.isin(a, allowed))
         rule = f"one of {', '.join(str(v) for v in allowed)}{what}"
     else:
-        bad = np.isinf(a)
-        rule = "finite"
-        if lo is not None:
-            bad = bad | ((a <= lo) if strict else (a < lo))
+        bad, rule = np.isinf(a), "finite"
+        if lo is not None and not bad.any():
+            bad = (a <= lo) if strict else (a < lo)
             rule = f"{'>' if strict else '>='} {lo}{what}"
     if bad.any():
         n = int(np.count_nonzero(bad))
-        raise ValueError(f"{name} must be {rule}; got {a[bad].flat[0]!r} ({n} value{'s' * (n > 1)})")
+        raise ValueError(f"{name} must be {rule}; got {float(a[bad].flat[0])!r} ({n} value{'s' * (n > 1)})")
 
 
 def _check_units(units):
@@ -174,13 +173,14 @@ def _check_meld_inputs(v):
     _check("dialysis", v.get("dialysis"), allowed=(0, 1), what=" (boolean)")
 
 
-def _meld_core(bili, inr, creat, dialysis, cap, rounded):
+def _meld_core(shape, bili, inr, creat, dialysis, cap, rounded):
     """10 x MELD(i) in mg/dL units: floors, creatinine cap 4 / dialysis, rounding, cap 40."""
-    cr = np.asarray(np.maximum(creat, 1.0))  # fresh arrays (0-d for scalars): safe in place
+    # fresh arrays of the full shape (0-d for scalars), so the in-place steps below are safe
+    cr = np.asarray(np.maximum(np.broadcast_to(creat, shape), 1.0))
     np.minimum(cr, 4.0, out=cr)
     if dialysis is not None and (dialysis.ndim or dialysis != 0):
         cr = _nan_where(np.where(dialysis == 1, 4.0, cr), dialysis)
-    x = np.asarray(np.log(np.maximum(bili, 1.0)))
+    x = np.asarray(np.log(np.maximum(np.broadcast_to(bili, shape), 1.0)))
     x *= 0.378
     t = np.log(np.maximum(inr, 1.0))
     t *= 1.12
@@ -253,7 +253,7 @@ def meld(bilirubin, inr, creatinine, dialysis=False, *, units="si", cap=True, ro
     shape, v = _gather(bilirubin=bilirubin, inr=inr, creatinine=creatinine, dialysis=dialysis)
     _check_meld_inputs(v)
     bili, creat = _mg_dl(v["bilirubin"], v["creatinine"], units)
-    return shape.wrap(_meld_core(bili, v["inr"], creat, v["dialysis"], cap, rounded), "meld")
+    return shape.wrap(_meld_core(shape.shape, bili, v["inr"], creat, v["dialysis"], cap, rounded), "meld")
 
 
 def meld_na(bilirubin, inr, creatinine, sodium, dialysis=False, *, units="si", cap=True,
@@ -295,7 +295,7 @@ def meld_na(bilirubin, inr, creatinine, sodium, dialysis=False, *, units="si", c
     _check_meld_inputs(v)
     _check("sodium", v["sodium"], 0, strict=True)
     bili, creat = _mg_dl(v["bilirubin"], v["creatinine"], units)
-    m = _meld_core(bili, v["inr"], creat, v["dialysis"], cap, rounded)
+    m = _meld_core(shape.shape, bili, v["inr"], creat, v["dialysis"], cap, rounded)
     d = 137.0 - np.clip(v["sodium"], 125.0, 137.0)
     out = m + np.where(m > 11, (1.32 - 0.033 * m) * d, 0.0 * d)  # 0*d carries NaN sodium through
     return shape.wrap(round_half_up(out) if rounded else out, "meld_na")
@@ -652,7 +652,7 @@ def clif_c_aclf(of_score, age, wbc):
     shape, v = _gather(of_score=of_score, age=age, wbc=wbc)
     _check("of_score", v["of_score"], 6, what=" (CLIF-C OF ranges 6-18)")
     if np.any(v["of_score"] > 18):
-        raise ValueError(f"of_score must be <= 18 (CLIF-C OF ranges 6-18); got {np.nanmax(v['of_score'])!r}")
+        raise ValueError(f"of_score must be <= 18 (CLIF-C OF ranges 6-18); got {float(np.nanmax(v['of_score']))!r}")
     _check("age", v["age"], 0)
     _check("wbc", v["wbc"], 0, strict=True, what=" (its logarithm is taken)")
     x = 10.0 * (0.33 * v["of_score"] + 0.04 * v["age"] + 0.63 * np.log(v["wbc"]) - 2.0)

@@ -1,0 +1,100 @@
+"""What a notebook calls to make its output deterministic and to save result tables and figures.
+
+Tables go to ``<out_dir>/tables/<name>.csv`` and figures to ``<out_dir>/figures/<name>.png`` and
+``.svg``; names are stable and documented (``docs/outputs.md``) so results can be cited and diffed
+between runs. With ``out_dir=None`` (a notebook opened interactively) nothing is written.
+
+Examples
+--------
+>>> import pandas as pd, tempfile, pathlib
+>>> out = pathlib.Path(tempfile.mkdtemp())
+>>> _ = notebook_setup(out)
+>>> df = save_table(pd.DataFrame({"arm": ["a"], "n": [3]}), "demo_counts", out)
+>>> (out / "tables" / "demo_counts.csv").read_text()
+'arm,n\\na,3\\n'
+"""
+from __future__ import annotations
+
+import os
+import re
+import warnings
+from pathlib import Path
+
+import pandas as pd
+
+__all__ = ["notebook_setup", "save_table", "save_figure", "FIGURE_FORMATS"]
+
+FIGURE_FORMATS = ("png", "svg")
+_NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
+
+
+def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path | None:
+    """Configure a notebook kernel for reproducible output; returns the output folder (or None).
+
+    - matplotlib: Agg-safe defaults, ``svg.hashsalt`` fixed (stable SVG ids), no date metadata, a
+      fixed DPI; seaborn's default theme.
+    - ``SOURCE_DATE_EPOCH`` fixed so PDF backends write no current date.
+    - pandas display options so tables print identically across machines.
+    - warnings: every warning is an error for trialkit's own code paths is too strict for a kernel;
+      instead known-noisy third-party warnings are silenced (nbval compares stderr).
+    """
+    import matplotlib as mpl
+    import numpy as np
+    import seaborn as sns
+
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+    sns.set_theme(context="notebook", style="whitegrid")
+    mpl.rcParams.update({
+        "svg.hashsalt": "trialkit",
+        "svg.fonttype": "path",
+        "figure.dpi": 100,
+        "savefig.dpi": 100,
+        "figure.figsize": (7.0, 4.5),
+        "figure.max_open_warning": 0,
+    })
+    pd.set_option("display.width", 120)
+    pd.set_option("display.max_columns", 30)
+    pd.set_option("display.max_rows", 80)
+    pd.set_option("display.precision", 3)
+    np.random.seed(seed)  # only for third-party code that draws from the global state (seaborn jitter)
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    if out_dir is None:
+        return None
+    out = Path(out_dir)
+    (out / "tables").mkdir(parents=True, exist_ok=True)
+    (out / "figures").mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def _check_name(name: str) -> None:
+    if not _NAME.match(name):
+        raise ValueError(f"output name {name!r}: use lower-case letters, digits and underscores")
+
+
+def save_table(df: pd.DataFrame, name: str, out_dir: str | Path | None, *, index: bool = False) -> pd.DataFrame:
+    """Write ``df`` to ``<out_dir>/tables/<name>.csv`` (deterministic) and return it for display."""
+    _check_name(name)
+    if out_dir is not None:
+        path = Path(out_dir) / "tables" / f"{name}.csv"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".csv.tmp")
+        df.to_csv(tmp, index=index, lineterminator="\n", float_format="%.6g")
+        os.replace(tmp, path)
+    return df
+
+
+def save_figure(fig, name: str, out_dir: str | Path | None, formats=FIGURE_FORMATS):
+    """Save a matplotlib figure as PNG and SVG with fixed metadata (byte-identical across runs)."""
+    _check_name(name)
+    if out_dir is not None:
+        folder = Path(out_dir) / "figures"
+        folder.mkdir(parents=True, exist_ok=True)
+        for fmt in formats:
+            meta = {"png": {"Software": None}, "svg": {"Date": None, "Creator": None},
+                    "pdf": {"CreationDate": None, "ModDate": None, "Producer": None, "Creator": None}}[fmt]
+            path = folder / f"{name}.{fmt}"
+            tmp = folder / f".{name}.{fmt}.tmp"
+            fig.savefig(tmp, format=fmt, metadata=meta, bbox_inches="tight")
+            os.replace(tmp, path)
+    return fig
