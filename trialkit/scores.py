@@ -31,7 +31,7 @@ from trialkit.study import normalize_unit
 __all__ = [
     "BILIRUBIN_UMOL_PER_MG_DL", "CREATININE_UMOL_PER_MG_DL", "ALBUMIN_G_L_PER_G_DL",
     "UREA_MMOL_PER_BUN_MG_DL", "round_half_up", "meld", "meld_na", "meld_3", "child_pugh",
-    "albi", "clif_c_of", "clif_c_aclf", "cossh_aclf_ii", "add_scores",
+    "albi", "clif_c_of", "clif_c_aclf", "cossh_aclf_ii", "add_scores", "SCORE_COLUMNS",
 ]
 
 BILIRUBIN_UMOL_PER_MG_DL = 17.1   # clinical convention (molar mass 584.66 gives 17.104)
@@ -389,8 +389,8 @@ def child_pugh(*, bilirubin, albumin, inr=None, ascites, encephalopathy, units="
                pt_prolongation=None, bilirubin_cutpoints="exact"):
     """Child-Pugh (Child-Turcotte-Pugh) points and class.
 
-    Source: Child CG, Turcotte JG 1964; Pugh RNH et al., Br J Surg 1973;60:646-649. Thresholds as
-    in MedCalc-Bench ``child_pugh_score.py`` and medx ``child_pugh.ts``:
+    Source: Child CG, Turcotte JG 1964; Pugh RNH et al., Br J Surg 1973;60:646-649 (PT bands).
+    Thresholds as tabulated in MedCalc-Bench ``child_pugh_score.py`` and medx ``child_pugh.ts``:
 
     ================  =========  ================  ==========
     parameter         1 point    2 points          3 points
@@ -403,10 +403,12 @@ def child_pugh(*, bilirubin, albumin, inr=None, ascites, encephalopathy, units="
     encephalopathy    grade 0    grade 1-2         grade 3-4
     ================  =========  ================  ==========
 
-    Boundaries are inclusive in the middle band: bilirubin exactly 2 or 3 mg/dL, albumin exactly
-    2.8 or 3.5 g/dL, INR exactly 1.7 or 2.3 and PT exactly 4 or 6 s all score 2 points. Pugh's
-    table writes the middle band as the closed interval "2-3" (and "2.8-3.5"), so the "< 2" and
-    "> 3" bands are strict, which is how the implementations above read it.
+    Boundaries fall in the middle band: bilirubin exactly 2 or 3 mg/dL, albumin exactly 2.8 or
+    3.5 g/dL, INR exactly 1.7 or 2.3 and PT exactly 4 or 6 s all score 2 points. Why: the table
+    writes the middle band as a closed range ("2-3") and the outer bands as strict inequalities
+    ("< 2", "> 3"), and most implementations code it so (``< 2 / <= 3``, ``> 3.5 / >= 2.8``).
+    MedCalc-Bench's code does not: bilirubin exactly 2.0 matches none of its branches, 3.0 scores
+    3 and albumin 2.8 scores 3, although its own table text says otherwise.
 
     Cut-points are compared in the units of the input, so that no conversion error moves a value
     across one. In SI units albumin uses 28/35 g/L. Bilirubin uses ``bilirubin_cutpoints``:
@@ -714,6 +716,7 @@ _TO_SI = {
     "ASCITES": {"grade": 1.0},
     "HE": {"grade": 1.0},
 }
+# the score columns of add_scores, in order
 SCORE_COLUMNS = ["meld", "meld_na", "meld_3", "child_pugh_points", "child_pugh_class", "albi",
                  "albi_grade", "clif_c_of", "aclf_grade", "clif_c_aclf", "cossh_aclf_ii"]
 
@@ -793,7 +796,7 @@ def add_scores(trial, *, bilirubin_cutpoints="exact", clif_missing_as_normal=Fal
                    ["subject_id", "day", "visit", "parameter", "value"]].copy()
     given = lab["visit"].astype(object).where(lab["visit"].notna(), "").astype(str).str.strip()
     empty = (given == "").to_numpy()
-    day = lab["day"].to_numpy(dtype=float)
+    day = lab["day"].to_numpy(dtype=float, na_value=np.nan)
     assigned = given.to_numpy(dtype=object).copy()
     best = np.full(len(lab), np.inf)
     for vis in study.visits:  # a loop over visits, not rows
@@ -833,4 +836,5 @@ def add_scores(trial, *, bilirubin_cutpoints="exact", clif_missing_as_normal=Fal
     out["clif_c_of"], out["aclf_grade"] = of["clif_c_of"], of["aclf_grade"]
     out["clif_c_aclf"] = clif_c_aclf(of["clif_c_of"], age, c["WBC"])
     out["cossh_aclf_ii"] = cossh_aclf_ii(c["INR"], c["HE"], c["NEUT"], c["TBIL"], c["UREA"], age)
-    return out.sort_values(["subject_id", "day"], kind="stable").reset_index(drop=True)
+    out = out.sort_values(["subject_id", "day"], kind="stable").reset_index(drop=True)
+    return out[["subject_id", "visit", "day", *SCORE_COLUMNS]]
