@@ -1,0 +1,353 @@
+"""trialkit.tables: Table 1 and safety tables against independent pandas / scipy calculations."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from scipy import stats
+
+import trialkit
+from trialkit.data.trial import Trial
+from trialkit.derive import baseline_dataset
+from trialkit.stats.categorical import clopper_pearson
+from trialkit.study import load_study, study_from_dict
+from trialkit.tables import baseline as tb
+from trialkit.tables import safety as ts
+
+
+@pytest.fixture(scope="module")
+def sim():
+    return trialkit.open_dataset("simulate", seed=11)
+
+
+@pytest.fixture(scope="module")
+def bl(sim):
+    return baseline_dataset(sim, clif_missing_as_normal=True)
+
+
+def _fmt_mean(x):
+    return f"{x.mean():.1f} ({x.std(ddof=1):.1f})"
+
+
+def _fmt_median(x):
+    q1, med, q3 = np.percentile(x.dropna(), [25, 50, 75])
+    return f"{med:.1f} [{q1:.1f},{q3:.1f}]"
+
+
+# ---------------------------------------------------------------------------------------------
+# Table 1
+# ---------------------------------------------------------------------------------------------
+def test_table_one_numbers_against_pandas(sim, bl):
+    t1 = tb.table_one(bl, sim.study)
+    arms = sim.study.arm_ids
+    assert t1.columns.tolist()[:6] == ["variable", "label", "level", "statistic", "missing", "overall"]
+    assert t1.columns.tolist()[6:10] == arms
+    n = t1[t1["variable"] == "n"].iloc[0]
+    assert int(n["overall"]) == len(bl) and [int(n[a]) for a in arms] == bl["arm"].value_counts()[arms].tolist()
+    rule = tb.summary_choice(bl, ["age", "ALT", "ALB", "PLT"]).set_index("variable")
+    assert rule["nonnormal"].to_dict() == {v: abs(bl[v].skew()) > 1 for v in ["age", "ALT", "ALB", "PLT"]}
+    checked = 0
+    for var in ["age", "ALT", "ALB", "PLT", "meld"]:
+        row = t1[t1["variable"] == var].iloc[0]
+        fmt = _fmt_median if rule.get("nonnormal", {}).get(var, abs(bl[var].skew()) > 1) else _fmt_mean
+        assert row["statistic"] == ("median [Q1,Q3]" if fmt is _fmt_median else "mean (SD)")
+        assert row["overall"] == fmt(bl[var])
+        for a in arms:
+            assert row[a] == fmt(bl.loc[bl["arm"] == a, var])
+            checked += 1
+        # SMD: (mean_arm - mean_control) / sqrt((var_arm + var_control) / 2)
+        c = bl.loc[bl["arm"] == sim.study.control_arm, var]
+        for a in arms[1:]:
+            x = bl.loc[bl["arm"] == a, var]
+            smd = (x.mean() - c.mean()) / np.sqrt((x.var() + c.var()) / 2)
+            assert row[f"smd_{a}"] == pytest.approx(smd, abs=6e-4)
+    assert checked == 20
+    sex = t1[t1["variable"] == "sex"].set_index("level")
+    for a in arms:
+        s = bl.loc[bl["arm"] == a, "sex"]
+        for lev in ["F", "M"]:
+            k = int((s == lev).sum())
+            assert sex.loc[lev, a] == f"{k} ({100 * k / len(s):.1f})"
+    # binary SMD: |p1 - p0| / sqrt((p1 q1 + p0 q0) / 2)
+    p0 = (bl.loc[bl["arm"] == "control", "sex"] == "F").mean()
+    p1 = (bl.loc[bl["arm"] == "msc", "sex"] == "F").mean()
+    smd = abs(p1 - p0) / np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
+    assert sex.iloc[0]["smd_msc"] == pytest.approx(smd, abs=6e-4)
+    assert "p_value" not in t1.columns                                   # no tests by default
+
+
+def test_table_one_missing_and_percentages_of_known(sim, bl):
+    d = bl.copy()
+    d.loc[d.index[:7], "weight_kg"] = np.nan
+    d["cirrhosis"] = d["cirrhosis"].astype(object)
+    d.loc[d.index[:3], "cirrhosis"] = np.nan
+    t1 = tb.table_one(d, sim.study, continuous=["weight_kg"], categorical=["cirrhosis"])
+    w = t1[t1["variable"] == "weight_kg"].iloc[0]
+    assert w["missing"] == 7 and w["overall"] == _fmt_mean(d["weight_kg"].dropna())
+    cz = t1[t1["variable"] == "cirrhosis"].set_index("level")
+    known = d["cirrhosis"].dropna()
+    k = int((known == True).sum())  # noqa: E712
+    assert cz.loc["Yes", "overall"] == f"{k} ({100 * k / len(known):.1f})"
+    assert cz["missing"].dropna().tolist() == [3]
+    assert bl["weight_kg"].notna().all()                                  # caller's data untouched
+
+
+def test_table_one_optional_tests(sim, bl):
+    t1 = tb.table_one(bl, sim.study, continuous=["age", "ALT"], categorical=["sex"], tests=True)
+    groups = [bl.loc[bl["arm"] == a, "age"] for a in sim.study.arm_ids]
+    age = t1[t1["variable"] == "age"].iloc[0]
+    assert age["p_value"] == pytest.approx(stats.f_oneway(*groups).pvalue, abs=6e-4)
+    alt = t1[t1["variable"] == "ALT"].iloc[0]
+    groups = [bl.loc[bl["arm"] == a, "ALT"] for a in sim.study.arm_ids]
+    assert alt["p_value"] == pytest.approx(stats.kruskal(*groups).pvalue, abs=6e-4)
+    assert alt["test"] == "Kruskal-Wallis"
+
+
+def test_categorical_smd_fallback_agrees_with_tableone(sim, bl):
+    t1 = tb.table_one(bl, sim.study, continuous=[], categorical=["ascites", "encephalopathy"])
+    for var in ["ascites", "encephalopathy"]:
+        row = t1[t1["variable"] == var].iloc[0]
+        for a in sim.study.arm_ids[1:]:
+            x0 = bl.loc[bl["arm"] == "control", var].astype(str)
+            x1 = bl.loc[bl["arm"] == a, var].astype(str)
+            assert tb._categorical_smd(x0, x1) == pytest.approx(row[f"smd_{a}"], abs=6e-4)
+
+
+def test_severity_table_and_rendering(sim, bl):
+    sev = tb.severity_table(bl, sim.study)
+    assert {"meld", "meld_na", "child_pugh_class", "aclf_grade"} <= set(sev["variable"])
+    cp = sev[sev["variable"] == "child_pugh_class"].set_index("level")
+    for lev, k in bl["child_pugh_class"].value_counts().items():
+        if k:
+            assert cp.loc[str(lev), "overall"].startswith(f"{k} (")
+    smd = sev.loc[sev["level"] != "", [c for c in sev.columns if c.startswith("smd_")]].iloc[[0, 2]]
+    assert smd.notna().all().all()                                       # singular cases handled
+    html = tb.render_table_one(sev, sim.study).as_raw_html()
+    assert html == tb.render_table_one(sev, sim.study).as_raw_html()    # deterministic
+    for a in sim.study.arm_ids:
+        assert sim.study.arm_labels[a] in html
+    assert "N = 30" in html and "Child-Pugh class" in html
+    assert not any(sid in html for sid in sim.subjects["subject_id"])   # aggregate only
+
+
+def test_baseline_correlations_against_scipy(bl):
+    cols = ["TBIL", "INR", "ALB", "meld"]
+    c = tb.baseline_correlations(bl, cols)
+    assert len(c) == 6 and c[["var1", "var2"]].iloc[0].tolist() == ["TBIL", "INR"]
+    for _, r in c.iterrows():
+        rho, p = stats.spearmanr(bl[r["var1"]], bl[r["var2"]])
+        assert r["estimate"] == pytest.approx(rho) and r["p_value"] == pytest.approx(p)
+    d = bl[cols].copy()
+    d.loc[d.index[:5], "INR"] = np.nan
+    c = tb.baseline_correlations(d, cols).set_index(["var1", "var2"])
+    assert c.loc[("TBIL", "INR"), "n"] == len(d) - 5
+    assert c.loc[("TBIL", "INR"), "estimate"] == pytest.approx(d[["TBIL", "INR"]].corr("spearman").iloc[0, 1])
+
+
+# ---------------------------------------------------------------------------------------------
+# infusion reactions
+# ---------------------------------------------------------------------------------------------
+def _renamed_study():
+    """The default design with the infusion factor called 'cells': nothing may assume 'msc'."""
+    raw = yaml.safe_load(yaml.safe_dump(load_study().raw))
+    raw["factors"] = {"cells": raw["factors"]["msc"], "pe": raw["factors"]["pe"]}
+    for arm in raw["arms"]:
+        arm["factors"] = {"cells": arm["factors"]["msc"], "pe": arm["factors"]["pe"]}
+        if "schedule" in arm:
+            arm["schedule"] = {"cells": arm["schedule"]["msc"]}
+    return study_from_dict(raw)
+
+
+def test_infusion_arms_come_from_factor_kind():
+    study = _renamed_study()
+    assert ts.infusion_factors(study) == ["cells"]
+    assert ts.infusion_arms(study) == ["msc", "pe_msc"]
+    assert ts.reference_infusion_arm(study) == "msc"
+    raw = yaml.safe_load(yaml.safe_dump(load_study().raw))
+    raw["factors"]["msc"]["kind"] = "procedure"
+    raw["factors"]["pe"]["kind"] = "infusion"
+    study = study_from_dict(raw)
+    assert ts.infusion_arms(study) == ["pe", "pe_msc"] and ts.reference_infusion_arm(study) == "pe"
+
+
+def test_infusion_reaction_rules():
+    study = _renamed_study()
+    subj = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["msc", "pe_msc", "control"]})
+    rows = []
+    temps = {("a", 1): [36.5, 38.0, 37.0], ("a", 2): [36.5, 37.9, 37.0], ("b", 1): [36.6, 36.8, 36.7]}
+    for (sid, k), tt in temps.items():
+        day = {1: 0, 2: 7}[k]
+        rows += [(sid, k, day, h, v) for h, v in zip([0, 2, 8], tt)]
+    rows.append(("b", 1, 0, 12.0, 39.5))                                   # outside the 0-8 h window
+    inf = pd.DataFrame(rows, columns=["subject_id", "infusion", "day", "hours_after", "temperature_c"])
+    ae = pd.DataFrame({"subject_id": ["a", "b", "b", "c"], "term": "x",
+                       "category": ["rash", "allergy", "rash", "rash"], "day": [8, 0, 0, 3],
+                       "hours_after_infusion": [7.0, 12.0, 3.0, None], "grade": 1, "related": True,
+                       "serious": False})
+    t = Trial(study=study, subjects=subj, labs=pd.DataFrame(), events=pd.DataFrame(), infusions=inf,
+              adverse_events=ae)
+    ev = ts.infusion_reaction_events(t).set_index(["subject_id", "infusion"])
+    assert ev["fever"].to_dict() == {("a", 1): True, ("a", 2): False, ("b", 1): False}   # >= 38.0
+    assert ev["rash"].to_dict() == {("a", 1): False, ("a", 2): True, ("b", 1): True}     # next-day onset ok
+    assert not ev["allergy"].any()                                                         # 12 h: outside
+    assert ev.loc[("b", 1), "n_readings"] == 3
+    ev38 = ts.infusion_reaction_events(t, fever_threshold=37.9)
+    assert ev38["fever"].sum() == 2
+    no_ae = ts.infusion_reaction_events(t.with_tables(adverse_events=None))
+    assert no_ae["rash"].isna().all() and no_ae["fever"].sum() == 1
+    assert ts.infusion_reactions_by_arm(no_ae, study)["reaction"].unique().tolist() == ["fever"]
+    with pytest.raises(ValueError, match="no `infusions` table"):
+        ts.infusion_reaction_events(t.with_tables(infusions=None))
+
+
+def test_infusion_reactions_against_direct_counts(sim):
+    ev = ts.infusion_reaction_events(sim, fever_threshold=38.0)
+    by_arm = ts.infusion_reactions_by_arm(ev, sim.study)
+    arm_of = sim.subjects.set_index("subject_id")["arm"]
+    inf = sim.infusions[(sim.infusions["hours_after"] >= 0) & (sim.infusions["hours_after"] <= 8)]
+    mx = inf.groupby(["subject_id", "infusion"])["temperature_c"].max().reset_index()
+    mx["arm"] = mx["subject_id"].map(arm_of)
+    for arm in ["msc", "pe_msc"]:
+        m = mx[mx["arm"] == arm]
+        r = by_arm[(by_arm["arm"] == arm) & (by_arm["reaction"] == "fever")].iloc[0]
+        pat = m.groupby("subject_id")["temperature_c"].max() >= 38.0
+        assert r["n_patients"] == len(pat) and r["patients_with"] == pat.sum()
+        assert r["n_infusions"] == len(m) and r["infusions_with"] == (m["temperature_c"] >= 38.0).sum()
+        cp = clopper_pearson(int(pat.sum()), len(pat)).iloc[0]
+        assert (r["ci_low"], r["ci_high"]) == (cp["ci_low"], cp["ci_high"])
+    assert set(by_arm["arm"]) == {"msc", "pe_msc"}                            # no control, no PE-only
+    tests = ts.infusion_reaction_tests(by_arm, sim.study)
+    assert tests["arm"].unique().tolist() == ["pe_msc"] and (tests["reference"] == "msc").all()
+    f = tests[tests["reaction"] == "fever"].iloc[0]
+    assert f["p_value"] == pytest.approx(stats.fisher_exact([[f["x"], f["n"] - f["x"]],
+                                                             [f["x_ref"], f["n_ref"] - f["x_ref"]]]).pvalue)
+    by_num = ts.infusion_reactions_by_number(ev, sim.study)
+    fever = by_num[by_num["reaction"] == "fever"]
+    assert fever.groupby("arm")["infusions_with"].sum().to_dict() == \
+        by_arm[by_arm["reaction"] == "fever"].set_index("arm")["infusions_with"].to_dict()
+
+
+def test_temperature_summary_against_pandas(sim):
+    s = ts.temperature_summary(sim).set_index(["arm", "hours_after"])
+    arm_of = sim.subjects.set_index("subject_id")["arm"]
+    inf = sim.infusions.assign(arm=sim.infusions["subject_id"].map(arm_of))
+    per = inf[inf["arm"] == "pe_msc"].groupby(["hours_after", "subject_id"])["temperature_c"].mean()
+    x = per.loc[2.0]
+    r = s.loc[("pe_msc", 2.0)]
+    assert r["n"] == len(x) and r["mean"] == pytest.approx(x.mean())
+    half = stats.t.ppf(0.975, len(x) - 1) * x.std() / np.sqrt(len(x))
+    assert r["ci_low"] == pytest.approx(x.mean() - half) and r["ci_high"] == pytest.approx(x.mean() + half)
+
+
+# ---------------------------------------------------------------------------------------------
+# adverse events and rates
+# ---------------------------------------------------------------------------------------------
+def test_ae_incidence_against_direct_counts(sim):
+    inc = ts.ae_incidence(sim, "category")
+    ae = sim.adverse_events.merge(sim.subjects[["subject_id", "arm"]], on="subject_id")
+    n_arm = sim.subjects["arm"].value_counts()
+    anyr = inc[inc["level"] == "any"].set_index("arm")
+    for arm in sim.study.arm_ids:
+        assert anyr.loc[arm, "n_patients"] == ae.loc[ae["arm"] == arm, "subject_id"].nunique()
+        assert anyr.loc[arm, "n_events"] == (ae["arm"] == arm).sum() and anyr.loc[arm, "n"] == n_arm[arm]
+    cat = ae["category"].iloc[0]
+    row = inc[(inc["level"] == cat) & (inc["arm"] == "msc")].iloc[0]
+    k = ae.loc[(ae["arm"] == "msc") & (ae["category"] == cat), "subject_id"].nunique()
+    k0 = ae.loc[(ae["arm"] == "control") & (ae["category"] == cat), "subject_id"].nunique()
+    assert row["n_patients"] == k
+    assert row["p_value"] == pytest.approx(stats.fisher_exact([[k, n_arm["msc"] - k],
+                                                               [k0, n_arm["control"] - k0]]).pvalue)
+    assert np.isnan(inc.loc[inc["arm"] == "control", "p_value"]).all()
+    grade = ts.ae_incidence(sim, "grade")
+    worst = ae.groupby("subject_id")["grade"].max()
+    for g in sorted(worst.unique()):
+        assert grade.loc[grade["level"] == str(g), "n_patients"].sum() == (worst == g).sum()
+    per_grade = grade[grade["level"].isin([str(g) for g in range(1, 6)])].groupby("arm")["n_patients"].sum()
+    assert per_grade.to_dict() == anyr["n_patients"].to_dict()             # each patient once
+    ser = ts.ae_incidence(sim, "category", serious_only=True)
+    assert ser.loc[ser["level"] == "any", "n_events"].sum() == ae["serious"].sum()
+    rel = ts.ae_incidence(sim, "related")
+    assert rel.loc[rel["level"] == "related", "n_events"].sum() == ae["related"].sum()
+    wide = ts.format_incidence(inc, sim.study)
+    assert wide.columns[1].startswith(sim.study.arm_labels["control"])
+
+
+def test_event_rates_against_direct(sim):
+    r = ts.event_rates(sim).set_index("arm")
+    h = sim.study.horizons["primary"]
+    ev = sim.events
+    end = ev[ev["event"].isin(["last_contact", "death"])].groupby("subject_id")["day"].max().clip(upper=h)
+    arm_of = sim.subjects.set_index("subject_id")["arm"]
+    py = (end / 365.25).groupby(end.index.map(arm_of)).sum()
+    ae = sim.adverse_events[sim.adverse_events["day"] <= h]
+    k = ae["subject_id"].map(arm_of).value_counts()
+    for arm in sim.study.arm_ids:
+        assert r.loc[arm, "patient_years"] == pytest.approx(py[arm])
+        assert r.loc[arm, "events"] == k.get(arm, 0)
+        assert r.loc[arm, "estimate"] == pytest.approx(100 * k.get(arm, 0) / py[arm])
+    assert np.isnan(r.loc["control", "rate_ratio"])
+    assert r.loc["msc", "rate_ratio"] == pytest.approx((k["msc"] / py["msc"]) / (k["control"] / py["control"]))
+
+
+def test_absent_tables_raise_clear_errors(sim):
+    bare = sim.with_tables(adverse_events=None, infusions=None)
+    with pytest.raises(ValueError, match="no `adverse_events` table"):
+        ts.ae_incidence(bare)
+    with pytest.raises(ValueError, match="no `infusions` table"):
+        ts.temperature_summary(bare)
+
+
+# ---------------------------------------------------------------------------------------------
+# lab shift tables
+# ---------------------------------------------------------------------------------------------
+def test_ctcae_grades_at_the_boundaries():
+    assert ts.ctcae_grade([40, 40.01, 120, 120.01, 200, 200.01, 800, 800.01, np.nan], "ALT", 40).tolist() == \
+        [0, 1, 1, 2, 2, 3, 3, 4, -1]
+    assert ts.ctcae_grade([17.1, 25.65, 25.66, 51.3, 51.31, 171, 171.1], "TBIL", 17.1).tolist() == \
+        [0, 1, 2, 2, 3, 3, 4]
+    with pytest.raises(ValueError):
+        ts.ctcae_grade([1.0], "ALB", 1)
+
+
+def test_shift_table_against_direct(sim):
+    st = ts.shift_table(sim, "ALT")
+    assert (st["uln"] == 40.0).all()
+    bl = baseline_dataset(sim, scores=False)
+    post = sim.labs[(sim.labs["parameter"] == "ALT") & (sim.labs["day"] >= 1) & (sim.labs["day"] <= 336)]
+    worst = post.groupby("subject_id")["value"].max()
+    base_g = ts.ctcae_grade(bl["ALT"], "ALT", 40.0)
+    worst_g = ts.ctcae_grade(bl["subject_id"].map(worst).astype(float), "ALT", 40.0)
+    for _, row in st.iterrows():
+        m = (bl["arm"] == row["arm"]).to_numpy() & (base_g == int(row["baseline_grade"]))
+        assert row["n"] == m.sum()
+        for g in range(5):
+            assert row[f"grade_{g}"] == ((worst_g == g) & m).sum()
+        assert row["no_post_baseline"] == ((worst_g == -1) & m).sum()
+    assert st["n"].sum() == len(bl)
+
+
+def test_shift_table_unit_check():
+    raw = yaml.safe_load(yaml.safe_dump(load_study().raw))
+    raw["parameters"]["TBIL"]["unit"] = "mg/dL"
+    t = Trial(study=study_from_dict(raw), subjects=pd.DataFrame({"subject_id": ["a"], "arm": ["control"]}),
+              labs=pd.DataFrame({"subject_id": ["a", "a"], "day": [0, 5], "visit": ["D0", ""], "parameter": "TBIL",
+                                 "value": [5.0, 12.0], "unit": "mg/dL"}), events=pd.DataFrame())
+    with pytest.raises(ValueError, match="pass uln="):
+        ts.shift_table(t, "TBIL")
+    st = ts.shift_table(t, "TBIL", uln=1.0)
+    assert st.iloc[0][["baseline_grade", "grade_4"]].tolist() == ["3", 1]
+
+
+def test_write_html_is_deterministic(sim, bl, tmp_path):
+    t1 = tb.table_one(bl, sim.study, continuous=["age"], categorical=["sex"])
+    gt = tb.render_table_one(t1, sim.study)
+    tb.write_html(gt, "demo_table", tmp_path)
+    first = (tmp_path / "tables" / "demo_table.html").read_bytes()
+    tb.write_html(tb.render_table_one(t1, sim.study), "demo_table", tmp_path)
+    assert first == (tmp_path / "tables" / "demo_table.html").read_bytes()
+    assert b"<html" in first and b"Age (years)" in first
+    tb.write_html(gt, "nothing", None)                                   # interactive: writes nothing
+    with pytest.raises(ValueError):
+        tb.write_html(gt, "Bad Name", tmp_path)
+    assert "symptom_fatigue" in tb.default_table_one_variables(bl, sim.study)["categorical"]

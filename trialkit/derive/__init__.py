@@ -1,0 +1,27 @@
+"""Analysis datasets derived from a :class:`~trialkit.data.trial.Trial` (ADaM-like).
+
+Submodules: :mod:`~trialkit.derive.status` (follow-up status, CONSORT counts, visit assignment,
+reasons data are missing) and :mod:`~trialkit.derive.baseline` (the one-row-per-subject baseline
+dataset). Other submodules are imported on first use, so adding one never touches this file.
+"""
+from __future__ import annotations
+
+import importlib
+
+__all__ = ["baseline_dataset", "baseline_labs", "follow_up_status", "consort_counts",
+           "assign_visits", "visit_status", "missing_summary"]
+
+_WHERE = {"baseline_dataset": "baseline", "baseline_labs": "baseline", "follow_up_status": "status",
+          "consort_counts": "status", "assign_visits": "status", "visit_status": "status",
+          "missing_summary": "status"}
+
+
+def __getattr__(name: str):
+    if name in _WHERE:
+        return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{name}":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        raise

@@ -1,0 +1,362 @@
+"""Per-subject follow-up status (CONSORT), visit assignment and the reasons data are missing.
+
+Definitions (used by the CONSORT diagram, the missing-data tables and the trajectory plots):
+
+* **treatment received** — for every factor the subject's arm includes, the doses received
+  (``subjects.<factor>_doses``) against the arm's planned schedule (``study.dosing_days``):
+  ``"full"`` when every factor reached its planned number of doses, ``"none"`` when no factor
+  was given at all, ``"partial"`` otherwise; ``"no_active_treatment"`` for an arm without active
+  factors (e.g. conventional care alone) and ``"unknown"`` when a ``<factor>_doses`` column is
+  absent.
+* **follow-up** within a horizon (default: the primary horizon): ``"died"`` (death on or before
+  the horizon), ``"completed"`` (alive at a last contact on or after the *completion day* — the
+  lower bound of the window of the visit that contains the horizon, or the horizon itself — or a
+  last contact whose ``detail`` is ``completed``), ``"transplanted"`` (alive, follow-up ended at
+  a liver transplantation: last contact on the transplant day or ``detail`` = ``transplanted``),
+  otherwise ``"withdrew"`` (``detail`` = ``withdrew``) or ``"lost"`` (``detail`` = ``lost``, or not
+  recorded). A transplant does not by itself end follow-up (deaths after it are recorded), so
+  ``transplanted`` is also a separate flag.
+* **analysed** — the full analysis set, every randomized subject (intention to treat), except a
+  subject with no follow-up at all after randomization (last contact on day 0, no event).
+* **outcome** — the first of death and transplantation within the horizon: ``"died"``,
+  ``"transplanted"`` or ``"survivor"`` (alive without transplant at the end of follow-up).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from trialkit.data.trial import Trial
+>>> from trialkit.study import load_study
+>>> subj = pd.DataFrame({"subject_id": ["a", "b"], "arm": ["msc", "control"], "msc_doses": [2, 0],
+...                      "pe_doses": [0, 0]})
+>>> ev = pd.DataFrame({"subject_id": ["a", "a", "b"], "event": ["death", "last_contact", "last_contact"],
+...                    "day": [10, 10, 330]})
+>>> t = Trial(study=load_study(), subjects=subj, labs=pd.DataFrame(), events=ev)
+>>> follow_up_status(t)[["arm", "treatment", "follow_up", "outcome"]]
+       arm            treatment  follow_up   outcome
+0      msc              partial       died      died
+1  control  no_active_treatment  completed  survivor
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["follow_up_status", "consort_counts", "completion_day", "assign_visits", "visit_status",
+           "missing_summary", "MISSING_REASONS"]
+
+MISSING_REASONS = ("died", "transplanted", "dropout", "missed")
+
+
+def _horizon_day(study, horizon) -> int:
+    return int(study.horizons[horizon]) if isinstance(horizon, str) else int(horizon)
+
+
+def completion_day(study, horizon="primary") -> int:
+    """First study day on which a last contact counts as having completed follow-up to ``horizon``.
+
+    The lower bound of the window of the visit containing the horizon day, else the horizon.
+
+    >>> from trialkit.study import load_study
+    >>> completion_day(load_study())   # W48 window [322, 350]
+    322
+    """
+    h = _horizon_day(study, horizon)
+    for v in study.visits:
+        if v.window[0] <= h <= v.window[1]:
+            return int(v.window[0])
+    return h
+
+
+def _event_days(trial) -> pd.DataFrame:
+    """First day of each event type per subject (index: subject_id, in subjects order)."""
+    ev = trial.events
+    first = ev.groupby(["subject_id", "event"], observed=True)["day"].min().unstack("event")
+    first = first.reindex(trial.subjects["subject_id"].astype(object).to_numpy())
+    for e in ("death", "transplant", "hcc", "last_contact"):
+        if e not in first.columns:
+            first[e] = np.nan
+    first = first.astype(float)
+    detail = pd.Series(np.nan, index=first.index, dtype=object)
+    if "detail" in ev.columns:
+        lc = ev.loc[ev["event"] == "last_contact", ["subject_id", "detail"]].drop_duplicates("subject_id")
+        detail = first.index.to_series().map(lc.set_index("subject_id")["detail"].astype(object))
+    first["detail"] = detail.astype(object).where(detail.notna(), None)
+    return first
+
+
+def follow_up_status(trial, horizon="primary") -> pd.DataFrame:
+    """One row per randomized subject: treatment received, events and follow-up status.
+
+    Parameters
+    ----------
+    trial : Trial
+    horizon : "primary", "secondary" or int, default "primary"
+        Study day up to which deaths, transplants and completion are judged.
+
+    Returns
+    -------
+    DataFrame
+        In ``trial.subjects`` order: ``subject_id``, ``arm``, for each factor ``f`` of the study
+        ``<f>_planned`` (doses planned in the subject's arm, 0 if the arm lacks ``f``) and
+        ``<f>_received`` (from ``<f>_doses``; NaN when the column is absent), ``treatment``,
+        ``death_day``, ``transplant_day``, ``end_day`` (last contact or death), ``died``,
+        ``transplanted``, ``follow_up``, ``lost_to_follow_up`` (``follow_up`` is ``withdrew`` or
+        ``lost``), ``completed``, ``analysed``, ``outcome``. See the module docstring for the
+        definitions.
+    """
+    study = trial.study
+    h = _horizon_day(study, horizon)
+    done_day = completion_day(study, horizon)
+    subj = trial.subjects
+    days = _event_days(trial)
+    out = pd.DataFrame({"subject_id": subj["subject_id"].astype(object).to_numpy(),
+                        "arm": subj["arm"].astype(object).to_numpy()})
+    arms = out["arm"].to_numpy()
+    status = np.full(len(out), "full", dtype=object)
+    any_factor = np.zeros(len(out), bool)
+    any_given = np.zeros(len(out), bool)
+    unknown = np.zeros(len(out), bool)
+    for f in study.factor_names:
+        planned = np.array([len(study.dosing_days(a, f)) if a in study.arm_ids else 0 for a in arms])
+        col = f"{f}_doses"
+        if col in subj.columns:
+            got = pd.to_numeric(subj[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+        else:
+            got = np.full(len(out), np.nan)
+        out[f"{f}_planned"] = planned.astype("int64")
+        out[f"{f}_received"] = got
+        active = planned > 0
+        any_factor |= active
+        unknown |= active & np.isnan(got)
+        any_given |= active & (np.nan_to_num(got) > 0)
+        status = np.where(active & (np.nan_to_num(got) < planned), "partial", status)
+    status = np.where(any_factor & ~any_given, "none", status)
+    status = np.where(unknown, "unknown", status)
+    status = np.where(~any_factor, "no_active_treatment", status)
+    out["treatment"] = status
+    death = days["death"].to_numpy()
+    transplant = days["transplant"].to_numpy()
+    end = np.fmax(days["last_contact"].to_numpy(), death)
+    out["death_day"], out["transplant_day"], out["end_day"] = death, transplant, end
+    with np.errstate(invalid="ignore"):
+        died = death <= h
+        transplanted = transplant <= h
+        detail = days["detail"].to_numpy(dtype=object)
+        completed = ~died & ((end >= done_day) | (detail == "completed"))
+        lt_end = ~died & ~completed & transplanted & ((detail == "transplanted") | (end <= transplant))
+    fu = np.where(died, "died", np.where(completed, "completed", np.where(
+        lt_end, "transplanted", np.where(detail == "withdrew", "withdrew", "lost"))))
+    out["died"], out["transplanted"] = died, transplanted
+    out["follow_up"] = fu
+    out["lost_to_follow_up"] = np.isin(fu, ["withdrew", "lost"])  # ended early, not by death or LT
+    out["completed"] = completed
+    out["analysed"] = ~((np.nan_to_num(end, nan=0.0) <= 0) & np.isnan(death) & np.isnan(transplant))
+    with np.errstate(invalid="ignore"):
+        lt_first = transplanted & ~(death < transplant)
+    out["outcome"] = np.where(lt_first, "transplanted", np.where(died, "died", "survivor"))
+    return out
+
+
+_CONSORT_COLUMNS = ["arm", "label", "allocated", "received_full", "received_partial", "received_none",
+                    "no_active_treatment", "treatment_unknown", "died", "transplanted", "ended_at_transplant",
+                    "withdrew", "lost", "completed", "analysed", "excluded"]
+
+
+def consort_counts(trial, horizon="primary") -> pd.DataFrame:
+    """Counts for each box of the CONSORT flow diagram, by arm (study order) and in total.
+
+    Returns
+    -------
+    DataFrame
+        One row per arm plus ``"total"``: ``arm``, ``label``, ``allocated`` (randomized to the
+        arm), ``received_full``, ``received_partial``, ``received_none``, ``no_active_treatment``,
+        ``treatment_unknown`` (these five partition ``allocated``), ``died``, ``transplanted`` (by
+        the horizon; a subject may be both), ``ended_at_transplant``, ``withdrew``, ``lost`` (alive,
+        follow-up ended before the completion day; with ``died`` and ``completed`` these
+        partition ``allocated``), ``completed`` (alive to the completion day), ``analysed`` (full
+        analysis set) and ``excluded`` (``allocated - analysed``). See :func:`follow_up_status`.
+    """
+    st = follow_up_status(trial, horizon)
+    study = trial.study
+    rows = []
+    for arm in [*study.arm_ids, "total"]:
+        s = st if arm == "total" else st[st["arm"] == arm]
+        rows.append({
+            "arm": arm, "label": "Total" if arm == "total" else study.arm_labels[arm],
+            "allocated": len(s),
+            "received_full": int((s["treatment"] == "full").sum()),
+            "received_partial": int((s["treatment"] == "partial").sum()),
+            "received_none": int((s["treatment"] == "none").sum()),
+            "no_active_treatment": int((s["treatment"] == "no_active_treatment").sum()),
+            "treatment_unknown": int((s["treatment"] == "unknown").sum()),
+            "died": int(s["died"].sum()), "transplanted": int(s["transplanted"].sum()),
+            "ended_at_transplant": int((s["follow_up"] == "transplanted").sum()),
+            "withdrew": int((s["follow_up"] == "withdrew").sum()),
+            "lost": int((s["follow_up"] == "lost").sum()),
+            "completed": int((s["follow_up"] == "completed").sum()),
+            "analysed": int(s["analysed"].sum()), "excluded": int((~s["analysed"]).sum()),
+        })
+    return pd.DataFrame(rows, columns=_CONSORT_COLUMNS)
+
+
+def assign_visits(labs: pd.DataFrame, study, *, one_per_visit: bool = True) -> pd.DataFrame:
+    """Place lab rows in scheduled visits.
+
+    A row keeps its ``visit`` label; an unscheduled row (empty ``visit``) goes to the visit whose
+    window contains its ``day`` (closest nominal day wins); rows in no window, or naming a visit
+    the study file lacks, are dropped. With ``one_per_visit`` a (subject, visit, parameter) keeps
+    one row: the scheduled one, then the one closest to the nominal day, then the earliest — the
+    rule of :func:`trialkit.scores.add_scores`.
+
+    Returns
+    -------
+    DataFrame
+        ``subject_id``, ``visit``, ``visit_day`` (nominal), ``day``, ``parameter``, ``value``,
+        sorted by subject, visit day and parameter.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> labs = pd.DataFrame({"subject_id": "s", "day": [0, 6, 8, 200], "visit": ["D0", "", "D7", ""],
+    ...                      "parameter": "ALT", "value": [1.0, 2.0, 3.0, 4.0]})
+    >>> assign_visits(labs, load_study())[["visit", "day", "value"]]
+      visit  day  value
+    0    D0    0    1.0
+    1    D7    8    3.0
+    """
+    nominal = {v.id: v.day for v in study.visits}
+    lab = labs[["subject_id", "day", "visit", "parameter", "value"]].copy()
+    lab["subject_id"] = lab["subject_id"].astype(object)
+    lab["parameter"] = lab["parameter"].astype(object)
+    given = lab["visit"].astype(object).where(lab["visit"].notna(), "").astype(str).str.strip().to_numpy(dtype=object)
+    empty = given == ""
+    day = lab["day"].to_numpy(dtype=float)
+    assigned = given.copy()
+    best = np.full(len(lab), np.inf)
+    for v in study.visits:
+        dist = np.abs(day - v.day)
+        take = empty & (day >= v.window[0]) & (day <= v.window[1]) & (dist < best)
+        assigned[take], best[take] = v.id, dist[take]
+    lab["visit"] = assigned
+    lab["visit_day"] = lab["visit"].map(nominal)
+    lab["_unscheduled"] = empty
+    lab = lab[lab["visit_day"].notna()].copy()
+    lab["visit_day"] = lab["visit_day"].astype("int64")
+    if one_per_visit:
+        lab["_dist"] = (lab["day"] - lab["visit_day"]).abs()
+        lab = (lab.sort_values(["subject_id", "visit", "parameter", "_unscheduled", "_dist", "day"])
+                  .drop_duplicates(["subject_id", "visit", "parameter"]))
+    lab = lab.sort_values(["subject_id", "visit_day", "parameter", "day"], kind="stable")
+    return lab[["subject_id", "visit", "visit_day", "day", "parameter", "value"]].reset_index(drop=True)
+
+
+def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:
+    """Whether each scheduled value was observed, and if not, why.
+
+    Parameters
+    ----------
+    trial : Trial
+    parameters : list of str, optional
+        Lab parameters to check (default: those present in ``trial.labs``, study order).
+    horizon : "primary", "secondary", int or None
+        Only visits whose nominal day is at most this are considered (default: all visits).
+
+    Returns
+    -------
+    DataFrame
+        One row per subject, visit and parameter (arms in study order, then subjects in
+        ``trial.subjects`` order, visits, parameters): ``subject_id``, ``arm``, ``visit``,
+        ``visit_day``, ``parameter``, ``status``: ``"observed"``, or the reason it is missing, in
+        this order of precedence — ``"died"`` (death on or before the window's last day),
+        ``"transplanted"`` (transplant on or before the window's last day), ``"dropout"`` (alive,
+        follow-up ended before the window opened), ``"missed"`` (in follow-up, not measured).
+    """
+    study = trial.study
+    if parameters is None:
+        present = set(trial.labs["parameter"].astype(object).unique())
+        parameters = [p for p in study.parameters if p in present]
+    parameters = list(parameters)
+    visits = list(study.visits)
+    if horizon is not None:
+        h = _horizon_day(study, horizon)
+        visits = [v for v in visits if v.day <= h]
+    st = follow_up_status(trial)
+    rank = st["arm"].map({a: i for i, a in enumerate(study.arm_ids)}).to_numpy()
+    st = st.iloc[np.argsort(rank, kind="stable")]  # arms in study order, subjects as given
+    obs = assign_visits(trial.labs[trial.labs["parameter"].isin(parameters)], study)
+    seen = pd.MultiIndex.from_arrays([obs["subject_id"].astype(object), obs["visit"].astype(object),
+                                      obs["parameter"].astype(object)])
+    n_s, n_v, n_p = len(st), len(visits), len(parameters)
+    sid = np.repeat(st["subject_id"].to_numpy(dtype=object), n_v * n_p)
+    arm = np.repeat(st["arm"].to_numpy(dtype=object), n_v * n_p)
+    vis = np.tile(np.repeat(np.array([v.id for v in visits], dtype=object), n_p), n_s)
+    vday = np.tile(np.repeat(np.array([v.day for v in visits]), n_p), n_s)
+    lo = np.tile(np.repeat(np.array([v.window[0] for v in visits]), n_p), n_s)
+    hi = np.tile(np.repeat(np.array([v.window[1] for v in visits]), n_p), n_s)
+    par = np.tile(np.array(parameters, dtype=object), n_s * n_v)
+    death = np.repeat(st["death_day"].to_numpy(), n_v * n_p)
+    lt = np.repeat(st["transplant_day"].to_numpy(), n_v * n_p)
+    end = np.repeat(st["end_day"].to_numpy(), n_v * n_p)
+    observed = pd.MultiIndex.from_arrays([sid, vis, par]).isin(seen)
+    with np.errstate(invalid="ignore"):
+        status = np.where(observed, "observed",
+                          np.where(death <= hi, "died",
+                                   np.where(lt <= hi, "transplanted",
+                                            np.where(end < lo, "dropout", "missed"))))
+    return pd.DataFrame({"subject_id": sid, "arm": arm, "visit": vis, "visit_day": vday.astype("int64"),
+                         "parameter": par, "status": status})
+
+
+def missing_summary(status: pd.DataFrame, by=("arm", "visit"), *, arm_order=None,
+                    visit_order=None) -> pd.DataFrame:
+    """Counts of observed and missing values, by reason, from :func:`visit_status`.
+
+    Parameters
+    ----------
+    status : DataFrame
+        :func:`visit_status` output.
+    by : sequence of str
+        Grouping columns among ``arm``, ``visit``, ``parameter``.
+    arm_order, visit_order : list, optional
+        Row order for arms and visits (default: order of first appearance).
+
+    Returns
+    -------
+    DataFrame
+        One row per group: the ``by`` columns, ``expected`` (scheduled values: subjects x
+        visits x parameters), ``observed``, ``died``, ``transplanted``, ``dropout``, ``missed``
+        (these five sum to ``expected``), ``pct_observed`` and ``pct_missed`` (missed as a
+        percentage of values expected from subjects still alive, untransplanted and in
+        follow-up: ``missed / (observed + missed)``).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"arm": ["a", "a", "a", "b"], "visit": "V1", "parameter": "ALT",
+    ...                   "status": ["observed", "died", "missed", "observed"]})
+    >>> missing_summary(s, by=["arm"])[["arm", "expected", "observed", "died", "missed", "pct_missed"]]
+      arm  expected  observed  died  missed  pct_missed
+    0   a         3         1     1       1        50.0
+    1   b         1         1     0       0         0.0
+    """
+    by = list(by)
+    counts = pd.crosstab([status[c].astype(object) for c in by], status["status"].astype(object))
+    counts = counts.reindex(columns=["observed", *MISSING_REASONS], fill_value=0)
+    counts.columns.name = None
+    counts = counts.reset_index()
+    order = {"arm": arm_order, "visit": visit_order}
+    keys = []
+    for c in by:
+        levels = order.get(c) or list(pd.unique(status[c]))
+        keys.append(counts[c].map({v: i for i, v in enumerate(levels)}))
+    counts = counts.assign(**{f"_k{i}": k for i, k in enumerate(keys)})
+    counts = counts.sort_values([f"_k{i}" for i in range(len(keys))]).drop(
+        columns=[f"_k{i}" for i in range(len(keys))]).reset_index(drop=True)
+    parts = ["observed", *MISSING_REASONS]
+    counts.insert(len(by), "expected", counts[parts].sum(axis=1))
+    for c in ["expected", *parts]:
+        counts[c] = counts[c].astype("int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        counts["pct_observed"] = 100.0 * counts["observed"] / counts["expected"]
+        due = counts["observed"] + counts["missed"]
+        counts["pct_missed"] = np.where(due > 0, 100.0 * counts["missed"] / due.where(due > 0, 1), np.nan)
+    return counts

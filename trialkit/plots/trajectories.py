@@ -1,0 +1,226 @@
+"""Exploratory figures: lab trajectories by arm over the visit schedule, and baseline correlations.
+
+* :func:`trajectory_data` — one value per subject, visit and parameter (labs placed in visits by
+  :func:`trialkit.derive.status.assign_visits`; scores from :func:`trialkit.scores.add_scores`),
+  with the subject's arm and outcome (survivor / died / transplanted by the horizon).
+* :func:`summarize_trajectories` — mean (or geometric mean) with a t-based 95% CI per arm and
+  visit, among subjects measured at that visit (so, after a death, among survivors: a
+  *while-alive* description, not an estimate for the randomized population).
+* :func:`plot_trajectories` (means and CIs) and :func:`plot_individual_trajectories` (one thin
+  line per subject, coloured by outcome — patient-level data drawn without identifiers, labels
+  or ordering cues; deterministic: no jitter, no sampling).
+* :func:`plot_correlation_heatmap` — Spearman correlations among baseline labs and scores.
+
+Examples
+--------
+>>> import pandas as pd
+>>> d = pd.DataFrame({"arm": "a", "parameter": "ALT", "visit": ["V0", "V0", "V1"],
+...                   "visit_day": [0, 0, 7], "value": [10.0, 30.0, 20.0]})
+>>> summarize_trajectories(d)[["visit", "n", "mean"]]
+  visit  n  mean
+0    V0  2  20.0
+1    V1  1  20.0
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["trajectory_data", "summarize_trajectories", "plot_trajectories", "plot_individual_trajectories",
+           "plot_correlation_heatmap", "arm_colors", "OUTCOME_COLORS"]
+
+OUTCOME_COLORS = {"survivor": "#4C72B0", "died": "#C44E52", "transplanted": "#55A868"}
+
+
+def arm_colors(study) -> dict:
+    """A fixed colour per arm (study order, matplotlib's tab10 cycle)."""
+    cmap = plt.get_cmap("tab10")
+    return {a: cmap(i % 10) for i, a in enumerate(study.arm_ids)}
+
+
+def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:
+    """Values per subject, visit and parameter, with arm and outcome, up to a horizon.
+
+    Parameters
+    ----------
+    trial : Trial
+    parameters : list of str
+        Lab parameters (study names, e.g. ``"ALT"``) and/or score columns of
+        :func:`trialkit.scores.add_scores` (e.g. ``"meld"``).
+    horizon : "primary", "secondary", int or None
+        Visits with a nominal day beyond it are dropped; also the horizon of ``outcome``.
+
+    Returns
+    -------
+    DataFrame
+        ``subject_id``, ``arm``, ``outcome``, ``parameter``, ``visit``, ``visit_day``, ``value``;
+        sorted by arm (study order), subject, parameter and visit day.
+    """
+    from trialkit.derive.status import assign_visits, follow_up_status
+
+    study = trial.study
+    parameters = list(parameters)
+    labs = [p for p in parameters if p in study.parameters]
+    from trialkit.scores import SCORE_COLUMNS
+
+    scores = [p for p in parameters if p in SCORE_COLUMNS]
+    unknown = set(parameters) - set(labs) - set(scores)
+    if unknown:
+        raise ValueError(f"unknown parameter(s) {sorted(unknown)}: neither a study parameter nor a score")
+    parts = []
+    if labs:
+        lv = assign_visits(trial.labs[trial.labs["parameter"].isin(labs)], study)
+        parts.append(lv[["subject_id", "parameter", "visit", "visit_day", "value"]])
+    if scores:
+        from trialkit.scores import add_scores
+
+        sc = add_scores(trial)
+        long = sc.melt(id_vars=["subject_id", "visit", "day"], value_vars=scores, var_name="parameter",
+                       value_name="value").rename(columns={"day": "visit_day"})
+        long["value"] = pd.to_numeric(long["value"], errors="coerce").astype(float)
+        long = long[long["value"].notna()]
+        parts.append(long.assign(subject_id=long["subject_id"].astype(object))[
+            ["subject_id", "parameter", "visit", "visit_day", "value"]])
+    d = pd.concat(parts, ignore_index=True)
+    h = None if horizon is None else (study.horizons[horizon] if isinstance(horizon, str) else int(horizon))
+    if h is not None:
+        d = d[d["visit_day"] <= h]
+    st = follow_up_status(trial, horizon if horizon is not None else "primary").set_index("subject_id")
+    d["arm"] = d["subject_id"].map(st["arm"])
+    d["outcome"] = d["subject_id"].map(st["outcome"])
+    arm_rank = d["arm"].map({a: i for i, a in enumerate(study.arm_ids)})
+    subj_rank = d["subject_id"].map({s: i for i, s in enumerate(st.index)})
+    par_rank = d["parameter"].map({p: i for i, p in enumerate(parameters)})
+    d = d.assign(_a=arm_rank, _s=subj_rank, _p=par_rank).sort_values(["_a", "_s", "_p", "visit_day"])
+    return d[["subject_id", "arm", "outcome", "parameter", "visit", "visit_day", "value"]].reset_index(drop=True)
+
+
+def summarize_trajectories(data: pd.DataFrame, *, log: bool = False, alpha: float = 0.05) -> pd.DataFrame:
+    """Mean and t-based confidence interval per arm, parameter and visit.
+
+    Parameters
+    ----------
+    data : DataFrame
+        :func:`trajectory_data` output (columns ``arm``, ``parameter``, ``visit``, ``visit_day``,
+        ``value``).
+    log : bool, default False
+        Summarise on the log scale and back-transform: geometric mean with its CI (values must
+        be > 0; non-positive values are dropped).
+
+    Returns
+    -------
+    DataFrame
+        ``arm``, ``parameter``, ``visit``, ``visit_day``, ``n``, ``mean`` (geometric if ``log``),
+        ``sd`` (on the analysis scale), ``ci_low``, ``ci_high`` (``mean +- t(1 - alpha/2, n - 1)
+        sd / sqrt(n)``, back-transformed if ``log``; NaN for ``n < 2``); in input order of arms
+        and parameters, by visit day.
+    """
+    d = data[["arm", "parameter", "visit", "visit_day", "value"]].copy()
+    d["value"] = d["value"].astype(float)
+    if log:
+        d = d[d["value"] > 0]
+        d["value"] = np.log(d["value"])
+    g = d.groupby(["arm", "parameter", "visit_day", "visit"], sort=False)["value"]
+    out = g.agg(n="size", mean="mean", sd="std").reset_index()
+    se = out["sd"] / np.sqrt(out["n"])
+    with np.errstate(invalid="ignore"):
+        q = stats.t.ppf(1 - alpha / 2, out["n"] - 1)
+    lo, hi = out["mean"] - q * se, out["mean"] + q * se
+    lo, hi = lo.where(out["n"] > 1), hi.where(out["n"] > 1)
+    if log:
+        out["mean"], lo, hi = np.exp(out["mean"]), np.exp(lo), np.exp(hi)
+    out["ci_low"], out["ci_high"] = lo, hi
+    out["n"] = out["n"].astype("int64")
+    arm_rank = {a: i for i, a in enumerate(pd.unique(d["arm"]))}
+    par_rank = {p: i for i, p in enumerate(pd.unique(d["parameter"]))}
+    out = out.assign(_a=out["arm"].map(arm_rank), _p=out["parameter"].map(par_rank))
+    out = out.sort_values(["_a", "_p", "visit_day"]).drop(columns=["_a", "_p"])
+    cols = ["arm", "parameter", "visit", "visit_day", "n", "mean", "sd", "ci_low", "ci_high"]
+    return out[cols].reset_index(drop=True)
+
+
+def plot_trajectories(summary: pd.DataFrame, parameter: str, study, *, ax=None, log: bool = False,
+                      ylabel: str | None = None, dodge: float = 0.0):
+    """Mean with CI over visits, one line per arm (from :func:`summarize_trajectories`).
+
+    ``dodge`` shifts arms horizontally by that many days each so the intervals do not overlap.
+    Returns the Axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    colors = arm_colors(study)
+    s = summary[summary["parameter"] == parameter]
+    arms = [a for a in study.arm_ids if a in set(s["arm"])]
+    for i, arm in enumerate(arms):
+        a = s[s["arm"] == arm].sort_values("visit_day")
+        x = a["visit_day"].to_numpy(dtype=float) + (i - (len(arms) - 1) / 2) * dodge
+        y = a["mean"].to_numpy()
+        err = np.vstack([y - a["ci_low"].to_numpy(), a["ci_high"].to_numpy() - y])
+        ax.errorbar(x, y, yerr=np.nan_to_num(err), color=colors[arm], marker="o", ms=3, lw=1.2,
+                    capsize=2, label=study.arm_labels[arm])
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("Study day (nominal visit day)")
+    ax.set_ylabel(ylabel or parameter)
+    ax.legend(fontsize=8, frameon=False)
+    return ax
+
+
+def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax=None, log: bool = False,
+                                 ylabel: str | None = None, alpha: float = 0.35, lw: float = 0.7):
+    """One line per subject over visits, coloured by outcome (survivor / died / transplanted).
+
+    Draws patient-level data without identifiers: no labels, no annotations, and subjects are
+    drawn in data order, grouped by outcome (died and transplanted on top). Returns the Axes.
+    """
+    if ax is None:
+        _, ax = plt.subplots()
+    d = data[data["parameter"] == parameter]
+    for outcome in ("survivor", "transplanted", "died"):
+        sub = d[d["outcome"] == outcome]
+        for _, s in sub.groupby("subject_id", sort=False):
+            s = s.sort_values("visit_day")
+            ax.plot(s["visit_day"].to_numpy(), s["value"].to_numpy(), color=OUTCOME_COLORS[outcome],
+                    alpha=alpha, lw=lw)
+    n_by = d.groupby("outcome")["subject_id"].nunique()
+    handles = [plt.Line2D([], [], color=c, lw=1.5, label=f"{k} (n = {int(n_by.get(k, 0))})")
+               for k, c in OUTCOME_COLORS.items()]
+    if log:
+        ax.set_yscale("log")
+    ax.set_xlabel("Study day (nominal visit day)")
+    ax.set_ylabel(ylabel or parameter)
+    ax.legend(handles=handles, fontsize=8, frameon=False)
+    return ax
+
+
+def plot_correlation_heatmap(corr: pd.DataFrame, *, ax=None, labels: dict | None = None, annotate: bool = True):
+    """Heatmap of pairwise correlations (from :func:`trialkit.tables.baseline.baseline_correlations`).
+
+    Lower triangle, diverging colour scale fixed to [-1, 1], coefficients printed to 2 decimals.
+    Returns the Axes.
+    """
+    names = list(dict.fromkeys([*corr["var1"], *corr["var2"]]))
+    k = len(names)
+    m = np.full((k, k), np.nan)
+    idx = {n: i for i, n in enumerate(names)}
+    for a, b, r in zip(corr["var1"], corr["var2"], corr["estimate"]):
+        i, j = sorted((idx[a], idx[b]), reverse=True)
+        m[i, j] = r
+    m = m[1:, :-1]  # strict lower triangle: rows names[1:], columns names[:-1]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.45 * k + 2, 0.45 * k + 1.5))
+    im = ax.imshow(np.ma.masked_invalid(m), cmap="RdBu_r", vmin=-1, vmax=1)
+    shown = [(labels or {}).get(n, n) for n in names]
+    ax.set_xticks(range(k - 1), shown[:-1], rotation=90, fontsize=7)
+    ax.set_yticks(range(k - 1), shown[1:], fontsize=7)
+    ax.grid(False)
+    if annotate:
+        for i in range(k - 1):
+            for j in range(k - 1):
+                if np.isfinite(m[i, j]):
+                    ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=6,
+                            color="white" if abs(m[i, j]) > 0.6 else "black")
+    ax.figure.colorbar(im, ax=ax, shrink=0.7, label="Spearman rho")
+    return ax

@@ -1,0 +1,359 @@
+"""Table 1 (baseline characteristics by arm), baseline severity, and baseline correlations.
+
+The numbers come from ``tableone`` (Pollard TJ et al., JAMIA Open 2018); this module chooses what
+to summarise how, puts the result in a tidy table (one row per variable and level, one column
+per arm, stable column names) and renders it with ``great_tables``.
+
+Distribution rule (stated, pre-specified): a continuous variable is summarised as
+**median [Q1, Q3]** when the absolute sample skewness of the pooled data (all arms; pandas'
+adjusted Fisher-Pearson coefficient) exceeds ``skew_limit`` (default 1), otherwise as
+**mean (SD)**. Categorical variables are **n (%)**, percentages among subjects with a known value;
+the ``missing`` column counts unknown values. Standardized mean differences (SMD) compare each
+arm with the control arm (continuous: difference of means over the root mean of the two
+variances, sign = arm minus control; categorical: Yang & Dalton's multinomial SMD, always >= 0, with a generalized
+inverse where the covariance is singular, as R's tableone).
+No hypothesis tests by default (CONSORT 2010, item 15); ``tests=True`` adds tableone's default
+test per variable (ANOVA / Kruskal-Wallis for continuous, chi-squared or Fisher's exact).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from trialkit.study import load_study
+>>> df = pd.DataFrame({"arm": ["control", "control", "msc", "msc", "pe", "pe_msc"],
+...                    "age": [40.0, 50, 45, 55, 60, 35], "sex": ["M", "F", "M", "M", "F", "M"]})
+>>> t1 = table_one(df, load_study(), continuous=["age"], categorical=["sex"])
+>>> t1[["variable", "level", "statistic", "overall", "control"]]
+  variable level  statistic     overall     control
+0        n                            6           2
+1      age        mean (SD)  47.5 (9.4)  45.0 (7.1)
+2      sex     F      n (%)    2 (33.3)    1 (50.0)
+3      sex     M      n (%)    4 (66.7)    1 (50.0)
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["summary_choice", "table_one", "render_table_one", "write_html", "severity_table", "SEVERITY_VARIABLES",
+           "baseline_correlations", "default_table_one_variables"]
+
+SEVERITY_VARIABLES = {"continuous": ["meld", "meld_na"], "categorical": ["child_pugh_class", "aclf_grade"]}
+_LABELS = {
+    "age": "Age (years)", "sex": "Sex", "weight_kg": "Weight (kg)", "hbv_dna_log10": "HBV DNA (log10 IU/mL)",
+    "hbeag_positive": "HBeAg positive", "cirrhosis": "Cirrhosis", "ascites": "Ascites (0-2)",
+    "encephalopathy": "Hepatic encephalopathy (West Haven)", "meld": "MELD", "meld_na": "MELD-Na",
+    "meld_3": "MELD 3.0", "child_pugh_points": "Child-Pugh points", "child_pugh_class": "Child-Pugh class",
+    "albi": "ALBI score", "albi_grade": "ALBI grade", "clif_c_of": "CLIF-C OF", "aclf_grade": "ACLF grade (EASL-CLIF)",
+    "clif_c_aclf": "CLIF-C ACLF", "cossh_aclf_ii": "COSSH-ACLF II",
+}
+_DEMOGRAPHICS = {"continuous": ["age", "weight_kg", "hbv_dna_log10"],
+                 "categorical": ["sex", "hbeag_positive", "cirrhosis", "ascites", "encephalopathy"]}
+
+
+def default_table_one_variables(data: pd.DataFrame, study) -> dict:
+    """The Table 1 variables present in a :func:`~trialkit.derive.baseline.baseline_dataset`.
+
+    Returns
+    -------
+    dict
+        ``continuous``: demographics, then baseline labs in study-file order (clinical grades
+        ``unit: grade`` excluded: they are categorical), then MELD and MELD-Na;
+        ``categorical``: sex and the baseline flags and grades, Child-Pugh class, ACLF grade,
+        baseline symptom scores (``symptom_<name>``, 0-3).
+        Only columns present and not entirely missing are listed.
+    """
+    def ok(c):
+        return c in data.columns and data[c].notna().any()
+
+    labs = [p for p, spec in study.parameters.items() if spec.unit.lower() != "grade" and ok(p)]
+    cont = [c for c in _DEMOGRAPHICS["continuous"] if ok(c)] + labs
+    cont += [c for c in SEVERITY_VARIABLES["continuous"] if ok(c)]
+    cat = [c for c in _DEMOGRAPHICS["categorical"] if ok(c)]
+    cat += [c for c in SEVERITY_VARIABLES["categorical"] if ok(c)]
+    cat += [c for c in data.columns if c.startswith("symptom_") and ok(c)]
+    return {"continuous": cont, "categorical": cat}
+
+
+def summary_choice(data: pd.DataFrame, columns, skew_limit: float = 1.0) -> pd.DataFrame:
+    """Apply the distribution rule: which continuous variables get median [Q1, Q3].
+
+    Returns
+    -------
+    DataFrame
+        ``variable``, ``n``, ``skewness`` (pooled, pandas ``Series.skew``), ``nonnormal``
+        (``|skewness| > skew_limit``), ``statistic`` (``"median [Q1,Q3]"`` or ``"mean (SD)"``).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [1.0, 2, 3, 4, 5], "b": [1.0, 1, 1, 2, 30]})
+    >>> summary_choice(df, ["a", "b"])[["variable", "nonnormal", "statistic"]]
+      variable  nonnormal       statistic
+    0        a      False       mean (SD)
+    1        b       True  median [Q1,Q3]
+    """
+    rows = []
+    for c in columns:
+        x = pd.to_numeric(data[c], errors="coerce").astype(float)
+        sk = float(x.skew()) if x.notna().sum() > 2 else float("nan")
+        non = bool(abs(sk) > skew_limit) if np.isfinite(sk) else False
+        rows.append({"variable": c, "n": int(x.notna().sum()), "skewness": sk, "nonnormal": non,
+                     "statistic": "median [Q1,Q3]" if non else "mean (SD)"})
+    return pd.DataFrame(rows, columns=["variable", "n", "skewness", "nonnormal", "statistic"])
+
+
+def _as_category(s: pd.Series) -> pd.Series:
+    """Categorical display values: booleans as No/Yes, whole numbers without '.0', text as is."""
+    known = s.dropna()
+    if s.dtype == bool or str(s.dtype) == "boolean" or (
+            len(known) and known.map(lambda v: isinstance(v, (bool, np.bool_))).all()):
+        return s.astype(object).map({True: "Yes", False: "No"}).astype(object)
+    if pd.api.types.is_numeric_dtype(s):
+        x = s.astype(float)
+        if np.all(np.mod(x.dropna(), 1) == 0):
+            return x.map(lambda v: np.nan if pd.isna(v) else str(int(v))).astype(object)
+        return x.map(lambda v: np.nan if pd.isna(v) else f"{v:g}").astype(object)
+    return s.astype(object).where(s.notna(), np.nan)
+
+
+def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, nonnormal=None,
+              skew_limit: float = 1.0, tests: bool = False, decimals: int = 1, group: str = "arm",
+              labels: dict | None = None) -> pd.DataFrame:
+    """Baseline characteristics by arm and overall, as a tidy table.
+
+    Parameters
+    ----------
+    data : DataFrame
+        One row per subject, e.g. :func:`trialkit.derive.baseline.baseline_dataset`.
+    study : Study
+        Gives the arm order, labels and the control arm.
+    continuous, categorical : list of str, optional
+        Variables to summarise (default: :func:`default_table_one_variables`).
+    nonnormal : list of str, optional
+        Continuous variables to show as median [Q1,Q3]; default: the distribution rule
+        (:func:`summary_choice` with ``skew_limit``).
+    tests : bool, default False
+        Add a ``p_value`` and ``test`` column (tableone's defaults). Off by default: baseline
+        differences between randomized arms are due to chance by construction.
+    decimals : int, default 1
+    group : str, default "arm"
+    labels : dict, optional
+        Display labels by variable (defaults for the standard columns and the study's lab labels).
+
+    Returns
+    -------
+    DataFrame
+        ``variable``, ``label``, ``level`` (empty for continuous), ``statistic`` (``"mean (SD)"``,
+        ``"median [Q1,Q3]"`` or ``"n (%)"``), ``missing`` (count, on the first row of a variable),
+        ``overall``, then one column per arm id (study order; arms without subjects omitted),
+        ``smd_<arm>`` for every non-control arm (vs control; NaN on a variable's later rows), and
+        with ``tests`` ``p_value`` and ``test``. The first row is ``n``. Cells are display
+        strings, as tableone formats them.
+    """
+    if continuous is None or categorical is None:
+        dflt = default_table_one_variables(data, study)
+        continuous = dflt["continuous"] if continuous is None else list(continuous)
+        categorical = dflt["categorical"] if categorical is None else list(categorical)
+    continuous, categorical = list(continuous), list(categorical)
+    if nonnormal is None:
+        ch = summary_choice(data, continuous, skew_limit)
+        nonnormal = ch.loc[ch["nonnormal"], "variable"].tolist()
+    arms = [a for a in study.arm_ids if (data[group] == a).any()]
+    control = study.control_arm
+    df = pd.DataFrame({group: data[group].astype(object).to_numpy()}, index=data.index)
+    for c in continuous:
+        df[c] = pd.to_numeric(data[c], errors="coerce").astype(float)
+    for c in categorical:
+        df[c] = _as_category(data[c])
+    df = df[df[group].isin(arms)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from tableone import TableOne
+
+        t1 = TableOne(df, columns=[*continuous, *categorical], categorical=categorical or None,
+                      continuous=continuous or None, groupby=group, nonnormal=nonnormal or None,
+                      order={group: arms}, pval=tests, htest_name=tests, smd=len(arms) > 1,
+                      missing=True, overall=True, decimals=decimals, label_suffix=False,
+                      include_null=False)
+        raw = t1.tableone.copy()
+    raw.columns = [c[1] if isinstance(c, tuple) else c for c in raw.columns]
+    labels = {**_LABELS, **{p: s.label or p for p, s in study.parameters.items()},
+              **{c: f"Symptom: {c[8:].replace('_', ' ')} (0-3)" for c in categorical if c.startswith("symptom_")},
+              **(labels or {})}
+    out = pd.DataFrame({"variable": [i[0] for i in raw.index], "level": [str(i[1]) for i in raw.index]})
+    out["label"] = out["variable"].map(lambda v: "n" if v == "n" else labels.get(v, v))
+    out["statistic"] = np.where(out["variable"].isin(categorical), "n (%)",
+                                np.where(out["variable"].isin(nonnormal), "median [Q1,Q3]",
+                                         np.where(out["variable"] == "n", "", "mean (SD)")))
+    miss = raw["Missing"].astype(object).where(raw["Missing"].notna(), "").astype(str).str.strip()
+    out["missing"] = pd.to_numeric(miss.to_numpy(), errors="coerce")
+    out["overall"] = raw["Overall"].astype(str).str.strip().to_numpy()
+    for a in arms:
+        out[a] = raw[a].astype(str).str.strip().to_numpy()
+    first = ~out["variable"].duplicated()
+    for a in arms:
+        if a == control or control not in arms:
+            continue
+        if f"SMD ({control},{a})" in raw.columns:
+            col, sign = f"SMD ({control},{a})", 1.0
+        else:
+            col, sign = f"SMD ({a},{control})", -1.0
+        vals = pd.to_numeric(raw[col].astype(object).where(raw[col].notna(), "").astype(str).str.strip()
+                             .replace("", np.nan).to_numpy(), errors="coerce")
+        flip = np.where(out["variable"].isin(continuous), sign, 1.0)
+        vals = vals * flip
+        for i in np.flatnonzero(first.to_numpy() & out["variable"].isin(categorical).to_numpy() & np.isnan(vals)):
+            v = out["variable"].iloc[i]
+            vals[i] = _categorical_smd(df.loc[df[group] == control, v], df.loc[df[group] == a, v])
+        out[f"smd_{a}"] = np.where(first & (out["variable"] != "n"), vals, np.nan)
+    if tests:
+        pv = raw["P-Value"].astype(object).where(raw["P-Value"].notna(), "").astype(str).str.strip()
+        out["p_value"] = pd.to_numeric(pv.str.replace("<", "", regex=False).replace("", np.nan).to_numpy(),
+                                       errors="coerce")
+        out["test"] = raw["Test"].astype(object).where(raw["Test"].notna(), "").astype(str).str.strip().to_numpy()
+        out.loc[~first | (out["variable"] == "n"), ["p_value"]] = np.nan
+    out.loc[~first, "missing"] = np.nan
+    out.loc[out["variable"] == "n", "level"] = ""
+    out.loc[out["statistic"] != "n (%)", "level"] = ""
+    cols = ["variable", "label", "level", "statistic", "missing", "overall", *arms,
+            *[c for c in out.columns if c.startswith("smd_")], *(["p_value", "test"] if tests else [])]
+    return out[cols].reset_index(drop=True)
+
+
+def _categorical_smd(x0: pd.Series, x1: pd.Series) -> float:
+    """Yang & Dalton's multinomial SMD with a generalized inverse, as R's tableone (MASS::ginv).
+
+    Python tableone uses an ordinary inverse and returns NaN when the pooled covariance is
+    singular (a level absent from both arms, or identical distributions); R's tableone does not.
+
+    >>> round(_categorical_smd(pd.Series(list("aab")), pd.Series(list("aab"))), 6)
+    0.0
+    """
+    levels = sorted(set(x0.dropna()) | set(x1.dropna()), key=str)
+    if len(levels) < 2 or x0.notna().sum() == 0 or x1.notna().sum() == 0:
+        return float("nan")
+    p0 = x0.dropna().value_counts(normalize=True).reindex(levels, fill_value=0).to_numpy()[1:]
+    p1 = x1.dropna().value_counts(normalize=True).reindex(levels, fill_value=0).to_numpy()[1:]
+
+    def cov(p):
+        c = -np.outer(p, p)
+        c[np.diag_indices_from(c)] = p * (1 - p)
+        return c
+
+    d = (p1 - p0).reshape(1, -1)
+    return float(np.sqrt(max((d @ np.linalg.pinv((cov(p0) + cov(p1)) / 2) @ d.T)[0, 0], 0.0)))
+
+
+def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
+    """Baseline severity by arm: MELD, MELD-Na (continuous), Child-Pugh class and ACLF grade.
+
+    A :func:`table_one` restricted to :data:`SEVERITY_VARIABLES` (those with any value).
+    """
+    cont = [c for c in SEVERITY_VARIABLES["continuous"] if c in data and data[c].notna().any()]
+    cat = [c for c in SEVERITY_VARIABLES["categorical"] if c in data and data[c].notna().any()]
+    return table_one(data, study, continuous=cont, categorical=cat, **kwargs)
+
+
+def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline characteristics",
+                     subtitle: str | None = None, table_id: str = "table_one"):
+    """A publication table (``great_tables.GT``) from :func:`table_one` output.
+
+    Arms become columns headed by their study labels with ``N = n``; SMD and p-value columns
+    are formatted to 2 and 3 decimals. ``table_id`` fixes the HTML id so the rendering is
+    byte-for-byte reproducible. Returns the GT object (``.as_raw_html()`` gives the HTML).
+    """
+    from great_tables import GT
+
+    arms = [a for a in study.arm_ids if a in table.columns]
+    n_row = table[table["variable"] == "n"].iloc[0]
+    body = table[table["variable"] != "n"].copy()
+    first = ~body["variable"].duplicated()
+    body["characteristic"] = np.where(
+        body["statistic"] == "n (%)",
+        np.where(first, body["label"] + ", n (%): " + body["level"], "    " + body["level"]),
+        body["label"] + ", " + body["statistic"])
+    cols = ["characteristic", "overall", *arms, *[c for c in table.columns if c.startswith("smd_")]]
+    if "p_value" in table.columns:
+        cols.append("p_value")
+    body = body[cols].reset_index(drop=True)
+    gt = GT(body, id=table_id).tab_header(title=title, subtitle=subtitle)
+    heads = {"characteristic": "Characteristic", "overall": f"Overall (N = {n_row['overall']})"}
+    heads.update({a: f"{study.arm_labels[a]} (N = {n_row[a]})" for a in arms})
+    heads.update({c: f"SMD {study.arm_labels.get(c[4:], c[4:])}" for c in cols if c.startswith("smd_")})
+    if "p_value" in cols:
+        heads["p_value"] = "p-value"
+    gt = gt.cols_label(**heads)
+    smd = [c for c in cols if c.startswith("smd_")]
+    if smd:
+        gt = gt.fmt_number(columns=smd, decimals=2).sub_missing(columns=smd, missing_text="")
+        gt = gt.tab_spanner(label=f"SMD vs {study.arm_labels[study.control_arm]}", columns=smd)
+    if "p_value" in cols:
+        gt = gt.fmt_number(columns=["p_value"], decimals=3).sub_missing(columns=["p_value"], missing_text="")
+    gt = gt.tab_source_note("Continuous: mean (SD), or median [Q1,Q3] when |skewness| > 1 (pooled); "
+                            "categorical: n (%) of known values. SMD: arm vs control.")
+    return gt
+
+
+def write_html(gt, name: str, out_dir) -> None:
+    """Write a ``great_tables.GT`` as a stand-alone page ``<out_dir>/tables/<name>.html``.
+
+    Nothing is written when ``out_dir`` is None (interactive use), as ``save_table``. The file is
+    written atomically; the same table gives the same bytes.
+    """
+    import os
+    import re
+    from pathlib import Path
+
+    if not re.match(r"^[a-z0-9][a-z0-9_]*$", name):
+        raise ValueError(f"output name {name!r}: use lower-case letters, digits and underscores")
+    if out_dir is None:
+        return
+    folder = Path(out_dir) / "tables"
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{name}.html.tmp"
+    tmp.write_text(gt.as_raw_html(make_page=True), encoding="utf-8")
+    os.replace(tmp, folder / f"{name}.html")
+
+
+def baseline_correlations(data: pd.DataFrame, columns, *, method: str = "spearman") -> pd.DataFrame:
+    """Pairwise rank correlations among baseline variables (pairwise complete observations).
+
+    Parameters
+    ----------
+    data : DataFrame
+    columns : list of str
+        Numeric columns (labs, scores).
+    method : {"spearman", "kendall"}
+
+    Returns
+    -------
+    DataFrame
+        One row per unordered pair (``var1`` before ``var2`` in ``columns`` order): ``var1``,
+        ``var2``, ``estimate`` (rho or tau), ``p_value`` (scipy, two-sided, unadjusted), ``n``.
+        Pairs with fewer than 3 complete observations or a constant column give NaN.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"a": [1, 2, 3, 4.0], "b": [2, 4, 6, 9.0], "c": [4, 3, 2, 1.0]})
+    >>> baseline_correlations(df, ["a", "b", "c"])[["var1", "var2", "estimate", "n"]]
+      var1 var2  estimate  n
+    0    a    b       1.0  4
+    1    a    c      -1.0  4
+    2    b    c      -1.0  4
+    """
+    fn = {"spearman": stats.spearmanr, "kendall": stats.kendalltau}[method]
+    columns = list(columns)
+    rows = []
+    for i, a in enumerate(columns):
+        for b in columns[i + 1:]:
+            pair = data[[a, b]].apply(pd.to_numeric, errors="coerce").astype(float).dropna()
+            n = len(pair)
+            if n < 3 or pair[a].nunique() < 2 or pair[b].nunique() < 2:
+                est = p = float("nan")
+            else:
+                res = fn(pair[a].to_numpy(), pair[b].to_numpy())
+                est, p = float(res.statistic), float(res.pvalue)
+            rows.append({"var1": a, "var2": b, "estimate": est, "p_value": p, "n": n})
+    return pd.DataFrame(rows, columns=["var1", "var2", "estimate", "p_value", "n"])
