@@ -73,7 +73,7 @@ def test_failed_write_leaves_previous_output_untouched(tmp_path, trial):
     write_dataset(trial, out, "csv")
     before = sorted(p.name for p in out.iterdir())
     with pytest.raises(RuntimeError):
-        with atomic_dir(out) as tmp:
+        with atomic_dir(out, overwrite=True) as tmp:
             (tmp / "half.csv").write_text("x")
             raise RuntimeError("boom")
     assert sorted(p.name for p in out.iterdir()) == before

@@ -11,11 +11,13 @@ from trialkit.study import Study, load_study
 __version__ = "0.1.0"
 
 
-def simulate(*args, **kwargs):
-    """Simulate a trial in memory; see :func:`trialkit.simulate.simulate`."""
-    from trialkit.simulate import simulate as _simulate
+def __getattr__(name):
+    # `trialkit.simulate` is the simulator package, callable as a function (imported on first use).
+    if name == "simulate":
+        import trialkit.simulate
 
-    return _simulate(*args, **kwargs)
+        return trialkit.simulate
+    raise AttributeError(f"module 'trialkit' has no attribute {name!r}")
 
 
 __all__ = ["Trial", "Study", "load", "validate", "simulate", "open_dataset", "load_study", "__version__"]

@@ -44,9 +44,70 @@ _SORT_KEYS = {
 
 
 def sort_table(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """The table in its canonical row order (stable), index reset."""
+    """The table in its canonical row order (stable), index reset; no copy work if already sorted."""
     keys = [k for k in _SORT_KEYS[table] if k in df.columns]
-    return df.sort_values(keys, kind="stable").reset_index(drop=True)
+    if not keys or len(df) < 2:
+        return df.reset_index(drop=True)
+    key = _combined_key([df[k] for k in keys], sort=True)
+    if key is None:
+        return df.sort_values(keys, kind="stable").reset_index(drop=True)
+    if (np.diff(key) >= 0).all():
+        return df.reset_index(drop=True)
+    return df.take(np.argsort(key, kind="stable")).reset_index(drop=True)
+
+
+class _Codes:
+    """Integer codes of string columns, computed once per validation and shared by the rules.
+
+    Hashing millions of strings is the expensive part of validating a large dataset; every rule
+    that matches subjects or parameters works on these integer codes instead.
+    """
+
+    def __init__(self, tables):
+        self.tables = tables
+        self._cache = {}
+        subjects = tables.get("subjects")
+        ids = subjects["subject_id"] if subjects is not None and "subject_id" in subjects else pd.Series([], dtype=object)
+        self.subject_index = pd.Index(ids.dropna().unique())
+
+    def subject(self, table: str) -> np.ndarray:
+        """Position of each row's subject in ``subjects`` (-1: unknown or empty)."""
+        key = (table, "subject")
+        if key not in self._cache:
+            self._cache[key] = self.subject_index.get_indexer(self.tables[table]["subject_id"])
+        return self._cache[key]
+
+    def factorize(self, table: str, column: str):
+        key = (table, column)
+        if key not in self._cache:
+            self._cache[key] = pd.factorize(self.tables[table][column])
+        return self._cache[key]
+
+    def per_subject(self, table: str, values: pd.Series) -> np.ndarray:
+        """``values`` (indexed by subject_id) looked up for every row of ``table`` (NaN if none)."""
+        table_values = np.full(len(self.subject_index) + 1, np.nan)
+        pos = self.subject_index.get_indexer(values.index)
+        table_values[pos[pos >= 0]] = values.to_numpy(dtype=float)[pos >= 0]
+        return table_values[self.subject(table)]  # code -1 picks the trailing NaN
+
+
+def _combined_key(columns: list, sort: bool = False) -> np.ndarray | None:
+    """One int64 per row encoding the tuple of ``columns`` (None if it would overflow).
+
+    With ``sort=True`` the codes follow the sorted order of each column, so ordering rows by the key
+    orders them by the columns (missing values last).
+    """
+    key = np.zeros(len(columns[0]), dtype=np.int64)
+    span = 1
+    for c in columns:
+        codes, uniques = pd.factorize(c, sort=sort, use_na_sentinel=True)
+        n = len(uniques) + 1
+        codes = np.where(codes < 0, n - 1, codes).astype(np.int64)
+        span *= n
+        if span >= 2**62:
+            return None
+        key = key * n + codes
+    return key
 
 
 def _has(tables, table, *cols) -> bool:
@@ -55,7 +116,7 @@ def _has(tables, table, *cols) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------
-def _duplicates(tables, study, col):
+def _duplicates(tables, study, col, codes):
     keys = {
         "subjects": ["subject_id"],
         "labs": ["subject_id", "day", "parameter"],
@@ -66,37 +127,39 @@ def _duplicates(tables, study, col):
         if not _has(tables, table, *cols):
             continue
         df = tables[table][cols]
-        complete = df.notna().all(axis=1)
-        dup = df.duplicated(keep="first") & complete
+        complete = df.notna().all(axis=1).to_numpy()
+        packed = _combined_key([df[c] for c in cols])
+        key = (pd.DataFrame({0: packed}, index=df.index) if packed is not None
+               else pd.DataFrame({i: pd.factorize(df[c])[0] for i, c in enumerate(cols)}, index=df.index))
+        dup = key.duplicated(keep="first").to_numpy() & complete
         if not dup.any():
             continue
-        # row number of the first occurrence of each duplicated key, for the message
-        first_idx = df[complete].reset_index().groupby(cols, sort=False)["index"].transform("min")
-        first_idx.index = df.index[complete]
+        dupkeys = key[dup].drop_duplicates()
+        first_of = key[complete].reset_index().merge(dupkeys, on=list(key.columns)).groupby(
+            list(key.columns), sort=False)["index"].min()
         what = "subject_id" if table == "subjects" else "(" + ", ".join(cols) + ")"
-        for first in pd.unique(first_idx[dup]):
-            rows = df.index[dup & (first_idx.reindex(df.index) == first)]
-            key = ", ".join(str(v) for v in df.loc[first])
+        dup_rows = key[dup].reset_index().merge(first_of.rename("first").reset_index(), on=list(key.columns))
+        for first, grp in dup_rows.groupby("first", sort=True):
+            shown = ", ".join(str(v) for v in df.loc[first])
             col.add_rows(table, cols[0] if len(cols) == 1 else None,
-                         f"duplicated {what} = ({key}), first at row {int(first) + 2}", rows)
+                         f"duplicated {what} = ({shown}), first at row {int(first) + 2}", grp["index"].tolist())
             if col.limit is not None and len(col.problems) > 10 * col.limit:
                 break
 
 
-def _unknown_subjects(tables, study, col):
+def _unknown_subjects(tables, study, col, codes):
     if not _has(tables, "subjects", "subject_id"):
         return
-    known = pd.Index(tables["subjects"]["subject_id"].dropna().unique())
     for table, df in tables.items():
         if table == "subjects" or "subject_id" not in df.columns:
             continue
-        bad = df["subject_id"].notna() & ~df["subject_id"].isin(known)
+        bad = df["subject_id"].notna().to_numpy() & (codes.subject(table) < 0)
         if bad.any():
             col.add_rows(table, "subject_id", "subject is not in subjects (never randomized)",
                          df.index[bad], df.loc[bad, "subject_id"])
 
 
-def _days_before_randomization(tables, study, col):
+def _days_before_randomization(tables, study, col, codes):
     lo = study.baseline_visit.window[0]
     for table, df in tables.items():
         if "day" not in df.columns or table == "events":
@@ -117,7 +180,7 @@ def _subject_days(tables) -> tuple[pd.Series, pd.Series]:
     return death, last
 
 
-def _events(tables, study, col):
+def _events(tables, study, col, codes):
     if not _has(tables, "events", "subject_id", "event", "day"):
         return
     ev = tables["events"]
@@ -145,56 +208,61 @@ def _events(tables, study, col):
                      rows.index, rows["day"])
 
 
-def _after_death_or_last_contact(tables, study, col):
-    if not _has(tables, "events", "subject_id", "event", "day"):
+def _after_death_or_last_contact(tables, study, col, codes):
+    if not _has(tables, "events", "subject_id", "event", "day") or not _has(tables, "subjects", "subject_id"):
         return
     death, last = _subject_days(tables)
     for table, df in tables.items():
-        if table == "subjects" or not {"subject_id", "day"} <= set(df.columns):
+        if table == "subjects" or not {"subject_id", "day"} <= set(df.columns) or not len(df):
             continue
-        d = df["subject_id"].map(death)
-        bad_death = df["day"].notna() & d.notna() & (df["day"] > d)
+        day = df["day"].to_numpy(dtype=float, na_value=np.nan)
+        d = codes.per_subject(table, death)
+        with np.errstate(invalid="ignore"):
+            bad_death = day > d  # NaN compares False
         if table == "events":
-            bad_death &= df["event"] != "last_contact"  # reported by _events
+            bad_death &= (df["event"] != "last_contact").to_numpy()  # reported by _events
         if bad_death.any():
             col.add_rows(table, "day", "record after the subject's death", df.index[bad_death],
                          df.loc[bad_death, "day"])
-        lc = df["subject_id"].map(last)
-        bad_last = df["day"].notna() & lc.notna() & (df["day"] > lc) & ~bad_death
+        lc = codes.per_subject(table, last)
+        with np.errstate(invalid="ignore"):
+            bad_last = (day > lc) & ~bad_death
         if table == "events":
-            bad_last &= df["event"] != "death"
+            bad_last &= (df["event"] != "death").to_numpy()
         if bad_last.any():
             col.add_rows(table, "day", "record after the subject's last_contact", df.index[bad_last],
                          df.loc[bad_last, "day"])
 
 
-def _lab_units_and_values(tables, study, col):
+def _lab_units_and_values(tables, study, col, codes):
     if not _has(tables, "labs", "parameter", "value"):
         return
     labs = tables["labs"]
-    params = labs["parameter"]
-    known = params.isin(list(study.parameters))
+    pcodes, pnames = codes.factorize("labs", "parameter")
+    value = labs["value"].to_numpy(dtype=float, na_value=np.nan)
     declared_norm = {p: normalize_unit(spec.unit) for p, spec in study.parameters.items()}
-    if "unit" in labs.columns:
-        unit_norm = normalize_units(labs["unit"])
-        expected = params.map(declared_norm)
-        bad = known & (unit_norm != expected)
-        for p in params[bad].unique():
-            m = bad & (params == p)
-            declared = study.parameters[p].unit
-            conv = UNIT_CONVERSIONS.get(p, {}).get(declared_norm[p])
-            given = unit_norm[m]
-            if conv is not None and (given == conv[0]).all():
-                msg = (f"unit contradicts the study file for {p} (declared {declared}): likely unit "
-                       f"mix-up; convert: {declared} = {labs.loc[m, 'unit'].iloc[0]} × {conv[1]:g}")
-            else:
-                msg = f"unit contradicts the study file for {p} (declared {declared})"
-            col.add_rows("labs", "unit", msg, labs.index[m], labs.loc[m, "unit"])
-    value = labs["value"]
-    for p in params[known].unique():
-        m = (params == p) & value.notna()
-        v = value[m]
+    has_unit = "unit" in labs.columns
+    if has_unit:
+        ucodes, unames = codes.factorize("labs", "unit")
+        unorm = np.array([normalize_unit(u) for u in unames] + [normalize_unit(None)], dtype=object)
+    for k, p in enumerate(pnames):
+        if p not in study.parameters:
+            continue  # unknown parameters were reported by the schema
+        rows = np.flatnonzero(pcodes == k)
         spec = study.parameters[p]
+        if has_unit:
+            ok_unit = np.array([n == declared_norm[p] for n in unorm])
+            bad_rows = rows[~ok_unit[ucodes[rows]]]
+            if len(bad_rows):
+                conv = UNIT_CONVERSIONS.get(p, {}).get(declared_norm[p])
+                given = unorm[ucodes[bad_rows]]
+                if conv is not None and (given == conv[0]).all():
+                    msg = (f"unit contradicts the study file for {p} (declared {spec.unit}): likely unit "
+                           f"mix-up; convert: {spec.unit} = {labs['unit'].iloc[bad_rows[0]]} × {conv[1]:g}")
+                else:
+                    msg = f"unit contradicts the study file for {p} (declared {spec.unit})"
+                col.add_rows("labs", "unit", msg, labs.index[bad_rows], labs["unit"].iloc[bad_rows])
+        v = value[rows]
         if spec.range is not None:
             lo, hi, lo_incl = spec.range[0], spec.range[1], True
         elif p in PARAMETER_LIMITS:
@@ -202,89 +270,97 @@ def _lab_units_and_values(tables, study, col):
         else:
             lo = hi = None
             lo_incl = True
-        too_low = pd.Series(False, index=v.index)
-        if lo is not None:
-            too_low = (v < lo) if lo_incl else (v <= lo)
-        too_high = (v > hi) if hi is not None else pd.Series(False, index=v.index)
+        with np.errstate(invalid="ignore"):
+            too_low = np.zeros(len(v), bool) if lo is None else ((v < lo) if lo_incl else (v <= lo))
+            too_high = np.zeros(len(v), bool) if hi is None else (v > hi)
+            negative = too_low & (v < 0) & (lo is not None and lo >= 0)
         bounds = " and ".join(b for b in (
             None if lo is None else f"{'>=' if lo_incl else '>'} {lo:g}",
             None if hi is None else f"<= {hi:g}") if b)
-        negative = too_low & (v < 0) & (lo is not None) & (lo >= 0)
         for mask, msg in (
             (negative, f"impossible value for {p}: a concentration cannot be negative"),
             (too_low & ~negative, f"impossible value for {p}: expected {bounds} {spec.unit}"),
             (too_high, f"impossible value for {p}: expected {bounds} {spec.unit}"),
         ):
             if mask.any():
-                col.add_rows("labs", "value", msg, v.index[mask], v[mask])
+                col.add_rows("labs", "value", msg, labs.index[rows[mask]], v[mask])
         if p in GRADE_PARAMETERS:
-            frac = v != np.floor(v)
+            with np.errstate(invalid="ignore"):
+                frac = ~np.isnan(v) & (v != np.floor(v))
             if frac.any():
-                col.add_rows("labs", "value", f"{p} is a grade: expected a whole number", v.index[frac], v[frac])
-    _unit_mixups(labs, study, col)
+                col.add_rows("labs", "value", f"{p} is a grade: expected a whole number",
+                             labs.index[rows[frac]], v[frac])
+    _unit_mixups(labs, study, col, codes)
 
 
 _SHOW_UNIT = {"mg/dl": "mg/dL", "umol/l": "µmol/L", "g/dl": "g/dL", "g/l": "g/L"}
 
 
-def _unit_mixups(labs, study, col):
+def _unit_mixups(labs, study, col, codes):
     """Values in the declared unit that only make sense in the other one."""
-    unit_norm = normalize_units(labs["unit"]) if "unit" in labs.columns else None
+    pcodes, pnames = codes.factorize("labs", "parameter")
+    value = labs["value"].to_numpy(dtype=float, na_value=np.nan)
+    if "unit" in labs.columns:
+        ucodes, unames = codes.factorize("labs", "unit")
+        unorm = np.array([normalize_unit(u) for u in unames] + [normalize_unit(None)], dtype=object)
     for p, conv in UNIT_CONVERSIONS.items():
-        if p not in study.parameters:
+        if p not in study.parameters or p not in set(pnames):
             continue
         declared = normalize_unit(study.parameters[p].unit)
         if declared not in conv or (p, declared) not in PLAUSIBLE:
             continue
         other_key, factor = conv[declared]
         other = _SHOW_UNIT.get(other_key, other_key)
-        m = (labs["parameter"] == p) & labs["value"].notna()
-        if unit_norm is not None:
-            m &= unit_norm == declared  # rows in a wrong unit were reported already
-        v = labs.loc[m, "value"]
+        rows = np.flatnonzero(pcodes == list(pnames).index(p))
+        rows = rows[~np.isnan(value[rows])]
+        if "unit" in labs.columns:
+            rows = rows[unorm[ucodes[rows]] == declared]  # rows in a wrong unit were reported already
+        v = value[rows]
         lo, hi = PLAUSIBLE[(p, declared)]
         olo, ohi = PLAUSIBLE[(p, other_key)]
         odd = ((v < lo) | (v > hi)) & (v >= olo) & (v <= ohi) & (v > 0)
+        unit_label = study.parameters[p].unit
         if odd.any():
             col.add_rows("labs", "value",
-                         f"{p} is implausible in {study.parameters[p].unit} but ordinary in {other}: likely "
-                         f"unit mix-up ({study.parameters[p].unit} = {other} × {factor:g})",
-                         v.index[odd], v[odd])
+                         f"{p} is implausible in {unit_label} but ordinary in {other}: likely "
+                         f"unit mix-up ({unit_label} = {other} × {factor:g})",
+                         labs.index[rows[odd]], v[odd])
         exp = study.baseline_expected.get(p)
         if exp and "day" in labs.columns:
             w = study.baseline_visit.window
-            base = v[labs.loc[v.index, "day"].between(w[0], w[1]) & ~odd]
+            day = labs["day"].to_numpy(dtype=float, na_value=np.nan)[rows]
+            base = (day >= w[0]) & (day <= w[1]) & ~odd
             emin, emax = exp.get("min"), exp.get("max")
-            low = pd.Series(False, index=base.index)
+            low = np.zeros(len(v), bool)
             if emin is not None:
-                low |= (base < emin) & (base * factor >= emin)
+                low |= base & (v < emin) & (v * factor >= emin)
             if emax is not None:
-                low |= (base > emax) & (base * factor <= emax)
+                low |= base & (v > emax) & (v * factor <= emax)
             if low.any():
                 col.add_rows("labs", "value",
                              f"baseline {p} is outside what the inclusion criteria allow "
                              f"(baseline_expected {exp}) but would meet them as {other}: likely unit mix-up "
-                             f"({study.parameters[p].unit} = {other} × {factor:g})",
-                             base.index[low], base[low])
+                             f"({unit_label} = {other} × {factor:g})",
+                             labs.index[rows[low]], v[low])
 
 
-def _visits_match_days(tables, study, col):
+def _visits_match_days(tables, study, col, codes):
     windows = {v.id: v.window for v in study.visits}
     for table in ("labs", "symptoms"):
         if not _has(tables, table, "visit", "day"):
             continue
         df = tables[table]
-        codes, uniques = pd.factorize(df["visit"])
+        vcodes, uniques = codes.factorize(table, "visit")
         bounds = np.array([windows.get(v, (np.nan, np.nan)) for v in uniques] + [(np.nan, np.nan)], dtype=float)
-        lo = pd.Series(bounds[codes, 0], index=df.index)
-        hi = pd.Series(bounds[codes, 1], index=df.index)
+        lo = pd.Series(bounds[vcodes, 0], index=df.index)
+        hi = pd.Series(bounds[vcodes, 1], index=df.index)
         out = df["visit"].notna() & lo.notna() & ((df["day"] < lo) | (df["day"] > hi))
         if out.any():
             col.warn(f"{table}: {int(out.sum())} row(s) carry a visit whose window does not contain their day "
                      f"(first: row {int(df.index[out][0]) + 2}); they keep the visit as recorded")
 
 
-def _infusions_arm(tables, study, col):
+def _infusions_arm(tables, study, col, codes):
     if not (_has(tables, "infusions", "subject_id") and _has(tables, "subjects", "subject_id", "arm")):
         return
     infused = {a.id for a in study.arms if any(a.factors.get(f) for f, spec in study.factors.items()
@@ -304,5 +380,6 @@ RULES = (_duplicates, _unknown_subjects, _days_before_randomization, _events, _a
 
 def run_all(tables: dict[str, pd.DataFrame], study: Study, col) -> None:
     """Run every cross-table rule; each skips itself when the columns it needs are absent."""
+    codes = _Codes(tables)
     for rule in RULES:
-        rule(tables, study, col)
+        rule(tables, study, col, codes)

@@ -1,91 +1,197 @@
-"""Writing a dataset: tables as CSV, Parquet or one Excel workbook, atomically and deterministically.
+"""Deterministic, atomic writing of dataset tables (CSV, Parquet or one Excel workbook).
 
-Examples
---------
->>> import pandas as pd, tempfile, pathlib
->>> out = pathlib.Path(tempfile.mkdtemp()) / "ds"
->>> write_tables({"subjects": pd.DataFrame({"subject_id": ["S1"], "age": [40.5]})}, out, "csv")
->>> sorted(p.name for p in out.iterdir())
-['subjects.csv']
+Same tables in, same bytes out: the column order is the DataFrame's, rows are written as given
+(the simulator sorts them), floats are written with Python's shortest round-trip representation
+(values are already rounded to clinical precision), dates as ``YYYY-MM-DD``, booleans as
+``True``/``False``, line endings ``\\n``. Excel workbooks get fixed document timestamps and fixed
+zip-entry dates so they too are byte-identical. Files are written into a temporary folder beside
+the target and moved into place only when everything succeeded (:class:`atomic_dir`).
 """
 from __future__ import annotations
 
+import datetime as _dt
+import io
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-
-from trialkit.data.trial import TABLES, Trial
 
 __all__ = ["write_tables", "write_dataset", "atomic_dir", "FORMATS"]
 
 FORMATS = ("csv", "parquet", "xlsx")
+_EXCEL_MAX_ROWS = 1_048_575  # data rows per sheet (one header row)
+_FIXED_TIME = _dt.datetime(2000, 1, 1)
+
+
+def _date_columns(df: pd.DataFrame) -> list[str]:
+    return [c for c in df.columns if pd.api.types.is_datetime64_any_dtype(df[c])]
+
+
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
+    df.to_csv(path, index=False, lineterminator="\n", date_format="%Y-%m-%d", encoding="utf-8")
+
+
+def _write_parquet(df: pd.DataFrame, path: Path) -> None:
+    out = df.copy()
+    for c in _date_columns(out):  # calendar dates, not timestamps
+        out[c] = out[c].dt.date
+    out.to_parquet(path, index=False, engine="pyarrow", compression="snappy")
+
+
+def _write_xlsx(tables: dict[str, pd.DataFrame], path: Path) -> None:
+    from openpyxl import Workbook
+
+    too_big = {k: len(v) for k, v in tables.items() if len(v) > _EXCEL_MAX_ROWS}
+    if too_big:
+        raise ValueError(f"tables too large for an Excel sheet ({too_big} rows; the limit is {_EXCEL_MAX_ROWS}); "
+                         "write CSV or Parquet instead")
+    wb = Workbook(write_only=True)
+    wb.properties.created = wb.properties.modified = _FIXED_TIME
+    wb.properties.creator = "trialkit"
+    for name, df in tables.items():
+        ws = wb.create_sheet(title=name)
+        ws.append([str(c) for c in df.columns])
+        cols = []
+        for c in df.columns:
+            s = df[c]
+            if pd.api.types.is_datetime64_any_dtype(s):
+                cols.append(s.dt.strftime("%Y-%m-%d").astype(object).where(s.notna(), None).tolist())
+            else:
+                obj = s.astype(object)
+                cols.append(obj.where(s.notna(), None).tolist())
+        for row in zip(*cols):
+            ws.append([v.item() if isinstance(v, np.generic) else v for v in row])
+    buf = io.BytesIO()
+    wb.save(buf)
+    # re-pack with fixed entry dates and document times, so equal tables give equal bytes
+    buf.seek(0)
+    with zipfile.ZipFile(buf) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                data = _fix_core_times(data)
+            zi = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            zi.compress_type = zipfile.ZIP_DEFLATED
+            zi.external_attr = 0o644 << 16
+            zout.writestr(zi, data)
+
+
+def _fix_core_times(xml: bytes) -> bytes:
+    import re
+
+    stamp = _FIXED_TIME.strftime("%Y-%m-%dT%H:%M:%SZ").encode()
+    return re.sub(rb"(<dcterms:(?:created|modified)[^>]*>)[^<]*(</dcterms:)", rb"\g<1>" + stamp + rb"\g<2>", xml)
+
+
+def _write_tables(tables: dict[str, pd.DataFrame], out_dir: str | Path, fmt: str = "csv") -> list[Path]:
+    """Write ``tables`` into the existing folder ``out_dir`` as ``<table>.<fmt>`` (or ``trial.xlsx``).
+
+    Parameters
+    ----------
+    tables : dict of str to DataFrame
+        Table name to table; written in the given column and row order.
+    out_dir : str or Path
+        An existing folder.
+    fmt : {"csv", "parquet", "xlsx"}
+        ``xlsx`` writes one workbook ``trial.xlsx`` with a sheet per table.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+
+    Examples
+    --------
+    >>> import tempfile, pandas as pd
+    >>> d = tempfile.mkdtemp()
+    >>> [p.name for p in _write_tables({"subjects": pd.DataFrame({"subject_id": ["S1"]})}, d)]
+    ['subjects.csv']
+    """
+    out_dir = Path(out_dir)
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {FORMATS}")
+    if fmt == "xlsx":
+        path = out_dir / "trial.xlsx"
+        _write_xlsx(tables, path)
+        return [path]
+    written = []
+    for name, df in tables.items():
+        path = out_dir / f"{name}.{fmt}"
+        (_write_csv if fmt == "csv" else _write_parquet)(df, path)
+        written.append(path)
+    return written
 
 
 class atomic_dir:
-    """Context manager: build a directory in a temporary sibling, then swap it into place.
+    """Context manager: yields a temporary folder that replaces ``target`` on success.
 
-    On an exception the temporary directory is removed and any existing target is left untouched.
+    On an exception the temporary folder is removed and ``target`` is left untouched. If ``target``
+    exists it must be empty unless ``overwrite`` is true (then it is replaced as a whole).
     """
 
-    def __init__(self, target: str | Path):
+    def __init__(self, target: str | Path, overwrite: bool = False):
         self.target = Path(target)
+        self.overwrite = overwrite
 
     def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.tmp = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
+        t = self.target
+        if t.exists() and not t.is_dir():
+            raise FileExistsError(f"{t} exists and is not a folder")
+        if t.is_dir() and any(t.iterdir()) and not self.overwrite:
+            raise FileExistsError(f"{t} is not empty; choose a new folder or pass overwrite=True")
+        t.parent.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix=f".{t.name}.tmp-", dir=t.parent))
         return self.tmp
 
-    def __exit__(self, exc_type, exc, tb):
+    def __exit__(self, exc_type, exc, tb) -> bool:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
+        os.chmod(self.tmp, 0o755)
+        t = self.target
         old = None
-        if self.target.exists():
-            old = self.target.with_name(f".{self.target.name}.old-{os.getpid()}")
-            os.replace(self.target, old)
-        os.replace(self.tmp, self.target)
+        if t.exists():
+            old = t.parent / f".{t.name}.old-{os.getpid()}"
+            os.replace(t, old)
+        try:
+            os.replace(self.tmp, t)
+        except BaseException:
+            if old is not None:
+                os.replace(old, t)
+            raise
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
         return False
 
 
-def _for_output(df: pd.DataFrame) -> pd.DataFrame:
-    out = df.copy()
-    for c in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[c]):
-            out[c] = out[c].dt.strftime("%Y-%m-%d")
-    return out
-
-
 def write_tables(tables: dict[str, pd.DataFrame | None], out_dir: str | Path, fmt: str = "csv",
-                 extra_files: dict[str, str] | None = None) -> None:
-    """Write tables to ``out_dir`` (replaced atomically) as ``<table>.csv``/``.parquet`` or ``trial.xlsx``.
+                 extra_files: dict[str, str] | None = None, *, overwrite: bool = True) -> list[Path]:
+    """Write tables (``None`` entries skipped) and extra text files to ``out_dir``, atomically.
 
-    Output is deterministic: rows and columns as given, dates as ``YYYY-MM-DD``, floats with
-    Python's shortest round-trip repr (CSV), no index. ``extra_files`` maps file names to text
-    written beside the tables (e.g. ``study.yaml``).
+    ``extra_files`` maps file names to text written beside the tables (e.g. ``study.yaml``).
+    ``out_dir`` is replaced as a whole (``overwrite=True``) or must not hold anything yet.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "ds"
+    >>> [p.name for p in write_tables({"subjects": pd.DataFrame({"subject_id": ["S1"]})}, out)]
+    ['subjects.csv']
     """
-    if fmt not in FORMATS:
-        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     present = {k: v for k, v in tables.items() if v is not None}
-    with atomic_dir(out_dir) as tmp:
-        if fmt == "xlsx":
-            with pd.ExcelWriter(tmp / "trial.xlsx", engine="openpyxl") as xw:
-                for name, df in present.items():
-                    _for_output(df).to_excel(xw, sheet_name=name, index=False)
-        for name, df in present.items():
-            if fmt == "csv":
-                _for_output(df).to_csv(tmp / f"{name}.csv", index=False, lineterminator="\n")
-            elif fmt == "parquet":
-                df.to_parquet(tmp / f"{name}.parquet", index=False)
+    with atomic_dir(out_dir, overwrite=overwrite) as tmp:
+        written = _write_tables(present, tmp, fmt)
         for fname, text in (extra_files or {}).items():
             (tmp / fname).write_text(text, encoding="utf-8")
+    return [Path(out_dir) / p.name for p in written]
 
 
-def write_dataset(trial: Trial, out_dir: str | Path, fmt: str = "csv", *, with_study: bool = True) -> None:
+def write_dataset(trial, out_dir: str | Path, fmt: str = "csv", *, with_study: bool = True,
+                  overwrite: bool = True) -> list[Path]:
     """Write a Trial's tables (and its study file as ``study.yaml``) to ``out_dir``."""
     extra = {"study.yaml": trial.study.to_yaml()} if with_study else None
-    write_tables({t: getattr(trial, t) for t in TABLES}, out_dir, fmt, extra)
+    return write_tables(trial.tables(), out_dir, fmt, extra, overwrite=overwrite)

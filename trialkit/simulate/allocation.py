@@ -1,0 +1,122 @@
+"""Randomization: arm sizes, permuted blocks, subject ids and randomization dates.
+
+Subjects are numbered in randomization order. The allocation sequence is made of permuted blocks
+of ``block_size``, each holding ``block_size / sum(ratio)`` copies of the ratio (a 3:3:3:2 ratio
+with blocks of 11 gives 3, 3, 3 and 2 per block). When the arm sizes are not a whole number of
+blocks, the last, incomplete block holds exactly the remaining allocations, in random order, so the
+arm sizes are always exactly as requested. Randomization dates are sorted uniform draws over the
+recruitment period, so dates never decrease along the sequence.
+
+Examples
+--------
+>>> import numpy as np
+>>> from trialkit.simulate.allocation import apportion
+>>> apportion(110, {"control": 3, "msc": 3, "pe": 3, "pe_msc": 2})
+{'control': 30, 'msc': 30, 'pe': 30, 'pe_msc': 20}
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from trialkit.errors import ScenarioError
+from trialkit.simulate.scenario import Scenario, _ratio_from_sizes
+from trialkit.study import Study
+
+__all__ = ["apportion", "arm_sizes", "allocation_note", "randomize", "subject_ids", "randomization_dates",
+           "effective_block_size"]
+
+
+def apportion(total: int, ratio: dict[str, int]) -> dict[str, int]:
+    """Split ``total`` by ``ratio`` with the largest-remainder method (ties: earlier arm first)."""
+    weights = np.array(list(ratio.values()), dtype=float)
+    exact = total * weights / weights.sum()
+    base = np.floor(exact).astype(int)
+    rem = total - int(base.sum())
+    order = np.argsort(-(exact - base), kind="stable")
+    base[order[:rem]] += 1
+    return dict(zip(ratio, base.tolist()))
+
+
+def arm_sizes(sc: Scenario, study: Study, n_subjects: int | None = None) -> tuple[dict[str, int], dict[str, int]]:
+    """(sizes, ratio) per arm id of the study, in the study's arm order.
+
+    ``n_subjects`` overrides the scenario's total, keeping its allocation ratio. A scenario written
+    for a larger design serves a study whose arms are a subset of its arms (e.g. the default
+    scenario on a two-arm ``control`` vs ``msc`` study): the ratio is restricted to those arms and
+    the total kept. A study with arms the scenario does not allocate gets equal allocation (the
+    truth records :func:`allocation_note`).
+    """
+    declared = sc.allocation_sizes if sc.allocation_sizes is not None else sc.allocation_ratio
+    total = int(sum(sc.allocation_sizes.values())) if sc.allocation_sizes is not None else int(sc.total)
+    ratio = sc.allocation_ratio if sc.allocation_ratio is not None else _ratio_from_sizes(sc.allocation_sizes)
+    exact = sc.allocation_sizes is not None and list(declared) == study.arm_ids
+    if all(a in declared for a in study.arm_ids):
+        ratio = {a: int(ratio[a]) for a in study.arm_ids}
+    else:
+        ratio = {a: 1 for a in study.arm_ids}
+    if sum(ratio.values()) < 1:
+        raise ScenarioError(f"{sc.source}: allocation: no subject would be allocated to the study's arms "
+                            f"{study.arm_ids}")
+    if n_subjects is not None:
+        if int(n_subjects) < 1:
+            raise ValueError(f"n_subjects must be a positive number of subjects, got {n_subjects!r}")
+        sizes = apportion(int(n_subjects), ratio)
+    elif exact:
+        sizes = {a: int(sc.allocation_sizes[a]) for a in study.arm_ids}
+    else:
+        sizes = apportion(total, ratio)
+    return sizes, ratio
+
+
+def allocation_note(sc: Scenario, study: Study) -> str | None:
+    """How the scenario's allocation was adapted to the study's arms (None when it fits as written)."""
+    declared = list(sc.allocation_sizes if sc.allocation_sizes is not None else sc.allocation_ratio)
+    if declared == study.arm_ids:
+        return None
+    if all(a in declared for a in study.arm_ids):
+        return (f"the scenario allocates arms {declared}; its ratio was restricted to the study's arms "
+                f"{study.arm_ids}, keeping the total")
+    return (f"the scenario allocates arms {declared}, not the study's arms {study.arm_ids}: "
+            "equal allocation with the scenario's total was used")
+
+
+def effective_block_size(ratio: dict[str, int], block_size: int) -> int:
+    """``block_size`` if it is a multiple of the ratio's sum, else the nearest multiple below (>= 1 x sum)."""
+    unit = sum(ratio.values())
+    return unit * max(1, block_size // unit)
+
+
+def randomize(rng: np.random.Generator, sizes: dict[str, int], ratio: dict[str, int],
+              block_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The allocation sequence: (arm index per subject, block number per subject, from 0)."""
+    block_size = effective_block_size(ratio, block_size)
+    per_block = np.repeat(np.arange(len(ratio)), np.array(list(ratio.values())) * (block_size // sum(ratio.values())))
+    n = sum(sizes.values())
+    n_full = n // block_size
+    counts_full = np.bincount(per_block, minlength=len(ratio)) * n_full
+    rest = np.array(list(sizes.values())) - counts_full
+    while (rest < 0).any():  # sizes far from the ratio: use fewer full blocks
+        n_full -= 1
+        counts_full = np.bincount(per_block, minlength=len(ratio)) * n_full
+        rest = np.array(list(sizes.values())) - counts_full
+    keys = rng.random((n_full, block_size))
+    full = per_block[np.argsort(keys, axis=1)]
+    tail = np.repeat(np.arange(len(ratio)), rest)
+    tail = tail[rng.permutation(len(tail))]
+    arm_idx = np.concatenate([full.ravel(), tail])
+    block = np.concatenate([np.repeat(np.arange(n_full), block_size),
+                            n_full + np.arange(len(tail)) // block_size])
+    return arm_idx.astype(np.int64), block.astype(np.int64)
+
+
+def subject_ids(n: int, prefix: str = "S") -> np.ndarray:
+    """Zero-padded ids ``S001`` ... in randomization order (lexical order = numeric order)."""
+    width = max(3, len(str(n)))
+    return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
+
+
+def randomization_dates(rng: np.random.Generator, n: int, sc: Scenario) -> np.ndarray:
+    """Sorted uniform dates (``datetime64[D]``) over the recruitment period."""
+    start, end = (np.datetime64(d, "D") for d in sc.recruitment)
+    span = int((end - start).astype(int))
+    return start + np.sort(rng.integers(0, span + 1, n)).astype("timedelta64[D]")

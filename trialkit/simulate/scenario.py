@@ -1,0 +1,708 @@
+"""Simulation scenarios: the YAML file that states the data-generating model, parsed and checked.
+
+A scenario says *how many* patients are randomized and *what is true* about them: the allocation
+and block size, the recruitment period, the inclusion criteria, the baseline distributions, the
+control arm's transplant-free survival curve, the treatment effects (keyed by factor name, so the
+same file drives a four-arm factorial study and a two-arm study), the lab and symptom courses,
+treatment reactions, adverse events, HCC and missingness. ``params/scenarios/default.yaml`` is the
+fully commented reference; other scenarios ``extends:`` it and override what differs.
+
+Merging rule for ``extends``: mappings are merged key by key, except ``effects``, ``allocation``
+and ``reactions``, which are replaced as a whole, so a scenario always states all of its effects
+(``effects: {}`` means every effect is null).
+
+Examples
+--------
+>>> from trialkit.simulate.scenario import load_scenario
+>>> sc = load_scenario("default")
+>>> sc.name, sc.effects["msc"].hr, sc.effects["pe"].hr
+('default', 0.6, 0.8)
+>>> load_scenario("null").effects
+{}
+"""
+from __future__ import annotations
+
+import copy
+import datetime as _dt
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from trialkit.errors import ScenarioError
+from trialkit.study import params_dir
+
+__all__ = [
+    "Scenario",
+    "Effect",
+    "LabEffect",
+    "load_scenario",
+    "scenarios_dir",
+    "default_scenario_path",
+    "LAB_NAMES",
+    "GRADE_NAMES",
+    "SEVERITY_INPUTS",
+    "REACTION_CATEGORIES",
+]
+
+# Lab parameters the simulator can generate (internal units: SI as in params/study.yaml).
+LAB_NAMES = ("ALT", "AST", "TBIL", "ALB", "PT", "PTA", "INR", "CREAT", "NA", "UREA", "HGB", "WBC",
+             "NEUT", "PLT", "HBVDNA", "TH1", "TH2")
+# Parameters with their own latent course (PT and PTA derive from INR, NEUT from WBC).
+COURSE_LABS = ("ALT", "AST", "TBIL", "ALB", "INR", "CREAT", "NA", "UREA", "HGB", "WBC", "PLT",
+               "HBVDNA", "TH1", "TH2")
+GRADE_NAMES = ("ASCITES", "HE")
+# Variables of the Gaussian copula for the baseline (labs plus latent liabilities of binary and
+# ordinal characteristics).
+BASELINE_VARS = ("TBIL", "INR", "ALB", "ALT", "AST", "CREAT", "NA", "UREA", "HGB", "WBC", "PLT",
+                 "HBVDNA", "TH1", "TH2", "CIRRHOSIS", "ASCITES", "HE", "HBEAG")
+SEVERITY_INPUTS = ("MELD", "PTA", "HGB", "INR", "TBIL", "CREAT", "ALB", "NA", "HE", "ASCITES", "AGE")
+REACTION_CATEGORIES = ("fever", "rash", "allergy")
+AE_CATEGORIES = ("fever", "rash", "allergy", "other")
+
+_TOP_KEYS = ("name", "description", "extends", "seed", "study", "allocation", "block_size",
+             "recruitment", "inclusion", "baseline", "severity", "survival", "hcc", "effects",
+             "course", "grades", "symptoms", "dosing", "reactions", "adverse_events", "missingness")
+_REPLACED_ON_EXTEND = ("effects", "allocation", "reactions")
+
+
+def scenarios_dir() -> Path:
+    """The folder of bundled scenarios, ``params/scenarios/``."""
+    return params_dir() / "scenarios"
+
+
+def default_scenario_path() -> Path:
+    """Path of the default scenario, ``params/scenarios/default.yaml``."""
+    return scenarios_dir() / "default.yaml"
+
+
+# ------------------------------------------------------------------------------------------------
+# Effects
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class LabEffect:
+    """A treatment effect on one lab, on the lab's analysis scale (log for log-scale labs).
+
+    ``shift`` is reached linearly by ``onset_days`` and then held; ``transient`` is an immediate
+    effect that halves every ``halflife_days`` (e.g. plasma exchange removing bilirubin).
+    """
+
+    shift: float = 0.0
+    onset_days: float = 28.0
+    transient: float = 0.0
+    halflife_days: float = 7.0
+
+    def at(self, t: np.ndarray) -> np.ndarray:
+        """The effect at study day(s) ``t`` (zero at and before day 0)."""
+        t = np.asarray(t, dtype=float)
+        pos = t > 0
+        ramp = np.clip(t / self.onset_days, 0.0, 1.0) if self.onset_days > 0 else pos.astype(float)
+        out = self.shift * ramp
+        if self.transient:
+            out = out + np.where(pos, self.transient * np.exp2(-np.maximum(t, 0) / self.halflife_days), 0.0)
+        return out
+
+
+@dataclass(frozen=True)
+class Effect:
+    """The true effect of one factor (or one interaction term) of the design."""
+
+    hr: float = 1.0
+    labs: dict[str, LabEffect] = field(default_factory=dict)
+    symptoms: dict[str, float] = field(default_factory=dict)  # symptom -> latent shift; "*" = all
+    symptom_onset_days: float = 28.0
+    adverse_events: dict[str, float] = field(default_factory=dict)  # AE group -> risk ratio
+
+    def symptom_shift(self, symptom: str) -> float:
+        return float(self.symptoms.get(symptom, self.symptoms.get("*", 0.0)))
+
+
+# ------------------------------------------------------------------------------------------------
+# The scenario
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Scenario:
+    """A parsed, checked simulation scenario. Build it with :func:`load_scenario`.
+
+    The sections other than the allocation and the effects are kept as checked mappings (see
+    ``params/scenarios/default.yaml`` for every key and its meaning).
+    """
+
+    name: str
+    seed: int
+    study: str | None
+    allocation_sizes: dict[str, int] | None
+    allocation_ratio: dict[str, int] | None
+    total: int | None
+    block_size: int
+    recruitment: tuple[_dt.date, _dt.date]
+    inclusion: dict
+    baseline: dict
+    severity: dict
+    survival: dict
+    hcc: dict
+    effects: dict[str, Effect]
+    interactions: dict[tuple[str, ...], Effect]
+    course: dict
+    grades: dict
+    symptoms: dict
+    dosing: dict
+    reactions: dict
+    adverse_events: dict
+    missingness: dict
+    description: str = ""
+    source: str = "<dict>"
+    raw: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def factor_effect(self, factor: str) -> Effect:
+        """The effect of ``factor`` (a null effect when the scenario does not mention it)."""
+        return self.effects.get(factor, Effect())
+
+
+# ------------------------------------------------------------------------------------------------
+# Loading and merging
+# ------------------------------------------------------------------------------------------------
+def _resolve(ref: str | Path, base_dir: Path | None) -> Path:
+    ref = Path(ref)
+    candidates = []
+    if ref.is_absolute():
+        candidates.append(ref)
+    else:
+        if base_dir is not None:
+            candidates.append(base_dir / ref)
+        candidates += [Path.cwd() / ref, scenarios_dir() / ref]
+    if not ref.suffix:
+        candidates += [c.with_suffix(".yaml") for c in list(candidates)]
+    for c in candidates:
+        if c.is_file():
+            return c.resolve()
+    folders = list(dict.fromkeys(str(c.parent) for c in candidates))
+    raise ScenarioError(f"{ref}: scenario file not found (looked in {', '.join(folders)})")
+
+
+def _read_yaml(path: Path) -> dict:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise ScenarioError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ScenarioError(f"{path}: expected a mapping at the top level")
+    return raw
+
+
+def _merge(base: dict, over: dict, top: bool = True) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and not (top and k in _REPLACED_ON_EXTEND):
+            out[k] = _merge(out[k], v, top=False)
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+def _expand(raw: dict, name: str, base_dir: Path | None, seen: tuple[str, ...] = ()) -> dict:
+    """Apply ``extends`` recursively (the parent is resolved relative to the child's folder)."""
+    parent_ref = raw.get("extends")
+    if parent_ref is None:
+        return raw
+    if not isinstance(parent_ref, str):
+        raise ScenarioError(f"{name}: extends: expected a scenario file name, got {parent_ref!r}")
+    parent_path = _resolve(parent_ref, base_dir)
+    if str(parent_path) in seen:
+        raise ScenarioError(f"{name}: extends: circular chain {' -> '.join(seen + (str(parent_path),))}")
+    parent = _expand(_read_yaml(parent_path), str(parent_path), parent_path.parent, seen + (str(parent_path),))
+    child = {k: v for k, v in raw.items() if k != "extends"}
+    return _merge(parent, child)
+
+
+def load_scenario(scenario: str | Path | dict | Scenario | None = None) -> Scenario:
+    """Read and check a scenario.
+
+    Parameters
+    ----------
+    scenario : str, Path, dict, Scenario or None
+        A YAML file (a bare name such as ``"null"`` is looked up in ``params/scenarios/``), an
+        already parsed mapping (its ``extends`` and ``study`` are resolved against the current
+        folder, then ``params/scenarios/``), or a Scenario (returned as is). Default:
+        ``params/scenarios/default.yaml``.
+
+    Returns
+    -------
+    Scenario
+
+    Raises
+    ------
+    ScenarioError
+        Naming the file and the offending key, e.g.
+        ``default.yaml: survival.control: survival must decrease with time``.
+
+    Examples
+    --------
+    >>> sc = load_scenario({"extends": "default.yaml", "name": "mine", "effects": {"msc": {"hr": 0.5}}})
+    >>> sc.name, sc.effects["msc"].hr, sc.allocation_ratio
+    ('mine', 0.5, {'control': 1, 'msc': 1, 'pe': 1, 'pe_msc': 1})
+    """
+    if isinstance(scenario, Scenario):
+        return scenario
+    if scenario is None:
+        scenario = default_scenario_path()
+    if isinstance(scenario, dict):
+        name, base_dir, raw = "<scenario dict>", None, copy.deepcopy(scenario)
+    else:
+        path = _resolve(scenario, None)
+        name, base_dir, raw = str(path), path.parent, _read_yaml(path)
+    merged = _expand(raw, name, base_dir, (name,))
+    return _parse(merged, name, base_dir)
+
+
+# ------------------------------------------------------------------------------------------------
+# Checking
+# ------------------------------------------------------------------------------------------------
+class _Check:
+    """Typed getters that raise ScenarioError('<file>: <key path>: <message>')."""
+
+    def __init__(self, source: str):
+        self.source = source
+
+    def fail(self, where: str, msg: str) -> ScenarioError:
+        return ScenarioError(f"{self.source}: {where}: {msg}")
+
+    def mapping(self, d: dict, key: str, where: str, *, required: bool = True) -> dict:
+        if key not in d or d[key] is None:
+            if required:
+                raise self.fail(f"{where}{key}", "required key is missing")
+            return {}
+        v = d[key]
+        if not isinstance(v, dict):
+            raise self.fail(f"{where}{key}", f"expected a mapping, got {v!r}")
+        return v
+
+    def number(self, d: dict, key: str, where: str, *, default: Any = ..., lo: float | None = None,
+               hi: float | None = None, lo_open: bool = False, integer: bool = False) -> float:
+        if key not in d or d[key] is None:
+            if default is ...:
+                raise self.fail(f"{where}{key}", "required key is missing")
+            return default
+        return self.value(d[key], f"{where}{key}", lo=lo, hi=hi, lo_open=lo_open, integer=integer)
+
+    def value(self, v: Any, where: str, *, lo: float | None = None, hi: float | None = None,
+              lo_open: bool = False, integer: bool = False) -> float:
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            raise self.fail(where, f"expected a number, got {v!r}")
+        if integer and (not isinstance(v, int) and not float(v).is_integer()):
+            raise self.fail(where, f"expected a whole number, got {v!r}")
+        if lo is not None and (v < lo or (lo_open and v == lo)):
+            raise self.fail(where, f"{v!r} is out of range: must be {'>' if lo_open else '>='} {lo}")
+        if hi is not None and v > hi:
+            raise self.fail(where, f"{v!r} is out of range: must be <= {hi}")
+        return int(v) if integer else float(v)
+
+    def known_keys(self, d: dict, allowed: tuple[str, ...] | list[str], where: str) -> None:
+        unknown = [k for k in d if k not in allowed]
+        if unknown:
+            raise self.fail(f"{where}{unknown[0]}", f"unknown key; expected one of {list(allowed)}")
+
+    def probabilities(self, v: Any, where: str, *, keys: tuple[str, ...] | None = None) -> dict:
+        """A mapping of outcome -> probability summing to 1 (within 1e-6)."""
+        if not isinstance(v, dict) or not v:
+            raise self.fail(where, f"expected a non-empty mapping of outcome: probability, got {v!r}")
+        out = {}
+        for k, p in v.items():
+            if keys is not None and k not in keys:
+                raise self.fail(f"{where}.{k}", f"unknown outcome; expected one of {list(keys)}")
+            out[k] = self.value(p, f"{where}.{k}", lo=0, hi=1)
+        if abs(sum(out.values()) - 1) > 1e-6:
+            raise self.fail(where, f"probabilities must sum to 1, they sum to {sum(out.values()):.6g}")
+        return out
+
+    def knots(self, v: Any, where: str, *, neutral: float, positive: bool = False) -> dict[int, float]:
+        """A mapping study day -> value, days >= 0 increasing; day 0 (if given) must be ``neutral``."""
+        if not isinstance(v, dict) or not v:
+            raise self.fail(where, f"expected a mapping of study day: value, got {v!r}")
+        out: dict[int, float] = {}
+        for d, x in v.items():
+            day = self.value(d, f"{where}.{d}", lo=0, integer=True)
+            out[day] = self.value(x, f"{where}.{d}", lo=0 if positive else None, lo_open=positive)
+        if 0 in out and abs(out[0] - neutral) > 1e-12:
+            raise self.fail(f"{where}.0", f"the value at day 0 must be {neutral} (no change at baseline)")
+        out.setdefault(0, neutral)
+        return dict(sorted(out.items()))
+
+
+def _parse(raw: dict, source: str, base_dir: Path | None) -> Scenario:
+    c = _Check(Path(source).name if source != "<scenario dict>" else source)
+    c.known_keys(raw, _TOP_KEYS, "")
+    name = raw.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise c.fail("name", "required: a non-empty scenario name")
+    seed = c.number(raw, "seed", "", lo=0, integer=True)
+
+    study = raw.get("study")
+    if study is not None:
+        if not isinstance(study, str):
+            raise c.fail("study", f"expected a study file path, got {study!r}")
+        study = str(_resolve_study(study, base_dir, c))
+
+    sizes, ratio, total = _parse_allocation(c, c.mapping(raw, "allocation", ""))
+    block = c.number(raw, "block_size", "", lo=1, integer=True)
+    base_ratio = ratio if ratio is not None else _ratio_from_sizes(sizes)
+    unit = sum(base_ratio.values())
+    if block % unit:
+        raise c.fail("block_size", f"{block} is not a multiple of the allocation ratio's sum {unit} "
+                                   f"({':'.join(str(v) for v in base_ratio.values())})")
+
+    rec = c.mapping(raw, "recruitment", "")
+    c.known_keys(rec, ("start", "end"), "recruitment.")
+    start, end = (_date(c, rec, k) for k in ("start", "end"))
+    if end < start:
+        raise c.fail("recruitment.end", f"{end} is before the start {start}")
+
+    inclusion = _parse_inclusion(c, c.mapping(raw, "inclusion", ""))
+    baseline = _parse_baseline(c, c.mapping(raw, "baseline", ""))
+    severity = c.mapping(raw, "severity", "")
+    for k, v in severity.items():
+        if k not in SEVERITY_INPUTS:
+            raise c.fail(f"severity.{k}", f"unknown input; expected some of {list(SEVERITY_INPUTS)}")
+        c.value(v, f"severity.{k}")
+    if not any(severity.values()):
+        raise c.fail("severity", "at least one non-zero coefficient is needed")
+    survival = _parse_survival(c, c.mapping(raw, "survival", ""))
+    hcc = c.mapping(raw, "hcc", "")
+    c.number(hcc, "rate_per_year", "hcc.", lo=0, hi=1)
+
+    course = _parse_course(c, c.mapping(raw, "course", ""), baseline)
+    grades = _parse_grades(c, c.mapping(raw, "grades", ""))
+    symptoms = _parse_symptoms(c, c.mapping(raw, "symptoms", ""))
+    effects, interactions = _parse_effects(c, c.mapping(raw, "effects", "", required=False), course)
+    dosing = c.mapping(raw, "dosing", "")
+    c.number(dosing, "miss_probability", "dosing.", lo=0, hi=1)
+    reactions = _parse_reactions(c, c.mapping(raw, "reactions", "", required=False))
+    adverse = _parse_adverse_events(c, c.mapping(raw, "adverse_events", ""))
+    missing = c.mapping(raw, "missingness", "")
+    c.known_keys(missing, ("visit", "value", "sparse_parameters", "sparse_min_day"), "missingness.")
+    c.number(missing, "visit", "missingness.", lo=0, hi=0.5)
+    c.number(missing, "value", "missingness.", lo=0, hi=0.5)
+    c.number(missing, "sparse_min_day", "missingness.", lo=0)
+    sp = missing.get("sparse_parameters", [])
+    if not isinstance(sp, list) or any(p not in LAB_NAMES for p in sp):
+        raise c.fail("missingness.sparse_parameters", f"expected a list of lab names from {list(LAB_NAMES)}")
+
+    return Scenario(
+        name=name.strip(), seed=int(seed), study=study, allocation_sizes=sizes, allocation_ratio=ratio,
+        total=total, block_size=int(block), recruitment=(start, end), inclusion=inclusion,
+        baseline=baseline, severity={k: float(v) for k, v in severity.items()}, survival=survival,
+        hcc={"rate_per_year": float(hcc["rate_per_year"])}, effects=effects, interactions=interactions,
+        course=course, grades=grades, symptoms=symptoms, dosing=dict(dosing), reactions=reactions,
+        adverse_events=adverse, missingness=dict(missing), description=str(raw.get("description", "")),
+        source=source, raw=raw,
+    )
+
+
+def _resolve_study(ref: str, base_dir: Path | None, c: _Check) -> Path:
+    p = Path(ref)
+    candidates = [p] if p.is_absolute() else (
+        ([base_dir / p] if base_dir else []) + [Path.cwd() / p, params_dir() / p, params_dir().parent / p])
+    for cand in candidates:
+        if cand.is_file():
+            return cand.resolve()
+    raise c.fail("study", f"study file {ref!r} not found (looked in {', '.join(str(x.parent) for x in candidates)})")
+
+
+def _date(c: _Check, d: dict, key: str) -> _dt.date:
+    v = d.get(key)
+    if isinstance(v, _dt.datetime):
+        return v.date()
+    if isinstance(v, _dt.date):
+        return v
+    try:
+        return _dt.date.fromisoformat(str(v))
+    except ValueError:
+        raise c.fail(f"recruitment.{key}", f"expected an ISO date YYYY-MM-DD, got {v!r}") from None
+
+
+def _ratio_from_sizes(sizes: dict[str, int]) -> dict[str, int]:
+    g = 0
+    for v in sizes.values():
+        g = math.gcd(g, v)
+    g = g or 1
+    return {k: v // g for k, v in sizes.items()}
+
+
+def _parse_allocation(c: _Check, alloc: dict):
+    c.known_keys(alloc, ("sizes", "ratio", "total"), "allocation.")
+    sizes = ratio = total = None
+    if "sizes" in alloc:
+        raw = c.mapping(alloc, "sizes", "allocation.")
+        sizes = {str(k): c.value(v, f"allocation.sizes.{k}", lo=0, integer=True) for k, v in raw.items()}
+        if sum(sizes.values()) < 1:
+            raise c.fail("allocation.sizes", "at least one subject is needed")
+        if "total" in alloc:
+            raise c.fail("allocation.total", "give either `sizes` or `ratio` + `total`, not both")
+    if "ratio" in alloc:
+        raw = c.mapping(alloc, "ratio", "allocation.")
+        ratio = {str(k): c.value(v, f"allocation.ratio.{k}", lo=0, integer=True) for k, v in raw.items()}
+        if sum(ratio.values()) < 1:
+            raise c.fail("allocation.ratio", "at least one arm needs a positive ratio")
+        if sizes is not None and list(ratio) != list(sizes):
+            raise c.fail("allocation.ratio", "must name the same arms, in the same order, as `sizes`")
+    if sizes is None:
+        if ratio is None:
+            raise c.fail("allocation", "give `sizes` (subjects per arm) or `ratio` and `total`")
+        total = c.number(alloc, "total", "allocation.", lo=1, integer=True)
+    return sizes, ratio, total
+
+
+def _parse_inclusion(c: _Check, inc: dict) -> dict:
+    keys = ("age", "tbil_min", "inr_min", "pta_max", "meld_below", "he_max", "creat_max")
+    c.known_keys(inc, keys, "inclusion.")
+    age = inc.get("age")
+    if not (isinstance(age, list) and len(age) == 2):
+        raise c.fail("inclusion.age", f"expected [min, max] years, got {age!r}")
+    lo, hi = (c.value(a, "inclusion.age", lo=0, hi=120) for a in age)
+    if hi < lo:
+        raise c.fail("inclusion.age", f"max {hi} is below min {lo}")
+    out = {"age": (lo, hi)}
+    for k in keys[1:]:
+        out[k] = c.number(inc, k, "inclusion.", lo=0)
+    return out
+
+
+def _parse_baseline(c: _Check, b: dict) -> dict:
+    w = "baseline."
+    c.known_keys(b, ("male", "age", "weight_kg", "hbeag_positive", "cirrhosis", "ascites", "he", "labs",
+                     "neut_fraction", "coagulation", "correlations"), w)
+    out = {"male": c.number(b, "male", w, lo=0, hi=1),
+           "hbeag_positive": c.number(b, "hbeag_positive", w, lo=0, hi=1),
+           "cirrhosis": c.number(b, "cirrhosis", w, lo=0, hi=1)}
+    age = c.mapping(b, "age", w)
+    out["age"] = {"mean": c.number(age, "mean", w + "age."), "sd": c.number(age, "sd", w + "age.", lo=0)}
+    wt = c.mapping(b, "weight_kg", w)
+    out["weight_kg"] = {}
+    for sex in ("male", "female"):
+        s = c.mapping(wt, sex, w + "weight_kg.")
+        out["weight_kg"][sex] = {"mean": c.number(s, "mean", f"{w}weight_kg.{sex}.", lo=0),
+                                 "sd": c.number(s, "sd", f"{w}weight_kg.{sex}.", lo=0)}
+    for k, n in (("ascites", 3), ("he", 5)):
+        v = b.get(k)
+        if not (isinstance(v, list) and len(v) == n):
+            raise c.fail(w + k, f"expected a list of {n} grade probabilities, got {v!r}")
+        ps = [c.value(p, f"{w}{k}[{i}]", lo=0, hi=1) for i, p in enumerate(v)]
+        if abs(sum(ps) - 1) > 1e-6:
+            raise c.fail(w + k, f"grade probabilities must sum to 1, they sum to {sum(ps):.6g}")
+        out[k] = ps
+    labs = c.mapping(b, "labs", w)
+    out["labs"] = {}
+    for lab in BASELINE_VARS[:14]:
+        if lab not in labs:
+            raise c.fail(f"{w}labs.{lab}", "required key is missing")
+    for lab, spec in labs.items():
+        where = f"{w}labs.{lab}"
+        if lab not in BASELINE_VARS[:14]:
+            raise c.fail(where, f"unknown lab; expected one of {list(BASELINE_VARS[:14])}")
+        if not isinstance(spec, dict):
+            raise c.fail(where, f"expected {{median, sd, log}} or {{mean, sd}}, got {spec!r}")
+        c.known_keys(spec, ("median", "mean", "sd", "log"), where + ".")
+        log = bool(spec.get("log", False))
+        center = c.number(spec, "median" if log else "mean", where + ".", lo=0 if log else None, lo_open=log)
+        out["labs"][lab] = {"center": center, "sd": c.number(spec, "sd", where + ".", lo=0), "log": log}
+    nf = c.mapping(b, "neut_fraction", w)
+    out["neut_fraction"] = {"mean": c.number(nf, "mean", w + "neut_fraction.", lo=0, hi=1, lo_open=True),
+                            "sd_logit": c.number(nf, "sd_logit", w + "neut_fraction.", lo=0)}
+    co = c.mapping(b, "coagulation", w)
+    out["coagulation"] = {k: c.number(co, k, w + "coagulation.", lo=0)
+                          for k in ("mnpt_s", "isi", "pta_k", "pta_c", "pta_sd")}
+    if out["coagulation"]["pta_c"] >= out["coagulation"]["mnpt_s"] * 0.8:
+        raise c.fail(w + "coagulation.pta_c", "must lie well below the normal PT (mnpt_s)")
+    corr = c.mapping(b, "correlations", w, required=False)
+    out["correlations"] = {}
+    for pair, r in corr.items():
+        parts = str(pair).split("~")
+        if len(parts) != 2 or any(p not in BASELINE_VARS for p in parts) or parts[0] == parts[1]:
+            raise c.fail(f"{w}correlations.{pair}",
+                         f"expected 'A~B' with two different names from {list(BASELINE_VARS)}")
+        out["correlations"][(parts[0], parts[1])] = c.value(r, f"{w}correlations.{pair}", lo=-0.99, hi=0.99)
+    return out
+
+
+def _parse_survival(c: _Check, s: dict) -> dict:
+    w = "survival."
+    c.known_keys(s, ("control", "copula_rho", "transplant_fraction", "loss_to_follow_up",
+                     "withdrew_fraction", "terminal_window_days", "death_causes"), w)
+    ctrl = s.get("control")
+    if not isinstance(ctrl, dict) or not ctrl:
+        raise c.fail(w + "control", "expected a mapping of study day: transplant-free survival")
+    days, surv = [], []
+    for d, v in ctrl.items():
+        days.append(c.value(d, f"{w}control.{d}", lo=0, lo_open=True, integer=True))
+        surv.append(c.value(v, f"{w}control.{d}", lo=0, hi=1, lo_open=True))
+    order = np.argsort(days)
+    days = [days[i] for i in order]
+    surv = [surv[i] for i in order]
+    if any(b >= a for a, b in zip([1.0] + surv, surv)):
+        raise c.fail(w + "control", "survival must decrease strictly with time (and be < 1 after day 0)")
+    out = {"control": dict(zip(days, surv)),
+           "copula_rho": c.number(s, "copula_rho", w, lo=0, hi=0.99),
+           "transplant_fraction": c.number(s, "transplant_fraction", w, lo=0, hi=1),
+           "loss_to_follow_up": c.number(s, "loss_to_follow_up", w, lo=0, hi=0.9),
+           "withdrew_fraction": c.number(s, "withdrew_fraction", w, lo=0, hi=1),
+           "terminal_window_days": c.number(s, "terminal_window_days", w, lo=1),
+           "death_causes": c.probabilities(s.get("death_causes"), w + "death_causes")}
+    return out
+
+
+def _parse_course(c: _Check, course: dict, baseline: dict) -> dict:
+    out = {}
+    for lab in COURSE_LABS:
+        if lab not in course:
+            raise c.fail(f"course.{lab}", "required key is missing")
+    for lab, spec in course.items():
+        where = f"course.{lab}"
+        if lab not in COURSE_LABS:
+            raise c.fail(where, f"unknown lab; expected one of {list(COURSE_LABS)} "
+                                "(PT/PTA follow INR, NEUT follows WBC)")
+        if not isinstance(spec, dict):
+            raise c.fail(where, "expected a mapping")
+        c.known_keys(spec, ("path", "persistence", "sd_subject", "sd_visit", "terminal"), where + ".")
+        out[lab] = _course_spec(c, spec, where, log=baseline["labs"][lab]["log"])
+        out[lab]["log"] = baseline["labs"][lab]["log"]
+    return out
+
+
+def _course_spec(c: _Check, spec: dict, where: str, log: bool) -> dict:
+    # `path` holds ratios to baseline for log-scale labs (neutral 1), differences otherwise (neutral 0).
+    return {
+        "path": c.knots(spec.get("path"), where + ".path", neutral=1.0 if log else 0.0, positive=log),
+        "persistence": c.knots(spec.get("persistence", {0: 1.0}), where + ".persistence", neutral=1.0),
+        "sd_subject": c.number(spec, "sd_subject", where + ".", lo=0),
+        "sd_visit": c.number(spec, "sd_visit", where + ".", lo=0),
+        "terminal": c.number(spec, "terminal", where + ".", default=None),
+    }
+
+
+def _parse_grades(c: _Check, grades: dict) -> dict:
+    out = {}
+    for g in GRADE_NAMES:
+        spec = c.mapping(grades, g, "grades.")
+        c.known_keys(spec, ("path", "sd_subject", "sd_visit", "terminal"), f"grades.{g}.")
+        out[g] = _course_spec(c, spec, f"grades.{g}", log=False)
+    return out
+
+
+def _parse_symptoms(c: _Check, s: dict) -> dict:
+    w = "symptoms."
+    c.known_keys(s, ("baseline_mean", "shared", "thresholds", "path", "persistence", "sd_subject",
+                     "sd_visit", "terminal"), w)
+    bm = c.mapping(s, "baseline_mean", w)
+    th = s.get("thresholds")
+    if not (isinstance(th, list) and len(th) == 3):
+        raise c.fail(w + "thresholds", f"expected three increasing cut-points (scores 0|1|2|3), got {th!r}")
+    th = [c.value(x, w + "thresholds") for x in th]
+    if not th[0] < th[1] < th[2]:
+        raise c.fail(w + "thresholds", "cut-points must increase")
+    out = _course_spec(c, s, w[:-1], log=False)
+    out.update(baseline_mean={str(k): c.value(v, f"{w}baseline_mean.{k}") for k, v in bm.items()},
+               shared=c.number(s, "shared", w, lo=0, hi=0.99), thresholds=th)
+    if "*" not in out["baseline_mean"]:
+        out["baseline_mean"].setdefault("*", float(np.mean(list(out["baseline_mean"].values()) or [0.0])))
+    return out
+
+
+def _parse_effect(c: _Check, spec: Any, where: str, course: dict) -> Effect:
+    if spec is None:
+        return Effect()
+    if not isinstance(spec, dict):
+        raise c.fail(where, f"expected a mapping with hr, labs, symptoms, adverse_events; got {spec!r}")
+    c.known_keys(spec, ("hr", "labs", "symptoms", "symptom_onset_days", "adverse_events"), where + ".")
+    hr = c.number(spec, "hr", where + ".", default=1.0, lo=0, lo_open=True)
+    labs = {}
+    for lab, le in c.mapping(spec, "labs", where + ".", required=False).items():
+        lw = f"{where}.labs.{lab}"
+        if lab not in course:
+            raise c.fail(lw, f"unknown lab; effects apply to the course labs {list(course)}")
+        if isinstance(le, (int, float)) and not isinstance(le, bool):
+            le = {"shift": le}
+        if not isinstance(le, dict):
+            raise c.fail(lw, f"expected a number or {{shift, onset_days, transient, halflife_days}}, got {le!r}")
+        c.known_keys(le, ("shift", "onset_days", "transient", "halflife_days"), lw + ".")
+        labs[lab] = LabEffect(shift=c.number(le, "shift", lw + ".", default=0.0),
+                              onset_days=c.number(le, "onset_days", lw + ".", default=28.0, lo=0),
+                              transient=c.number(le, "transient", lw + ".", default=0.0),
+                              halflife_days=c.number(le, "halflife_days", lw + ".", default=7.0, lo=0, lo_open=True))
+    sym = spec.get("symptoms", {})
+    if isinstance(sym, (int, float)) and not isinstance(sym, bool):
+        sym = {"*": c.value(sym, where + ".symptoms")}
+    elif isinstance(sym, dict):
+        sym = {str(k): c.value(v, f"{where}.symptoms.{k}") for k, v in sym.items()}
+    else:
+        raise c.fail(where + ".symptoms", f"expected a latent shift (number) or symptom: shift, got {sym!r}")
+    aes = {str(k): c.value(v, f"{where}.adverse_events.{k}", lo=0)
+           for k, v in c.mapping(spec, "adverse_events", where + ".", required=False).items()}
+    return Effect(hr=hr, labs=labs, symptoms=sym, adverse_events=aes,
+                  symptom_onset_days=c.number(spec, "symptom_onset_days", where + ".", default=28.0, lo=0))
+
+
+def _parse_effects(c: _Check, effects: dict, course: dict):
+    out: dict[str, Effect] = {}
+    inter: dict[tuple[str, ...], Effect] = {}
+    for k, spec in effects.items():
+        if k == "interaction":
+            if not isinstance(spec, dict):
+                raise c.fail("effects.interaction", "expected a mapping like {msc*pe: {hr: 1.0}}")
+            for term, ispec in spec.items():
+                parts = tuple(p.strip() for p in str(term).split("*"))
+                if len(parts) < 2 or any(not p for p in parts) or len(set(parts)) != len(parts):
+                    raise c.fail(f"effects.interaction.{term}", "expected factor names joined by '*', e.g. msc*pe")
+                inter[parts] = _parse_effect(c, ispec, f"effects.interaction.{term}", course)
+        else:
+            out[str(k)] = _parse_effect(c, spec, f"effects.{k}", course)
+    return out, inter
+
+
+def _parse_reactions(c: _Check, reactions: dict) -> dict:
+    out = {}
+    for factor, spec in reactions.items():
+        where = f"reactions.{factor}"
+        if not isinstance(spec, dict):
+            raise c.fail(where, "expected a mapping of reaction category: probability per dose")
+        out[str(factor)] = {}
+        for cat, p in spec.items():
+            if cat not in REACTION_CATEGORIES:
+                raise c.fail(f"{where}.{cat}", f"unknown reaction; expected one of {list(REACTION_CATEGORIES)}")
+            out[str(factor)][cat] = c.value(p, f"{where}.{cat}", lo=0, hi=1)
+    return out
+
+
+def _parse_adverse_events(c: _Check, ae: dict) -> dict:
+    w = "adverse_events."
+    c.known_keys(ae, ("window_days", "severity_log_odds", "groups"), w)
+    out = {"window_days": c.number(ae, "window_days", w, lo=1, integer=True),
+           "severity_log_odds": c.number(ae, "severity_log_odds", w), "groups": {}}
+    for g, spec in c.mapping(ae, "groups", w).items():
+        gw = f"{w}groups.{g}"
+        if not isinstance(spec, dict):
+            raise c.fail(gw, "expected a mapping")
+        c.known_keys(spec, ("probability", "category", "terms", "grades", "window"), gw + ".")
+        cat = spec.get("category", "other")
+        if cat not in AE_CATEGORIES:
+            raise c.fail(gw + ".category", f"expected one of {list(AE_CATEGORIES)}, got {cat!r}")
+        grades = c.probabilities(spec.get("grades"), gw + ".grades")
+        for gr in grades:
+            if gr not in (1, 2, 3, 4):
+                raise c.fail(f"{gw}.grades.{gr}", "grades 1-4 only (grade 5 is generated from deaths)")
+        window = spec.get("window", [1, out["window_days"]])
+        if not (isinstance(window, list) and len(window) == 2):
+            raise c.fail(gw + ".window", f"expected [first day, last day], got {window!r}")
+        lo, hi = (c.value(x, gw + ".window", lo=1, integer=True) for x in window)
+        if hi < lo:
+            raise c.fail(gw + ".window", "last day before first day")
+        out["groups"][str(g)] = {"probability": c.number(spec, "probability", gw + ".", lo=0, hi=1),
+                                 "category": cat, "terms": c.probabilities(spec.get("terms"), gw + ".terms"),
+                                 "grades": grades, "window": (lo, hi)}
+    return out
