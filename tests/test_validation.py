@@ -420,3 +420,16 @@ def test_missing_value_spellings_in_number_columns_but_not_in_text(tmp_path):
     trial = load(d)
     assert "NA" in set(trial.labs["parameter"])
     assert pd.isna(trial.subjects.loc[0, "weight_kg"])
+
+
+def test_empty_optional_tables_are_valid(tmp_path):
+    """A trial where nobody had an infusion or an adverse event: header-only files load."""
+    t = tiny_tables()
+    t["infusions"] = t["infusions"].iloc[0:0]
+    t["adverse_events"] = t["adverse_events"].iloc[0:0]
+    d = tmp_path / "ds"
+    write_csv_dataset(t, d)
+    trial = load(d)
+    assert trial.has("infusions") and len(trial.infusions) == 0
+    assert trial.infusions["day"].dtype == "int64"
+    assert len(build_trial(t, load_study()).adverse_events) == 0
