@@ -433,3 +433,10 @@ def test_empty_optional_tables_are_valid(tmp_path):
     assert trial.has("infusions") and len(trial.infusions) == 0
     assert trial.infusions["day"].dtype == "int64"
     assert len(build_trial(t, load_study()).adverse_events) == 0
+
+
+def test_infusion_factor_must_be_an_infusion_kind_factor(tmp_path):
+    t = tiny_tables()
+    t["infusions"]["factor"] = "msc"
+    t["infusions"].loc[3, "factor"] = "pe"  # PE is a procedure, not an infusion
+    _one(_problems(tmp_path, t), "infusions.csv", "row 5", "'factor'", "'pe'", "expected an infusion-kind factor")

@@ -87,6 +87,7 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
         Col("day", "int", checks=_range(0, None, "a study day ")),
         Col("hours_after", "float", checks=_range(0, 24, "hours after the infusion ")),
         Col("temperature_c", "float", checks=_range(30, 45, "a body temperature in °C ")),
+        Col("factor", "str", required=False, nonempty=False, allowed="infusion_factors"),
     ),
     "adverse_events": (
         Col("subject_id", "str"),
@@ -154,6 +155,7 @@ def _allowed(study: Study, which: str) -> list:
         "parameters": list(study.parameters),
         "visits": study.visit_ids,
         "symptoms": list(study.symptoms),
+        "infusion_factors": [f for f, spec in study.factors.items() if spec.kind == "infusion"],
     }[which]
 
 
@@ -172,7 +174,7 @@ def pandera_schema(table: str, study: Study, present: set[str]) -> pa.DataFrameS
         if col.allowed:
             values = _allowed(study, col.allowed)
             singular = {"arms": "an arm", "parameters": "a parameter", "visits": "a visit",
-                        "symptoms": "a symptom"}[col.allowed]
+                        "symptoms": "a symptom", "infusion_factors": "an infusion-kind factor"}[col.allowed]
             checks.append(pa.Check.isin(values, error=f"expected {singular} of the study file: "
                                                       f"one of {', '.join(map(str, values))}"))
         columns[col.name] = pa.Column(None, checks=checks, nullable=True, required=False)
