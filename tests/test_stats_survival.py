@@ -1,0 +1,230 @@
+"""Survival analysis (trialkit.stats.survival) against R and against the simulator's truth.
+
+Reference numbers: ``tests/reference/efficacy.R`` (R 4.2.2, survival 3.5.3) on the committed
+``tests/reference/efficacy_tte.csv`` (default scenario, seed 2012), written to
+``tests/reference/efficacy_r.csv``. Tolerance: 1e-6 relative (agreement is ~1e-10 in practice).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import trialkit as tk
+from trialkit.derive.tte import time_to_event
+from trialkit.stats import survival as S
+from trialkit.study import load_study, study_from_dict
+
+REF = Path(__file__).parent / "reference"
+TOL = 1e-6
+ARMS = ["control", "msc", "pe", "pe_msc"]
+R_ARM = {"msc": "armmsc", "pe": "armpe", "pe_msc": "armpe_msc"}
+
+
+@pytest.fixture(scope="module")
+def tte():
+    return pd.read_csv(REF / "efficacy_tte.csv")
+
+
+@pytest.fixture(scope="module")
+def R():
+    r = pd.read_csv(REF / "efficacy_r.csv", keep_default_na=False, na_values=["NA"])
+    return {(b, n): v for b, n, v in r.itertuples(index=False)}
+
+
+def close(a, b, tol=TOL):
+    return abs(a - b) <= tol * max(abs(b), 1e-12)
+
+
+def test_km_survival_at_times_against_R(tte, R):
+    """R: summary(survfit(Surv(time, event) ~ arm, conf.type = "log-log"), times = ...)."""
+    s = S.survival_at(tte, [28, 84, 168, 336], groups=ARMS)
+    assert len(s) == 16
+    for r in s.itertuples():
+        k = f"{r.group}@{int(r.time)}"
+        assert close(r.survival, R[("km", k + ":surv")]), k
+        assert close(r.ci_low, R[("km", k + ":lower")]), k
+        assert close(r.ci_high, R[("km", k + ":upper")]), k
+        assert r.n_at_risk == R[("km", k + ":n.risk")], k
+
+
+def test_km_table_steps(tte):
+    k = S.km_table(tte, groups=ARMS)
+    c = k[k["group"] == "control"]
+    assert c["survival"].iloc[0] == 1.0 and c["n_at_risk"].iloc[0] == 30
+    assert (np.diff(c["survival"]) <= 1e-15).all()
+    assert int(c["n_event"].sum()) == int(tte.loc[tte["arm"] == "control", "event"].sum())
+    assert ((c["ci_low"] <= c["survival"] + 1e-12) & (c["survival"] <= c["ci_high"] + 1e-12)).all()
+
+
+def test_number_at_risk_matches_R(tte, R):
+    n = S.number_at_risk(tte, [0, 28, 84, 168, 336], groups=ARMS)
+    assert n.loc["control", 0] == 30
+    for a in ARMS:
+        for t in (28, 84, 168, 336):
+            assert n.loc[a, t] == R[("km", f"{a}@{t}:n.risk")]
+
+
+def test_logrank_against_R(tte, R):
+    """R: survdiff(Surv(time, event) ~ arm)$chisq, global and each arm vs control."""
+    lr = S.logrank(tte, groups=ARMS)
+    assert lr["comparison"].tolist() == ["global", "msc vs control", "pe vs control", "pe_msc vs control"]
+    assert close(lr["statistic"].iloc[0], R[("logrank", "global")]) and lr["df"].iloc[0] == 3
+    for r in lr.iloc[1:].itertuples():
+        assert close(r.statistic, R[("logrank", r.group)])
+
+
+@pytest.mark.parametrize("block, fitter", [
+    ("cox_arm", lambda d, s: S.cox_arm(d, s)),
+    ("cox_factorial", lambda d, s: S.cox_factorial(d, s)),
+    ("cox_main", lambda d, s: S.cox_factorial(d, s, interaction=False)),
+])
+def test_cox_against_R(tte, R, block, fitter):
+    """R: coxph(Surv(time, event) ~ arm | msc * pe | msc + pe, ties = "efron"): coef, se, z, loglik, LR test."""
+    fit = fitter(tte, load_study())
+    names = R_ARM if block == "cox_arm" else {}
+    for r in fit.table.itertuples():
+        key = names.get(r.term, r.term)
+        assert close(r.coef, R[(block, key + ":coef")]), key
+        assert close(r.se, R[(block, key + ":se")]), key
+        assert close(r.z, R[(block, key + ":z")]), key
+        assert close(r.estimate, np.exp(R[(block, key + ":coef")]))
+    assert close(fit.loglik, R[(block, "loglik")])
+    assert close(fit.lr_test()["statistic"], R[(block, "lrt")])
+
+
+def test_cox_table_columns_and_labels(tte):
+    fit = S.cox_factorial(tte, load_study())
+    t = fit.table
+    assert t["term"].tolist() == ["msc", "pe", "msc:pe"]
+    assert t["label"].tolist() == ["UC-MSC", "Plasma exchange", "UC-MSC × Plasma exchange"]
+    assert {"estimate", "ci_low", "ci_high", "coef", "se", "z", "p_value", "n", "events"} <= set(t.columns)
+    assert (t["ci_low"] < t["estimate"]).all() and (t["estimate"] < t["ci_high"]).all()
+    arm = S.cox_arm(tte, load_study()).table
+    assert arm["label"].tolist()[2] == "PE + UC-MSC vs Conventional care"
+
+
+def test_arm_model_equals_saturated_factorial_model(tte):
+    """Arm indicators and msc + pe + msc:pe span the same design: PE+MSC's HR is exp(sum of terms)."""
+    arm = S.cox_arm(tte, load_study()).table.set_index("term")
+    fac = S.cox_factorial(tte, load_study()).table.set_index("term")
+    assert np.isclose(arm.loc["pe_msc", "coef"], fac["coef"].sum(), rtol=1e-9)
+    assert np.isclose(arm.loc["msc", "coef"], fac.loc["msc", "coef"], rtol=1e-9)
+
+
+def test_factorial_terms_skip_what_the_arms_cannot_identify(tte):
+    """Three arms, two factors, no combination arm: the interaction is not estimable and is left out."""
+    raw = dict(load_study().raw)
+    raw["arms"] = [a for a in raw["arms"] if a["id"] != "pe_msc"]
+    three = study_from_dict(raw)
+    d = tte[tte["arm"] != "pe_msc"]
+    assert S.cox_factorial(d, three).table["term"].tolist() == ["msc", "pe"]
+
+
+def test_ph_test_against_R_approximation(tte, R):
+    """Grambsch-Therneau approximation (old cox.zph, km transform) computed in R from Schoenfeld residuals."""
+    for block, fit in [("zph_cox_arm", S.cox_arm(tte, load_study())),
+                       ("zph_cox_factorial", S.cox_factorial(tte, load_study()))]:
+        ph = S.ph_test(fit)
+        assert ph["term"].iloc[-1] == "GLOBAL" and ph["df"].iloc[-1] == len(fit.table)
+        for r in ph.itertuples():
+            key = R_ARM.get(r.term, r.term) if block == "zph_cox_arm" else r.term
+            assert close(r.statistic, R[(block, key)]), (block, key)
+        # R's current exact score test differs by definition, but not by much
+        assert abs(ph["statistic"].iloc[-1] - R[("zph_new_" + block[4:], "GLOBAL")]) < 0.1
+
+
+def test_ph_verdict_wording():
+    bad = pd.DataFrame({"term": ["msc", "GLOBAL"], "statistic": [9.0, 9.0], "df": [1, 1], "p_value": [0.003, 0.003]})
+    v = S.ph_verdict(bad)
+    assert v.startswith("The hazards do not look proportional (mainly msc)") and "RMST" in v
+    ok = bad.assign(p_value=[0.5, 0.5])
+    assert S.ph_verdict(ok).startswith("No evidence against proportional hazards")
+
+
+def test_rmst_against_R(tte, R):
+    """R: summary(survfit(...), rmean = 336)$table[, c("rmean", "se(rmean)")]."""
+    r = S.rmst(tte, 336, groups=ARMS)
+    for x in r.itertuples():
+        assert close(x.estimate, R[("rmst", f"{x.group}:rmean")])
+        assert close(x.se, R[("rmst", f"{x.group}:se")])
+    d = S.rmst_difference(tte, 336, groups=ARMS)
+    pm = d.set_index("group").loc["pe_msc"]
+    assert close(pm["estimate"], R[("rmst", "pe_msc:rmean")] - R[("rmst", "control:rmean")])
+    assert close(pm["se"], np.hypot(R[("rmst", "pe_msc:se")], R[("rmst", "control:se")]))
+
+
+def test_rmst_of_a_known_curve():
+    d = pd.DataFrame({"arm": "a", "time": [10.0, 20.0, 30.0, 40.0], "event": [1, 1, 1, 1]})
+    # S = 1 on [0,10), .75 on [10,20), .5 on [20,30), .25 on [30,40): area to 35 = 10 + 7.5 + 5 + 1.25
+    assert np.isclose(S.rmst(d, 35)["estimate"].item(), 23.75)
+
+
+def test_cumulative_incidence_against_R(tte, R):
+    """R: survfit(Surv(time, factor(status)) ~ arm) (Aalen-Johansen), death with LT competing."""
+    c = S.cumulative_incidence(tte, [28, 84, 168, 336], groups=ARMS)
+    for r in c.itertuples():
+        assert close(r.cif, R[("aj", f"{r.group}@{int(r.time)}")])
+
+
+def test_cumulative_incidence_ties_are_exact_and_silent():
+    """Tied days: no random jitter, no warning, the same answer every time; censoring on an event day
+    stays at risk (R's convention)."""
+    d = pd.DataFrame({"arm": "a", "time": [5.0, 5, 5, 8, 8, 10], "status": [1, 2, 0, 1, 0, 0]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        c1 = S.cumulative_incidence(d, [5, 8, 10])
+    c2 = S.cumulative_incidence(d, [5, 8, 10])
+    assert c1["cif"].tolist() == c2["cif"].tolist()
+    # by hand: day 5: 6 at risk, 1 cause, 1 competing -> CIF 1/6; S = 4/6; day 8: 3 at risk, 1 cause
+    assert np.allclose(c1["cif"], [1 / 6, 1 / 6 + (4 / 6) * (1 / 3), 1 / 6 + (4 / 6) * (1 / 3)])
+    assert c1["n_events"].tolist() == [1, 2, 2] and c1["n_competing"].tolist() == [1, 1, 1]
+    none = S.cumulative_incidence(d.assign(status=[0, 2, 0, 0, 2, 0]), [10])
+    assert none["cif"].item() == 0.0
+
+
+def test_two_arm_design():
+    raw = dict(load_study().raw)
+    raw["factors"] = {"msc": raw["factors"]["msc"]}
+    raw["arms"] = [{"id": "soc", "label": "SOC", "factors": {"msc": False}},
+                   {"id": "cells", "label": "MSC", "factors": {"msc": True}}]
+    raw["control_arm"] = "soc"
+    two = study_from_dict(raw)
+    rng = np.random.default_rng(4)
+    d = pd.DataFrame({"arm": np.repeat(["soc", "cells"], 40)})
+    d["msc"] = (d["arm"] == "cells").astype(int)
+    d["time"] = np.ceil(rng.exponential(200 * np.exp(0.5 * d["msc"])))
+    d["event"] = (d["time"] < 300).astype(int)
+    d["time"] = d["time"].clip(upper=300)
+    assert S.cox_arm(d, two).table["term"].tolist() == ["cells"]
+    assert S.cox_factorial(d, two).table["term"].tolist() == ["msc"]
+    assert np.isclose(S.cox_arm(d, two).table["coef"].item(), S.cox_factorial(d, two).table["coef"].item())
+    lr = S.logrank(d, groups=["soc", "cells"])
+    assert lr["statistic"].iloc[0] == pytest.approx(lr["statistic"].iloc[1])
+
+
+@pytest.fixture(scope="module")
+def large():
+    return tk.simulate(scenario="large")
+
+
+def test_hazard_ratios_recover_the_truth_in_a_large_trial(large):
+    """4,000 simulated subjects (params/scenarios/large.yaml): the unadjusted factorial Cox model's
+    95% CIs hold the true log hazard ratios of every term, and the arm model's the true arm HRs."""
+    tte = time_to_event(large, endpoint="transplant_free")
+    truth = large.truth
+    fac = S.cox_factorial(tte, large.study).table.set_index("term")
+    for term, log_hr in truth["log_hazard_ratios"].items():
+        r = fac.loc[term.replace("*", ":")]
+        assert r["ci_low"] <= np.exp(log_hr) <= r["ci_high"], (term, r["estimate"], np.exp(log_hr))
+        assert r["ci_high"] / r["ci_low"] < 1.6  # and the intervals are narrow
+    arm = S.cox_arm(tte, large.study).table.set_index("term")
+    for a, hr in truth["hazard_ratios"]["arms_vs_control"].items():
+        if a != large.study.control_arm:
+            assert arm.loc[a, "ci_low"] <= hr <= arm.loc[a, "ci_high"], (a, arm.loc[a, "estimate"], hr)
+    km = S.survival_at(tte, [168], groups=large.study.arm_ids)
+    for r in km.itertuples():
+        assert r.ci_low <= truth["survival"][r.group]["secondary"] <= r.ci_high

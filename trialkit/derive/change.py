@@ -1,0 +1,372 @@
+"""Change-from-baseline analysis datasets (ADLB-like), worst-rank and symptom inputs.
+
+Measurements are placed in the study file's visits (their ``visit`` column, else the visit whose
+window holds ``day``; one value per subject, visit and parameter: the scheduled one, then the one
+closest to the nominal day). Severity scores (MELD, Child-Pugh, ...) come from
+:func:`trialkit.scores.add_scores` and are never computed here.
+
+Intercurrent events: the datasets describe subjects **while alive and transplant-free** —
+measurements on or after a liver transplant are dropped (they describe the graft), and nothing is
+recorded after death. ``survivor`` flags subjects alive and transplant-free at the horizon.
+
+Examples
+--------
+>>> import pandas as pd
+>>> from trialkit.data.trial import Trial
+>>> from trialkit.study import load_study
+>>> subjects = pd.DataFrame({"subject_id": ["a", "b"], "arm": ["control", "msc"]})
+>>> labs = pd.DataFrame({"subject_id": ["a", "a", "b", "b"], "day": [0, 168, 0, 170],
+...                      "visit": ["D0", "W24", "D0", ""], "parameter": "ALT",
+...                      "value": [200.0, 50.0, 100.0, 100.0], "unit": "U/L"})
+>>> events = pd.DataFrame({"subject_id": ["a", "b"], "event": "last_contact", "day": [336, 336]})
+>>> t = Trial(study=load_study(), subjects=subjects, labs=labs, events=events)
+>>> d = change_from_baseline(t, ["ALT"], log=["ALT"])
+>>> d[["subject_id", "visit", "baseline_raw", "value_raw", "change", "scale"]].round(4)
+  subject_id visit  baseline_raw  value_raw  change scale
+0          a   W24         200.0       50.0 -1.3863   log
+1          b   W24         100.0      100.0  0.0000   log
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialkit.derive.tte import event_days, factor_columns, horizon_days
+
+__all__ = ["SCORE_PARAMETERS", "visit_values", "change_from_baseline", "baseline_values",
+           "target_visit", "analysis_visits", "worst_rank_inputs", "symptom_visits", "symptom_outcomes",
+           "parameter_label", "available_parameters"]
+
+# Score "parameters" and the add_scores column they come from.
+SCORE_PARAMETERS = {"MELD": "meld", "MELD_NA": "meld_na", "MELD_3": "meld_3",
+                    "CHILD_PUGH": "child_pugh_points", "ALBI": "albi", "COSSH_ACLF_II": "cossh_aclf_ii"}
+_SCORE_LABELS = {"MELD": "MELD", "MELD_NA": "MELD-Na", "MELD_3": "MELD 3.0", "CHILD_PUGH": "Child-Pugh points",
+                 "ALBI": "ALBI", "COSSH_ACLF_II": "COSSH-ACLF II"}
+
+
+def parameter_label(study, name: str) -> str:
+    """A display label: the study file's label, a score's name, or ``A/B`` for a ratio ``A_B``.
+
+    >>> from trialkit.study import load_study
+    >>> parameter_label(load_study(), "TBIL"), parameter_label(load_study(), "TH1_TH2")
+    ('Total bilirubin', 'TH1/TH2 ratio')
+    """
+    if name in study.parameters and study.parameters[name].label:
+        return study.parameters[name].label
+    if name in _SCORE_LABELS:
+        return _SCORE_LABELS[name]
+    if "_" in name and all(p in study.parameters for p in name.split("_", 1)):
+        return "/".join(name.split("_", 1)) + " ratio"
+    return name
+
+
+def _place(df: pd.DataFrame, study, keys: list[str]) -> pd.DataFrame:
+    """Put rows in visits and keep one per ``keys`` + visit (scheduled, then closest, then earliest)."""
+    given = df["visit"].astype(object).where(df["visit"].notna(), "").astype(str).str.strip()
+    df = df.assign(visit=given.to_numpy(dtype=object), unscheduled=(given == "").to_numpy())
+    day = df["day"].to_numpy(dtype=float)
+    assigned = df["visit"].to_numpy(dtype=object).copy()
+    best = np.full(len(df), np.inf)
+    for v in study.visits:
+        dist = np.abs(day - v.day)
+        take = df["unscheduled"].to_numpy() & (day >= v.window[0]) & (day <= v.window[1]) & (dist < best)
+        assigned[take], best[take] = v.id, dist[take]
+    nominal = {v.id: v.day for v in study.visits}
+    df = df.assign(visit=assigned)
+    df = df.assign(visit_day=df["visit"].map(nominal))
+    df = df[df["visit_day"].notna()]
+    df = df.assign(dist=(df["day"] - df["visit_day"]).abs())
+    df = df.sort_values([*keys, "visit", "unscheduled", "dist", "day"], kind="stable")
+    df = df.drop_duplicates([*keys, "visit"])
+    return df.drop(columns=["unscheduled", "dist"]).astype({"visit_day": "int64"})
+
+
+def available_parameters(trial, candidates) -> list[str]:
+    """The subset of ``candidates`` this trial can provide (measured labs, computable scores, ratios)."""
+    measured = set(trial.labs["parameter"].astype(object).unique())
+    out = []
+    for p in candidates:
+        if p in SCORE_PARAMETERS:
+            need = {"TBIL", "INR", "CREAT"} if p.startswith("MELD") else {"TBIL", "ALB"}
+            if p == "CHILD_PUGH":
+                need = {"TBIL", "ALB", "INR", "ASCITES", "HE"}
+            if need <= measured:
+                out.append(p)
+        elif p in measured:
+            out.append(p)
+        elif "_" in p and set(p.split("_", 1)) <= measured:
+            out.append(p)
+    return out
+
+
+def visit_values(trial, parameters) -> pd.DataFrame:
+    """One value per subject, visit and parameter, in long format.
+
+    Parameters
+    ----------
+    trial : Trial
+    parameters : list of str
+        Lab parameters of the study file, score names (keys of :data:`SCORE_PARAMETERS`, from
+        :func:`trialkit.scores.add_scores`), or ratios written ``A_B`` (value of A / value of B at
+        the same visit, e.g. ``TH1_TH2``).
+
+    Returns
+    -------
+    DataFrame
+        ``subject_id``, ``parameter``, ``visit``, ``visit_day`` (nominal), ``day`` (of measurement;
+        for scores the nominal day), ``value``; sorted by parameter (in the order given), subject, day.
+    """
+    study, labs = trial.study, trial.labs
+    scores = [p for p in parameters if p in SCORE_PARAMETERS]
+    ratios = {p: tuple(p.split("_", 1)) for p in parameters
+              if p not in SCORE_PARAMETERS and p not in study.parameters and "_" in p}
+    raw = [p for p in parameters if p in study.parameters]
+    unknown = [p for p in parameters if p not in scores and p not in ratios and p not in raw]
+    if unknown:
+        raise KeyError(f"unknown parameter(s) {unknown}: not in the study file, not a score, not a ratio")
+    need = set(raw) | {x for ab in ratios.values() for x in ab}
+    for p in need:
+        if p not in study.parameters:
+            raise KeyError(f"ratio needs parameter {p!r}, which the study file does not declare")
+    lab = labs.loc[labs["parameter"].isin(list(need)), ["subject_id", "day", "visit", "parameter", "value"]]
+    lab = lab.astype({"subject_id": object, "parameter": object, "value": float, "day": float})
+    lab = _place(lab, study, ["subject_id", "parameter"])
+    parts = [lab[lab["parameter"].isin(raw)]]
+    if ratios:
+        wide = lab.pivot_table(index=["subject_id", "visit", "visit_day"], columns="parameter", values="value",
+                               aggfunc="first")
+        for name, (a, b) in ratios.items():
+            if a in wide and b in wide:
+                r = (wide[a] / wide[b]).where(wide[b] > 0).dropna().rename("value").reset_index()
+                r["parameter"], r["day"] = name, r["visit_day"].astype(float)
+                parts.append(r)
+    if scores:
+        from trialkit.scores import add_scores
+
+        sc = add_scores(trial)
+        for name in scores:
+            s = sc[["subject_id", "visit", "day", SCORE_PARAMETERS[name]]].rename(
+                columns={SCORE_PARAMETERS[name]: "value", "day": "visit_day"}).dropna(subset=["value"])
+            s = s.assign(parameter=name, day=s["visit_day"].astype(float), value=s["value"].astype(float))
+            parts.append(s)
+    cols = ["subject_id", "parameter", "visit", "visit_day", "day", "value"]
+    out = pd.concat([p[cols] for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=cols)
+    out = out.astype({"subject_id": object, "parameter": object, "visit": object, "visit_day": "int64"})
+    order = {p: i for i, p in enumerate(parameters)}
+    out = out.assign(_o=out["parameter"].map(order)).sort_values(["_o", "subject_id", "visit_day"], kind="stable")
+    return out.drop(columns="_o").reset_index(drop=True)
+
+
+def analysis_visits(study, horizon="secondary") -> list[str]:
+    """Post-baseline visit ids with nominal day in (0, horizon], in time order.
+
+    >>> from trialkit.study import load_study
+    >>> analysis_visits(load_study())[-3:]
+    ['W8', 'W12', 'W24']
+    """
+    h = horizon_days(study, horizon)
+    return [v.id for v in study.visits if 0 < v.day <= h]
+
+
+def target_visit(study, horizon="secondary") -> str:
+    """The last post-baseline visit at or before ``horizon`` (the visit of the week-24 contrasts).
+
+    >>> from trialkit.study import load_study
+    >>> target_visit(load_study()), target_visit(load_study(), "primary")
+    ('W24', 'W48')
+    """
+    vis = analysis_visits(study, horizon)
+    if not vis:
+        raise ValueError(f"no post-baseline visit at or before the horizon {horizon!r}")
+    return vis[-1]
+
+
+def _survivor_flags(trial, h: float) -> pd.DataFrame:
+    d = event_days(trial.subjects, trial.events)
+    first = np.fmin(d["death"], d["transplant"])
+    return pd.DataFrame({"subject_id": d["subject_id"], "event_day": first.where(first <= h),
+                         "transplant_day": d["transplant"],
+                         "survivor": (~(first <= h)).astype(bool)})
+
+
+def change_from_baseline(trial, parameters, *, horizon="secondary", log=("ALT", "TBIL"),
+                         after_transplant: str = "exclude") -> pd.DataFrame:
+    """Change from baseline at each post-baseline visit up to ``horizon``, long format.
+
+    Parameters
+    ----------
+    trial : Trial
+    parameters : list of str
+        As :func:`visit_values` (labs, scores, ``A_B`` ratios).
+    horizon : str or float
+        ``"secondary"`` (default) or another horizon key or a number of days.
+    log : sequence of str
+        Parameters analysed on the natural-log scale: ``change`` is then log(value / baseline) and
+        ``baseline`` is log(baseline); differences back-transform to ratios of geometric means.
+    after_transplant : {"exclude", "keep"}
+        Whether measurements on or after a liver transplant are dropped (default) or kept.
+
+    Returns
+    -------
+    DataFrame
+        One row per subject, parameter and post-baseline visit with a value: ``subject_id``, ``arm``,
+        factor columns (0/1), ``parameter``, ``visit``, ``visit_day``, ``baseline_raw``,
+        ``value_raw``, ``baseline`` and ``value`` (analysis scale), ``change``, ``scale``
+        (``"log"`` or ``"identity"``), ``survivor`` (alive and transplant-free at the horizon).
+        Subjects without a baseline value for a parameter are left out of that parameter.
+    """
+    if after_transplant not in ("exclude", "keep"):
+        raise ValueError("after_transplant: expected 'exclude' or 'keep'")
+    study = trial.study
+    h = horizon_days(study, horizon)
+    vals = visit_values(trial, list(parameters))
+    base_id = study.baseline_visit.id
+    base = vals[vals["visit"] == base_id][["subject_id", "parameter", "value"]].rename(
+        columns={"value": "baseline_raw"})
+    post = vals[(vals["visit_day"] > 0) & (vals["visit_day"] <= h)]
+    flags = _survivor_flags(trial, h)
+    if after_transplant == "exclude":
+        lt = post["subject_id"].map(flags.set_index("subject_id")["transplant_day"])
+        post = post[~(post["day"] >= lt)]
+    d = post.rename(columns={"value": "value_raw"}).merge(base, on=["subject_id", "parameter"], how="inner")
+    is_log = d["parameter"].isin(list(log))
+    if (is_log & ((d["value_raw"] <= 0) | (d["baseline_raw"] <= 0))).any():
+        bad = sorted(d.loc[is_log & ((d["value_raw"] <= 0) | (d["baseline_raw"] <= 0)), "parameter"].unique())
+        raise ValueError(f"non-positive values of {bad} cannot be log-transformed")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        d["baseline"] = np.where(is_log, np.log(d["baseline_raw"]), d["baseline_raw"])
+        d["value"] = np.where(is_log, np.log(d["value_raw"]), d["value_raw"])
+    d["change"] = d["value"] - d["baseline"]
+    d["scale"] = np.where(is_log, "log", "identity").astype(object)
+    d = d.merge(flags[["subject_id", "survivor"]], on="subject_id", how="left")
+    fc = factor_columns(trial.subjects, study)
+    d = fc.merge(d, on="subject_id", how="inner")
+    cols = ["subject_id", "arm", *study.factors, "parameter", "visit", "visit_day", "baseline_raw", "value_raw",
+            "baseline", "value", "change", "scale", "survivor"]
+    order = {p: i for i, p in enumerate(parameters)}
+    d = d.assign(_o=d["parameter"].map(order)).sort_values(["_o", "subject_id", "visit_day"], kind="stable")
+    return d[cols].reset_index(drop=True)
+
+
+def baseline_values(trial, parameters=("MELD",)) -> pd.DataFrame:
+    """Subject-level baseline table: ``subject_id``, ``arm``, factor columns, the subject columns
+    (age, sex, cirrhosis, ...) and one column per requested baseline parameter (NaN when missing).
+
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> s = pd.DataFrame({"subject_id": ["a"], "arm": ["msc"], "age": [40.0]})
+    >>> labs = pd.DataFrame({"subject_id": "a", "day": [0], "visit": ["D0"], "parameter": ["ALT"],
+    ...                      "value": [80.0], "unit": "U/L"})
+    >>> baseline_values(Trial(study=load_study(), subjects=s, labs=labs, events=pd.DataFrame()), ["ALT"])
+      subject_id  arm  msc  pe   age   ALT
+    0          a  msc    1   0  40.0  80.0
+    """
+    study = trial.study
+    vals = visit_values(trial, list(parameters))
+    b = vals[vals["visit"] == study.baseline_visit.id].pivot(index="subject_id", columns="parameter", values="value")
+    b = b.reindex(columns=list(parameters))
+    b.columns.name = None
+    out = factor_columns(trial.subjects, study)
+    extra = trial.subjects.drop(columns=["arm"]).astype({"subject_id": object})
+    extra = extra[[c for c in extra.columns if c not in out.columns or c == "subject_id"]]
+    out = out.merge(extra, on="subject_id", how="left")
+    out = out.merge(b, left_on="subject_id", right_index=True, how="left")
+    return out
+
+
+def worst_rank_inputs(trial, parameter: str, *, horizon="secondary", log=("ALT", "TBIL"),
+                      missing: str = "drop") -> pd.DataFrame:
+    """Per-subject inputs of a worst-rank composite for one parameter at the target visit.
+
+    Subjects who died or had a transplant on or before the horizon carry ``event = 1`` and their
+    ``event_day``; survivors carry their ``change`` at :func:`target_visit`.
+
+    Parameters
+    ----------
+    parameter : str
+    horizon : str or float
+    log : sequence of str
+        As :func:`change_from_baseline`.
+    missing : {"drop", "locf"}
+        Survivors without a value at the target visit: left out (default) or given their last
+        post-baseline change (last observation carried forward).
+
+    Returns
+    -------
+    DataFrame
+        ``subject_id``, ``arm``, factor columns, ``event`` (0/1), ``event_day`` (NaN for survivors),
+        ``change`` (NaN for events), ``imputed`` (bool). Subjects without a baseline value are left out.
+    """
+    if missing not in ("drop", "locf"):
+        raise ValueError("missing: expected 'drop' or 'locf'")
+    study = trial.study
+    h = horizon_days(study, horizon)
+    tv = target_visit(study, horizon)
+    ch = change_from_baseline(trial, [parameter], horizon=horizon, log=log)
+    vals = visit_values(trial, [parameter])
+    has_base = set(vals.loc[vals["visit"] == study.baseline_visit.id, "subject_id"])
+    flags = _survivor_flags(trial, h)
+    out = factor_columns(trial.subjects, study).merge(flags[["subject_id", "event_day"]], on="subject_id")
+    out = out[out["subject_id"].isin(has_base)]
+    out["event"] = out["event_day"].notna().astype("int64")
+    at = ch[ch["visit"] == tv].set_index("subject_id")["change"]
+    out["change"] = out["subject_id"].map(at)
+    out["imputed"] = False
+    if missing == "locf":
+        last = ch.sort_values("visit_day").groupby("subject_id")["change"].last()
+        fill = out["change"].isna() & (out["event"] == 0)
+        out.loc[fill, "change"] = out.loc[fill, "subject_id"].map(last)
+        out.loc[fill, "imputed"] = out.loc[fill, "change"].notna()
+    out.loc[out["event"] == 1, "change"] = np.nan
+    keep = (out["event"] == 1) | out["change"].notna()
+    cols = ["subject_id", "arm", *study.factors, "event", "event_day", "change", "imputed"]
+    return out.loc[keep, cols].reset_index(drop=True)
+
+
+def symptom_visits(trial) -> pd.DataFrame:
+    """Symptom scores placed in visits: ``subject_id``, ``arm``, ``symptom``, ``visit``, ``visit_day``,
+    ``score`` (one per subject, symptom and visit). Requires the optional ``symptoms`` table."""
+    if not trial.has("symptoms"):
+        raise ValueError("this dataset has no symptoms table")
+    s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype(
+        {"subject_id": object, "symptom": object, "day": float})
+    s = _place(s, trial.study, ["subject_id", "symptom"])
+    arm = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
+    s = s.assign(arm=s["subject_id"].map(arm), score=s["score"].astype("int64"))
+    s = s.sort_values(["symptom", "subject_id", "visit_day"], kind="stable")
+    return s[["subject_id", "arm", "symptom", "visit", "visit_day", "score"]].reset_index(drop=True)
+
+
+def symptom_outcomes(trial, *, horizon="secondary") -> pd.DataFrame:
+    """Per subject and symptom: baseline score, score at the target visit, and death/LT by the horizon.
+
+    Returns
+    -------
+    DataFrame
+        ``subject_id``, ``arm``, factor columns, ``symptom``, ``baseline``, ``score`` (NaN if not
+        assessed), ``event`` (1 = died or transplanted on or before the horizon), ``improved``
+        (score below baseline and no event; NaN when a survivor's score is missing). Subjects without
+        a baseline score for a symptom are left out of it.
+    """
+    study = trial.study
+    h = horizon_days(study, horizon)
+    tv = target_visit(study, horizon)
+    sv = symptom_visits(trial)
+    base = sv[sv["visit"] == study.baseline_visit.id].set_index(["subject_id", "symptom"])["score"]
+    at = sv[sv["visit"] == tv].set_index(["subject_id", "symptom"])["score"]
+    flags = _survivor_flags(trial, h).set_index("subject_id")
+    fc = factor_columns(trial.subjects, study)
+    rows = base.rename("baseline").reset_index().merge(fc, on="subject_id", how="inner")
+    rows["score"] = [at.get((s, y), np.nan) for s, y in zip(rows["subject_id"], rows["symptom"])]
+    rows["score"] = rows["score"].astype(float)
+    rows["event"] = rows["subject_id"].map(flags["event_day"]).notna().astype("int64")
+    rows.loc[rows["event"] == 1, "score"] = np.nan
+    imp = (rows["score"] < rows["baseline"]).astype(float)
+    imp[(rows["event"] == 0) & rows["score"].isna()] = np.nan
+    imp[rows["event"] == 1] = 0.0
+    rows["improved"] = imp
+    cols = ["subject_id", "arm", *study.factors, "symptom", "baseline", "score", "event", "improved"]
+    order = {s: i for i, s in enumerate(study.symptoms)}
+    rows = rows.assign(_o=rows["symptom"].map(order)).sort_values(["_o", "subject_id"], kind="stable")
+    return rows[cols].reset_index(drop=True)

@@ -1,0 +1,288 @@
+"""Time-to-event analysis datasets (ADTTE-like), one per estimand.
+
+Every function returns one row per randomized subject with ``subject_id``, ``arm``, one 0/1 column
+per treatment factor of the study file (so a factorial Cox model can be fitted directly), ``time``
+(study days) and ``event`` (1 = the endpoint's event, 0 = censored). Follow-up is censored at the
+subject's ``last_contact`` or at the analysis horizon, whichever comes first; an event after the
+horizon counts as censored at the horizon.
+
+Endpoints (the intercurrent event liver transplantation, LT, is what differs):
+
+``"transplant_free"``
+    Death or LT, whichever comes first (composite strategy; the registry's "unfavourable outcome").
+``"death_lt_censored"``
+    Death; follow-up is censored at LT (a hypothetical "had LT not been available" estimand,
+    valid only if LT is non-informative — a sensitivity analysis).
+``"overall"``
+    Death whenever it happens, LT ignored (treatment-policy strategy; deaths after LT count).
+
+:func:`competing_risks` gives the competing-risks coding (``status`` 0 censored, 1 the cause of
+interest, 2 a competing event) used for cumulative incidence (death with LT competing, HCC with
+death and LT competing).
+
+Examples
+--------
+>>> import pandas as pd
+>>> from trialkit.study import load_study
+>>> subjects = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["control", "msc", "pe"]})
+>>> events = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "c"],
+...                        "event": ["death", "last_contact", "transplant", "last_contact", "last_contact"],
+...                        "day": [40, 40, 20, 336, 400]})
+>>> time_to_event(subjects, events, load_study())[["subject_id", "msc", "pe", "time", "event"]]
+  subject_id  msc  pe   time  event
+0          a    0   0   40.0      1
+1          b    1   0   20.0      1
+2          c    0   1  336.0      0
+>>> time_to_event(subjects, events, load_study(), endpoint="overall")["time"].tolist()
+[40.0, 336.0, 336.0]
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horizon_days", "factor_columns",
+           "estimands"]
+
+ENDPOINTS = ("transplant_free", "death_lt_censored", "overall")
+_EVENT_NAMES = ("death", "transplant", "hcc", "last_contact")
+
+
+def _unpack(trial_or_subjects, events, study):
+    """Accept a Trial, or (subjects, events, study)."""
+    if events is None and hasattr(trial_or_subjects, "subjects"):
+        t = trial_or_subjects
+        return t.subjects, t.events, t.study
+    if events is None or study is None:
+        raise TypeError("pass a Trial, or subjects, events and study")
+    return trial_or_subjects, events, study
+
+
+def horizon_days(study, horizon: str | int | float | None) -> float:
+    """Resolve ``horizon``: a key of ``study.horizons`` (``"primary"``), a number of days, or None (∞).
+
+    >>> from trialkit.study import load_study
+    >>> horizon_days(load_study(), "primary"), horizon_days(load_study(), 100)
+    (336.0, 100.0)
+    """
+    if horizon is None:
+        return float("inf")
+    if isinstance(horizon, str):
+        if horizon not in study.horizons:
+            raise KeyError(f"horizon {horizon!r} is not in the study file's horizons {list(study.horizons)}")
+        return float(study.horizons[horizon])
+    return float(horizon)
+
+
+def factor_columns(subjects: pd.DataFrame, study) -> pd.DataFrame:
+    """``subject_id``, ``arm`` and one 0/1 column per factor of the study file, from each subject's arm.
+
+    >>> import pandas as pd
+    >>> from trialkit.study import load_study
+    >>> factor_columns(pd.DataFrame({"subject_id": ["x"], "arm": ["pe_msc"]}), load_study())
+      subject_id     arm  msc  pe
+    0          x  pe_msc    1   1
+    """
+    af = study.arm_factors().drop(columns="label")
+    clash = {"subject_id", "time", "event", "status"} & set(study.factors)
+    if clash:
+        raise ValueError(f"factor name(s) {sorted(clash)} clash with analysis columns; rename them in the study file")
+    for f in study.factors:
+        af[f] = af[f].astype("int64")
+    out = subjects[["subject_id", "arm"]].astype({"subject_id": object, "arm": object})
+    out = out.merge(af, on="arm", how="left", validate="many_to_one")
+    if out[list(study.factors)].isna().any().any():
+        bad = sorted(out.loc[out[list(study.factors)].isna().any(axis=1), "arm"].unique())
+        raise ValueError(f"arm(s) {bad} are not in the study file")
+    return out.reset_index(drop=True)
+
+
+def event_days(subjects: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+    """Per subject, the day of each event type (NaN when it did not happen) and ``end``, the last day
+    of follow-up (``last_contact``, else the day of death).
+
+    >>> import pandas as pd
+    >>> s = pd.DataFrame({"subject_id": ["a", "b"]})
+    >>> e = pd.DataFrame({"subject_id": ["a", "b"], "event": ["death", "last_contact"], "day": [5, 9]})
+    >>> event_days(s, e)
+      subject_id  death  transplant  hcc  last_contact  end
+    0          a    5.0         NaN  NaN           NaN  5.0
+    1          b    NaN         NaN  NaN           9.0  9.0
+    """
+    ev = events[["subject_id", "event", "day"]].astype({"subject_id": object, "event": object})
+    ev = ev[ev["event"].isin(_EVENT_NAMES)]
+    first = ev.groupby(["subject_id", "event"], sort=False)["day"].min().astype(float).unstack("event")
+    first = first.reindex(columns=list(_EVENT_NAMES))
+    out = pd.DataFrame({"subject_id": subjects["subject_id"].astype(object).to_numpy()})
+    out = out.join(first, on="subject_id")
+    out["end"] = out["last_contact"].fillna(out["death"])
+    out["end"] = np.fmax(out["end"], out["death"])  # a death is never before the last contact
+    if out["end"].isna().any():
+        n = int(out["end"].isna().sum())
+        raise ValueError(f"{n} subject(s) have neither last_contact nor death: follow-up is unknown")
+    return out
+
+
+def time_to_event(trial_or_subjects, events: pd.DataFrame | None = None, study=None, *,
+                  endpoint: str = "transplant_free", horizon: str | float | None = "primary") -> pd.DataFrame:
+    """Time-to-event dataset for one endpoint (see the module docstring for the estimands).
+
+    Parameters
+    ----------
+    trial_or_subjects : Trial or DataFrame
+        A :class:`~trialkit.Trial`, or its ``subjects`` table (then pass ``events`` and ``study``).
+    events : DataFrame, optional
+    study : Study, optional
+    endpoint : {"transplant_free", "death_lt_censored", "overall"}
+    horizon : str, float or None
+        ``"primary"`` (default) or another key of ``study.horizons``, a number of days, or None.
+
+    Returns
+    -------
+    DataFrame
+        One row per subject, in the order of ``subjects``: ``subject_id``, ``arm``, one 0/1 column per
+        factor, ``time`` (days, float), ``event`` (0/1 int).
+
+    Notes
+    -----
+    An event on the day of the last contact counts. For ``"death_lt_censored"`` a death on the day of
+    LT is a death (event), an LT strictly before death censors follow-up at the LT day.
+    """
+    subjects, events, study = _unpack(trial_or_subjects, events, study)
+    if endpoint not in ENDPOINTS:
+        raise ValueError(f"endpoint {endpoint!r}: expected one of {ENDPOINTS}")
+    h = horizon_days(study, horizon)
+    d = event_days(subjects, events)
+    if endpoint == "transplant_free":
+        ev_day = np.fmin(d["death"], d["transplant"])
+        end = d["end"]
+    elif endpoint == "overall":
+        ev_day = d["death"]
+        end = d["end"]
+    else:  # death_lt_censored
+        lt_first = d["transplant"].notna() & ~(d["death"] <= d["transplant"])
+        ev_day = d["death"].where(~lt_first)
+        end = d["end"].where(~lt_first, d["transplant"])
+    has = ev_day.notna() & (ev_day <= h)
+    time = np.where(has, ev_day, np.fmin(end, h))
+    out = factor_columns(subjects, study)
+    out["time"] = time.astype(float)
+    out["event"] = has.astype("int64").to_numpy()
+    return out
+
+
+def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study=None, *,
+                    cause: str = "death", competing: tuple[str, ...] | list[str] = ("transplant",),
+                    horizon: str | float | None = "primary") -> pd.DataFrame:
+    """Competing-risks dataset: the first of ``cause`` and the ``competing`` events ends follow-up.
+
+    Parameters
+    ----------
+    cause : str
+        The event of interest: ``"death"``, ``"transplant"`` or ``"hcc"``.
+    competing : sequence of str
+        Events that preclude ``cause`` (e.g. ``("death", "transplant")`` for HCC).
+    horizon : see :func:`time_to_event`
+
+    Returns
+    -------
+    DataFrame
+        As :func:`time_to_event` plus ``status``: 0 censored, 1 ``cause``, 2 a competing event
+        (``event`` = ``status == 1``). A cause and a competing event on the same day count as the cause.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trialkit.study import load_study
+    >>> s = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["control", "msc", "msc"]})
+    >>> e = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "c"],
+    ...                   "event": ["death", "last_contact", "hcc", "last_contact", "last_contact"],
+    ...                   "day": [40, 40, 100, 200, 300]})
+    >>> competing_risks(s, e, load_study(), cause="hcc", competing=["death"])[["time", "status"]]
+        time  status
+    0   40.0       2
+    1  100.0       1
+    2  300.0       0
+    """
+    subjects, events, study = _unpack(trial_or_subjects, events, study)
+    names = [cause, *competing]
+    for n in names:
+        if n not in ("death", "transplant", "hcc"):
+            raise ValueError(f"event {n!r}: expected death, transplant or hcc")
+    if cause in competing:
+        raise ValueError(f"{cause!r} cannot compete with itself")
+    h = horizon_days(study, horizon)
+    d = event_days(subjects, events)
+    c_day = d[cause]
+    k_day = d[list(competing)].min(axis=1) if competing else pd.Series(np.nan, index=d.index)
+    first = np.fmin(c_day, k_day)
+    status = np.where(c_day.notna() & ~(k_day < c_day), 1, np.where(k_day.notna(), 2, 0))
+    has = first.notna() & (first <= h)
+    status = np.where(has, status, 0)
+    # follow-up for the cause continues after an LT only if LT is not competing; death always ends it
+    end = d["end"]
+    time = np.where(has, first, np.fmin(end, h))
+    out = factor_columns(subjects, study)
+    out["time"] = time.astype(float)
+    out["status"] = status.astype("int64")
+    out["event"] = (out["status"] == 1).astype("int64")
+    return out
+
+
+_SURVIVAL_TEXT = {
+    "transplant_free": ("transplant-free survival: time to death or liver transplantation (LT), whichever first",
+                        "LT: composite (LT is an event, as death)"),
+    "death_lt_censored": ("survival: time to death, follow-up censored at LT",
+                          "LT: hypothetical (survival had LT not been available; assumes LT is uninformative)"),
+    "overall": ("overall survival: time to death, LT ignored",
+                "LT: treatment policy (deaths after LT count)"),
+}
+
+
+def estimands(study, *, survival_endpoint: str = "transplant_free") -> pd.DataFrame:
+    """The estimands of the efficacy analysis (ICH E9(R1)), one row per endpoint, from the study file.
+
+    Returns
+    -------
+    DataFrame
+        ``endpoint``, ``population``, ``variable``, ``intercurrent_events`` (and the strategy for
+        each), ``summary_measure``.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> estimands(load_study())["endpoint"].tolist()
+    ['Primary: survival', 'Secondary: labs and scores', 'Symptoms', 'Immune function', 'HCC', 'Composite sensitivity']
+    """
+    if survival_endpoint not in ENDPOINTS:
+        raise ValueError(f"survival_endpoint {survival_endpoint!r}: expected one of {ENDPOINTS}")
+    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"day {v}" for k, v in study.horizons.items()}
+    prim, sec = wk["primary"], wk.get("secondary", wk["primary"])
+    ctrl = study.arm_labels[study.control_arm]
+    pop = f"all randomized subjects, analysed as randomized ({len(study.arms)} arms; control: {ctrl})"
+    var, ice = _SURVIVAL_TEXT[survival_endpoint]
+    rows = [
+        ("Primary: survival", pop, f"{var}, up to {prim}",
+         f"{ice}; missed or incomplete treatment: treatment policy; loss to follow-up: censored (non-informative)",
+         f"hazard ratio (Cox, Efron ties); Kaplan-Meier survival at fixed weeks; RMST difference to {prim}"),
+        ("Secondary: labs and scores", pop + ", with a baseline value",
+         f"change from baseline at each visit to {sec} (log ratio for log-transformed labs)",
+         "death and LT: while alive (mean change among patients alive and transplant-free at the horizon; values "
+         "after LT dropped); missing visits among survivors: missing at random given earlier values",
+         f"difference in LS-mean change vs control at {sec} (ratio of geometric means on the log scale)"),
+        ("Symptoms", pop + ", with the symptom at baseline",
+         f"symptom improved (score below baseline) at {sec}",
+         "death and LT: composite (counted as not improved; worst category in the ordinal test)",
+         "proportion improved and its difference vs control; Wilcoxon-Mann-Whitney probabilistic index"),
+        ("Immune function", pop + ", with a baseline value",
+         f"change from baseline of Th1, Th2 (log) and log(Th1/Th2) to {sec}",
+         "death and LT: while alive and transplant-free", "ratio of geometric means vs control"),
+        ("HCC", pop, f"hepatocellular carcinoma by {prim}",
+         "death and LT: competing risks (Aalen-Johansen cumulative incidence)",
+         f"cumulative incidence at {prim}"),
+        ("Composite sensitivity", pop + ", with a baseline value",
+         f"worst-rank of change at {sec}: death/LT by {sec} ranked below every survivor, earlier = worse",
+         "death and LT: composite (worst rank)", "probabilistic index (win probability) vs control"),
+    ]
+    return pd.DataFrame(rows, columns=["endpoint", "population", "variable", "intercurrent_events",
+                                       "summary_measure"])

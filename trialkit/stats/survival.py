@@ -1,0 +1,533 @@
+"""Survival analysis by arm: thin, tested wrappers around lifelines that return tidy tables.
+
+Input is a time-to-event dataset from :mod:`trialkit.derive.tte` (``arm``, factor columns,
+``time``, ``event``). Arms and factors come from the study file; nothing assumes four arms.
+
+Agreement with R (``survival`` 3.5: survfit with ``conf.type="log-log"``, survdiff, coxph with
+``ties="efron"``) is checked to 1e-6 in ``tests/test_stats_survival.py`` against
+``tests/reference/efficacy.R``.
+
+Examples
+--------
+>>> import pandas as pd
+>>> d = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "time": [2., 4, 6, 8, 3, 5, 7, 9],
+...                   "event": [1, 1, 0, 1, 0, 1, 0, 0]})
+>>> survival_at(d, [5], groups=["a", "b"])[["group", "time", "survival", "n_at_risk"]]
+  group  time  survival  n_at_risk
+0     a   5.0  0.500000          2
+1     b   5.0  0.666667          3
+>>> logrank(d, groups=["a", "b"])[["comparison", "statistic", "df"]].round(4)
+  comparison  statistic  df
+0     global     1.2222   1
+1     b vs a     1.2222   1
+"""
+from __future__ import annotations
+
+import itertools
+import warnings
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+__all__ = ["km_table", "survival_at", "number_at_risk", "logrank", "cox_model", "cox_arm", "cox_factorial",
+           "factorial_terms", "ph_test", "ph_verdict", "rmst", "rmst_difference", "cumulative_incidence",
+           "event_counts", "CoxResult", "cox_arm_by_endpoint"]
+
+
+class _Quiet:
+    """Silence third-party warnings (lifelines' pandas deprecations) so notebook stderr stays clean."""
+
+    def __enter__(self):
+        self._cm = warnings.catch_warnings()
+        self._cm.__enter__()
+        warnings.simplefilter("ignore")
+
+    def __exit__(self, *exc):
+        return self._cm.__exit__(*exc)
+
+
+def _groups(d: pd.DataFrame, group: str, groups) -> list:
+    if groups is None:
+        groups = list(pd.unique(d[group]))
+    return [g for g in groups if (d[group] == g).any()]
+
+
+def _kmf(d: pd.DataFrame, alpha: float, label="KM"):
+    from lifelines import KaplanMeierFitter
+
+    with _Quiet():
+        return KaplanMeierFitter(alpha=alpha).fit(d["time"].astype(float), d["event"].astype(int), label=label)
+
+
+def km_table(tte: pd.DataFrame, *, group: str = "arm", groups=None, alpha: float = 0.05) -> pd.DataFrame:
+    """Kaplan-Meier estimate at every distinct time, per group.
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``time``, ``n_at_risk``, ``n_event``, ``n_censored``, ``survival``, ``ci_low``,
+        ``ci_high`` (log(-log) "exponential Greenwood" interval, R's ``conf.type="log-log"``), one row
+        at time 0 and one per distinct observed time.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": "a", "time": [2., 4, 4, 6], "event": [1, 1, 0, 1]})
+    >>> km_table(d)[["time", "n_at_risk", "n_event", "survival"]]
+       time  n_at_risk  n_event  survival
+    0   0.0          4        0      1.00
+    1   2.0          4        1      0.75
+    2   4.0          3        1      0.50
+    3   6.0          1        1      0.00
+    """
+    rows = []
+    for g in _groups(tte, group, groups):
+        k = _kmf(tte[tte[group] == g], alpha)
+        et = k.event_table
+        ci = k.confidence_interval_survival_function_
+        t = pd.DataFrame({"group": g, "time": et.index.to_numpy(dtype=float),
+                          "n_at_risk": et["at_risk"].to_numpy(), "n_event": et["observed"].to_numpy(),
+                          "n_censored": et["censored"].to_numpy(),
+                          "survival": k.survival_function_.iloc[:, 0].reindex(et.index).to_numpy(),
+                          "ci_low": ci.iloc[:, 0].reindex(et.index).to_numpy(),
+                          "ci_high": ci.iloc[:, 1].reindex(et.index).to_numpy()})
+        rows.append(t)
+    return pd.concat(rows, ignore_index=True)
+
+
+def number_at_risk(tte: pd.DataFrame, times, *, group: str = "arm", groups=None) -> pd.DataFrame:
+    """Number of subjects still at risk (``time >= t``) at each of ``times``, per group.
+
+    This is the table printed under a Kaplan-Meier plot (lifelines draws one but does not return
+    it; issue lifelines#1624).
+
+    Returns
+    -------
+    DataFrame
+        Index: groups; columns: the times; values: counts (int).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["a", "a", "b"], "time": [1., 5., 5.], "event": [1, 0, 1]})
+    >>> number_at_risk(d, [0, 5, 6])
+         0  5  6
+    arm         
+    a    2  1  0
+    b    1  1  0
+    """
+    gs = _groups(tte, group, groups)
+    times = list(times)
+    data = {t: [int((tte.loc[tte[group] == g, "time"] >= t).sum()) for g in gs] for t in times}
+    return pd.DataFrame(data, index=pd.Index(gs, name=group), columns=times)
+
+
+def survival_at(tte: pd.DataFrame, times, *, group: str = "arm", groups=None,
+                alpha: float = 0.05) -> pd.DataFrame:
+    """Kaplan-Meier survival (with CI) at given times, per group (R ``summary(survfit, times=)``).
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``time``, ``survival``, ``ci_low``, ``ci_high``, ``n_at_risk`` (``time >= t``),
+        ``n_events`` (cumulative events up to and including t), ``n``.
+    """
+    out = []
+    for g in _groups(tte, group, groups):
+        d = tte[tte[group] == g]
+        k = _kmf(d, alpha)
+        sf = k.survival_function_.iloc[:, 0]
+        ci = k.confidence_interval_survival_function_
+        for t in times:
+            idx = sf.index[sf.index <= t]
+            at = idx.max() if len(idx) else None
+            s = float(sf.loc[at]) if at is not None else 1.0
+            lo = float(ci.iloc[:, 0].loc[at]) if at is not None else 1.0
+            hi = float(ci.iloc[:, 1].loc[at]) if at is not None else 1.0
+            out.append({"group": g, "time": float(t), "survival": s, "ci_low": lo, "ci_high": hi,
+                        "n_at_risk": int((d["time"] >= t).sum()),
+                        "n_events": int(((d["time"] <= t) & (d["event"] == 1)).sum()), "n": len(d)})
+    return pd.DataFrame(out)
+
+
+def event_counts(tte: pd.DataFrame, *, group: str = "arm", groups=None) -> pd.DataFrame:
+    """``group``, ``n``, ``events``, ``censored`` and ``follow_up_days`` (total) per group."""
+    rows = []
+    for g in _groups(tte, group, groups):
+        d = tte[tte[group] == g]
+        rows.append({"group": g, "n": len(d), "events": int(d["event"].sum()),
+                     "censored": int((d["event"] == 0).sum()), "follow_up_days": float(d["time"].sum())})
+    return pd.DataFrame(rows)
+
+
+def logrank(tte: pd.DataFrame, *, group: str = "arm", groups=None, control=None) -> pd.DataFrame:
+    """Log-rank tests: the global k-group test, then each group against ``control``.
+
+    Parameters
+    ----------
+    groups : list, optional
+        Group order; the first is the control unless ``control`` is given.
+    control : optional
+
+    Returns
+    -------
+    DataFrame
+        ``comparison`` (``"global"`` or ``"<g> vs <control>"``), ``group``, ``statistic``
+        (chi-square, as R ``survdiff``), ``df``, ``p_value``, ``events``, ``n``.
+    """
+    from lifelines.statistics import logrank_test, multivariate_logrank_test
+
+    gs = _groups(tte, group, groups)
+    control = gs[0] if control is None else control
+    d = tte[tte[group].isin(gs)]
+    rows = []
+    if len(gs) >= 2:
+        with _Quiet():
+            r = multivariate_logrank_test(d["time"].astype(float), d[group], d["event"].astype(int))
+        rows.append({"comparison": "global", "group": None, "statistic": float(r.test_statistic),
+                     "df": int(r.degrees_of_freedom), "p_value": float(r.p_value),
+                     "events": int(d["event"].sum()), "n": len(d)})
+    c = d[d[group] == control]
+    for g in gs:
+        if g == control:
+            continue
+        a = d[d[group] == g]
+        with _Quiet():
+            r = logrank_test(a["time"].astype(float), c["time"].astype(float), a["event"].astype(int),
+                             c["event"].astype(int))
+        rows.append({"comparison": f"{g} vs {control}", "group": g, "statistic": float(r.test_statistic),
+                     "df": 1, "p_value": float(r.p_value), "events": int(a["event"].sum() + c["event"].sum()),
+                     "n": len(a) + len(c)})
+    return pd.DataFrame(rows)
+
+
+class CoxResult:
+    """A fitted Cox model: the lifelines fitter, the design it was fitted on, and the tidy table."""
+
+    def __init__(self, model, data: pd.DataFrame, table: pd.DataFrame):
+        self.model = model
+        self.data = data
+        self.table = table
+
+    @property
+    def loglik(self) -> float:
+        return float(self.model.log_likelihood_)
+
+    def lr_test(self) -> dict:
+        """Likelihood-ratio test of all terms (R ``summary(coxph)$logtest``)."""
+        with _Quiet():
+            r = self.model.log_likelihood_ratio_test()
+        return {"statistic": float(r.test_statistic), "df": int(r.degrees_freedom), "p_value": float(r.p_value)}
+
+    def __repr__(self) -> str:  # pragma: no cover - cosmetic
+        return f"CoxResult(terms={list(self.table['term'])})"
+
+
+def cox_model(data: pd.DataFrame, terms: list[str], *, alpha: float = 0.05, labels: dict | None = None,
+              duration: str = "time", event: str = "event") -> CoxResult:
+    """Fit a Cox model (Efron ties, as R ``coxph`` default) on numeric columns ``terms``.
+
+    Returns
+    -------
+    CoxResult
+        ``.table``: ``term``, ``label``, ``estimate`` (hazard ratio), ``ci_low``, ``ci_high`` (HR),
+        ``coef`` (log HR), ``se``, ``z``, ``p_value``, ``n``, ``events``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"time": [5., 8, 12, 3, 9, 15, 20, 7], "event": [1, 1, 0, 1, 1, 0, 1, 1],
+    ...                   "x": [0, 0, 0, 0, 1, 1, 1, 1]})
+    >>> round(float(cox_model(d, ["x"]).table["estimate"].item()), 4)
+    0.4005
+    """
+    from lifelines import CoxPHFitter
+
+    X = data[[duration, event, *terms]].astype(float).reset_index(drop=True)
+    cph = CoxPHFitter(alpha=alpha)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cph.fit(X, duration_col=duration, event_col=event,
+                fit_options={"precision": 1e-14, "r_precision": 0.0, "max_steps": 100})
+    s = cph.summary
+    z = stats.norm.ppf(1 - alpha / 2)
+    coef, se = s["coef"].to_numpy(), s["se(coef)"].to_numpy()
+    labels = labels or {}
+    with np.errstate(over="ignore", invalid="ignore"):
+        lo, hi, est = np.exp(coef - z * se), np.exp(coef + z * se), np.exp(coef)
+    table = pd.DataFrame({
+        "term": list(terms), "label": [labels.get(t, t) for t in terms],
+        "estimate": est, "ci_low": lo, "ci_high": hi,
+        "coef": coef, "se": se, "z": coef / se, "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
+        "n": len(X), "events": int(X[event].sum())})
+    return CoxResult(cph, X, table)
+
+
+def cox_arm(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> CoxResult:
+    """Cox model with one indicator per active arm (reference: the study's control arm).
+
+    Terms are the arm ids; labels read ``"<arm label> vs <control label>"``.
+    """
+    arms = [a for a in study.arm_ids if a != study.control_arm and (tte["arm"] == a).any()]
+    X = tte[["time", "event"]].copy()
+    for a in arms:
+        X[a] = (tte["arm"] == a).astype(float)
+    lab = study.arm_labels
+    return cox_model(X, arms, alpha=alpha,
+                     labels={a: f"{lab[a]} vs {lab[study.control_arm]}" for a in arms})
+
+
+def factorial_terms(study, *, interaction: bool = True) -> list[tuple[str, ...]]:
+    """Model terms of the factorial design: every factor, then (optionally) every interaction.
+
+    >>> from trialkit.study import load_study
+    >>> factorial_terms(load_study())
+    [('msc',), ('pe',), ('msc', 'pe')]
+    """
+    f = list(study.factors)
+    terms = [(x,) for x in f]
+    if interaction:
+        for k in range(2, len(f) + 1):
+            terms += list(itertools.combinations(f, k))
+    return terms
+
+
+def _design(data: pd.DataFrame, terms: list[tuple[str, ...]]) -> tuple[pd.DataFrame, list[str]]:
+    """Columns for each term (products of 0/1 factors); drops terms that are constant or aliased."""
+    X = pd.DataFrame(index=data.index)
+    kept = []
+    for t in terms:
+        name = ":".join(t)
+        col = data[list(t)].astype(float).prod(axis=1)
+        trial_X = pd.concat([X, col.rename(name)], axis=1)
+        full = np.column_stack([np.ones(len(data)), trial_X.to_numpy()])
+        if col.nunique() > 1 and np.linalg.matrix_rank(full) == full.shape[1]:
+            X, kept = trial_X, [*kept, name]
+    return X, kept
+
+
+def cox_factorial(tte: pd.DataFrame, study, *, interaction: bool = True, alpha: float = 0.05) -> CoxResult:
+    """Cox model on the factors of the design: main effects (+ all interactions), from ``study.factors``.
+
+    Terms that the arms present cannot identify (e.g. an interaction in a design without the
+    combination arm) are left out. Labels are the factors' labels joined by ``×``.
+    """
+    X, kept = _design(tte, factorial_terms(study, interaction=interaction))
+    X = pd.concat([tte[["time", "event"]], X], axis=1)
+    labels = {k: " × ".join(study.factors[f].label for f in k.split(":")) for k in kept}
+    return cox_model(X, kept, alpha=alpha, labels=labels)
+
+
+def _km_left(durations, events, weights):
+    """1 - KM(t-) at each duration: the left-continuous "km" time transform of R's cox.zph."""
+    from lifelines import KaplanMeierFitter
+
+    with _Quiet():
+        k = KaplanMeierFitter().fit(durations, events, weights=weights)
+    sf = k.survival_function_.iloc[:, 0]
+    t = sf.index.to_numpy(dtype=float)
+    v = sf.to_numpy()
+    i = np.searchsorted(t, np.asarray(durations, dtype=float), side="left") - 1
+    out = 1 - np.where(i >= 0, v[np.clip(i, 0, None)], 1.0)
+    return pd.Series(out, index=getattr(durations, "index", None))
+
+
+def ph_test(fit: CoxResult, *, alpha: float = 0.05) -> pd.DataFrame:
+    """Proportional-hazards test on scaled Schoenfeld residuals, per term and global.
+
+    lifelines' ``proportional_hazard_test`` (the Grambsch & Therneau approximation that R's
+    ``cox.zph`` computed before survival 3.0) with the "km" time transform as R defined it,
+    1 − KM(t−). The global statistic is the same approximation's multivariate form,
+    ``d · U'VU / Σ(g − ḡ)²`` (U: Schoenfeld residuals summed against the centred transformed event
+    times g, V: the coefficients' covariance, d: number of events). R's current ``cox.zph`` uses an
+    exact score test, so its numbers differ slightly by definition; ``tests/reference/efficacy.R``
+    reproduces this approximation in R from ``residuals(fit, "schoenfeld")``.
+
+    Returns
+    -------
+    DataFrame
+        ``term`` (each term, then ``"GLOBAL"``), ``statistic`` (chi-square), ``df``, ``p_value``,
+        ``violated`` (p < alpha).
+    """
+    from lifelines.statistics import proportional_hazard_test
+
+    m = fit.model
+    with _Quiet():
+        r = proportional_hazard_test(m, fit.data, time_transform=_km_left)
+        scaled = m.compute_residuals(fit.data, kind="scaled_schoenfeld")
+    terms = list(m.params_.index)
+    per = pd.Series(np.asarray(r.test_statistic, dtype=float), index=terms)
+    ev = m.event_observed.to_numpy().astype(bool)
+    g = np.asarray(_km_left(m.durations, m.event_observed, m.weights))[ev]
+    gc = g - g.mean()
+    d = ev.sum()
+    # scaled residuals r* = d · r V + beta, so Σ gc r* = d · V U and U'VU = s'V⁻¹s / d²
+    s = (gc[:, None] * scaled.to_numpy()).sum(axis=0)
+    V = m.variance_matrix_.to_numpy()
+    glob = float(s @ np.linalg.solve(V, s) / (d * (gc ** 2).sum()))
+    rows = [{"term": t, "statistic": float(per[t]), "df": 1} for t in terms]
+    rows.append({"term": "GLOBAL", "statistic": glob, "df": len(terms)})
+    out = pd.DataFrame(rows)
+    out["p_value"] = stats.chi2.sf(out["statistic"], out["df"])
+    out["violated"] = out["p_value"] < alpha
+    return out
+
+
+def ph_verdict(ph: pd.DataFrame, *, alpha: float = 0.05) -> str:
+    """One sentence in plain words on the proportional-hazards check (from :func:`ph_test`).
+
+    >>> import pandas as pd
+    >>> ph_verdict(pd.DataFrame({"term": ["GLOBAL"], "statistic": [1.0], "df": [1], "p_value": [0.32]}))
+    'No evidence against proportional hazards (global Schoenfeld test p = 0.32); with few events the test has little power, so the RMST difference is shown as well.'
+    """
+    g = ph.loc[ph["term"] == "GLOBAL"].iloc[0]
+    p = float(g["p_value"])
+    if p < alpha:
+        bad = [t for t, q in zip(ph["term"], ph["p_value"]) if t != "GLOBAL" and q < alpha]
+        which = f" (mainly {', '.join(bad)})" if bad else ""
+        return (f"The hazards do not look proportional{which} (global Schoenfeld test p = {p:.2g}): the hazard "
+                "ratio is an average over follow-up, and the RMST difference is the better summary.")
+    return (f"No evidence against proportional hazards (global Schoenfeld test p = {p:.2g}); with few events the "
+            "test has little power, so the RMST difference is shown as well.")
+
+
+def _rmst_one(d: pd.DataFrame, tau: float) -> tuple[float, float]:
+    """RMST up to tau and its variance (Greenwood-type, as R ``print.survfit(rmean=)``)."""
+    k = _kmf(d, 0.05)
+    sf = k.survival_function_.iloc[:, 0]
+    sf = sf[sf.index <= tau]
+    t = np.append(sf.index.to_numpy(dtype=float), tau)
+    s = sf.to_numpy()
+    area = np.diff(t) * s  # S is constant on [t_j, t_{j+1})
+    mean = float(area.sum())
+    et = k.event_table
+    et = et[(et.index <= tau) & (et["observed"] > 0)]
+    # A_j: area under S from event time t_j to tau
+    tail = np.array([area[np.searchsorted(t[:-1], tj, side="left"):].sum() for tj in et.index])
+    n, dd = et["at_risk"].to_numpy(float), et["observed"].to_numpy(float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        terms = np.where(n > dd, tail ** 2 * dd / (n * (n - dd)), 0.0)
+    return mean, float(terms.sum())
+
+
+def rmst(tte: pd.DataFrame, horizon: float, *, group: str = "arm", groups=None,
+         alpha: float = 0.05) -> pd.DataFrame:
+    """Restricted mean survival time (days) up to ``horizon``, per group.
+
+    Notes
+    -----
+    RMST(τ) = ∫₀^τ S(t) dt of the Kaplan-Meier curve; the variance is
+    Σ_{t_j ≤ τ} A_j² d_j / (n_j (n_j − d_j)), A_j = ∫_{t_j}^τ S(t) dt (as R ``survival``'s
+    ``print(survfit, rmean=τ)`` and ``survRM2``). lifelines' ``restricted_mean_survival_time``
+    returns the variance of min(T, τ) instead, which is not a standard error.
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``horizon``, ``n``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": "a", "time": [10., 20, 30, 40], "event": [1, 1, 1, 1]})
+    >>> rmst(d, 35)["estimate"].item()  # 10 + 0.75*10 + 0.5*10 + 0.25*5
+    23.75
+    """
+    z = stats.norm.ppf(1 - alpha / 2)
+    rows = []
+    for g in _groups(tte, group, groups):
+        d = tte[tte[group] == g]
+        m, v = _rmst_one(d, horizon)
+        se = np.sqrt(v)
+        rows.append({"group": g, "estimate": m, "se": se, "ci_low": m - z * se, "ci_high": m + z * se,
+                     "horizon": float(horizon), "n": len(d)})
+    return pd.DataFrame(rows)
+
+
+def rmst_difference(tte: pd.DataFrame, horizon: float, *, group: str = "arm", groups=None, control=None,
+                    alpha: float = 0.05) -> pd.DataFrame:
+    """RMST difference (days) of each group minus ``control`` up to ``horizon``, with a Wald CI and test.
+
+    Returns
+    -------
+    DataFrame
+        ``comparison``, ``group``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p_value``,
+        ``rmst``, ``rmst_control``, ``horizon``.
+    """
+    r = rmst(tte, horizon, group=group, groups=groups, alpha=alpha).set_index("group")
+    gs = list(r.index)
+    control = gs[0] if control is None else control
+    z = stats.norm.ppf(1 - alpha / 2)
+    rows = []
+    for g in gs:
+        if g == control:
+            continue
+        est = r.loc[g, "estimate"] - r.loc[control, "estimate"]
+        se = float(np.hypot(r.loc[g, "se"], r.loc[control, "se"]))
+        rows.append({"comparison": f"{g} vs {control}", "group": g, "estimate": est, "se": se,
+                     "ci_low": est - z * se, "ci_high": est + z * se,
+                     "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan,
+                     "rmst": r.loc[g, "estimate"], "rmst_control": r.loc[control, "estimate"],
+                     "horizon": float(horizon)})
+    return pd.DataFrame(rows)
+
+
+def cumulative_incidence(cr: pd.DataFrame, times, *, group: str = "arm", groups=None,
+                         alpha: float = 0.05) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of ``status == 1`` with competing ``status == 2``, per group.
+
+    Uses lifelines' ``AalenJohansenFitter``. That fitter jitters tied event times at random; to keep
+    results exact and reproducible, ties are broken deterministically beforehand (events at the
+    same day are spread by 1e-6 days, censorings placed after events of the same day, as R does),
+    which leaves the estimate at whole days unchanged.
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``time``, ``cif``, ``ci_low``, ``ci_high`` (lifelines' log(-log) delta-method
+        interval; NaN before the first event), ``n_events`` (cause, up to t), ``n_competing``, ``n``.
+    """
+    from lifelines import AalenJohansenFitter
+
+    rows = []
+    for g in _groups(cr, group, groups):
+        d = cr[cr[group] == g]
+        t = d["time"].to_numpy(float).copy()
+        st = d["status"].to_numpy(int)
+        order = np.lexsort((st == 0, t))
+        t2 = t.copy()
+        rank_in_day = pd.Series(t[order]).groupby(t[order]).cumcount().to_numpy()
+        t2[order] = t[order] + 1e-6 * rank_in_day + np.where(st[order] == 0, 1e-3, 0.0)
+        n1 = [int(((t <= x) & (st == 1)).sum()) for x in times]
+        n2 = [int(((t <= x) & (st == 2)).sum()) for x in times]
+        if (st == 1).sum() == 0:
+            for x, a, b in zip(times, n1, n2):
+                rows.append({"group": g, "time": float(x), "cif": 0.0, "ci_low": np.nan, "ci_high": np.nan,
+                             "n_events": a, "n_competing": b, "n": len(d)})
+            continue
+        aj = AalenJohansenFitter(alpha=alpha)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            aj.fit(t2, st, event_of_interest=1)
+        cif = aj.cumulative_density_.iloc[:, 0]
+        ci = aj.confidence_interval_
+        for x, a, b in zip(times, n1, n2):
+            idx = cif.index[cif.index <= x + 0.5]
+            at = idx.max()
+            rows.append({"group": g, "time": float(x), "cif": float(cif.loc[at]),
+                         "ci_low": float(ci.iloc[:, 0].loc[at]) if a else np.nan,
+                         "ci_high": float(ci.iloc[:, 1].loc[at]) if a else np.nan,
+                         "n_events": a, "n_competing": b, "n": len(d)})
+    return pd.DataFrame(rows)
+
+
+def cox_arm_by_endpoint(ttes: dict, study, *, alpha: float = 0.05) -> pd.DataFrame:
+    """:func:`cox_arm` for several endpoints (``{name: tte}``), stacked with an ``endpoint`` column."""
+    parts = []
+    for name, d in ttes.items():
+        if d["event"].sum() == 0:
+            continue
+        parts.append(cox_arm(d, study, alpha=alpha).table.assign(endpoint=name))
+    out = pd.concat(parts, ignore_index=True)
+    return out[["endpoint", *[c for c in out.columns if c != "endpoint"]]]
