@@ -1,0 +1,27 @@
+"""Predictive models: who dies or needs a transplant, and does anything beat MELD?
+
+Submodules (imported on first use):
+
+- :mod:`~trialkit.models.features`: the analysis dataset (baseline features known at day 0, the
+  outcome by a horizon), the leakage guard, the simulator's oracle risk;
+- :mod:`~trialkit.models.pipelines`: scikit-learn pipelines (imputation, scaling, one-hot inside),
+  penalized logistic regression, gradient boosting, random forest, penalized Cox, recalibrated scores;
+- :mod:`~trialkit.models.evaluation`: repeated stratified nested cross-validation, AUC with CIs,
+  Brier score, calibration, paired comparison with MELD, learning curves, permutation importance,
+  partial dependence;
+- :mod:`~trialkit.models.decision`: decision curve analysis (net benefit).
+"""
+from __future__ import annotations
+
+import importlib
+
+__all__: list[str] = []
+
+
+def __getattr__(name: str):
+    try:
+        return importlib.import_module(f"{__name__}.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"{__name__}.{name}":
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+        raise

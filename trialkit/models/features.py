@@ -1,0 +1,491 @@
+"""The predictive analysis dataset: baseline features, the outcome by a horizon, and a leakage guard.
+
+Features are what a clinician knows on the day of randomization (study day 0): the documented
+baseline columns of ``subjects``, every lab parameter's baseline value, the baseline severity scores
+(computed by :func:`trialkit.scores.add_scores` through :func:`trialkit.derive.baseline_dataset`),
+the baseline symptom scores and the randomized treatment (one 0/1 column per factor of the study
+file, plus ``arm`` when the factors do not identify the arm). Nothing measured after day 0 enters:
+before anything is derived, lab and symptom rows after ``min(baseline window end, 0)`` are removed,
+and :func:`check_baseline_only` re-derives every feature from those rows alone and refuses a feature
+table whose columns or values differ (a post-baseline value planted in it, an exposure column such
+as ``<factor>_doses``, a status or outcome column).
+
+The outcome is death or liver transplantation (transplant-free survival's event, whichever first)
+by the horizon: 1 if it happened on or before the horizon, 0 if the subject was followed event-free
+to the horizon's completion day (:func:`trialkit.derive.status.completion_day`), unknown (NaN)
+otherwise (lost before the horizon). Subjects with an unknown outcome are left out of the binary
+analyses; the time-to-event view uses their follow-up as well.
+
+Examples
+--------
+>>> from trialkit.simulate import simulate
+>>> trial = simulate(seed=5)
+>>> data = analysis_dataset(trial)
+>>> xy = split_xy(data)
+>>> xy.X.shape[0] == len(xy.y) <= trial.n_subjects, set(xy.y.tolist()) <= {0, 1}
+(True, True)
+>>> outcome_summary(data)[["horizon", "n_subjects", "n_known"]].iloc[0].tolist()
+[336, 120, 117]
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from trialkit.errors import TrialkitError
+
+__all__ = ["SUBJECT_BASELINE_COLUMNS", "RISK_SCORES", "OUTCOME_COLUMNS", "LeakageError", "baseline_cutoff",
+           "trial_up_to_baseline", "baseline_features", "check_baseline_only", "binary_outcome",
+           "analysis_dataset", "split_xy", "XY", "outcome_summary", "oracle_risk", "resolve_horizon",
+           "simulated_cohort", "too_few_events", "feature_table", "oracle_for"]
+
+#: Columns of ``subjects`` that the data format documents as baseline characteristics.
+SUBJECT_BASELINE_COLUMNS = ("age", "sex", "weight_kg", "hbv_dna_log10", "hbeag_positive", "cirrhosis",
+                            "ascites", "encephalopathy")
+#: The published risk scores used as baselines: column of the analysis dataset -> display name.
+RISK_SCORES = {"meld": "MELD", "meld_na": "MELD-Na", "meld_3": "MELD 3.0", "child_pugh_points": "Child-Pugh",
+               "clif_c_aclf": "CLIF-C ACLF", "cossh_aclf_ii": "COSSH-ACLF II"}
+#: Non-feature columns of :func:`analysis_dataset` (besides ``subject_id``).
+OUTCOME_COLUMNS = ("time", "event", "known", "outcome")
+# Coarsened versions of continuous scores: left out (the continuous score carries the information).
+_COARSE = ("child_pugh_class", "albi_grade", "aclf_grade")
+
+
+class LeakageError(TrialkitError):
+    """A feature table holds something not known at randomization (day 0)."""
+
+
+def baseline_cutoff(study) -> int:
+    """Last study day whose measurements may enter the features: ``min(baseline window end, 0)``.
+
+    >>> from trialkit.study import load_study
+    >>> baseline_cutoff(load_study())
+    0
+    """
+    return int(min(study.baseline_visit.window[1], 0))
+
+
+def trial_up_to_baseline(trial):
+    """The trial with lab and symptom rows after :func:`baseline_cutoff` removed (inputs untouched)."""
+    cut = baseline_cutoff(trial.study)
+    tables = {"labs": trial.labs[trial.labs["day"] <= cut]}
+    if trial.has("symptoms"):
+        tables["symptoms"] = trial.symptoms[trial.symptoms["day"] <= cut]
+    return trial.with_tables(**tables)
+
+
+def _reference(trial, subject_columns, clif_missing_as_normal) -> pd.DataFrame:
+    """Every admissible feature (no deduplication), from data up to day 0 only."""
+    from trialkit.derive.baseline import baseline_dataset
+
+    study = trial.study
+    base = baseline_dataset(trial_up_to_baseline(trial), clif_missing_as_normal=clif_missing_as_normal)
+    subj_cols = [c for c in (*SUBJECT_BASELINE_COLUMNS, *(subject_columns or ())) if c in trial.subjects.columns]
+    extra = [c for c in subj_cols if c not in base.columns]
+    if extra:
+        base = base.merge(trial.subjects[["subject_id", *extra]].astype({"subject_id": object}),
+                          on="subject_id", how="left", validate="one_to_one")
+    labs = [p for p in study.parameters if p in base.columns]
+    from trialkit.scores import SCORE_COLUMNS
+
+    score_cols = [c for c in SCORE_COLUMNS if c not in _COARSE and c in base.columns]
+    symptom_cols = [c for c in base.columns if c.startswith("symptom_")]
+    factors = list(study.factor_names)
+    out = pd.DataFrame({"subject_id": base["subject_id"].astype(object).to_numpy()})
+    for f in factors:
+        out[f] = base[f].astype(float).to_numpy()
+    combos = study.arm_factors()[factors].astype(bool).apply(tuple, axis=1)
+    if combos.duplicated().any():  # the factors do not identify the arm: keep it as a category
+        out["arm"] = base["arm"].astype(object).to_numpy()
+    for c in [*subj_cols, *labs, *score_cols, *symptom_cols]:
+        if c in out.columns:
+            continue
+        col = base[c]
+        if pd.api.types.is_bool_dtype(col):
+            out[c] = col.astype(float).to_numpy()
+        elif pd.api.types.is_numeric_dtype(col):
+            out[c] = col.astype(float).to_numpy()
+        else:
+            out[c] = col.astype(object).where(col.notna(), np.nan).to_numpy()
+    return out
+
+
+def _deduplicate(df: pd.DataFrame) -> pd.DataFrame:
+    """Drop all-missing columns and exact duplicates, keeping the later column (lab over subject column)."""
+    keep = [c for c in df.columns if c == "subject_id" or df[c].notna().any()]
+    df = df[keep]
+    cols = list(df.columns)
+    drop = set()
+    for i, a in enumerate(cols):
+        if a == "subject_id":
+            continue
+        for b in cols[i + 1:]:
+            if b not in drop and df[a].dtype == df[b].dtype and df[a].equals(df[b]):
+                drop.add(a)
+                break
+    return df[[c for c in cols if c not in drop]]
+
+
+def baseline_features(trial, *, subject_columns=None, clif_missing_as_normal: bool = True,
+                      deduplicate: bool = True) -> pd.DataFrame:
+    """One row per randomized subject: the features known at randomization.
+
+    Parameters
+    ----------
+    trial : Trial
+    subject_columns : sequence of str, optional
+        Further columns of ``subjects`` that are baseline characteristics (besides
+        :data:`SUBJECT_BASELINE_COLUMNS`). Anything else in ``subjects`` (``<factor>_doses``, dates,
+        undocumented columns) is never used: it may have been recorded after day 0.
+    clif_missing_as_normal : bool, default True
+        Score CLIF-C OF / CLIF-C ACLF assuming the unrecorded organs (circulation, lungs) normal, as
+        :func:`trialkit.scores.add_scores` documents; otherwise these scores are missing.
+    deduplicate : bool, default True
+        Drop columns that are entirely missing and exact duplicates (e.g. the subject column
+        ``encephalopathy`` when the baseline ``HE`` grade holds the same values).
+
+    Returns
+    -------
+    DataFrame
+        ``subject_id``; one 0/1 float column per study factor (and ``arm`` when factors do not
+        identify the arm); baseline subject columns (booleans as 0/1); the study's lab parameters
+        (last value in the baseline window, never after day 0); the continuous scores of
+        :data:`trialkit.scores.SCORE_COLUMNS`; ``symptom_<name>`` when symptoms were recorded.
+        Text columns (``sex``) stay text: the pipelines one-hot encode them.
+    """
+    ref = _reference(trial, subject_columns, clif_missing_as_normal)
+    return _deduplicate(ref) if deduplicate else ref
+
+
+def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element-wise equality treating NaN == NaN (numbers compared to 1e-9 relative)."""
+    if pd.api.types.is_numeric_dtype(a) or pd.api.types.is_bool_dtype(a):
+        try:
+            x, y = a.astype(float).to_numpy(), b.astype(float).to_numpy()
+        except (TypeError, ValueError):
+            return np.zeros(len(a), dtype=bool)
+        return (np.isnan(x) & np.isnan(y)) | np.isclose(x, y, rtol=1e-9, atol=0.0)
+    x, y = a.astype(object).to_numpy(), b.astype(object).to_numpy()
+    na_x, na_y = pd.isna(a).to_numpy(), pd.isna(b).to_numpy()
+    return (na_x & na_y) | (~na_x & ~na_y & (x.astype(str) == y.astype(str)))
+
+
+def check_baseline_only(features: pd.DataFrame, trial, *, subject_columns=None,
+                        clif_missing_as_normal: bool = True) -> None:
+    """Refuse a feature table holding anything not known at randomization.
+
+    Every feature is re-derived from lab and symptom rows up to :func:`baseline_cutoff` and the
+    documented baseline subject columns; the table passes only if each of its columns is one of
+    these and every value agrees.
+
+    Parameters
+    ----------
+    features : DataFrame
+        With ``subject_id`` and feature columns (e.g. :func:`baseline_features` output, possibly a
+        subset of its rows or columns).
+    trial : Trial
+    subject_columns, clif_missing_as_normal
+        As for :func:`baseline_features`.
+
+    Raises
+    ------
+    LeakageError
+        Naming the offending columns (and how many rows differ); subject identifiers are not shown.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=5)
+    >>> feats = baseline_features(trial)
+    >>> check_baseline_only(feats, trial)                     # passes silently
+    >>> planted = feats.assign(TBIL=feats["TBIL"] * 0.8)      # e.g. a day-7 bilirubin
+    >>> check_baseline_only(planted, trial)
+    Traceback (most recent call last):
+    ...
+    trialkit.models.features.LeakageError: feature column(s) differ from the values measured by day 0: TBIL (120 rows)
+    """
+    _check_against(features, _reference(trial, subject_columns, clif_missing_as_normal),
+                   baseline_cutoff(trial.study))
+
+
+def _check_against(features: pd.DataFrame, ref: pd.DataFrame, cutoff: int) -> None:
+    if "subject_id" not in features.columns:
+        raise LeakageError("the feature table needs a subject_id column to be checked")
+    cols = [c for c in features.columns if c != "subject_id"]
+    unknown = [c for c in cols if c not in ref.columns]
+    if unknown:
+        raise LeakageError(f"column(s) {', '.join(map(str, unknown))} are not baseline measurements (known at "
+                           f"day {cutoff}); features may only come from baseline")
+    ids = features["subject_id"].astype(object)
+    if ids.duplicated().any():
+        raise LeakageError("the feature table has duplicated subjects")
+    ref = ref.set_index("subject_id")
+    missing = ~ids.isin(ref.index)
+    if missing.any():
+        raise LeakageError(f"{int(missing.sum())} row(s) of the feature table are not subjects of the trial")
+    aligned = ref.loc[ids.to_numpy()]
+    bad = []
+    for c in cols:
+        ok = _same(features[c].reset_index(drop=True), aligned[c].reset_index(drop=True))
+        if not ok.all():
+            bad.append(f"{c} ({int((~ok).sum())} rows)")
+    if bad:
+        raise LeakageError(f"feature column(s) differ from the values measured by day {cutoff}: {', '.join(bad)}")
+
+
+def resolve_horizon(study, horizon=None) -> int:
+    """Horizon in study days: ``None`` = the primary horizon, a key of ``study.horizons``, or days.
+
+    >>> from trialkit.study import load_study
+    >>> resolve_horizon(load_study()), resolve_horizon(load_study(), "secondary"), resolve_horizon(load_study(), 84)
+    (336, 168, 84)
+    """
+    if horizon is None:
+        horizon = "primary"
+    if isinstance(horizon, str):
+        if horizon not in study.horizons:
+            raise KeyError(f"horizon {horizon!r} is not in the study file's horizons {list(study.horizons)}")
+        return int(study.horizons[horizon])
+    h = float(horizon)
+    if not np.isfinite(h) or h <= 0 or h != int(h):
+        raise ValueError(f"horizon must be a positive whole number of days, got {horizon!r}")
+    return int(h)
+
+
+def binary_outcome(trial, horizon=None) -> pd.DataFrame:
+    """Death or liver transplantation by the horizon, per randomized subject.
+
+    Parameters
+    ----------
+    trial : Trial
+    horizon : None, str or int
+        ``None`` = the study's primary horizon; a key of ``study.horizons``; or days.
+
+    Returns
+    -------
+    DataFrame
+        ``subject_id``; ``time`` (day of death/LT, else end of follow-up capped at the horizon);
+        ``event`` (1 = death or LT on or before the horizon); ``known`` (the event happened, or
+        follow-up reached the horizon's completion day); ``outcome`` (``event`` where known, else NaN).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> subj = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["control", "msc", "pe"]})
+    >>> ev = pd.DataFrame({"subject_id": ["a", "a", "b", "c"], "event": ["death", "last_contact", "last_contact",
+    ...                    "last_contact"], "day": [40, 40, 330, 100]})
+    >>> t = Trial(study=load_study(), subjects=subj, labs=pd.DataFrame(), events=ev)
+    >>> binary_outcome(t)
+      subject_id   time  event  known  outcome
+    0          a   40.0      1   True      1.0
+    1          b  330.0      0   True      0.0
+    2          c  100.0      0  False      NaN
+    """
+    from trialkit.derive.status import completion_day
+    from trialkit.derive.tte import time_to_event
+
+    h = resolve_horizon(trial.study, horizon)
+    tte = time_to_event(trial, endpoint="transplant_free", horizon=h)
+    done = completion_day(trial.study, h)
+    event = tte["event"].to_numpy()
+    known = (event == 1) | (tte["time"].to_numpy() >= done)
+    return pd.DataFrame({"subject_id": tte["subject_id"].astype(object).to_numpy(),
+                         "time": tte["time"].to_numpy(dtype=float), "event": event.astype("int64"),
+                         "known": known, "outcome": np.where(known, event, np.nan).astype(float)})
+
+
+def analysis_dataset(trial, horizon=None, *, features: pd.DataFrame | None = None, subject_columns=None,
+                     clif_missing_as_normal: bool = True) -> pd.DataFrame:
+    """Baseline features and the outcome by the horizon, one row per randomized subject.
+
+    Parameters
+    ----------
+    trial : Trial
+    horizon : None, str or int
+        See :func:`binary_outcome`.
+    features : DataFrame, optional
+        A feature table to use instead of :func:`baseline_features` (e.g. a subset of its columns);
+        it is checked by :func:`check_baseline_only` and refused if it holds post-baseline values.
+    subject_columns, clif_missing_as_normal
+        As for :func:`baseline_features`.
+
+    Returns
+    -------
+    DataFrame
+        ``subject_id``, the feature columns, then :data:`OUTCOME_COLUMNS` (``time``, ``event``,
+        ``known``, ``outcome``). ``attrs["horizon"]`` holds the horizon in days.
+    """
+    ref = _reference(trial, subject_columns, clif_missing_as_normal)
+    if features is None:
+        features = _deduplicate(ref)
+    else:
+        clash = [c for c in OUTCOME_COLUMNS if c in features.columns]
+        if clash:
+            raise LeakageError(f"the feature table holds outcome column(s) {clash}")
+    _check_against(features, ref, baseline_cutoff(trial.study))
+    out = binary_outcome(trial, horizon)
+    data = features.assign(subject_id=features["subject_id"].astype(object)).merge(
+        out, on="subject_id", how="left", validate="one_to_one")
+    data.attrs["horizon"] = resolve_horizon(trial.study, horizon)
+    return data
+
+
+class XY(NamedTuple):
+    """Model inputs for subjects with a known outcome."""
+
+    X: pd.DataFrame        # features only (no identifier), index = row position in the dataset
+    y: np.ndarray          # 0/1 outcome by the horizon
+    time: np.ndarray       # days to death/LT or end of follow-up (capped at the horizon)
+    subject_id: np.ndarray  # for joining back; never shown in a report
+
+
+def split_xy(data: pd.DataFrame) -> XY:
+    """Features, outcome and time of the subjects whose outcome is known (``data["known"]``).
+
+    The returned ``X`` has a fresh ``RangeIndex`` (row positions 0..n-1) and holds no identifier.
+    """
+    keep = data["known"].to_numpy(dtype=bool)
+    sub = data.loc[keep].reset_index(drop=True)
+    X = sub.drop(columns=["subject_id", *OUTCOME_COLUMNS])
+    return XY(X=X, y=sub["outcome"].to_numpy().astype(np.int64), time=sub["time"].to_numpy(dtype=float),
+              subject_id=sub["subject_id"].to_numpy(dtype=object))
+
+
+def outcome_summary(data: pd.DataFrame) -> pd.DataFrame:
+    """Counts behind the binary outcome: one row.
+
+    Returns
+    -------
+    DataFrame
+        ``horizon`` (days), ``n_subjects``, ``n_known``, ``n_unknown`` (follow-up ended before the
+        horizon without an event), ``n_events`` (death or LT by the horizon), ``n_non_events``,
+        ``prevalence`` (events / known), ``n_features``.
+    """
+    known = data["known"].to_numpy(dtype=bool)
+    events = int(data.loc[known, "event"].sum())
+    n_known = int(known.sum())
+    return pd.DataFrame([{
+        "horizon": int(data.attrs.get("horizon", -1)), "n_subjects": len(data), "n_known": n_known,
+        "n_unknown": len(data) - n_known, "n_events": events, "n_non_events": n_known - events,
+        "prevalence": events / n_known if n_known else np.nan,
+        "n_features": len([c for c in data.columns if c not in ("subject_id", *OUTCOME_COLUMNS)])}])
+
+
+def feature_table(data: pd.DataFrame, study) -> pd.DataFrame:
+    """What each feature is: one row per feature column of an analysis dataset.
+
+    Returns
+    -------
+    DataFrame
+        ``feature``, ``source`` (``treatment``, ``subject``, ``lab``, ``score``, ``symptom``),
+        ``type`` (``numeric`` / ``categorical``), ``n_missing``, ``median`` (numeric features).
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> t = simulate(seed=5)
+    >>> ft = feature_table(analysis_dataset(t), t.study)
+    >>> ft.groupby("source").size().to_dict()
+    {'lab': 19, 'score': 8, 'subject': 5, 'symptom': 4, 'treatment': 2}
+    """
+    from trialkit.scores import SCORE_COLUMNS
+
+    rows = []
+    for c in data.columns:
+        if c in ("subject_id", *OUTCOME_COLUMNS):
+            continue
+        if c in study.factor_names or c == "arm":
+            src = "treatment"
+        elif c in study.parameters:
+            src = "lab"
+        elif c in SCORE_COLUMNS:
+            src = "score"
+        elif str(c).startswith("symptom_"):
+            src = "symptom"
+        else:
+            src = "subject"
+        num = pd.api.types.is_numeric_dtype(data[c])
+        rows.append({"feature": c, "source": src, "type": "numeric" if num else "categorical",
+                     "n_missing": int(data[c].isna().sum()),
+                     "median": float(data[c].median()) if num and data[c].notna().any() else np.nan})
+    return pd.DataFrame(rows)
+
+
+def too_few_events(y, n_splits: int, minimum: int = 8) -> str | None:
+    """A sentence saying why the outcome cannot support ``n_splits``-fold CV, else ``None``.
+
+    Each class (events and non-events) needs at least ``max(n_splits, minimum)`` subjects.
+
+    >>> too_few_events([1, 0, 0, 1, 0, 0, 0, 0, 0, 0], n_splits=5) is not None
+    True
+    >>> too_few_events([1] * 20 + [0] * 30, n_splits=5) is None
+    True
+    """
+    y = np.asarray(y)
+    need = max(int(n_splits), int(minimum))
+    n1, n0 = int((y == 1).sum()), int((y == 0).sum())
+    if min(n1, n0) < need:
+        return (f"Only {n1} events and {n0} non-events with a known outcome: at least {need} of each are "
+                "needed for the cross-validated models, so they are skipped.")
+    return None
+
+
+def oracle_risk(trial, horizon=None) -> pd.DataFrame | None:
+    """The simulator's true individual risk of death or LT by the horizon (simulated data only).
+
+    Returns
+    -------
+    DataFrame or None
+        ``subject_id``, ``oracle_risk``; ``None`` when the trial carries no latent truth (real data,
+        or a dataset read from files) or the horizon is not one the simulator computed (day 84, or
+        the simulation's secondary or primary horizon).
+    """
+    lat, truth = getattr(trial, "latent", None), getattr(trial, "truth", None)
+    if lat is None or truth is None:
+        return None
+    h = resolve_horizon(trial.study, horizon)
+    hz = truth.get("horizons", {})
+    col = {int(hz.get("primary", -1)): "risk_primary", int(hz.get("secondary", -1)): "risk_secondary"}.get(h)
+    if col is None and h == 84:
+        col = "risk_day84"
+    if col is None or col not in lat.columns:
+        return None
+    return pd.DataFrame({"subject_id": lat["subject_id"].astype(object).to_numpy(),
+                         "oracle_risk": lat[col].to_numpy(dtype=float)})
+
+
+def oracle_for(xy: XY, trial, horizon=None) -> np.ndarray | None:
+    """The oracle risk (:func:`oracle_risk`) of the rows of ``xy``, in their order; ``None`` without truth."""
+    orc = oracle_risk(trial, horizon)
+    if orc is None:
+        return None
+    return orc.set_index("subject_id").loc[list(xy.subject_id), "oracle_risk"].to_numpy(dtype=float)
+
+
+def simulated_cohort(n_subjects: int, seed: int, *, scenario=None, study=None, horizon=None,
+                     columns=None) -> tuple[XY, np.ndarray | None]:
+    """A simulated cohort as model inputs: ``(XY, oracle risk of the same rows or None)``.
+
+    ``columns`` restricts (and orders) the feature columns, e.g. to those of the trial analysed, so
+    models fitted on one cohort predict on another; requested columns the simulated data lack are
+    left out (the same ones in every cohort of the same study and scenario).
+    """
+    from trialkit.simulate import simulate
+
+    trial = simulate(study=study, scenario=scenario, seed=int(seed), n_subjects=int(n_subjects))
+    data = analysis_dataset(trial, horizon)
+    orc = oracle_risk(trial, horizon)
+    if orc is not None:
+        data = data.merge(orc, on="subject_id", how="left", validate="one_to_one")
+        risk = data.loc[data["known"].to_numpy(dtype=bool), "oracle_risk"].to_numpy()
+        data = data.drop(columns="oracle_risk")
+    else:
+        risk = None
+    xy = split_xy(data)
+    if columns is not None:  # the requested columns that the simulated data have, in the given order
+        xy = xy._replace(X=xy.X[[c for c in columns if c in xy.X.columns]])
+    return xy, risk

@@ -1,0 +1,203 @@
+"""Figures of the predictive chapter; each takes the tidy table of a ``trialkit.models`` function and ``ax=``.
+
+- :func:`plot_roc`: ROC curves (:func:`trialkit.models.evaluation.roc_curves`);
+- :func:`plot_calibration`: observed vs predicted risk (:func:`~trialkit.models.evaluation.calibration_curve`);
+- :func:`plot_decision_curve`: net benefit (:func:`trialkit.models.decision.decision_curve`);
+- :func:`plot_learning_curve`: test AUC by training size
+  (:func:`~trialkit.models.evaluation.learning_curve_summary`);
+- :func:`plot_importance`: permutation importance (:func:`~trialkit.models.evaluation.permutation_importance_cv`);
+- :func:`plot_partial_dependence`: partial dependence (:func:`~trialkit.models.evaluation.partial_dependence`).
+
+Examples
+--------
+>>> import matplotlib
+>>> matplotlib.use("Agg")
+>>> from trialkit.models.decision import decision_curve
+>>> dc = decision_curve([1, 0, 1, 0, 0], {"m": [0.9, 0.6, 0.4, 0.2, 0.1]}, thresholds=[0.1, 0.3, 0.5])
+>>> ax = plot_decision_curve(dc)
+>>> [t.get_text() for t in ax.get_legend().get_texts()]
+['m', 'Treat all', 'Treat none']
+"""
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+__all__ = ["plot_roc", "plot_calibration", "plot_decision_curve", "plot_learning_curve", "plot_importance",
+           "plot_partial_dependence"]
+
+
+def _ax(ax):
+    if ax is None:
+        _, ax = plt.subplots()
+    return ax
+
+
+def _colors(names) -> dict:
+    cmap = plt.get_cmap("tab10")
+    return {n: cmap(i % 10) for i, n in enumerate(names)}
+
+
+def plot_roc(curves: pd.DataFrame, *, ax=None, models=None, show_auc: bool = True):
+    """ROC curves, one line per model, with the chance diagonal.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        ``model``, ``label``, ``fpr``, ``tpr`` (and ``auc``, shown in the legend when ``show_auc``).
+    models : list of str, optional
+        Which models, in legend order (default: all).
+    """
+    ax = _ax(ax)
+    names = models or list(pd.unique(curves["model"]))
+    col = _colors(names)
+    for m in names:
+        c = curves[curves["model"] == m]
+        lab = c["label"].iloc[0]
+        if show_auc and "auc" in c:
+            lab = f"{lab} ({c['auc'].iloc[0]:.2f})"
+        ax.step(c["fpr"], c["tpr"], where="post", lw=1.4, color=col[m], label=lab)
+    ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.5")
+    ax.set(xlim=(0, 1), ylim=(0, 1.01), xlabel="1 - specificity (false-positive rate)",
+           ylabel="Sensitivity (true-positive rate)", title="ROC curves (out-of-fold)")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_calibration(table: pd.DataFrame, *, ax=None, models=None):
+    """Observed event proportion (with CI) against mean predicted risk per risk group.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``model``, ``label``, ``mean_risk``, ``observed``, ``ci_low``, ``ci_high``.
+    """
+    ax = _ax(ax)
+    names = models or list(pd.unique(table["model"]))
+    col = _colors(names)
+    for i, m in enumerate(names):
+        t = table[table["model"] == m].dropna(subset=["mean_risk"])
+        x = t["mean_risk"].to_numpy() + (i - (len(names) - 1) / 2) * 0.006
+        y = t["observed"].to_numpy()
+        err = np.vstack([y - t["ci_low"].to_numpy(), t["ci_high"].to_numpy() - y])
+        ax.errorbar(x, y, yerr=err, marker="o", ms=4, lw=1.2, capsize=2, color=col[m], label=t["label"].iloc[0])
+    ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.5")
+    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Predicted risk", ylabel="Observed proportion with the event",
+           title="Calibration (out-of-fold)")
+    ax.legend(fontsize="small", loc="upper left")
+    return ax
+
+
+def plot_decision_curve(dc: pd.DataFrame, *, ax=None, strategies=None, ylim=None):
+    """Net benefit against threshold probability; treat-all and treat-none as references.
+
+    Parameters
+    ----------
+    dc : DataFrame
+        ``strategy``, ``label``, ``threshold``, ``net_benefit`` (:func:`trialkit.models.decision.decision_curve`).
+    strategies : list of str, optional
+        Model strategies to draw (default: all); treat-all and treat-none are always drawn.
+    ylim : tuple, optional
+        Default: from a little below 0 to the prevalence (net benefit cannot exceed it).
+    """
+    ax = _ax(ax)
+    models = [s for s in (strategies or pd.unique(dc["strategy"])) if s not in ("treat_all", "treat_none")]
+    col = _colors(models)
+    for s in models:
+        d = dc[dc["strategy"] == s]
+        ax.plot(d["threshold"], d["net_benefit"], lw=1.4, color=col[s], label=d["label"].iloc[0])
+    refs = (("treat_all", dict(color="0.3", ls="-", lw=0.9)), ("treat_none", dict(color="0.3", ls=":", lw=1.2)))
+    for s, style in refs:
+        d = dc[dc["strategy"] == s]
+        ax.plot(d["threshold"], d["net_benefit"], label=d["label"].iloc[0], **style)
+    prev = float(dc["prevalence"].iloc[0]) if "prevalence" in dc else float(dc["net_benefit"].max())
+    ax.set_ylim(ylim or (-0.05, max(prev, 0.05) * 1.05))
+    ax.set(xlabel="Threshold probability", ylabel="Net benefit", title="Decision curve")
+    ax.legend(fontsize="small", loc="upper right")
+    return ax
+
+
+def plot_learning_curve(summary: pd.DataFrame, *, ax=None, recalibrated: bool = False):
+    """Mean test AUC (± 1 SD over replicates) against the number of subjects in the training cohort.
+
+    Models trained on the cohorts are lines; published scores and the oracle (no training) are
+    horizontal references.
+
+    Parameters
+    ----------
+    summary : DataFrame
+        :func:`trialkit.models.evaluation.learning_curve_summary` output.
+    recalibrated : bool, default False
+        Also draw recalibrated scores (their AUC is the score's own, a flat line on top of it).
+    """
+    ax = _ax(ax)
+    trained = summary[summary["n_subjects"].notna()]
+    if not recalibrated:
+        trained = trained[trained["kind"] != "recalibrated_score"]
+    fixed = summary[summary["n_subjects"].isna()]
+    names = list(pd.unique(trained["model"]))
+    col = _colors(names + list(fixed["model"]))
+    for m in names:
+        t = trained[trained["model"] == m].sort_values("n_subjects")
+        ax.errorbar(t["n_subjects"], t["auc"], yerr=t["auc_sd"].fillna(0.0), marker="o", ms=4, capsize=2, lw=1.4,
+                    color=col[m], label=t["label"].iloc[0])
+    for _, r in fixed.iterrows():
+        ls = "--" if r["kind"] == "oracle" else ":"
+        ax.axhline(r["auc"], ls=ls, lw=1.1, color="0.2" if r["kind"] == "oracle" else col[r["model"]],
+                   label=r["label"])
+    if len(trained):
+        ax.set_xscale("log")
+        ticks = sorted(trained["n_subjects"].unique())
+        ax.set_xticks(ticks)
+        ax.set_xticklabels([f"{int(t)}" for t in ticks])
+        ax.minorticks_off()
+    ax.set(xlabel="Subjects in the training cohort", ylabel="AUC on an independent cohort", title="Learning curve")
+    ax.legend(fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_importance(table: pd.DataFrame, *, ax=None, top: int = 15):
+    """Horizontal bars of permutation importance (AUC drop) with CIs, most important on top.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``feature``, ``estimate``, ``ci_low``, ``ci_high`` (and optionally ``true_role``: features
+        with a non-empty role are drawn in a second colour).
+    top : int
+        Number of features shown.
+    """
+    ax = _ax(ax)
+    t = table.head(top).iloc[::-1]
+    y = np.arange(len(t))
+    true = t["true_role"].fillna("").astype(str).to_numpy() != "" if "true_role" in t else np.zeros(len(t), bool)
+    colors = np.where(true, "tab:red", "tab:blue")
+    err = np.vstack([t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]])
+    ax.barh(y, t["estimate"], xerr=np.nan_to_num(err), color=colors, alpha=0.8, capsize=2)
+    ax.set_yticks(y)
+    ax.set_yticklabels(t["feature"])
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set(xlabel="Drop in AUC when the feature is permuted", title="Permutation importance (held-out folds)")
+    if true.any():
+        from matplotlib.patches import Patch
+
+        ax.legend(handles=[Patch(color="tab:red", label="true risk factor (simulator)"),
+                           Patch(color="tab:blue", label="other feature")], fontsize="small", loc="lower right")
+    return ax
+
+
+def plot_partial_dependence(table: pd.DataFrame, feature: str, *, ax=None, color="tab:blue"):
+    """Mean predicted risk against one feature's value (partial dependence).
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``feature``, ``value``, ``risk`` (:func:`trialkit.models.evaluation.partial_dependence`).
+    feature : str
+    """
+    ax = _ax(ax)
+    t = table[table["feature"] == feature].sort_values("value")
+    ax.plot(t["value"], t["risk"], marker="o", ms=3, lw=1.4, color=color)
+    ax.set(xlabel=feature, ylabel="Mean predicted risk", title=feature)
+    return ax
