@@ -49,6 +49,20 @@ def hand_trial(**tables) -> Trial:
 # ---------------------------------------------------------------------------------------------
 # baseline rule
 # ---------------------------------------------------------------------------------------------
+def test_baseline_never_after_randomization_even_if_window_extends_past_day_0():
+    from trialkit.study import study_from_dict
+
+    raw = dict(load_study().raw)
+    raw["visits"] = [dict(v) for v in raw["visits"]]
+    raw["visits"][0]["window"] = [-3, 1]
+    study = study_from_dict(raw)
+    labs = pd.DataFrame({"subject_id": ["a", "a"], "day": [0, 1], "visit": ["D0", "D0"],
+                         "parameter": ["TBIL", "TBIL"], "value": [250.0, 400.0], "unit": ""})
+    t = hand_trial(subjects=pd.DataFrame({"subject_id": ["a"], "arm": ["control"]}), labs=labs)
+    t = Trial(study=study, subjects=t.subjects, labs=t.labs, events=t.events)
+    assert baseline_labs(t).loc[0, "TBIL"] == 250.0
+
+
 def test_baseline_is_last_value_in_baseline_window():
     labs = pd.DataFrame({
         "subject_id": ["a", "a", "a", "a", "b", "b"],

@@ -1,8 +1,9 @@
 """The baseline analysis dataset (ADaM ADSL-like): one row per randomized subject.
 
 Baseline rule: for each lab parameter, the **last** value measured in the baseline visit's window
-(``study.baseline_visit.window``, e.g. days -3 to 0), from rows labelled with the baseline visit or
-unlabelled. Severity scores (MELD, MELD-Na, MELD 3.0, Child-Pugh, ALBI, CLIF-C, COSSH-ACLF II) are
+(``study.baseline_visit.window``, e.g. days -3 to 0) and not after randomization (day 0), from rows
+labelled with the baseline visit or unlabelled: a window that extends past day 0 never lets a
+post-randomization value become baseline. Severity scores (MELD, MELD-Na, MELD 3.0, Child-Pugh, ALBI, CLIF-C, COSSH-ACLF II) are
 computed by :func:`trialkit.scores.add_scores` from exactly those baseline values, so the scores
 and the labs of a row always agree.
 
@@ -46,7 +47,7 @@ def _baseline_rows(trial, parameters=None) -> pd.DataFrame:
         labs = labs[labs["parameter"].isin(list(parameters))]
     visit = labs["visit"].astype(object).where(labs["visit"].notna(), "").astype(str).str.strip()
     day = labs["day"]
-    keep = (day >= bv.window[0]) & (day <= bv.window[1]) & visit.isin(["", bv.id])
+    keep = (day >= bv.window[0]) & (day <= min(bv.window[1], 0)) & visit.isin(["", bv.id])
     rows = labs.loc[keep, ["subject_id", "day", "parameter", "value", "unit"]].copy()
     rows["subject_id"] = rows["subject_id"].astype(object)
     rows["parameter"] = rows["parameter"].astype(object)
@@ -92,7 +93,7 @@ def baseline_symptoms(trial) -> pd.DataFrame | None:
     bv = trial.study.baseline_visit
     sy = trial.symptoms
     visit = sy["visit"].astype(object).where(sy["visit"].notna(), "").astype(str).str.strip()
-    keep = (sy["day"] >= bv.window[0]) & (sy["day"] <= bv.window[1]) & visit.isin(["", bv.id])
+    keep = (sy["day"] >= bv.window[0]) & (sy["day"] <= min(bv.window[1], 0)) & visit.isin(["", bv.id])
     rows = sy.loc[keep, ["subject_id", "day", "symptom", "score"]].astype({"subject_id": object, "symptom": object})
     rows = rows.sort_values(["subject_id", "symptom", "day"], kind="stable").drop_duplicates(
         ["subject_id", "symptom"], keep="last")
