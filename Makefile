@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.trialkit-installed
 
-.PHONY: run test lab lock install clean-venv
+.PHONY: run test lab lock install clean-venv notebooks
 
 install: $(STAMP)
 
@@ -15,14 +15,20 @@ $(STAMP): requirements-lock.txt pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	@touch $(STAMP)
 
+# The report: every notebook executed with papermill into outputs/default (see README, "trialkit run").
 run: $(STAMP)
-	$(BIN)/trialkit summary
+	$(BIN)/trialkit run --params params/default.yaml
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
+
+# Re-execute the committed notebooks in place with their default parameters, storing outputs
+# deterministically (timings and papermill metadata stripped): what `pytest --nbval` compares.
+notebooks: $(STAMP)
+	$(BIN)/python -m trialkit.report.runner
 
 # Re-resolve the lock file after changing dependencies in pyproject.toml (needs `pip install uv`).
 lock:

@@ -116,7 +116,7 @@ def test_leakage_post_baseline_columns_refused(trial, column):
 
 def test_leakage_baseline_window_past_day_0(trial):
     """A study whose baseline window runs past day 0: a value measured on day 1 inside that window
-    would be picked by the generic baseline rule, but never enters the predictive features."""
+    never enters the baseline (generic or predictive), and a feature table holding it is refused."""
     from trialkit.derive.baseline import baseline_dataset
 
     raw = dict(load_study().raw)
@@ -130,11 +130,11 @@ def test_leakage_baseline_window_past_day_0(trial):
     t2 = type(t2)(**{**{k: getattr(t2, k) for k in ("subjects", "labs", "events")}, "study": study,
                      **{k: getattr(t2, k) for k in ("infusions", "adverse_events", "symptoms") if t2.has(k)}})
     generic = baseline_dataset(t2)
-    assert generic.loc[generic["subject_id"] == sid, "TBIL"].item() == 999.0  # the generic rule takes it
+    assert generic.loc[generic["subject_id"] == sid, "TBIL"].item() != 999.0  # neither the generic rule
     feats = features.baseline_features(t2)
-    assert feats.loc[feats["subject_id"] == sid, "TBIL"].item() != 999.0     # the predictive features do not
+    assert feats.loc[feats["subject_id"] == sid, "TBIL"].item() != 999.0     # nor the predictive features
     leaky = feats.copy()
-    leaky["TBIL"] = generic["TBIL"].to_numpy()
+    leaky.loc[leaky["subject_id"] == sid, "TBIL"] = 999.0                  # the day-1 value planted by hand
     with pytest.raises(LeakageError, match="TBIL"):
         features.check_baseline_only(leaky, t2)
 

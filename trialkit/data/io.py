@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_tables", "write_dataset", "atomic_dir", "FORMATS"]
+__all__ = ["write_tables", "write_dataset", "atomic_dir", "replace_dir", "FORMATS"]
 
 FORMATS = ("csv", "parquet", "xlsx")
 _EXCEL_MAX_ROWS = 1_048_575  # data rows per sheet (one header row)
@@ -151,21 +151,30 @@ class atomic_dir:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
-        os.chmod(self.tmp, 0o755)
-        t = self.target
-        old = None
-        if t.exists():
-            old = t.parent / f".{t.name}.old-{os.getpid()}"
-            os.replace(t, old)
-        try:
-            os.replace(self.tmp, t)
-        except BaseException:
-            if old is not None:
-                os.replace(old, t)
-            raise
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
+        replace_dir(self.tmp, self.target)
         return False
+
+
+def replace_dir(src: str | Path, target: str | Path) -> None:
+    """Move the finished folder ``src`` to ``target``, replacing any folder there as a whole.
+
+    The old ``target`` is renamed aside first (same file system: atomic), ``src`` renamed into its
+    place, and the old one removed last; if the second rename fails the old folder is put back.
+    """
+    src, t = Path(src), Path(target)
+    os.chmod(src, 0o755)
+    old = None
+    if t.exists():
+        old = t.parent / f".{t.name}.old-{os.getpid()}"
+        os.replace(t, old)
+    try:
+        os.replace(src, t)
+    except BaseException:
+        if old is not None:
+            os.replace(old, t)
+        raise
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
 
 
 def write_tables(tables: dict[str, pd.DataFrame | None], out_dir: str | Path, fmt: str = "csv",

@@ -1,0 +1,609 @@
+"""Publishing an executed run: clean notebooks, HTML, the identifier check, index.html, manifest.json.
+
+Everything written here except ``manifest.json`` is a pure function of the inputs: no times, no
+temporary paths, no random cell ids, so two runs give byte-identical files.
+
+The identifier check (:func:`find_identifiers`)
+-----------------------------------------------
+A published report must not show a subject identifier. After rendering, every text output is
+searched for every ``subject_id`` of the dataset: each executed notebook (cell sources and text,
+HTML, Markdown, JSON and error outputs, but not images), the result tables (CSV) and the HTML
+pages (with embedded ``data:`` images removed). The rule:
+
+- an id shorter than 3 characters is not searched (too many ordinary words and numbers match);
+- an id matches only as a whole token: not preceded or followed by a letter, digit or ``_``
+  (``S01`` is not found in ``S012``, ``XS01`` or ``S01_x``, but is in ``(S01)`` or ``S01,``);
+- an id that looks like an ordinary number (digits only, no leading zero: ``101``, ``2031``)
+  also must not be part of a decimal or grouped number (``0.101``, ``1,101``, ``101.5`` do not
+  match), and counts only where **at least three distinct such ids appear in the same cell or
+  file**: a listing shows many ids, while a count, a day or a lab value coincides with one or two.
+  A single numeric id shown alone therefore cannot be detected; datasets whose ids are plain
+  numbers should prefix them (``S101``, ``01-101``) to get full protection. Ids with letters,
+  punctuation or a leading zero (``S001``, ``001``, ``12-0034``) match on a single occurrence.
+
+Text inside figures is not checked: label figures by arm, never by subject.
+
+Examples
+--------
+>>> hits = find_identifiers_in_text("Patient S017 died; 120 patients", ["S017", "S018", "120"])
+>>> [h.subject_id for h in hits]
+['S017']
+>>> [h.subject_id for h in find_identifiers_in_text("ids 101, 102 and 117", ["101", "102", "117"])]
+['101', '102', '117']
+"""
+from __future__ import annotations
+
+import hashlib
+import html as _html
+import json
+import platform
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from importlib import metadata as _md
+from pathlib import Path
+from typing import Any, Iterable
+
+from trialkit.errors import TrialkitError
+
+__all__ = [
+    "PrivacyError",
+    "Hit",
+    "identifier_pattern",
+    "find_identifiers_in_text",
+    "find_identifiers",
+    "check_privacy",
+    "clean_notebook",
+    "finish_notebook",
+    "finish_committed",
+    "render_html",
+    "notebook_title",
+    "table_of_contents",
+    "write_index",
+    "write_manifest",
+    "headline_results",
+    "HEADLINES",
+    "sha256_file",
+    "package_versions",
+    "git_commit",
+    "TEMPLATES",
+]
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+MIN_ID_LENGTH = 3
+MIN_NUMERIC_IDS = 3
+_WORD = r"A-Za-z0-9_"
+
+
+class PrivacyError(TrialkitError):
+    """A subject identifier appears in the rendered outputs."""
+
+    def __init__(self, hits: list["Hit"]):
+        self.hits = hits
+        shown = hits[:20]
+        lines = [f"refusing to publish: subject identifiers appear in {len({h.where for h in hits})} place(s) "
+                 f"(use --allow-listings only for an internal report):"]
+        lines += [f"  {h.where}: {h.subject_id!r} in …{h.context}…" for h in shown]
+        if len(hits) > len(shown):
+            lines.append(f"  … and {len(hits) - len(shown)} more")
+        super().__init__("\n".join(lines))
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A subject id found in an output: ``where`` names the file and cell (or line)."""
+
+    where: str
+    subject_id: str
+    context: str
+
+
+def _is_numberlike(s: str) -> bool:
+    return s.isdigit() and not s.startswith("0")
+
+
+def identifier_pattern(ids: Iterable[str]) -> tuple[re.Pattern | None, re.Pattern | None]:
+    """Two regexes: (distinctive ids, number-like ids); either is None when there are none."""
+    ids = sorted({str(i).strip() for i in ids if len(str(i).strip()) >= MIN_ID_LENGTH}, key=lambda s: (-len(s), s))
+    plain = [re.escape(i) for i in ids if not _is_numberlike(i)]
+    numeric = [re.escape(i) for i in ids if _is_numberlike(i)]
+    pat = re.compile(rf"(?<![{_WORD}])(?:{'|'.join(plain)})(?![{_WORD}])") if plain else None
+    num = re.compile(rf"(?<![{_WORD}])(?<!\d[.,])(?:{'|'.join(numeric)})(?![{_WORD}])(?![.,]\d)") if numeric else None
+    return pat, num
+
+
+def _context(text: str, start: int, end: int, width: int = 30) -> str:
+    s = text[max(0, start - width):end + width]
+    return " ".join(s.split())
+
+
+def find_identifiers_in_text(text: str, ids: Iterable[str] | tuple, where: str = "", *,
+                             patterns: tuple | None = None) -> list[Hit]:
+    """Subject ids occurring in ``text`` under the rule of this module's docstring (one hit per id)."""
+    pat, num = patterns if patterns is not None else identifier_pattern(ids)
+    hits: dict[str, Hit] = {}
+    if pat is not None:
+        for m in pat.finditer(text):
+            hits.setdefault(m.group(0), Hit(where, m.group(0), _context(text, m.start(), m.end())))
+    if num is not None:
+        found: dict[str, Hit] = {}
+        for m in num.finditer(text):
+            found.setdefault(m.group(0), Hit(where, m.group(0), _context(text, m.start(), m.end())))
+        if len(found) >= MIN_NUMERIC_IDS:
+            hits.update(found)
+    return list(hits.values())
+
+
+_TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
+
+
+def _cell_texts(cell) -> Iterable[str]:
+    yield cell.get("source", "")
+    for out in cell.get("outputs", []):
+        kind = out.get("output_type")
+        if kind == "stream":
+            yield out.get("text", "")
+        elif kind == "error":
+            yield f"{out.get('ename', '')}: {out.get('evalue', '')}"
+            yield "\n".join(out.get("traceback", []))
+        else:
+            for mime, value in out.get("data", {}).items():
+                if mime in _TEXT_MIME or mime.endswith("+json"):
+                    text = value if isinstance(value, str) else json.dumps(value)
+                    yield _DATA_URI.sub("data:", text)  # images embedded in HTML are not text
+
+
+_DATA_URI = re.compile(r"data:[a-z]+/[a-z0-9.+-]+;base64,[A-Za-z0-9+/=\s]+", re.I)
+
+
+def find_identifiers(report_dir: str | Path, ids: Iterable[str], notebooks: Iterable[str] | None = None) -> list[Hit]:
+    """Every subject-id occurrence in a report folder's notebooks, tables and HTML pages.
+
+    Notebook hits name the cell (``02_safety.ipynb cell 12``: the 1-based cell number in the
+    source notebook, as failures are reported); table hits name the line of the CSV file.
+    """
+    import nbformat
+
+    report_dir = Path(report_dir)
+    patterns = identifier_pattern(ids)
+    if patterns == (None, None):
+        return []
+    hits: list[Hit] = []
+    stems = list(notebooks) if notebooks is not None else sorted(p.stem for p in report_dir.glob("*.ipynb"))
+    flagged_pages = set()
+    for stem in stems:
+        path = report_dir / f"{stem}.ipynb"
+        if not path.is_file():
+            continue
+        nb = nbformat.read(str(path), as_version=4)
+        for cell, label in zip(nb.cells, _source_cell_labels(nb)):
+            text = "\n".join(_cell_texts(cell))
+            found = find_identifiers_in_text(text, (), f"{stem}.ipynb {label}", patterns=patterns)
+            if found:
+                flagged_pages.add(f"{stem}.html")
+            hits += found
+    tables = sorted(p for p in (report_dir / "tables").iterdir() if p.is_file()) if (report_dir / "tables").is_dir() else []
+    for csv in tables:
+        try:
+            lines = csv.read_text(encoding="utf-8").splitlines()
+        except UnicodeDecodeError:  # a binary table (e.g. Parquet) cannot be searched as text
+            lines = csv.read_bytes().decode("latin-1").splitlines()
+        whole = find_identifiers_in_text("\n".join(lines), (), "", patterns=patterns)
+        for h in whole:
+            n = next((k for k, line in enumerate(lines, start=1) if h.subject_id in line), None)
+            hits.append(Hit(f"tables/{csv.name} line {n}", h.subject_id, h.context))
+    for page in sorted(report_dir.glob("*.html")):
+        if page.name in flagged_pages:
+            continue  # already reported by notebook cell
+        text = _DATA_URI.sub("data:", page.read_text(encoding="utf-8"))
+        text = _html.unescape(re.sub(r"<[^>]+>", " ", text))
+        hits += find_identifiers_in_text(text, (), page.name, patterns=patterns)
+    return hits
+
+
+def _source_cell_labels(nb) -> list[str]:
+    """``cell N`` with N the 1-based cell number in the *source* notebook (as in JupyterLab):
+    cells papermill added (injected parameters, error markers) are named, not counted."""
+    labels, n = [], 0
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags:
+            labels.append("injected parameters cell")
+        elif "papermill-error-cell-tag" in tags:
+            labels.append("papermill error marker")
+        else:
+            n += 1
+            labels.append(f"cell {n}")
+    return labels
+
+
+def check_privacy(report_dir: str | Path, ids: Iterable[str], notebooks: Iterable[str] | None = None) -> None:
+    """Raise :class:`PrivacyError` naming notebook and cell if any subject id appears."""
+    hits = find_identifiers(report_dir, ids, notebooks)
+    if hits:
+        raise PrivacyError(hits)
+
+
+# ------------------------------------------------------------------------------------------------
+# Executed notebooks: strip what differs between runs
+# ------------------------------------------------------------------------------------------------
+_VOLATILE_NB = ("start_time", "end_time", "duration", "exception", "environment_variables")
+
+
+def clean_notebook(nb, source_name: str | None = None, default_parameters: dict | None = None):
+    """Remove run-dependent metadata from a papermill output (in place; returns ``nb``).
+
+    Drops timings (notebook and cell ``papermill`` timings, ``execution`` timestamps), replaces
+    papermill's temporary input/output paths by ``source_name``, and gives the cells papermill
+    creates (injected parameters, error markers) fixed ids instead of random ones.
+    """
+    pm = nb.metadata.get("papermill")
+    if pm is not None:
+        for key in _VOLATILE_NB:
+            pm.pop(key, None)
+        if source_name is not None:
+            pm["input_path"] = source_name
+            pm["output_path"] = Path(source_name).name
+        if default_parameters is not None:
+            pm["default_parameters"] = default_parameters
+    seen: dict[str, int] = {}
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+        tags = cell.metadata.get("tags", [])
+        for tag in ("injected-parameters", "papermill-error-cell-tag"):
+            if tag in tags:
+                k = seen[tag] = seen.get(tag, 0) + 1
+                cell["id"] = tag if k == 1 else f"{tag}-{k}"
+    return nb
+
+
+def _write_nb(nb, path: Path) -> None:
+    import nbformat
+
+    text = nbformat.writes(nb)
+    path.write_text(text if text.endswith("\n") else text + "\n", encoding="utf-8", newline="\n")
+
+
+def finish_notebook(executed: str | Path, source: str | Path, *, code: str = "fold") -> None:
+    """Clean an executed report notebook in place and render ``<stem>.html`` beside it."""
+    import nbformat
+
+    executed, source = Path(executed), Path(source)
+    from trialkit.report.runner import notebook_parameters
+
+    nb = nbformat.read(str(executed), as_version=4)
+    clean_notebook(nb, f"{source.parent.name}/{source.name}", notebook_parameters(source))
+    _write_nb(nb, executed)
+    render_html(nb, executed.with_suffix(".html"), code=code, notebook_href=executed.name)
+
+
+def finish_committed(executed: str | Path, source: str | Path) -> None:
+    """``make notebooks``: copy outputs of an executed notebook into its source file.
+
+    The source keeps its own metadata (notebook and cells); only outputs and execution counts
+    change, so re-running an unchanged analysis leaves the file byte-identical.
+    """
+    import nbformat
+
+    executed, source = Path(executed), Path(source)
+    ran = nbformat.read(str(executed), as_version=4)
+    nb = nbformat.read(str(source), as_version=4)
+    if len(ran.cells) != len(nb.cells):
+        raise RuntimeError(f"{source}: executed notebook has {len(ran.cells)} cells, source {len(nb.cells)}")
+    for cell, out in zip(nb.cells, ran.cells):
+        if cell.cell_type == "code":
+            cell.outputs = out.outputs
+            cell.execution_count = out.execution_count
+    if "language_info" in ran.metadata:
+        nb.metadata["language_info"] = ran.metadata["language_info"]
+    nb.metadata.pop("papermill", None)
+    _write_nb(nb, source)
+
+
+# ------------------------------------------------------------------------------------------------
+# HTML
+# ------------------------------------------------------------------------------------------------
+_HEADING = re.compile(r'<h([1-3]) id="([^"]*)">(.*?)<a class="anchor-link"', re.S)
+
+
+def table_of_contents(nb, max_level: int = 3) -> list[dict]:
+    """Headings of the markdown cells as ``{"level", "id", "text"}``, ids exactly as nbconvert makes them."""
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    toc = []
+    for cell in nb.cells:
+        if cell.cell_type != "markdown" or "#" not in cell.source:
+            continue
+        for level, anchor, inner in _HEADING.findall(markdown2html_mistune(cell.source)):
+            if int(level) <= max_level:
+                text = _html.unescape(re.sub(r"<[^>]+>", "", inner)).strip()
+                toc.append({"level": int(level), "id": _html.unescape(anchor), "text": text})
+    return toc
+
+
+def notebook_title(nb, default: str = "") -> str:
+    """Text of the first level-1 heading, else ``default``."""
+    for item in table_of_contents(nb, max_level=1):
+        return item["text"]
+    return default
+
+
+def render_html(nb, dest: str | Path, *, code: str = "fold", notebook_href: str | None = None,
+                index_href: str = "index.html") -> Path:
+    """Render a notebook as one self-contained HTML page (images embedded) with a table of contents.
+
+    ``code``: ``show`` the code cells, ``fold`` them under a "Code" toggle, or ``hide`` them.
+    No external resources are referenced (no require.js, MathJax or fonts from a CDN).
+    """
+    from nbconvert import HTMLExporter
+
+    dest = Path(dest)
+    exporter = HTMLExporter(extra_template_basedirs=[str(TEMPLATES)], template_name="trialkit",
+                            embed_images=True, exclude_input=(code == "hide"),
+                            exclude_input_prompt=(code == "hide"))
+    title = notebook_title(nb, dest.stem)
+    resources = {"metadata": {"name": title}, "tk_toc": table_of_contents(nb), "tk_code": code,
+                 "tk_title": title, "tk_index_href": index_href, "tk_notebook_href": notebook_href}
+    body, _ = exporter.from_notebook_node(nb, resources=resources)
+    dest.write_text(body if body.endswith("\n") else body + "\n", encoding="utf-8", newline="\n")
+    return dest
+
+
+# ------------------------------------------------------------------------------------------------
+# index.html
+# ------------------------------------------------------------------------------------------------
+#: Headline results on index.html, read from the saved tables: for each section the first of its
+#: candidate ``tables`` that the run produced, rows matching ``where``, the listed ``columns`` that
+#: exist (all columns, if none does). A missing table gives "not produced", never an error.
+HEADLINES: list[dict] = [
+    {"title": "Participants and follow-up",
+     "note": "randomized subjects by arm and how their follow-up ended by the primary horizon",
+     "tables": ["exploratory_consort_counts"],
+     "columns": ["label", "allocated", "died", "transplanted", "withdrew", "lost", "completed", "analysed"]},
+    {"title": "Transplant-free survival at the primary horizon",
+     "note": "Kaplan–Meier probability of being alive without liver transplantation, by arm, with 95% CI",
+     "tables": ["efficacy_survival_at_horizon"],
+     "columns": ["arm", "n", "n_events", "survival", "ci_low", "ci_high"]},
+    {"title": "Primary hypothesis test",
+     "note": "the confirmatory test of the primary endpoint (the multiplicity table lists all)",
+     "tables": ["efficacy_multiplicity"], "where": {"family": "primary"},
+     "columns": ["hypothesis", "p_value", "p_adjusted", "role", "significant"]},
+    {"title": "Treatment effects on transplant-free survival",
+     "note": "hazard ratios (estimate, 95% CI) of the factorial Cox model: each factor and their interaction",
+     "tables": ["efficacy_cox_factorial"],
+     "columns": ["label", "estimate", "ci_low", "ci_high", "p_value", "n", "events"]},
+    {"title": "Infusion reactions",
+     "note": "infused patients with any reaction (fever, rash, allergy) within 0–8 h of an infusion: proportion and 95% CI",
+     "tables": ["safety_infusion_reactions"], "where": {"reaction": "any"},
+     "columns": ["arm", "n_patients", "patients_with", "estimate", "ci_low", "ci_high"]},
+    {"title": "Serious adverse events",
+     "note": "patients with at least one serious adverse event: proportion, 95% CI, p-value against the control arm",
+     "tables": ["safety_serious_aes"], "where": {"level": "any"},
+     "columns": ["arm", "n", "n_patients", "estimate", "ci_low", "ci_high", "p_value"]},
+    {"title": "Adverse-event rates",
+     "note": "all adverse events per 100 patient-years, rate ratio and p-value against the control arm",
+     "tables": ["safety_ae_rates"], "where": {"level": "all"},
+     "columns": ["arm", "n", "events", "patient_years", "estimate", "ci_low", "ci_high", "rate_ratio", "p_value"]},
+]
+_MAX_ROWS = 12
+_MAX_COLS = 10
+
+
+def _fmt(v: Any, col: str) -> str:
+    import math
+
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return "–"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, int):
+        return str(v)
+    if isinstance(v, float):
+        if col.startswith("p_") or col == "p":
+            return "<0.001" if v < 0.001 else f"{v:.3f}"
+        if v.is_integer() and abs(v) < 1e9:
+            return str(int(v))
+        return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.2e}"
+    return str(v)
+
+
+def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None = None) -> list[dict]:
+    """The headline sections for index.html, read from the saved tables (absent ones noted).
+
+    Arm ids in an ``arm`` column are shown with their study-file labels (``arm_labels``).
+    """
+    import pandas as pd
+
+    tables_dir = Path(tables_dir)
+    out = []
+    for spec in HEADLINES:
+        name = next((t for t in spec["tables"] if (tables_dir / f"{t}.csv").is_file()), None)
+        section = {"title": spec["title"], "note": spec["note"], "table": name, "columns": [], "rows": [],
+                   "more": 0}
+        out.append(section)
+        if name is None:
+            continue
+        try:
+            df = pd.read_csv(tables_dir / f"{name}.csv")
+        except (ValueError, OSError) as exc:  # empty or malformed: say so, do not fail the report
+            section["error"] = f"could not be read ({type(exc).__name__})"
+            continue
+        for col, value in (spec.get("where") or {}).items():
+            if col in df.columns:
+                df = df[df[col].astype(str) == str(value)]
+        cols = [c for c in spec.get("columns", []) if c in df.columns] or list(df.columns)
+        cols = cols[:_MAX_COLS]
+        if arm_labels and "arm" in cols:
+            df = df.assign(arm=[arm_labels.get(str(a), a) for a in df["arm"]])
+        section["columns"] = cols
+        section["numeric"] = [pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+                              for c in cols]
+        section["rows"] = [[_fmt(v, c) for c, v in zip(cols, row)]
+                           for row in df[cols].head(_MAX_ROWS).astype(object).itertuples(index=False)]
+        section["more"] = max(0, len(df) - _MAX_ROWS)
+    return out
+
+
+def _jinja():
+    import jinja2
+
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(str(TEMPLATES)), autoescape=True,
+                              keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
+
+
+def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_title: str,
+                dataset_source: str) -> Path:
+    """Write ``index.html``: headline results, notebooks, tables, figures, provenance links."""
+    import nbformat
+    import yaml
+
+    report_dir = Path(report_dir)
+    pages = []
+    for stem in notebooks:
+        nb = nbformat.read(str(report_dir / f"{stem}.ipynb"), as_version=4)
+        pages.append({"stem": stem, "title": notebook_title(nb, stem), "html": f"{stem}.html",
+                      "ipynb": f"{stem}.ipynb"})
+    tables = sorted(p.name for p in (report_dir / "tables").iterdir() if p.is_file()) if (report_dir / "tables").is_dir() else []
+    fig_dir = report_dir / "figures"
+    figures = []
+    for png in sorted(fig_dir.glob("*.png")) if fig_dir.is_dir() else []:
+        svg = png.with_suffix(".svg")
+        figures.append({"name": png.stem, "png": f"figures/{png.name}",
+                        "svg": f"figures/{svg.name}" if svg.is_file() else None})
+    study = yaml.safe_load((report_dir / "study.yaml").read_text(encoding="utf-8")) if (report_dir / "study.yaml").is_file() else {}
+    horizons = study.get("horizons") or {}
+    if dataset_source.startswith("simulated:"):
+        _, scen, seed = (dataset_source.split(":") + ["", ""])[:3]
+        dataset_text = f"simulated trial (scenario “{scen}”, {seed.replace('=', ' ')})"
+    else:
+        dataset_text = Path(dataset_source).name
+    ctx = {
+        "study_title": study_title, "dataset": dataset_text, "alpha": params.alpha, "horizons": horizons,
+        "code": params.code, "allow_listings": params.allow_listings,
+        "headlines": headline_results(report_dir / "tables",
+                                      {str(a.get("id")): str(a.get("label", a.get("id"))) for a in study.get("arms", [])}),
+        "pages": pages, "tables": tables, "figures": figures, "has_data": (report_dir / "data" / "subjects.csv").is_file(),
+        "has_truth": (report_dir / "data" / "truth.json").is_file(),
+        "areas": _group(tables),
+    }
+    html = _jinja().get_template("report_index.html.j2").render(**ctx)
+    path = report_dir / "index.html"
+    path.write_text(html, encoding="utf-8", newline="\n")
+    return path
+
+
+def _group(names: list[str]) -> list[tuple[str, list[str]]]:
+    groups: dict[str, list[str]] = {}
+    for n in names:
+        groups.setdefault(n.split("_", 1)[0], []).append(n)
+    return list(groups.items())
+
+
+# ------------------------------------------------------------------------------------------------
+# manifest.json
+# ------------------------------------------------------------------------------------------------
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def package_versions() -> dict[str, str]:
+    """Installed versions of trialkit's declared (locked) runtime dependencies, plus the kit's own."""
+    out = {}
+    try:
+        reqs = _md.requires("trialkit") or []
+    except _md.PackageNotFoundError:  # pragma: no cover - not installed
+        reqs = []
+    for r in reqs:
+        if "extra ==" in r:
+            continue
+        name = re.split(r"[\s;<>=!~\[(]", r, maxsplit=1)[0]
+        try:
+            out[name] = _md.version(name)
+        except _md.PackageNotFoundError:
+            out[name] = None
+    try:
+        out["trialkit"] = _md.version("trialkit")
+    except _md.PackageNotFoundError:  # pragma: no cover
+        pass
+    return dict(sorted(out.items(), key=lambda kv: kv[0].lower()))
+
+
+def git_commit(root: str | Path) -> dict | None:
+    """``{"commit", "dirty"}`` of the checkout at ``root``; None outside git or without git."""
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10)
+        if commit.returncode != 0:
+            return None
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"],
+                                capture_output=True, text=True, timeout=10)
+        return {"commit": commit.stdout.strip(), "dirty": bool(status.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return None
+
+
+def _display_path(path: Path, root: Path, report_dir: Path) -> str:
+    path = Path(path).resolve()
+    for base in (report_dir.resolve(), root.resolve()):
+        if path.is_relative_to(base):
+            return path.relative_to(base).as_posix()
+    return path.as_posix()
+
+
+def write_manifest(report_dir: str | Path, *, name: str, params, inputs: list[tuple[str, Path]], notebooks: list[Path],
+                   results, injected: dict, started, finished, wall_seconds: float, jobs: int,
+                   root: str | Path, t0: float | None = None) -> dict:
+    """Write ``manifest.json``: parameters, input hashes, versions, git commit, times, durations, outputs.
+
+    Per notebook: ``seconds`` executing its cells (kernel start-up and imports, which overlap the
+    preparation, excluded) and ``started_after`` (seconds from the start of the run).
+
+    Input paths inside the report folder (the simulated ``data/``) are relative to it; inside the
+    checkout, relative to the checkout; else absolute. This is the only output that records times.
+    """
+    report_dir, root = Path(report_dir), Path(root)
+    files = list(inputs)
+    if params.source and Path(params.source).is_file():
+        files.append(("params", Path(params.source)))
+    files += [("notebook", Path(nb)) for nb in notebooks]
+    seen = set()
+    input_rows = []
+    for role, path in files:
+        key = (role, Path(path).resolve())
+        if key in seen:
+            continue
+        seen.add(key)
+        input_rows.append({"role": role, "path": _display_path(path, root, report_dir), "sha256": sha256_file(path)})
+    outputs = []
+    for p in sorted(report_dir.rglob("*")):
+        if p.is_file() and p.name != "manifest.json" and "data" not in p.relative_to(report_dir).parts[:1]:
+            outputs.append({"path": p.relative_to(report_dir).as_posix(), "sha256": sha256_file(p)})
+    manifest = {
+        "report": name,
+        "parameters": {k: v for k, v in params.as_dict().items()},
+        "injected_parameters": injected,
+        "inputs": input_rows,
+        "packages": package_versions(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "executable": sys.executable,
+        "git": git_commit(root),
+        "started": started.isoformat(timespec="seconds"),
+        "finished": finished.isoformat(timespec="seconds"),
+        "wall_seconds": round(wall_seconds, 2),
+        "jobs": jobs,
+        "notebooks": [{"name": r.name, "status": r.status, "seconds": round(r.seconds, 2), "cells": r.cells,
+                       "started_after": (round(r.started - t0, 2) if t0 is not None and r.started else None)}
+                      for r in results],
+        "outputs": outputs,
+    }
+    (report_dir / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False, default=str) + "\n",
+                                              encoding="utf-8", newline="\n")
+    return manifest

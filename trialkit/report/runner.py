@@ -1,0 +1,1085 @@
+"""Run the analysis notebooks with papermill and publish one reproducible, provenance-stamped report.
+
+``trialkit run --params params/default.yaml`` is :func:`run_report`:
+
+1. read the run parameters (:func:`load_params`);
+2. prepare the inputs once, in a build folder beside the target: simulate the dataset into
+   ``data/`` (CSV) when the parameters say ``simulate``, and write the study file actually used
+   (horizons applied) as ``study.yaml``;
+3. execute every notebook of ``notebooks/`` with papermill, in parallel from this one process
+   (threads; each kernel is this interpreter's ipykernel, started with its own connection file
+   on IPC sockets, so parallel start-ups cannot race for TCP ports), injecting the parameters;
+4. publish (:mod:`trialkit.report.publish`): strip run-dependent metadata from the executed
+   notebooks, render HTML, refuse if a subject identifier appears, write ``index.html`` and
+   ``manifest.json``;
+5. swap the build folder into place. A failure at any step leaves the previous report untouched.
+
+Every kernel sees the same environment (``PYTHONHASHSEED=0``, one BLAS thread, UTC), so outputs do
+not depend on ``--jobs`` or on the order in which notebooks finish.
+
+``python -m trialkit.report.runner [NOTEBOOK ...]`` (``make notebooks``) re-executes committed
+notebooks in place with their default parameters (see :func:`refresh_notebooks`).
+
+Examples
+--------
+>>> p = load_params(None)        # params/default.yaml
+>>> p.dataset, p.code in ("show", "fold", "hide")
+('simulate', True)
+>>> notebook_stem_matches("02_safety", "safety"), notebook_stem_matches("02_safety", "02")
+(True, True)
+"""
+from __future__ import annotations
+
+import ast
+import datetime as _dt
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from trialkit.errors import TrialkitError
+from trialkit.data.io import replace_dir
+
+__all__ = [
+    "RunParams",
+    "RunResult",
+    "NotebookResult",
+    "NotebookFailed",
+    "ParamsError",
+    "load_params",
+    "discover_notebooks",
+    "notebook_parameters",
+    "notebook_stem_matches",
+    "run_report",
+    "execute_notebooks",
+    "refresh_notebooks",
+    "kernel_env",
+    "project_root",
+    "STANDARD_PARAMETERS",
+]
+
+#: The parameters every notebook's ``parameters`` cell declares (see the notebook conventions).
+STANDARD_PARAMETERS = ("dataset", "study", "scenario", "seed", "alpha", "out_dir", "allow_listings")
+CODE_MODES = ("show", "fold", "hide")
+KERNEL_NAME = "python3"
+START_TIMEOUT = 300  # seconds for a kernel to come up (generous: several start at once on few cores)
+
+
+def project_root() -> Path:
+    """The checkout this package lives in (the folder holding ``params/`` and ``notebooks/``)."""
+    return Path(__file__).resolve().parents[2]
+
+
+class ParamsError(TrialkitError):
+    """The run-parameters file is unreadable or inconsistent."""
+
+
+class NotebookFailed(Exception):
+    """One or more notebooks raised; ``failures`` holds a :class:`NotebookResult` for each.
+
+    Not a :class:`~trialkit.errors.TrialkitError`: the CLI exits 1 (a notebook failed), not 2 (bad
+    input).
+    """
+
+    def __init__(self, failures: list["NotebookResult"], kept: Path | None = None):
+        self.failures = failures
+        self.kept = kept
+        lines = [f.describe() for f in failures]
+        if kept is not None:
+            lines.append(f"the failed build is kept in {kept} (the previous report is untouched)")
+        super().__init__("\n".join(lines))
+
+
+# ------------------------------------------------------------------------------------------------
+# Run parameters
+# ------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunParams:
+    """The run parameters (``params/default.yaml``); relative paths are relative to the working folder.
+
+    Attributes
+    ----------
+    name : str
+        Report folder name: the report lands in ``<outputs>/<name>``.
+    outputs : str
+        Folder holding the reports (default ``outputs``).
+    dataset : str
+        ``"simulate"`` or a dataset directory / Excel workbook.
+    scenario : str, dict or None
+        With ``simulate``: a scenario YAML (path or bare name), or an inline scenario mapping
+        (``extends:`` a bundled one); ``None`` = ``params/scenarios/default.yaml``.
+    seed, n_subjects : int or None
+        With ``simulate``: the seed (``None`` = the scenario's) and number of subjects.
+    study : str or None
+        Study file; ``None`` = the dataset's own ``study.yaml`` (simulated data carry the one used),
+        else ``params/study.yaml``.
+    alpha : float
+        Two-sided significance level passed to every notebook.
+    horizons : dict or None
+        ``{primary: days, secondary: days}`` overriding the study file's; ``None`` = the study's.
+    code : {"show", "fold", "hide"}
+        Code cells in the HTML: shown, folded under a "Code" toggle, or left out.
+    allow_listings : bool
+        True only for internal reports: notebooks may show subject-level listings and the
+        identifier check is skipped.
+    notebooks : str
+        Folder of the notebooks (``notebooks``).
+    notebook_parameters : dict
+        Extra parameters per notebook (``{"04_predictive": {"n_splits": 5}}``); each must be
+        declared in that notebook's ``parameters`` cell.
+    cell_timeout : int or None
+        Seconds a single cell may run (``None`` = no limit).
+    source : str or None
+        The YAML file these parameters came from.
+    """
+
+    name: str = "default"
+    outputs: str = "outputs"
+    dataset: str = "simulate"
+    scenario: Any = None
+    seed: int | None = None
+    n_subjects: int | None = None
+    study: str | None = None
+    alpha: float = 0.05
+    horizons: dict | None = None
+    code: str = "fold"
+    allow_listings: bool = False
+    notebooks: str = "notebooks"
+    notebook_parameters: dict = field(default_factory=dict)
+    cell_timeout: int | None = None
+    source: str | None = None
+
+    @property
+    def simulate(self) -> bool:
+        return str(self.dataset) == "simulate"
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+_KEYS = tuple(f for f in RunParams.__dataclass_fields__ if f != "source")
+_NULLABLE = ("scenario", "seed", "n_subjects", "study", "horizons", "cell_timeout")  # null = "default"
+
+
+def _fail(src: str, key: str, msg: str) -> ParamsError:
+    return ParamsError(f"{src}: {key}: {msg}")
+
+
+def _check_params(raw: dict, src: str) -> RunParams:
+    unknown = sorted(set(raw) - set(_KEYS))
+    if unknown:
+        raise _fail(src, unknown[0], f"unknown key; expected one of {', '.join(_KEYS)}")
+    p = RunParams(**{k: v for k, v in raw.items() if v is not None or k in _NULLABLE}, source=src)
+    if not isinstance(p.name, str) or not p.name or "/" in p.name or p.name.startswith("."):
+        raise _fail(src, "name", f"expected a folder name, got {p.name!r}")
+    for key in ("outputs", "dataset", "notebooks"):
+        if not isinstance(getattr(p, key), str) or not getattr(p, key):
+            raise _fail(src, key, f"expected a path, got {getattr(p, key)!r}")
+    if p.study is not None and not isinstance(p.study, str):
+        raise _fail(src, "study", f"expected a study file path or null, got {p.study!r}")
+    if p.scenario is not None and not isinstance(p.scenario, (str, dict)):
+        raise _fail(src, "scenario", f"expected a scenario file, an inline mapping or null, got {p.scenario!r}")
+    if not p.simulate and (p.scenario is not None or p.seed is not None or p.n_subjects is not None):
+        raise _fail(src, "dataset", "scenario, seed and n_subjects apply only when dataset is 'simulate'")
+    for key in ("seed", "n_subjects", "cell_timeout"):
+        v = getattr(p, key)
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1)):
+            raise _fail(src, key, f"expected a whole number, got {v!r}")
+    if isinstance(p.alpha, bool) or not isinstance(p.alpha, (int, float)) or not 0 < p.alpha < 1:
+        raise _fail(src, "alpha", f"expected a number between 0 and 1, got {p.alpha!r}")
+    if p.horizons is not None:
+        if not isinstance(p.horizons, dict) or not p.horizons:
+            raise _fail(src, "horizons", f"expected a mapping like {{primary: 336, secondary: 168}}, got {p.horizons!r}")
+        for k, v in p.horizons.items():
+            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+                raise _fail(src, f"horizons.{k}", f"expected a positive number of days, got {v!r}")
+    if p.code not in CODE_MODES:
+        raise _fail(src, "code", f"expected one of {', '.join(CODE_MODES)}, got {p.code!r}")
+    if not isinstance(p.allow_listings, bool):
+        raise _fail(src, "allow_listings", f"expected true or false, got {p.allow_listings!r}")
+    if not isinstance(p.notebook_parameters, dict) or not all(
+            isinstance(v, dict) for v in p.notebook_parameters.values()):
+        raise _fail(src, "notebook_parameters", "expected a mapping notebook name -> {parameter: value}")
+    return p
+
+
+def load_params(path: str | Path | None = None, **overrides: Any) -> RunParams:
+    """Read run parameters from YAML (default ``params/default.yaml``), then apply ``overrides``.
+
+    Raises
+    ------
+    ParamsError
+        Naming the file and the key, for unknown keys and bad values.
+    FileNotFoundError
+        When ``path`` does not exist.
+    """
+    if path is None:
+        path = Path("params/default.yaml")
+        if not path.is_file():
+            path = project_root() / "params" / "default.yaml"
+    path = Path(path)
+    src = str(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ParamsError(f"{src}: not valid YAML: {exc}") from None
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ParamsError(f"{src}: expected a mapping of run parameters")
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return _check_params(raw, src)
+
+
+# ------------------------------------------------------------------------------------------------
+# Notebooks
+# ------------------------------------------------------------------------------------------------
+def notebook_stem_matches(stem: str, name: str) -> bool:
+    """Does ``--only NAME`` select notebook ``stem``? Exact stem, its number, or its name part."""
+    name = Path(name).stem if name.endswith(".ipynb") else name
+    number, _, rest = stem.partition("_")
+    return name in (stem, number, rest)
+
+
+def discover_notebooks(folder: str | Path, only: list[str] | None = None) -> list[Path]:
+    """The notebooks to run: ``NN_name.ipynb`` in ``folder``, in reading (file-name) order.
+
+    ``only`` restricts to the named ones (see :func:`notebook_stem_matches`); a name matching
+    nothing is an error.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise ParamsError(f"notebook folder {folder} does not exist")
+    found = sorted(p for p in folder.glob("*.ipynb") if p.stem[:2].isdigit() and "_" in p.stem)
+    if only:
+        missing = [n for n in only if not any(notebook_stem_matches(p.stem, n) for p in found)]
+        if missing:
+            raise ParamsError(f"--only {' '.join(missing)}: no such notebook in {folder} "
+                              f"(have: {', '.join(p.stem for p in found) or 'none'})")
+        found = [p for p in found if any(notebook_stem_matches(p.stem, n) for n in only)]
+    if not found:
+        raise ParamsError(f"no notebooks (NN_name.ipynb) in {folder}")
+    return found
+
+
+def notebook_parameters(nb_or_path) -> dict[str, Any]:
+    """Names and literal defaults of a notebook's ``parameters`` cell (``{}`` when it has none)."""
+    import nbformat
+
+    nb = nbformat.read(str(nb_or_path), as_version=4) if isinstance(nb_or_path, (str, Path)) else nb_or_path
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            out: dict[str, Any] = {}
+            for node in ast.parse(cell.source).body:
+                if isinstance(node, ast.Assign):
+                    for t in node.targets:
+                        if isinstance(t, ast.Name):
+                            try:
+                                out[t.id] = ast.literal_eval(node.value)
+                            except ValueError:
+                                out[t.id] = ast.unparse(node.value)
+                elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
+                    out[node.target.id] = ast.literal_eval(node.value)
+            return out
+    return {}
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment every kernel runs in: deterministic hashing, one BLAS thread, UTC."""
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)  # let ipykernel choose the inline backend
+    env.update({
+        "PYTHONHASHSEED": "0",
+        "SOURCE_DATE_EPOCH": "0",
+        "OMP_NUM_THREADS": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "TZ": "UTC",
+        "PYDEVD_DISABLE_FILE_VALIDATION": "1",  # silence debugpy's start-up note on the kernel's stderr
+    })
+    return env
+
+
+def _kernel_manager_class(sock_dir: Path):
+    """A KernelManager class that starts *this* interpreter's ipykernel on private IPC sockets.
+
+    - the kernel command is ``sys.executable -m ipykernel_launcher``, whatever kernelspecs a user
+      has installed elsewhere (a ``python3`` spec in ``~/.local`` cannot hijack the run);
+    - transport ``ipc`` with a unique socket prefix per kernel: no TCP ports to pick, so kernels
+      started at the same moment cannot collide (papermill #239/#511);
+    - the kernel process's own stdout/stderr (start-up noise; cell output travels over the
+      sockets) is discarded, so it cannot garble the progress display.
+    """
+    from jupyter_client.kernelspec import KernelSpec
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    counter = itertools.count()
+    lock = threading.Lock()
+    spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                      display_name="Python 3 (ipykernel)", language="python")
+
+    class TrialkitKernelManager(AsyncKernelManager):
+        @default("transport")
+        def _default_transport(self):
+            return "ipc"
+
+        @default("ip")
+        def _default_ip(self):
+            with lock:
+                self._tk_n = next(counter)
+            return str(sock_dir / f"k{self._tk_n}")
+
+        @property
+        def kernel_spec(self):
+            return spec
+
+        async def _async_pre_start_kernel(self, **kw):
+            kw.setdefault("env", kernel_env())
+            kw.setdefault("stdout", subprocess.DEVNULL)
+            kw.setdefault("stderr", subprocess.DEVNULL)
+            return await super()._async_pre_start_kernel(**kw)
+
+    return TrialkitKernelManager
+
+
+@dataclass
+class NotebookJob:
+    """One notebook to execute: source, output path, injected parameters, kernel working folder."""
+
+    name: str
+    source: Path
+    output: Path
+    parameters: dict
+    cwd: Path
+    post: Callable[["NotebookJob"], None] | None = None  # called in the worker after success
+
+
+@dataclass
+class NotebookResult:
+    """What happened to one notebook."""
+
+    name: str
+    status: str = "queued"  # queued | starting | running | done | failed | cancelled
+    seconds: float = 0.0  # executing the cells (the kernel's start-up and imports are not counted)
+    started: float | None = None  # time.perf_counter() when execution began
+    cell: int | None = None  # 1-based cell number in the source notebook of the failing cell
+    exec_count: int | None = None
+    error: str | None = None  # "ValueError: message"
+    cell_source: str | None = None
+    cells: int = 0
+    stage: str = "cells"  # where a failure happened: "kernel start-up" | "cells" | "rendering"
+
+    def describe(self) -> str:
+        if self.status != "failed":
+            return f"{self.name}: {self.status}"
+        where = f"cell {self.cell}" if self.cell is not None else (
+            self.stage if self.stage != "cells" else "kernel start-up")
+        if self.exec_count is not None:
+            where += f" (In [{self.exec_count}])"
+        first = (self.cell_source or "").strip().splitlines()
+        code = f"\n    > {first[0][:100]}" if first else ""
+        return f"notebook {self.name}.ipynb failed in {where}: {self.error}{code}"
+
+
+class Progress:
+    """Which notebooks are queued, running (with the current cell) and done, on stderr.
+
+    On a terminal the block of lines is redrawn in place; otherwise one line per change.
+    """
+
+    def __init__(self, results: list[NotebookResult], stream=None, live: bool | None = None):
+        self.stream = stream if stream is not None else sys.stderr
+        self.results = {r.name: r for r in results}
+        self.live = self.stream.isatty() if live is None else live
+        self.t0 = time.perf_counter()
+        self.started: dict[str, float] = {}
+        self.current: dict[str, tuple[int, int]] = {}
+        self.lock = threading.Lock()
+        self.drawn = 0
+        self._stop = threading.Event()
+        self._ticker = None
+        if self.live:
+            self._ticker = threading.Thread(target=self._tick, daemon=True)
+            self._ticker.start()
+
+    def note(self, text: str) -> None:
+        with self.lock:
+            self._clear()
+            print(f"[{time.perf_counter() - self.t0:6.1f}s] {text}", file=self.stream, flush=True)
+            self._draw()
+
+    def update(self, name: str, status: str | None = None, cell: tuple[int, int] | None = None) -> None:
+        with self.lock:
+            r = self.results[name]
+            if cell is not None:
+                self.current[name] = cell
+            if status is not None and status != r.status:
+                r.status = status
+                if status == "running":
+                    self.started[name] = time.perf_counter()
+                if not self.live:
+                    extra = f" in {r.seconds:.1f} s" if status in ("done", "failed") else ""
+                    print(f"[{time.perf_counter() - self.t0:6.1f}s] {name}: {status}{extra}",
+                          file=self.stream, flush=True)
+            if self.live:
+                self._clear()
+                self._draw()
+
+    def _line(self, r: NotebookResult) -> str:
+        if r.status == "running":
+            i, n = self.current.get(r.name, (0, 0))
+            el = time.perf_counter() - self.started.get(r.name, self.t0)
+            return f"  {r.name:<28} running  cell {i}/{n}  {el:5.1f} s"
+        if r.status == "starting":
+            return f"  {r.name:<28} starting kernel"
+        if r.status in ("done", "failed"):
+            return f"  {r.name:<28} {r.status:<8} {r.seconds:5.1f} s"
+        return f"  {r.name:<28} {r.status}"
+
+    def _clear(self) -> None:
+        if self.live and self.drawn:
+            self.stream.write(f"\x1b[{self.drawn}F\x1b[J")
+            self.drawn = 0
+
+    def _draw(self) -> None:
+        if self.live:
+            lines = [self._line(r) for r in self.results.values()]
+            self.stream.write("\n".join(lines) + "\n")
+            self.stream.flush()
+            self.drawn = len(lines)
+
+    def _tick(self) -> None:
+        while not self._stop.wait(0.5):
+            with self.lock:
+                self._clear()
+                self._draw()
+
+    def close(self) -> None:
+        self._stop.set()
+        if self._ticker is not None:
+            self._ticker.join()
+
+
+class _quiet_papermill:
+    """Silence papermill's logger during a run: its parameter-cell parser warns about comments
+    containing quotes (``# the dataset's own``) and about parameters it failed to parse, although
+    injection works; the progress display says what matters."""
+
+    def __enter__(self):
+        import logging
+
+        self.logger = logging.getLogger("papermill")
+        self.level = self.logger.level
+        self.logger.setLevel(logging.ERROR)
+
+    def __exit__(self, *exc):
+        self.logger.setLevel(self.level)
+        return False
+
+
+def _source_cell_number(source_nb, executed_index: int) -> int | None:
+    """1-based number, in the source notebook, of cell ``executed_index`` of papermill's output.
+
+    papermill inserts its ``injected-parameters`` cell right after the ``parameters`` cell (or at
+    the top when there is none); that cell itself maps to None.
+    """
+    cells = source_nb.cells
+    param = next((i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
+    injected = 0 if param is None else param + 1
+    if executed_index == injected:
+        return None
+    return (executed_index if executed_index < injected else executed_index - 1) + 1
+
+
+def _fast_imports() -> None:
+    """Import jsonschema (via nbformat) without its optional ``rfc3987_syntax`` checker.
+
+    That package builds a lark grammar at import time (~0.8 s, a third of the runner's start-up)
+    to validate the ``iri`` string formats, which the notebook schema never uses. Only the first
+    import is affected; ``rfc3987_syntax`` stays importable afterwards.
+    """
+    if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
+        sys.modules["rfc3987_syntax"] = None  # makes its import fail: jsonschema then skips "iri"
+        try:
+            import jsonschema  # noqa: F401
+        finally:
+            del sys.modules["rfc3987_syntax"]
+
+
+def _execute_one(job: NotebookJob, result: NotebookResult, progress: Progress | None,
+                 km_class, cell_timeout: int | None, km=None) -> NotebookResult:
+    """Execute one notebook with papermill (in a kernel of ``km_class``, or the started ``km``)."""
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    src_nb = nbformat.read(str(job.source), as_version=4)
+    injected = bool(job.parameters)
+    n_cells = len(src_nb.cells) + (1 if injected else 0)
+    result.cells = len(src_nb.cells)
+    current = {"index": None}
+
+    def on_cell_start(cell, cell_index, **_):
+        current["index"] = cell_index
+        if progress is not None:
+            progress.update(job.name, cell=(cell_index + 1, n_cells))
+
+    def _cell(index):
+        return _source_cell_number(src_nb, index) if injected else (index + 1 if index is not None else None)
+
+    _set_status(progress, job.name, result, "running")
+    kernel = {"km": km} if km is not None else {"kernel_manager_class": km_class}
+    t0 = result.started = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(job.source), str(job.output), parameters=job.parameters or None,
+            kernel_name=KERNEL_NAME, progress_bar=False, log_output=False,
+            request_save_on_cell_execute=False, start_timeout=START_TIMEOUT,
+            execution_timeout=cell_timeout, record_timing=False,
+            resources={"metadata": {"path": str(job.cwd)}}, on_cell_start=on_cell_start, **kernel,
+        )
+        result.seconds = time.perf_counter() - t0
+        status = "done"
+    except PapermillExecutionError as exc:
+        result.seconds = time.perf_counter() - t0
+        result.cell = _cell(exc.cell_index)
+        result.exec_count = exc.exec_count
+        result.error = f"{exc.ename}: {exc.evalue}".rstrip(": ")
+        result.cell_source = exc.source
+        status = "failed"
+    except Exception as exc:  # kernel death, start-up timeout, cell timeout, unreadable notebook
+        result.seconds = time.perf_counter() - t0
+        result.cell = _cell(current["index"])
+        msg = str(exc).strip().splitlines()
+        result.error = f"{type(exc).__name__}: {msg[0] if msg else ''}".rstrip(": ")
+        if result.cell is not None and 0 < result.cell <= len(src_nb.cells):
+            result.cell_source = src_nb.cells[result.cell - 1].source
+        status = "failed"
+    if status == "done" and job.post is not None:
+        try:
+            job.post(job)
+        except Exception as exc:  # e.g. nbconvert cannot render an output
+            result.stage, result.error, status = "rendering", f"{type(exc).__name__}: {exc}", "failed"
+    _set_status(progress, job.name, result, status)
+    return result
+
+
+def _set_status(progress: Progress | None, name: str, result: NotebookResult, status: str) -> None:
+    if progress is not None:
+        progress.update(name, status)
+    else:
+        result.status = status
+
+
+def _top_level_imports(path: Path) -> list[str]:
+    """The module-level ``import`` statements of a notebook's code cells (to pre-import)."""
+    import nbformat
+
+    lines: list[str] = []
+    for cell in nbformat.read(str(path), as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        try:
+            body = ast.parse(cell.source).body
+        except SyntaxError:
+            continue
+        for node in body:
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and not getattr(node, "level", 0):
+                stmt = ast.unparse(node)
+                if stmt not in lines:
+                    lines.append(stmt)
+    return lines
+
+
+class NotebookPool:
+    """Execute notebooks on up to ``n_jobs`` kernels at once, from threads of this one process.
+
+    With ``warm=True`` each worker starts the kernel for its next notebook at once, importing that
+    notebook's modules (its module-level ``import`` statements, as IPython ``exec_lines``, silently:
+    no output, no execution count), and executes it only after :meth:`release` — so kernel
+    start-up and imports overlap the driver's own preparation (simulating the dataset, importing
+    papermill). :meth:`abort` instead shuts those kernels down.
+
+    Jobs are taken in ``jobs`` order (put the longest first); results come back in that order.
+    With ``fail_fast`` notebooks not yet started when one fails are ``cancelled``.
+    """
+
+    def __init__(self, jobs: list[NotebookJob], n_jobs: int | None = None, *, progress: Progress | None = None,
+                 cell_timeout: int | None = None, fail_fast: bool = True, warm: bool = False,
+                 results: list[NotebookResult] | None = None):
+        if results is None:
+            results = ([progress.results[j.name] for j in jobs] if progress is not None
+                       else [NotebookResult(j.name) for j in jobs])
+        self.pairs = list(zip(jobs, results))
+        self.results = results
+        self.n_jobs = max(1, min(n_jobs or default_jobs(), len(jobs)))
+        self.progress, self.cell_timeout, self.fail_fast, self.warm = progress, cell_timeout, fail_fast, warm
+        self.queue = list(self.pairs)
+        self.lock = threading.Lock()
+        self.go, self.stop, self.aborted = threading.Event(), threading.Event(), False
+        self.errors: list[BaseException] = []
+        self.threads: list[threading.Thread] = []
+
+    def start(self) -> "NotebookPool":
+        _fast_imports()
+        self._sock = tempfile.TemporaryDirectory(prefix="tk-k")  # short: unix socket paths are limited
+        self.km_class = _kernel_manager_class(Path(self._sock.name))
+        self._quiet = _quiet_papermill()
+        self._quiet.__enter__()
+        self.threads = [threading.Thread(target=self._worker, name=f"notebook-{i}", daemon=True)
+                        for i in range(self.n_jobs)]
+        for t in self.threads:
+            t.start()
+        return self
+
+    def release(self) -> None:
+        """The inputs are ready: execute."""
+        import papermill  # noqa: F401 - imported once here, not concurrently by the workers
+
+        self.go.set()
+
+    def abort(self) -> None:
+        """Do not execute anything (the preparation failed): shut pre-started kernels down."""
+        self.aborted = True
+        self.stop.set()
+        self.go.set()
+        self.join()
+
+    def join(self) -> list[NotebookResult]:
+        for t in self.threads:
+            t.join()
+        self._quiet.__exit__(None, None, None)
+        self._sock.cleanup()
+        if self.errors:
+            raise self.errors[0]
+        return self.results
+
+    def _next(self):
+        with self.lock:
+            return self.queue.pop(0) if self.queue else None
+
+    def _worker(self) -> None:
+        from jupyter_core.utils import run_sync
+
+        while (item := self._next()) is not None:
+            job, res = item
+            km = None
+            try:
+                if self.stop.is_set():
+                    _set_status(self.progress, job.name, res, "cancelled")
+                    continue
+                if self.warm and not self.go.is_set():
+                    _set_status(self.progress, job.name, res, "starting")
+                    km = self.km_class(kernel_name=KERNEL_NAME)
+                    imports = ["import matplotlib.pyplot", "import seaborn"]  # what notebook_setup() imports
+                    lines = [f"--IPKernelApp.exec_lines={s}" for s in imports + _top_level_imports(job.source)]
+                    try:
+                        run_sync(km.start_kernel)(extra_arguments=["--HistoryManager.hist_file=:memory:", *lines],
+                                                  cwd=str(job.cwd))
+                    except Exception as exc:  # the kernel cannot be launched: this notebook fails
+                        km = None
+                        res.stage, res.error = "kernel start-up", f"{type(exc).__name__}: {exc}"
+                        _set_status(self.progress, job.name, res, "failed")
+                        if self.fail_fast:
+                            self.stop.set()
+                        continue
+                self.go.wait()
+                if self.aborted or (self.stop.is_set() and self.fail_fast):
+                    _set_status(self.progress, job.name, res, "cancelled")
+                    continue
+                _execute_one(job, res, self.progress, self.km_class, self.cell_timeout, km=km)
+                if res.status == "failed" and self.fail_fast:
+                    self.stop.set()
+            except BaseException as exc:  # a bug in the runner, not a notebook failure
+                self.errors.append(exc)
+                self.stop.set()
+            finally:
+                if km is not None:
+                    try:
+                        run_sync(km.shutdown_kernel)(now=True)
+                    except Exception:  # pragma: no cover - already dead
+                        pass
+
+
+def execute_notebooks(jobs: list[NotebookJob], n_jobs: int | None = None, *, progress: Progress | None = None,
+                      cell_timeout: int | None = None, fail_fast: bool = True,
+                      results: list[NotebookResult] | None = None) -> list[NotebookResult]:
+    """Execute notebooks in parallel (up to ``n_jobs`` kernels at once) from this process.
+
+    Returns one :class:`NotebookResult` per job, in job order (filled in place when ``results``
+    is given). See :class:`NotebookPool`.
+    """
+    pool = NotebookPool(jobs, n_jobs, progress=progress, cell_timeout=cell_timeout, fail_fast=fail_fast,
+                        results=results).start()
+    pool.release()
+    return pool.join()
+
+
+def default_jobs() -> int:
+    """Number of usable cores."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+# ------------------------------------------------------------------------------------------------
+# The report
+# ------------------------------------------------------------------------------------------------
+@dataclass
+class RunResult:
+    """The outcome of :func:`run_report`."""
+
+    target: Path
+    notebooks: list[NotebookResult]
+    manifest: dict
+
+
+def _resolve(path: str | Path) -> Path:
+    return Path(path).expanduser().resolve()
+
+
+def _resolve_input(path: str | Path) -> Path:
+    """An input path: as given (relative to the working folder), else relative to the checkout."""
+    p = Path(path).expanduser()
+    if p.is_absolute() or p.exists() or not (project_root() / p).exists():
+        return p.resolve()
+    return (project_root() / p).resolve()
+
+
+def _rel_or_abs(path: Path, start: Path) -> str:
+    """``path`` relative to ``start`` when they share a root (portable in published notebooks)."""
+    try:
+        return Path(os.path.relpath(path, start)).as_posix()
+    except ValueError:  # pragma: no cover - different drives on Windows
+        return path.as_posix()
+
+
+def _write_study(src: Path, horizons: dict | None, dest: Path) -> None:
+    """Copy the study file, with ``horizons`` replaced when the run parameters override them."""
+    text = src.read_text(encoding="utf-8")
+    if horizons:
+        raw = yaml.safe_load(text)
+        merged = dict(raw.get("horizons") or {})
+        merged.update(horizons)
+        if merged != raw.get("horizons"):
+            raw["horizons"] = merged
+            text = (f"# {src.name} with horizons from the run parameters: "
+                    f"{', '.join(f'{k} {v}' for k, v in horizons.items())}\n"
+                    + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    dest.write_text(text, encoding="utf-8", newline="\n")
+
+
+def _scenario_files(scenario) -> list[Path]:
+    """The scenario file and every file it ``extends`` (for the manifest's input hashes)."""
+    from trialkit.simulate.scenario import scenarios_dir
+
+    files: list[Path] = []
+    raw, base = (scenario, Path.cwd()) if isinstance(scenario, dict) else (None, None)
+    if raw is None:
+        ref = scenario if scenario is not None else "default"
+        p = _find_scenario(ref, None, scenarios_dir())
+        if p is None:
+            return files
+        files.append(p)
+        raw, base = yaml.safe_load(p.read_text(encoding="utf-8")) or {}, p.parent
+    seen = set()
+    while isinstance(raw, dict) and raw.get("extends") and len(files) < 20:
+        p = _find_scenario(raw["extends"], base, scenarios_dir())
+        if p is None or p in seen:
+            break
+        seen.add(p)
+        files.append(p)
+        raw, base = yaml.safe_load(p.read_text(encoding="utf-8")) or {}, p.parent
+    return files
+
+
+def _find_scenario(ref, base: Path | None, bundled: Path) -> Path | None:
+    ref = str(ref)
+    names = [ref] if ref.endswith((".yaml", ".yml")) else [ref, f"{ref}.yaml"]
+    for n in names:
+        for d in ([base] if base else []) + [Path.cwd(), bundled]:
+            p = Path(n) if Path(n).is_absolute() else d / n
+            if p.is_file():
+                return p.resolve()
+    return None
+
+
+def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -> dict:
+    """Simulate (once) or locate the dataset, write ``study.yaml``; return what notebooks need."""
+    inputs: list[tuple[str, Path]] = []
+    info: dict[str, Any] = {}
+    if params.simulate:
+        from trialkit.simulate import write_simulation
+
+        if progress is not None:
+            progress.note("simulating the dataset (once, for every notebook)")
+        study_arg = _resolve_input(params.study) if params.study else None
+        scenario = params.scenario
+        if isinstance(scenario, str) and _resolve_input(scenario).is_file():
+            scenario = str(_resolve_input(scenario))
+        trial = write_simulation(build / "data", study=study_arg, scenario=scenario,
+                                 seed=params.seed, n_subjects=params.n_subjects, fmt="csv")
+        data_dir = build / "data"
+        study_src = data_dir / "study.yaml"
+        info["dataset_source"] = trial.source
+        for f in sorted(data_dir.iterdir()):
+            inputs.append(("data", f))
+        for f in _scenario_files(scenario):
+            inputs.append(("scenario", f))
+        if study_arg is not None:
+            inputs.append(("study", study_arg))
+        subject_ids = [str(s) for s in trial.subjects["subject_id"]]
+    else:
+        from trialkit.data.load import load
+
+        data = _resolve_input(params.dataset)
+        if not data.exists():
+            raise ParamsError(f"{params.source}: dataset: {params.dataset} does not exist")
+        if progress is not None:
+            progress.note(f"validating {params.dataset}")
+        if params.study:
+            study_src = _resolve_input(params.study)
+        elif data.is_dir() and (data / "study.yaml").is_file():
+            study_src = data / "study.yaml"
+        else:
+            from trialkit.study import default_study_path
+
+            study_src = default_study_path()
+        trial = load(data, study_src)
+        info["dataset_source"] = str(params.dataset)
+        files = sorted(p for p in data.iterdir() if p.is_file()) if data.is_dir() else [data]
+        for f in files:
+            inputs.append(("data", f))
+        inputs.append(("study", study_src))
+        info["dataset_path"] = data
+        subject_ids = [str(s) for s in trial.subjects["subject_id"]]
+    if not study_src.is_file():
+        raise ParamsError(f"study file {study_src} does not exist")
+    _write_study(study_src, params.horizons, build / "study.yaml")
+    info.update(inputs=inputs, subject_ids=subject_ids,
+                study_title=f"{trial.study.id}: {trial.study.title}",
+                arms=[(a.id, a.label) for a in trial.study.arms])
+    return info
+
+
+def _notebook_params(params: RunParams, nb: Path, dataset_param: str, declared: dict) -> dict:
+    standard = {"dataset": dataset_param, "study": "study.yaml", "scenario": None, "seed": None,
+                "alpha": params.alpha, "out_dir": ".", "allow_listings": params.allow_listings}
+    extra = {}
+    for key, values in params.notebook_parameters.items():
+        if notebook_stem_matches(nb.stem, key):
+            extra.update(values)
+    undeclared = sorted(k for k in extra if k not in declared)
+    if undeclared:
+        raise ParamsError(f"{params.source}: notebook_parameters: {nb.stem} has no parameter "
+                          f"{', '.join(undeclared)} in its parameters cell")
+    out = {k: v for k, v in standard.items() if k in declared}
+    out.update(extra)
+    return out
+
+
+def run_report(params: RunParams | str | Path | None = None, *, out: str | Path | None = None,
+               jobs: int | None = None, only: list[str] | None = None, allow_listings: bool | None = None,
+               code: str | None = None, progress: bool | Progress | None = True,
+               keep_failed: bool = True) -> RunResult:
+    """Execute the notebooks and publish the report into ``out`` (default ``<outputs>/<name>``).
+
+    Parameters
+    ----------
+    params : RunParams, path or None
+        Run parameters or their YAML file (default ``params/default.yaml``).
+    out : path, optional
+        Report folder; replaced atomically at the very end.
+    jobs : int, optional
+        Notebooks executed at once (default: the number of cores).
+    only : list of str, optional
+        Run only these notebooks (the report then holds only them).
+    allow_listings, code
+        Override the parameters' ``allow_listings`` / ``code``.
+    progress : bool or Progress
+        Show progress on stderr.
+    keep_failed : bool
+        After a failure keep the build as ``<out>.failed`` for inspection.
+
+    Returns
+    -------
+    RunResult
+
+    Raises
+    ------
+    NotebookFailed
+        A notebook raised (message: notebook, cell, error). The previous report is untouched.
+    trialkit.report.publish.PrivacyError
+        A subject identifier appears in the rendered outputs (unless ``allow_listings``).
+    ParamsError, ValidationError, ScenarioError, StudyFileError
+        Bad parameters or inputs.
+    """
+    started = _dt.datetime.now(_dt.timezone.utc)
+    _fast_imports()
+    from trialkit.report import publish
+
+    t_start = time.perf_counter()
+    if not isinstance(params, RunParams):
+        params = load_params(params)
+    overrides = {k: v for k, v in (("allow_listings", allow_listings), ("code", code)) if v is not None}
+    if overrides:
+        params = _check_params({**{k: getattr(params, k) for k in _KEYS}, **overrides}, params.source or "<params>")
+    if jobs is not None and jobs < 1:
+        raise ParamsError(f"--jobs must be at least 1, got {jobs}")
+    target = _resolve(out) if out is not None else _resolve(Path(params.outputs) / params.name)
+    notebooks = discover_notebooks(_resolve_input(params.notebooks), only)
+    declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
+
+    results = [NotebookResult(nb.stem) for nb in notebooks]
+    prog = progress if isinstance(progress, Progress) else (Progress(results) if progress else None)
+    if isinstance(progress, Progress):
+        prog.results = {r.name: r for r in results}
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
+    ok = False
+    try:
+        dataset_param = "data" if params.simulate else _rel_or_abs(_resolve_input(params.dataset), target)
+        jobs_list = []
+        for nb in notebooks:
+            injected = _notebook_params(params, nb, dataset_param, declared[nb.stem])
+            jobs_list.append(NotebookJob(
+                name=nb.stem, source=nb, output=build / f"{nb.stem}.ipynb", parameters=injected, cwd=build,
+                post=lambda job: publish.finish_notebook(job.output, job.source, code=params.code)))
+        ordered = _longest_first(jobs_list, target)
+        by_name = {r.name: r for r in results}
+        n_jobs = jobs or default_jobs()
+        # kernels start (and import their notebook's modules) while the inputs are prepared
+        pool = NotebookPool(ordered, n_jobs, progress=prog, cell_timeout=params.cell_timeout, warm=True,
+                            results=[by_name[j.name] for j in ordered]).start()
+        try:
+            info = _prepare_inputs(params, build, prog)
+        except BaseException:
+            pool.abort()
+            raise
+        if prog is not None:
+            prog.note(f"running {len(jobs_list)} notebook(s), up to {pool.n_jobs} at once")
+        pool.release()
+        pool.join()
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            kept = _keep_failed(build, target) if keep_failed else None
+            raise NotebookFailed(failed, kept)
+        publish.write_index(build, params=params, notebooks=[nb.stem for nb in notebooks],
+                            study_title=info["study_title"], dataset_source=info["dataset_source"])
+        if not params.allow_listings:
+            if prog is not None:
+                prog.note("checking the rendered outputs for subject identifiers")
+            publish.check_privacy(build, info["subject_ids"], [nb.stem for nb in notebooks])
+        finished = _dt.datetime.now(_dt.timezone.utc)
+        manifest = publish.write_manifest(
+            build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
+            injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
+            wall_seconds=time.perf_counter() - t_start, jobs=pool.n_jobs, root=project_root(), t0=t_start)
+        replace_dir(build, target)
+        ok = True
+        if prog is not None:
+            prog.note(f"report published in {target}")
+        return RunResult(target=target, notebooks=results, manifest=manifest)
+    finally:
+        if prog is not None and not isinstance(progress, Progress):
+            prog.close()
+        if not ok and build.exists():
+            shutil.rmtree(build, ignore_errors=True)
+
+
+def _longest_first(jobs: list[NotebookJob], target: Path) -> list[NotebookJob]:
+    """Jobs ordered longest first, so that a long notebook does not start last.
+
+    Durations come from the previous report at ``target``, else from other reports beside it
+    (newest first). Notebooks never timed go first, in reverse reading order: the later
+    notebooks (modelling, design simulation) are the heavier ones in this kit.
+    """
+    seconds: dict[str, float] = {}
+    manifests = [target / "manifest.json"] + sorted(target.parent.glob("*/manifest.json"),
+                                                    key=lambda p: -p.stat().st_mtime)
+    for path in manifests:
+        try:
+            for n in json.loads(path.read_text(encoding="utf-8")).get("notebooks", []):
+                if n.get("status") == "done":
+                    seconds.setdefault(n["name"], float(n["seconds"]))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            continue
+    unknown = [j for j in reversed(jobs) if j.name not in seconds]
+    return unknown + sorted((j for j in jobs if j.name in seconds), key=lambda j: -seconds[j.name])
+
+
+def _keep_failed(build: Path, target: Path) -> Path:
+    kept = target.with_name(f"{target.name}.failed")
+    if kept.exists():
+        shutil.rmtree(kept)
+    shutil.copytree(build, kept, ignore=shutil.ignore_patterns("data"))
+    return kept
+
+
+# ------------------------------------------------------------------------------------------------
+# make notebooks: re-execute committed notebooks in place
+# ------------------------------------------------------------------------------------------------
+def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = None,
+                      progress: bool = True) -> list[NotebookResult]:
+    """Re-execute notebooks in place with their default parameters (what nbval compares against).
+
+    Each runs in its own folder (as JupyterLab and nbval run it); run-dependent metadata is
+    stripped and each cell keeps its original metadata, so an unchanged analysis gives an
+    unchanged file. A notebook is rewritten only if it ran without error.
+    """
+    from trialkit.report import publish
+
+    paths = [Path(p) for p in paths] if paths else discover_notebooks(project_root() / "notebooks")
+    results = [NotebookResult(p.stem) for p in paths]
+    prog = Progress(results) if progress else None
+    tmp = Path(tempfile.mkdtemp(prefix="tk-refresh-"))
+    try:
+        jobs_list = [NotebookJob(name=p.stem, source=p, output=tmp / p.name, parameters={},
+                                 cwd=p.resolve().parent,
+                                 post=lambda job: publish.finish_committed(job.output, job.source))
+                     for p in paths]
+        by_name = {r.name: r for r in results}
+        ordered = jobs_list[::-1]  # the later notebooks are the heavier ones: start them first
+        execute_notebooks(ordered, jobs, progress=prog, fail_fast=False, results=[by_name[j.name] for j in ordered])
+    finally:
+        if prog is not None:
+            prog.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m trialkit.report.runner [NOTEBOOK ...] [--jobs N]``: refresh committed notebooks."""
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m trialkit.report.runner",
+                                 description="Re-execute notebooks in place with their default parameters.")
+    ap.add_argument("notebooks", nargs="*", help="notebooks (default: notebooks/NN_*.ipynb)")
+    ap.add_argument("--jobs", type=int, help="notebooks at once (default: number of cores)")
+    args = ap.parse_args(argv)
+    try:
+        results = refresh_notebooks(args.notebooks or None, jobs=args.jobs)
+    except TrialkitError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    failed = [r for r in results if r.status == "failed"]
+    for r in failed:
+        print(r.describe(), file=sys.stderr)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
