@@ -1,4 +1,4 @@
-"""Command line: ``trialkit validate | simulate | summary``.
+"""Command line: ``trialkit validate | simulate | summary | run``.
 
 Bad input ends with a message on stderr and exit status 2, never a traceback.
 """
@@ -66,9 +66,31 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+def cmd_run(args) -> int:
+    from trialkit.report.runner import NotebookFailed, run_report
+
+    try:
+        result = run_report(args.params, out=args.out, jobs=args.jobs, only=args.only,
+                            allow_listings=True if args.allow_listings else None, code=args.code)
+    except NotebookFailed as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except (TrialkitError, FileNotFoundError, IsADirectoryError, PermissionError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # an environment problem (e.g. a kernel that cannot start): no traceback
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(f"report written to {result.target}")
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trialkit", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
+
+    from trialkit.design.cli import add_power_parser
+
+    add_power_parser(sub)
 
     v = sub.add_parser("validate", help="validate a dataset; exit 0 if valid, 2 with every problem listed")
     v.add_argument("path", help="dataset directory (CSV/Parquet) or Excel workbook")
@@ -91,6 +113,18 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("--scenario")
     m.add_argument("--seed", type=int)
     m.set_defaults(func=cmd_summary)
+
+    r = sub.add_parser("run", help="execute the notebooks with papermill and publish the report (HTML, tables, "
+                                   "figures, index.html, manifest.json)")
+    r.add_argument("--params", default=None,
+                   help="run parameters YAML (default: params/default.yaml)")
+    r.add_argument("--out", help="report folder (default: <outputs>/<name> of the parameters, e.g. outputs/default)")
+    r.add_argument("--jobs", type=int, help="notebooks executed at once (default: number of cores)")
+    r.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. 02 or safety)")
+    r.add_argument("--allow-listings", action="store_true",
+                   help="internal report: subject-level listings allowed, identifier check off")
+    r.add_argument("--code", choices=["show", "fold", "hide"], help="code cells in the HTML (default: the parameters')")
+    r.set_defaults(func=cmd_run)
     return p
 
 

@@ -350,7 +350,7 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
 def _run_schema(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> None:
     schema = pandera_schema(table, study, set(df.columns))
     try:
-        schema.validate(df, lazy=True)
+        schema.validate(df, lazy=True, inplace=True)  # df is _coerce's own copy: no second copy
     except pa.errors.SchemaErrors as exc:
         fc = exc.failure_cases
         fc = fc[fc["index"].notna()]

@@ -1,0 +1,130 @@
+"""``trialkit power``: design simulation from the command line.
+
+Hooked into ``trialkit/cli.py`` with::
+
+    from trialkit.design.cli import add_power_parser
+    add_power_parser(sub)          # sub = the parser's add_subparsers(...)
+
+Examples
+--------
+>>> import argparse
+>>> p = argparse.ArgumentParser(prog="trialkit")
+>>> _ = add_power_parser(p.add_subparsers(dest="command"))
+>>> a = p.parse_args(["power", "--n-trials", "50", "--n-subjects", "120", "240", "--jobs", "2"])
+>>> a.n_trials, a.n_subjects, a.jobs, a.scenario
+(50, [120, 240], 2, None)
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+__all__ = ["add_power_parser", "cmd_power"]
+
+#: Files ``trialkit power --out DIR`` writes.
+OUTPUT_FILES = {
+    "replicates": "design_replicates.csv",
+    "power": "design_power.csv",
+    "bias_coverage": "design_bias_coverage.csv",
+    "type1_error": "design_type1_error.csv",
+}
+
+
+def add_power_parser(subparsers) -> argparse.ArgumentParser:
+    """Add the ``power`` command to an ``argparse`` sub-parsers object; returns its parser."""
+    p = subparsers.add_parser(
+        "power", help="simulate many trials of the design and report power, type I error, bias and coverage",
+        description="Simulate N trials per scenario and sample size, analyse each with the efficacy analyses "
+                    "(log-rank, factorial Cox models; optionally the lab MMRM), and report power per comparison, "
+                    "type I error under the scenario without effects, bias and 95%% CI coverage.")
+    p.add_argument("--scenario", help="scenario YAML (default: params/scenarios/default.yaml)")
+    p.add_argument("--study", help="study file (default: the scenario's, else params/study.yaml)")
+    p.add_argument("--n-trials", type=int, default=1000, help="simulated trials per scenario and size (default 1000)")
+    p.add_argument("--n-subjects", type=int, nargs="+", metavar="N",
+                   help="total subjects per trial; several values give a power curve (default: the scenario's)")
+    p.add_argument("--hr", type=float, nargs="+", metavar="HR",
+                   help="true hazard ratios of --factor to try (effect-size curve; default: the scenario's)")
+    p.add_argument("--factor", help="factor whose hazard ratio --hr varies (default: the study's first)")
+    p.add_argument("--null", action="store_true",
+                   help="also simulate the scenario without any effect (type I error)")
+    p.add_argument("--labs", nargs="*", metavar="PARAM",
+                   help="also analyse these labs with the repeated-measures model (slow; default labs TBIL ALB "
+                        "when the option is given without names)")
+    p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1; -1 = all cores)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="Dask scheduler address (e.g. tcp://host:8786): run the replicates on that cluster")
+    p.add_argument("--seed", type=int, help="master seed (default: the scenario's)")
+    p.add_argument("--alpha", type=float, default=0.05, help="two-sided significance level (default 0.05)")
+    p.add_argument("--out", metavar="DIR", help="write the result tables (CSV) into DIR")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_power)
+    return p
+
+
+def _write_csv(df, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g")
+    os.replace(tmp, path)
+
+
+def cmd_power(args) -> int:
+    """Handler of ``trialkit power``; returns the exit status."""
+    import pandas as pd
+
+    from trialkit.design import power as pw
+    from trialkit.design import summaries as sm
+
+    if args.n_trials < 1:
+        print("error: --n-trials must be at least 1", file=sys.stderr)
+        return 2
+    analyses = pw.DEFAULT_ANALYSES + (("labs",) if args.labs is not None else ())
+    labs = tuple(args.labs) if args.labs else ("TBIL", "ALB")
+    from trialkit.simulate.scenario import load_scenario
+
+    scenarios = [load_scenario(args.scenario)]
+    if args.null:
+        scenarios.append(pw.null_scenario(scenarios[0]))
+    if args.hr:
+        from trialkit.simulate.core import resolve_study
+
+        st = resolve_study(args.study, scenarios[0])
+        factor = args.factor or next(iter(st.factors))
+        if factor not in st.factors:
+            print(f"error: --factor {factor}: the study's factors are {', '.join(st.factors)}", file=sys.stderr)
+            return 2
+        scenarios = [pw.with_effects(scenarios[0], {factor: {"hr": h}}, name=f"{scenarios[0].name}, {factor} HR {h:g}")
+                     for h in args.hr] + scenarios[1:]
+    sizes = args.n_subjects or [None]
+    parts = []
+    for sc in scenarios:
+        for n in sizes:
+            parts.append(pw.run_replicates(sc, study=args.study, n_trials=args.n_trials, n_subjects=n, seed=args.seed,
+                                           analyses=analyses, labs=labs, alpha=args.alpha, n_jobs=args.jobs,
+                                           scheduler=args.scheduler, progress=not args.no_progress))
+    res = pd.concat(parts, ignore_index=True)
+    power = sm.power_table(res, alpha=args.alpha)
+    bc = sm.bias_coverage(res, alpha=args.alpha)
+    t1 = sm.type_one_error(res, alpha=args.alpha)
+    with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 48):
+        show = power[["scenario", "n_subjects", "label", "kind", "mean_events", "estimate", "ci_low", "ci_high", "n"]]
+        print(f"Rejection rates over {args.n_trials} simulated trials (alpha = {args.alpha:g}; "
+              "95% Monte Carlo intervals):")
+        print(show.rename(columns={"estimate": "rate"}).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        if len(bc):
+            print("\nBias (linear scale) and 95% CI coverage:")
+            print(bc[["scenario", "n_subjects", "label", "truth", "mean_estimate", "bias", "estimate", "n"]]
+                  .rename(columns={"estimate": "coverage"}).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+    errors = int((res["analysis"] == "error").sum())
+    if errors:
+        print(f"\nnote: the analysis failed in {errors} replicate(s); they are left out of the rates", file=sys.stderr)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        _write_csv(res, out / OUTPUT_FILES["replicates"])
+        _write_csv(power, out / OUTPUT_FILES["power"])
+        _write_csv(bc, out / OUTPUT_FILES["bias_coverage"])
+        _write_csv(t1, out / OUTPUT_FILES["type1_error"])
+        print(f"\nwrote {', '.join(OUTPUT_FILES.values())} to {out}")
+    return 0

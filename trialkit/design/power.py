@@ -1,0 +1,573 @@
+"""Replicate runner: simulate many trials of a design and analyse each with the efficacy analyses.
+
+Each replicate is one simulated trial (:mod:`trialkit.simulate`) analysed with the *same* library
+functions as the efficacy notebook: :func:`trialkit.derive.tte.time_to_event` (transplant-free
+survival to the primary horizon), :func:`trialkit.stats.survival.logrank` (global and each arm vs
+control), :func:`trialkit.stats.survival.cox_factorial` (main effects "at the margins", and with the
+interaction; the two fits behind :func:`trialkit.stats.factorial.survival_factorial`) and, for the
+key secondary endpoints, :func:`trialkit.derive.change.change_from_baseline` with
+:func:`trialkit.stats.longitudinal.analyze_parameters` (repeated-measures model, unstructured
+covariance, survivors, each arm vs control at the secondary horizon's visit, as the efficacy
+notebook's ``efficacy_contrasts_w24``). Nothing here re-implements an analysis.
+
+Reproducibility: replicate ``i`` uses the seed ``replicate_seeds(seed, n)[i]``, drawn from
+``numpy.random.SeedSequence(seed).spawn``; child ``i`` does not depend on ``n`` nor on which worker
+runs it, so the results are identical for any ``n_jobs``, any scheduler, and the first ``m`` of
+``n`` replicates are the ``m`` replicates of a smaller run.
+
+Speed: a replicate that needs only the survival analyses simulates only the ``subjects`` and
+``events`` tables (``tables="auto"``), with the simulator's own components and random streams, so
+they are identical to those of :func:`trialkit.simulate.simulate` (checked in
+``tests/test_design.py``); and simulated tables are not re-validated (the simulator's output is
+validated by its own tests). ``validate=True`` takes the slow, fully validated path.
+
+Examples
+--------
+>>> res = run_replicates("default", n_trials=2, seed=1, analyses=("logrank", "cox_main"))
+>>> sorted(res["analysis"].unique())
+['cox_main', 'logrank']
+>>> res.loc[res["term"] == "msc", ["replicate", "truth"]].to_string(index=False)
+' replicate  truth\\n         0    0.6\\n         1    0.6'
+"""
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["ANALYSES", "PRIMARY_ANALYSES", "DEFAULT_ANALYSES", "RESULT_COLUMNS", "DesignSpec", "replicate_seeds",
+           "design_spec", "simulate_replicate", "analyze_trial", "run_replicate", "run_replicates",
+           "with_effects", "null_scenario", "scenario_truth"]
+
+#: Every analysis a replicate can run.
+ANALYSES = ("logrank", "cox_main", "cox_interaction", "labs")
+#: The primary analysis: global (and pairwise) log-rank and the main-effects Cox model.
+PRIMARY_ANALYSES = ("logrank", "cox_main")
+#: The default set: the primary analysis and the factorial Cox model with interaction.
+DEFAULT_ANALYSES = ("logrank", "cox_main", "cox_interaction")
+
+#: Columns of the per-replicate results, in order.
+RESULT_COLUMNS = ["scenario", "n_subjects", "replicate", "seed", "analysis", "term", "label", "estimate", "ci_low",
+                  "ci_high", "coef", "se", "statistic", "df", "p_value", "truth", "truth_coef", "null_true",
+                  "scale", "events", "n"]
+
+
+@dataclass(frozen=True)
+class DesignSpec:
+    """What every replicate of a run does: the design, the truth and the analyses (picklable)."""
+
+    study: object
+    scenario: object
+    n_subjects: int | None
+    analyses: tuple
+    labs: tuple
+    alpha: float
+    tables: str
+    validate: bool
+    lab_covariance: str
+    lab_population: str
+    truth: dict
+
+
+# ------------------------------------------------------------------------------------------------
+# seeds and scenarios
+# ------------------------------------------------------------------------------------------------
+def replicate_seeds(seed: int, n_trials: int) -> list[int]:
+    """Per-replicate simulation seeds: child ``i`` of ``numpy.random.SeedSequence(seed)``.
+
+    Child ``i`` is the same whatever ``n_trials`` is, so a longer run extends a shorter one.
+
+    >>> replicate_seeds(1, 3) == replicate_seeds(1, 5)[:3]
+    True
+    """
+    children = np.random.SeedSequence(int(seed)).spawn(int(n_trials))
+    return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
+
+
+def _scenario_mapping(sc) -> dict:
+    """A self-contained mapping of a loaded scenario (``study`` made absolute)."""
+    raw = copy.deepcopy(sc.raw)
+    raw.pop("extends", None)
+    if sc.study:
+        raw["study"] = str(sc.study)
+    return raw
+
+
+def with_effects(scenario=None, effects: dict | None = None, *, replace: bool = False, name: str | None = None):
+    """The scenario with some true effects overridden (e.g. a smaller UC-MSC hazard ratio).
+
+    Parameters
+    ----------
+    scenario : str, Path, dict or Scenario, optional
+        Default: ``params/scenarios/default.yaml``.
+    effects : dict
+        Effects in the scenario's YAML form, keyed by factor name (``{"msc": {"hr": 0.5}}``) or
+        ``"interaction"``. Merged key by key into the scenario's effects (a factor's other effects,
+        e.g. on labs, are kept) unless ``replace``.
+    replace : bool
+        Replace the effects as a whole (``{}`` = no effect at all).
+    name : str, optional
+        Name of the new scenario (default: ``<name>+<override>``).
+
+    Returns
+    -------
+    Scenario
+
+    Examples
+    --------
+    >>> sc = with_effects("default", {"msc": {"hr": 0.5}})
+    >>> sc.effects["msc"].hr, sc.effects["msc"].labs["ALB"].shift, sc.effects["pe"].hr
+    (0.5, 1.5, 0.8)
+    """
+    from trialkit.simulate.scenario import _merge, load_scenario
+
+    sc = load_scenario(scenario)
+    raw = _scenario_mapping(sc)
+    effects = {} if effects is None else copy.deepcopy(effects)
+    raw["effects"] = effects if replace else _merge(raw.get("effects") or {}, effects, top=False)
+    raw["name"] = name or f"{sc.name}+{_short(effects)}"
+    return load_scenario(raw)
+
+
+def _short(effects: dict) -> str:
+    parts = []
+    for k, v in effects.items():
+        if isinstance(v, dict) and set(v) == {"hr"}:
+            parts.append(f"{k}_hr={v['hr']:g}")
+        else:
+            parts.append(str(k))
+    return ",".join(parts) or "no_effects"
+
+
+def null_scenario(scenario=None):
+    """The scenario with every treatment effect removed (same natural history, same allocation).
+
+    For a bundled scenario this is what ``params/scenarios/null.yaml`` is for ``default.yaml``; it
+    also works for any other scenario (e.g. a two-arm one).
+
+    >>> null_scenario("default").effects, null_scenario("default").name
+    ({}, 'default (null)')
+    """
+    from trialkit.simulate.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    return with_effects(sc, {}, replace=True, name=f"{sc.name} (null)")
+
+
+def scenario_truth(scenario=None, study=None, n_subjects: int | None = None) -> dict:
+    """The truth dict (``trial.truth``) of a scenario and design, without simulating a trial.
+
+    >>> scenario_truth("default")["hazard_ratios"]["terms"]
+    {'msc': 0.6, 'pe': 0.8, 'msc*pe': 1.0}
+    """
+    from trialkit.simulate import allocation
+    from trialkit.simulate.core import resolve_study
+    from trialkit.simulate.effects import arm_effects
+    from trialkit.simulate.scenario import load_scenario
+    from trialkit.simulate.truth import build_truth, jsonable
+
+    sc = load_scenario(scenario)
+    st = resolve_study(study, sc)
+    sizes, ratio = allocation.arm_sizes(sc, st, n_subjects)
+    active = arm_effects(sc, st)
+    return jsonable(build_truth(sc, st, sc.seed, sizes, ratio, active, 0,
+                                allocation.effective_block_size(ratio, sc.block_size),
+                                allocation.allocation_note(sc, st)))
+
+
+def design_spec(scenario=None, *, study=None, n_subjects: int | None = None, analyses=DEFAULT_ANALYSES,
+                labs=("TBIL", "ALB"), alpha: float = 0.05, tables: str = "auto", validate: bool = False,
+                lab_covariance: str = "unstructured", lab_population: str = "survivors") -> DesignSpec:
+    """Resolve scenario, study and options into the :class:`DesignSpec` every replicate uses.
+
+    See :func:`run_replicates` for the parameters.
+    """
+    from trialkit.simulate.core import resolve_study
+    from trialkit.simulate.scenario import load_scenario
+
+    analyses = tuple(analyses)
+    bad = [a for a in analyses if a not in ANALYSES]
+    if bad:
+        raise ValueError(f"unknown analyses {bad}; expected some of {ANALYSES}")
+    if tables not in ("auto", "all"):
+        raise ValueError("tables: expected 'auto' or 'all'")
+    sc = load_scenario(scenario)
+    st = resolve_study(study, sc)
+    labs = tuple(labs) if "labs" in analyses else ()
+    return DesignSpec(study=st, scenario=sc, n_subjects=None if n_subjects is None else int(n_subjects),
+                      analyses=analyses, labs=labs, alpha=float(alpha), tables=tables, validate=bool(validate),
+                      lab_covariance=lab_covariance, lab_population=lab_population,
+                      truth=scenario_truth(sc, st, n_subjects))
+
+
+# ------------------------------------------------------------------------------------------------
+# one replicate
+# ------------------------------------------------------------------------------------------------
+def _survival_tables(study, sc, seed: int, n_subjects: int | None) -> dict:
+    """Only ``subjects`` (id, arm) and ``events``, from the simulator's own components and streams.
+
+    The same arrays as :func:`trialkit.simulate.core.simulate_tables` draws (its ``allocation``,
+    ``cohort``, ``visits`` and ``events`` streams); the other streams are simply not used.
+    A simulator option ``simulate_tables(..., tables=("subjects", "events"))`` would make this
+    wrapper unnecessary.
+    """
+    from trialkit.simulate import allocation, cohort, events, schedule
+    from trialkit.simulate.core import _events_table, _streams
+    from trialkit.simulate.effects import arm_effects, arm_hazard_ratio
+
+    rng = _streams(seed)
+    sizes, ratio = allocation.arm_sizes(sc, study, n_subjects)
+    arm_idx, _ = allocation.randomize(rng["allocation"], sizes, ratio, sc.block_size)
+    n = len(arm_idx)
+    ids = allocation.subject_ids(n)
+    base = cohort.draw_cohort(rng["cohort"], n, sc)
+    _, z = cohort.severity_z(base, sc)
+    active = arm_effects(sc, study)
+    hr = np.array([arm_hazard_ratio(active[a]) for a in study.arm_ids])[arm_idx]
+    days, _ = schedule.visit_schedule(rng["visits"], study, n, sc)
+    curve = events.PiecewiseSurvival(sc.survival["control"])
+    T, _, _ = events.event_times(rng["events"], z, hr, curve, sc.survival["copula_rho"])
+    fu = events.follow_up(rng["events"], T, days[:, -1], sc)
+    sid = pd.array(ids, dtype="str")
+    arms = np.array(study.arm_ids, dtype=object)
+    subjects = pd.DataFrame({"subject_id": sid, "arm": pd.array(arms[arm_idx], dtype="str")})
+    return {"subjects": subjects, "events": _events_table(fu, sid)}
+
+
+_EMPTY_LABS = pd.DataFrame({"subject_id": pd.array([], dtype="str"), "day": np.array([], dtype=np.int64),
+                            "visit": pd.array([], dtype="str"), "parameter": pd.array([], dtype="str"),
+                            "value": np.array([], dtype=float), "unit": pd.array([], dtype="str")})
+
+
+def simulate_replicate(spec: DesignSpec, seed: int):
+    """One simulated trial for ``spec`` (see the module docstring for the fast path)."""
+    from trialkit.data.checks import sort_table
+    from trialkit.data.trial import Trial
+    from trialkit.simulate.core import simulate_tables
+
+    sc, st = spec.scenario, spec.study
+    source = f"simulated:{sc.name}:seed={seed}"
+    if spec.validate:
+        from trialkit.simulate import simulate
+
+        return simulate(study=st, scenario=sc, seed=seed, n_subjects=spec.n_subjects)
+    if spec.tables == "auto" and "labs" not in spec.analyses:
+        tables = _survival_tables(st, sc, seed, spec.n_subjects)
+        tables["labs"] = _EMPTY_LABS
+    else:
+        tables, _, _ = simulate_tables(st, sc, seed, spec.n_subjects)
+    tables = {k: sort_table(k, v) if k != "labs" or len(v) else v for k, v in tables.items()}
+    return Trial(study=st, source=source, truth=spec.truth, **tables)
+
+
+def _truth_hr(truth: dict, term: str) -> float:
+    terms = truth["hazard_ratios"]["terms"]
+    key = next((t for t in terms if frozenset(t.split("*")) == frozenset(term.split(":"))), None)
+    return float(terms[key]) if key is not None else math.nan
+
+
+def _truth_lab(truth: dict, lab: str, arm: str) -> float:
+    """True difference (analysis scale) of ``arm`` vs control in ``lab`` at the secondary horizon."""
+    params = truth.get("labs", {}).get("parameters", {})
+    if lab in params:
+        return float(params[lab]["arm_vs_control"].get(arm, math.nan))
+    if "_" in lab:  # a ratio A_B on the log scale: log A - log B
+        a, b = lab.split("_", 1)
+        if a in params and b in params:
+            return float(params[a]["arm_vs_control"].get(arm, math.nan) - params[b]["arm_vs_control"].get(arm, math.nan))
+    return math.nan
+
+
+def log_labs(truth: dict | None, labs) -> tuple:
+    """Labs analysed on the log scale: those the truth states on the natural-log scale (a ratio
+    ``A_B`` when both parts are), else :func:`~trialkit.derive.change.change_from_baseline`'s default."""
+    if not truth or not truth.get("labs"):
+        return ("ALT", "TBIL")
+    params = truth["labs"]["parameters"]
+    is_log = {p: v["scale"] == "natural log" for p, v in params.items()}
+    out = [p for p in labs if is_log.get(p, False)]
+    out += [p for p in labs if "_" in p and all(is_log.get(x, False) for x in p.split("_", 1))]
+    return tuple(out)
+
+
+def analyze_trial(trial, *, analyses=DEFAULT_ANALYSES, labs=("TBIL", "ALB"), alpha: float = 0.05,
+                  truth: dict | None = None, lab_covariance: str = "unstructured",
+                  lab_population: str = "survivors") -> pd.DataFrame:
+    """Run the efficacy analyses on one trial and return one tidy row per test / estimate.
+
+    Parameters
+    ----------
+    trial : Trial
+    analyses : sequence of str
+        Some of :data:`ANALYSES`: ``"logrank"`` (global, then each arm vs control),
+        ``"cox_main"`` (Cox model on the factors, no interaction: effects at the margins),
+        ``"cox_interaction"`` (with all identifiable interactions; skipped when the design has
+        none), ``"labs"`` (repeated-measures model of change from baseline with arm indicators,
+        each arm vs control at the secondary horizon's visit, as ``efficacy_contrasts_w24``).
+    labs : sequence of str
+        Parameters for ``"labs"`` (labs of the study file, scores, ``A_B`` ratios).
+    alpha : float
+    truth : dict, optional
+        Default ``trial.truth``; gives the ``truth``/``null_true`` columns (NaN without it).
+    lab_covariance : {"unstructured", "random_intercept"}
+    lab_population : {"survivors", "all"}
+        As the efficacy notebook's ``lab_population`` (see
+        :func:`~trialkit.stats.longitudinal.analyze_parameters`); the truth of a lab effect is
+        defined among survivors.
+
+    Returns
+    -------
+    DataFrame
+        ``analysis``, ``term``, ``label``, ``estimate`` (hazard ratio; difference on the lab's
+        analysis scale), ``ci_low``, ``ci_high``, ``coef`` (log hazard ratio / difference), ``se``
+        (of ``coef``), ``statistic`` (chi-square for log-rank, else z or t), ``df``, ``p_value``,
+        ``truth`` (on the ``estimate`` scale), ``truth_coef``, ``null_true`` (the tested null
+        hypothesis holds in the truth), ``scale``, ``events``, ``n``.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> r = analyze_trial(simulate(seed=1), analyses=("cox_main",))
+    >>> r["term"].tolist(), r["truth"].tolist(), r["null_true"].tolist()
+    (['msc', 'pe'], [0.6, 0.8], [False, False])
+    """
+    from trialkit.derive.tte import time_to_event
+    from trialkit.stats import survival as sv
+
+    truth = trial.truth if truth is None else truth
+    study = trial.study
+    rows: list[dict] = []
+    tte = time_to_event(trial, endpoint="transplant_free", horizon="primary")
+    events = int(tte["event"].sum())
+    arm_hr = (truth or {}).get("hazard_ratios", {}).get("arms_vs_control", {})
+    if "logrank" in analyses:
+        lr = sv.logrank(tte, groups=study.arm_ids, control=study.control_arm)
+        for r in lr.itertuples(index=False):
+            if r.comparison == "global":
+                null = len({round(v, 12) for v in arm_hr.values()}) == 1 if arm_hr else None
+                label = f"global log-rank ({len(study.arm_ids)} arms)"
+            else:
+                null = bool(abs(arm_hr[r.group] - 1) < 1e-12) if r.group in arm_hr else None
+                label = f"{study.arm_labels[r.group]} vs {study.arm_labels[study.control_arm]} (log-rank)"
+            rows.append({"analysis": "logrank", "term": r.comparison, "label": label, "statistic": r.statistic,
+                         "df": float(r.df), "p_value": r.p_value, "null_true": null, "scale": "chi-square",
+                         "events": int(r.events), "n": int(r.n)})
+    for name, inter in (("cox_main", False), ("cox_interaction", True)):
+        if name not in analyses:
+            continue
+        fit = sv.cox_factorial(tte, study, interaction=inter, alpha=alpha)
+        t = fit.table
+        if inter and not t["term"].str.contains(":").any():
+            continue  # no identifiable interaction: the same model as cox_main
+        for r in t.itertuples(index=False):
+            hr = _truth_hr(truth, r.term) if truth else math.nan
+            rows.append({"analysis": name, "term": r.term, "label": r.label, "estimate": r.estimate,
+                         "ci_low": r.ci_low, "ci_high": r.ci_high, "coef": r.coef, "se": r.se, "statistic": r.z,
+                         "p_value": r.p_value, "truth": hr, "truth_coef": math.log(hr) if hr > 0 else math.nan,
+                         "null_true": None if math.isnan(hr) else bool(abs(hr - 1) < 1e-12),
+                         "scale": "hazard ratio", "events": int(r.events), "n": int(r.n)})
+    if "labs" in analyses and labs:
+        rows += _lab_rows(trial, labs, truth, alpha, lab_covariance, lab_population)
+    out = pd.DataFrame(rows)
+    for c in RESULT_COLUMNS:
+        if c not in out:
+            out[c] = np.nan
+    out["events"] = out["events"].fillna(events)
+    out["null_true"] = pd.Series([_flag(v) for v in out["null_true"]], index=out.index, dtype=object)
+    return out[[c for c in RESULT_COLUMNS if c not in ("scenario", "n_subjects", "replicate", "seed")]]
+
+
+def _flag(v):
+    """True / False / None (unknown) as plain Python objects."""
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    return bool(v)
+
+
+def _lab_rows(trial, labs, truth, alpha, covariance, population) -> list[dict]:
+    """The efficacy notebook's lab analysis: change from baseline, repeated-measures model with arm
+    indicators, each arm vs control at the secondary horizon's visit (``efficacy_contrasts_w24``)."""
+    from trialkit.derive.change import available_parameters, change_from_baseline, parameter_label, target_visit
+    from trialkit.stats.longitudinal import analyze_parameters
+
+    study = trial.study
+    labs = available_parameters(trial, list(labs))
+    if not labs:
+        return []
+    ch = change_from_baseline(trial, labs, horizon="secondary", log=log_labs(truth, labs))
+    res = analyze_parameters(ch, study, labs, model="arm", covariance=covariance, population=population, alpha=alpha)
+    ct = res["contrasts"]
+    if ct.empty:
+        return []
+    tv = target_visit(study, "secondary")
+    ct = ct[ct["visit"] == tv]
+    n_sub = res["fits"].set_index("parameter")["n_subjects"]
+    lab, ctrl = study.arm_labels, study.control_arm
+    rows = []
+    for r in ct.itertuples(index=False):
+        tr = _truth_lab(truth, r.parameter, r.arm) if truth else math.nan
+        rows.append({"analysis": "labs", "term": f"{r.parameter}[{r.arm}]",
+                     "label": f"{parameter_label(study, r.parameter)}: {lab[r.arm]} vs {lab[ctrl]} at {tv}",
+                     "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high, "coef": r.estimate,
+                     "se": r.se, "statistic": r.statistic, "df": r.df, "p_value": r.p_value, "truth": tr,
+                     "truth_coef": tr, "null_true": None if math.isnan(tr) else bool(abs(tr) < 1e-6),
+                     "scale": "log ratio" if r.scale == "log" else "difference", "n": int(n_sub[r.parameter])})
+    return rows
+
+
+def run_replicate(spec: DesignSpec, replicate: int, seed: int) -> pd.DataFrame:
+    """Simulate and analyse replicate ``replicate`` (seed ``seed``); one tidy block of results.
+
+    A replicate whose analysis fails (e.g. a Cox model that cannot be fitted) gives one row with
+    ``analysis = "error"`` and the message in ``label`` instead of stopping the run.
+    """
+    trial = simulate_replicate(spec, seed)
+    try:
+        out = analyze_trial(trial, analyses=spec.analyses, labs=spec.labs, alpha=spec.alpha, truth=spec.truth,
+                            lab_covariance=spec.lab_covariance, lab_population=spec.lab_population)
+    except Exception as exc:  # noqa: BLE001 - recorded, counted by the summaries
+        out = pd.DataFrame([{"analysis": "error", "term": type(exc).__name__, "label": str(exc)[:200]}])
+    n = int(len(trial.subjects))
+    return out.assign(scenario=spec.scenario.name, n_subjects=n, replicate=int(replicate), seed=int(seed))
+
+
+def _run_chunk(spec: DesignSpec, items: list[tuple[int, int]]) -> list[pd.DataFrame]:
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return [run_replicate(spec, i, s) for i, s in items]
+
+
+# ------------------------------------------------------------------------------------------------
+# many replicates
+# ------------------------------------------------------------------------------------------------
+def _chunks(items: list, n_jobs: int, chunk_size: int | None) -> list[list]:
+    if chunk_size is None:
+        chunk_size = max(1, min(25, math.ceil(len(items) / max(1, 4 * n_jobs))))
+    return [items[i:i + chunk_size] for i in range(0, len(items), chunk_size)]
+
+
+def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects: int | None = None,
+                   seed: int | None = None, analyses=DEFAULT_ANALYSES, labs=("TBIL", "ALB"), alpha: float = 0.05,
+                   n_jobs: int = 1, scheduler=None, progress: bool = False, chunk_size: int | None = None,
+                   tables: str = "auto", validate: bool = False, lab_covariance: str = "unstructured",
+                   lab_population: str = "survivors", start: int = 0) -> pd.DataFrame:
+    """Simulate ``n_trials`` trials under a scenario and analyse each one.
+
+    Parameters
+    ----------
+    scenario : str, Path, dict or Scenario, optional
+        Default ``params/scenarios/default.yaml``; see also :func:`with_effects`, :func:`null_scenario`.
+    study : Study, str or Path, optional
+        The design (default: the scenario's, else ``params/study.yaml``).
+    n_trials : int
+    n_subjects : int, optional
+        Total subjects per trial (default: the scenario's allocation), keeping its ratio.
+    seed : int, optional
+        Master seed (default: the scenario's); replicate seeds come from :func:`replicate_seeds`.
+    analyses : sequence of str
+        Some of :data:`ANALYSES` (default :data:`DEFAULT_ANALYSES`).
+    labs : sequence of str
+        Parameters of the ``"labs"`` analysis.
+    alpha : float
+    n_jobs : int
+        Worker processes (joblib, ``loky``); ``-1`` = all cores. Ignored with ``scheduler``.
+    scheduler : str or distributed.Client, optional
+        A Dask scheduler address (``"tcp://host:8786"``) or a ``distributed.Client``: the replicates
+        run on that cluster through joblib's ``dask`` backend.
+    progress : bool
+        A tqdm progress bar on stderr.
+    chunk_size : int, optional
+        Replicates per task (default: about four tasks per worker, at most 25 per task).
+    tables : {"auto", "all"}
+        ``"auto"``: simulate only the tables the analyses need.
+    validate : bool
+        Build each trial through the validated :func:`trialkit.simulate.simulate` (slow).
+    lab_covariance : {"unstructured", "random_intercept"}
+    lab_population : {"survivors", "all"}
+        Options of the ``"labs"`` analysis, as in the efficacy notebook (see :func:`analyze_trial`).
+    start : int
+        Index of the first replicate (to extend an earlier run with ``start=n_done``).
+
+    Returns
+    -------
+    DataFrame
+        :data:`RESULT_COLUMNS`: per replicate (``replicate``, ``seed``) the rows of
+        :func:`analyze_trial`, in replicate order, identical for any ``n_jobs`` or scheduler.
+    """
+    from trialkit.simulate.scenario import load_scenario
+
+    sc = load_scenario(scenario)
+    spec = design_spec(sc, study=study, n_subjects=n_subjects, analyses=analyses, labs=labs, alpha=alpha,
+                       tables=tables, validate=validate, lab_covariance=lab_covariance,
+                       lab_population=lab_population)
+    seed = sc.seed if seed is None else int(seed)
+    seeds = replicate_seeds(seed, start + n_trials)[start:]
+    items = list(zip(range(start, start + n_trials), seeds))
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=len(items), desc=f"{sc.name} (n={n_subjects or 'scenario'})", unit="trial")
+    parts: list[pd.DataFrame] = []
+    try:
+        with _connect(scheduler) as client:
+            workers = _n_workers(n_jobs, client)
+            for block in _map(spec, _chunks(items, workers, chunk_size), n_jobs, client):
+                parts.extend(block)
+                if bar is not None:
+                    bar.update(len(block))
+    finally:
+        if bar is not None:
+            bar.close()
+    if not parts:
+        return pd.DataFrame(columns=RESULT_COLUMNS)
+    out = pd.concat(parts, ignore_index=True).reindex(columns=RESULT_COLUMNS)
+    out["null_true"] = pd.Series([_flag(v) for v in out["null_true"]], index=out.index, dtype=object)
+    return out
+
+
+def _n_workers(n_jobs: int, client) -> int:
+    if client is not None:
+        return max(1, sum(client.nthreads().values()))
+    if n_jobs is None or n_jobs == 1:
+        return 1
+    import os
+
+    return (os.cpu_count() or 1) if n_jobs < 0 else int(n_jobs)
+
+
+@contextlib.contextmanager
+def _connect(scheduler):
+    """The ``distributed.Client`` for ``scheduler``: the one given, or one connected to an address
+    for the duration of the run; ``None`` without a scheduler."""
+    if scheduler is None:
+        yield None
+        return
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        yield scheduler
+        return
+    with Client(str(scheduler), set_as_default=False) as client:
+        yield client
+
+
+def _map(spec: DesignSpec, chunks: list[list], n_jobs: int, client):
+    """Yield each chunk's results, in order."""
+    if client is None and (n_jobs is None or n_jobs == 1):
+        for c in chunks:
+            yield _run_chunk(spec, c)
+        return
+    from joblib import Parallel, delayed, parallel_config
+
+    if client is not None:
+        with parallel_config(backend="dask", client=client, wait_for_workers_timeout=60):
+            yield from Parallel(return_as="generator")(delayed(_run_chunk)(spec, c) for c in chunks)
+    else:
+        yield from Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_chunk)(spec, c) for c in chunks)
