@@ -155,7 +155,7 @@ def test_run_publishes_the_complete_report(run1):
         assert {f"{stem}.ipynb", f"{stem}.html"} <= names
     assert {"index.html", "manifest.json", "study.yaml", "tables/fixture_arm_sizes.csv", "tables/fixture_events.csv",
             "figures/fixture_arm_sizes.png", "figures/fixture_arm_sizes.svg", "figures/fixture_walk.png",
-            "figures/fixture_walk.svg", "data/subjects.csv", "data/truth.json"} <= names
+            "figures/fixture_walk.svg", "data/subjects.csv", "data/truth.json", "scenario.yaml"} <= names
     # nothing left beside the report: no build folder, no old copy
     assert sorted(p.name for p in out.parent.iterdir()) == ["fx"]
 
@@ -164,12 +164,47 @@ def test_parameters_are_injected(run1):
     out = run1["result"].target
     nb = nbformat.read(str(out / "01_summary.ipynb"), as_version=4)
     printed = "".join(o.get("text", "") for c in nb.cells for o in c.get("outputs", []))
-    assert "dataset=data study=study.yaml alpha=0.01 out_dir=. label=injected label" in printed
+    assert "dataset=simulate study=study.yaml alpha=0.01 out_dir=. label=injected label" in printed
     assert "horizons {'primary': 200, 'secondary': 168}" in printed  # run parameters override the study's
     injected = [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
     assert len(injected) == 1 and 'label = "injected label"' in injected[0].source
     assert nb.metadata.papermill["parameters"]["alpha"] == 0.01
     assert yaml.safe_load((out / "study.yaml").read_text())["horizons"] == {"primary": 200, "secondary": 168}
+
+
+def test_notebooks_simulate_exactly_the_published_data(run1):
+    """Each notebook simulates in memory (keeping the simulation truth) from the report's study.yaml,
+    scenario.yaml and seed; the published data/ must be that very trial, table by table."""
+    import pandas as pd
+
+    from trialkit import load, open_dataset
+
+    out = run1["result"].target
+    m = json.loads((out / "manifest.json").read_text())
+    injected = m["injected_parameters"]["01_summary"]
+    assert (injected["dataset"], injected["study"], injected["scenario"]) == ("simulate", "study.yaml", "scenario.yaml")
+    old = os.getcwd()
+    os.chdir(out)  # the notebooks' working directory
+    try:
+        mine = open_dataset("simulate", study="study.yaml", scenario="scenario.yaml", seed=injected["seed"])
+    finally:
+        os.chdir(old)
+    published = load(out / "data")
+    assert mine.truth is not None and mine.latent is not None
+    assert json.loads((out / "data" / "truth.json").read_text())["horizons"]["primary"] == 200
+    for name, table in published.tables().items():
+        pd.testing.assert_frame_equal(table.reset_index(drop=True), mine.tables()[name].reset_index(drop=True))
+
+
+def test_n_subjects_is_folded_into_the_published_scenario(tmp_path):
+    params = runner.load_params(_params(tmp_path, n_subjects=17, scenario="null"))
+    study = runner._write_scenario("null", params, tmp_path / "scenario.yaml")
+    from trialkit.simulate import load_scenario
+
+    sc = load_scenario(tmp_path / "scenario.yaml")
+    assert (sc.total, sc.allocation_ratio, sc.study, sc.name) == (17, {"control": 1, "msc": 1, "pe": 1, "pe_msc": 1},
+                                                                   None, "null")
+    assert study.name == "study.yaml" and not sc.effects
 
 
 def test_notebooks_ran_in_parallel(run1):

@@ -781,6 +781,30 @@ def _write_study(src: Path, horizons: dict | None, dest: Path) -> None:
     dest.write_text(text, encoding="utf-8", newline="\n")
 
 
+def _write_scenario(scenario, params: RunParams, dest: Path) -> Path:
+    """Write the run's scenario, ``extends`` applied and ``n_subjects`` folded into its allocation, as
+    one self-contained YAML file; return the study file the simulation uses."""
+    from trialkit.simulate import load_scenario
+    from trialkit.simulate.allocation import _ratio_from_sizes
+    from trialkit.study import default_study_path
+
+    sc = load_scenario(scenario)
+    raw = dict(sc.raw)
+    if params.n_subjects is not None:
+        ratio = sc.allocation_ratio if sc.allocation_ratio is not None else _ratio_from_sizes(sc.allocation_sizes)
+        raw["allocation"] = {"ratio": dict(ratio), "total": int(params.n_subjects)}
+    raw["study"] = None  # the notebooks get study.yaml explicitly
+    if params.study:
+        study_src = _resolve_input(params.study)
+    else:
+        study_src = Path(sc.study) if sc.study else default_study_path()
+    text = (f"# The scenario this report simulated ({sc.source if sc.source != '<scenario dict>' else 'inline'}"
+            f"{', n_subjects ' + str(params.n_subjects) if params.n_subjects is not None else ''}), "
+            "self-contained.\n" + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+    dest.write_text(text, encoding="utf-8", newline="\n")
+    return study_src
+
+
 def _scenario_files(scenario) -> list[Path]:
     """The scenario file and every file it ``extends`` (for the manifest's input hashes)."""
     from trialkit.simulate.scenario import scenarios_dir
@@ -817,7 +841,8 @@ def _find_scenario(ref, base: Path | None, bundled: Path) -> Path | None:
 
 
 def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -> dict:
-    """Simulate (once) or locate the dataset, write ``study.yaml``; return what notebooks need."""
+    """Simulate (into ``data/``, with a self-contained ``scenario.yaml``) or locate the dataset; write
+    ``study.yaml``; return what notebooks need."""
     inputs: list[tuple[str, Path]] = []
     info: dict[str, Any] = {}
     if params.simulate:
@@ -825,21 +850,21 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
 
         if progress is not None:
             progress.note("simulating the dataset (once, for every notebook)")
-        study_arg = _resolve_input(params.study) if params.study else None
         scenario = params.scenario
         if isinstance(scenario, str) and _resolve_input(scenario).is_file():
             scenario = str(_resolve_input(scenario))
-        trial = write_simulation(build / "data", study=study_arg, scenario=scenario,
-                                 seed=params.seed, n_subjects=params.n_subjects, fmt="csv")
-        data_dir = build / "data"
-        study_src = data_dir / "study.yaml"
+        study_src = _write_scenario(scenario, params, build / "scenario.yaml")
+        _write_study(study_src, params.horizons, build / "study.yaml")
+        # the notebooks simulate the same trial in memory from study.yaml + scenario.yaml + seed (so they
+        # keep the simulation truth); data/ holds its files for the manifest and for re-analysis
+        trial = write_simulation(build / "data", study=build / "study.yaml", scenario=build / "scenario.yaml",
+                                 seed=params.seed, fmt="csv")
         info["dataset_source"] = trial.source
-        for f in sorted(data_dir.iterdir()):
+        for f in sorted((build / "data").iterdir()):
             inputs.append(("data", f))
         for f in _scenario_files(scenario):
             inputs.append(("scenario", f))
-        if study_arg is not None:
-            inputs.append(("study", study_arg))
+        inputs.append(("study", study_src))
         subject_ids = [str(s) for s in trial.subjects["subject_id"]]
     else:
         from trialkit.data.load import load
@@ -865,9 +890,9 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
         inputs.append(("study", study_src))
         info["dataset_path"] = data
         subject_ids = [str(s) for s in trial.subjects["subject_id"]]
-    if not study_src.is_file():
-        raise ParamsError(f"study file {study_src} does not exist")
-    _write_study(study_src, params.horizons, build / "study.yaml")
+        if not study_src.is_file():
+            raise ParamsError(f"study file {study_src} does not exist")
+        _write_study(study_src, params.horizons, build / "study.yaml")
     info.update(inputs=inputs, subject_ids=subject_ids,
                 study_title=f"{trial.study.id}: {trial.study.title}",
                 arms=[(a.id, a.label) for a in trial.study.arms])
@@ -875,7 +900,9 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
 
 
 def _notebook_params(params: RunParams, nb: Path, dataset_param: str, declared: dict) -> dict:
-    standard = {"dataset": dataset_param, "study": "study.yaml", "scenario": None, "seed": None,
+    standard = {"dataset": dataset_param, "study": "study.yaml",
+                "scenario": "scenario.yaml" if params.simulate else None,
+                "seed": params.seed if params.simulate else None,
                 "alpha": params.alpha, "out_dir": ".", "allow_listings": params.allow_listings}
     extra = {}
     for key, values in params.notebook_parameters.items():
@@ -951,7 +978,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
     build = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
     ok = False
     try:
-        dataset_param = "data" if params.simulate else _rel_or_abs(_resolve_input(params.dataset), target)
+        dataset_param = "simulate" if params.simulate else _rel_or_abs(_resolve_input(params.dataset), target)
         jobs_list = []
         for nb in notebooks:
             injected = _notebook_params(params, nb, dataset_param, declared[nb.stem])
