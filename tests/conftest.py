@@ -1,5 +1,8 @@
-"""Shared fixtures: a tiny hand-made valid dataset, independent of the simulator."""
+"""Shared fixtures: a tiny hand-made valid dataset, independent of the simulator, and the R reference
+numbers of the efficacy analyses (tests/reference/efficacy.R)."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -78,3 +81,19 @@ def write_csv_dataset(tables: dict[str, pd.DataFrame], path) -> None:
     path.mkdir(parents=True, exist_ok=True)
     for name, df in tables.items():
         df.to_csv(path / f"{name}.csv", index=False)
+
+
+REFERENCE = Path(__file__).parent / "reference"
+
+
+@pytest.fixture(scope="session")
+def tte():
+    """The time-to-event table tests/reference/efficacy.R analysed (one row per subject)."""
+    return pd.read_csv(REFERENCE / "efficacy_tte.csv")
+
+
+@pytest.fixture(scope="session")
+def R():
+    """What tests/reference/efficacy.R printed: ``{(block, name): value}``."""
+    r = pd.read_csv(REFERENCE / "efficacy_r.csv", keep_default_na=False, na_values=["NA"])
+    return {(b, n): v for b, n, v in r.itertuples(index=False)}

@@ -5,7 +5,6 @@ The large-cohort comparison with the oracle AUC is in tests/test_models_oracle.p
 """
 from __future__ import annotations
 
-import doctest
 import json
 import warnings
 from pathlib import Path
@@ -55,15 +54,6 @@ def _synthetic(n=150, seed=0):
     y = (rng.random(n) < 1 / (1 + np.exp(-lp))).astype(int).to_numpy()
     time = np.where(y == 1, rng.uniform(1, 80, n), 84.0)
     return X, y, time
-
-
-# ------------------------------------------------------------------------------------------------
-# Doctests
-# ------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("module", [features, pipelines, evaluation, decision, mplots])
-def test_doctests(module):
-    res = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE | doctest.ELLIPSIS)
-    assert res.attempted > 0 and res.failed == 0
 
 
 # ------------------------------------------------------------------------------------------------

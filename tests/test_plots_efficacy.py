@@ -20,18 +20,12 @@ from trialkit.plots.survival import cif_plot, default_times, km_plot  # noqa: E4
 from trialkit.stats.survival import number_at_risk  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-REF = ROOT / "tests" / "reference"
 
 
 @pytest.fixture(autouse=True)
 def _close():
     yield
     plt.close("all")
-
-
-@pytest.fixture(scope="module")
-def tte():
-    return pd.read_csv(REF / "efficacy_tte.csv")
 
 
 def test_km_plot_draws_the_number_at_risk_table(tte):

@@ -458,3 +458,25 @@ def test_nbval_committed_notebooks():
         tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])
         assert proc.returncode == 0, f"nbval failed on {path.name}:\n{tail}"
         assert " passed" in proc.stdout and " failed" not in proc.stdout
+
+
+# ------------------------------------------------------------------------------------------------
+# The committed exploratory and safety notebooks on a two-arm design
+# ------------------------------------------------------------------------------------------------
+def test_exploratory_and_safety_notebooks_run_on_the_two_arm_params(tmp_path):
+    """``trialkit run --params params/two_arm.yaml --only 01 02``: the real notebooks, unchanged, on a
+    one-factor two-arm study; no error, no stderr, the tables saved under documented names."""
+    raw = yaml.safe_load((ROOT / "params" / "two_arm.yaml").read_text())
+    raw.update(outputs=str(tmp_path), study=str(ROOT / raw["study"]), notebooks=str(ROOT / "notebooks"))
+    out = run_report(_params(tmp_path, **raw), only=["01", "02"], progress=False).target
+    for stem in ("01_exploratory", "02_safety"):
+        nb = nbformat.read(str(out / f"{stem}.ipynb"), as_version=4)
+        for i, c in enumerate(nb.cells, start=1):
+            for o in c.get("outputs", []):
+                assert o["output_type"] != "error" and o.get("name") != "stderr", (stem, i, o)
+    arms = (out / "tables" / "exploratory_consort_counts.csv").read_text()
+    assert "soc" in arms and "ucmsc" in arms and "pe_msc" not in arms
+    documented = (ROOT / "docs" / "outputs.md").read_text()
+    saved = {p.stem for p in (out / "tables").glob("*.csv")} | {p.stem for p in (out / "figures").glob("*.png")}
+    assert {"exploratory_table1", "safety_infusion_reactions", "safety_cumulative_incidence"} <= saved
+    assert not {s for s in saved if f"`{s}`" not in documented}, "undocumented output names"

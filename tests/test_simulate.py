@@ -6,7 +6,6 @@ from ``trial.truth`` (truth.json).
 """
 from __future__ import annotations
 
-import doctest
 import hashlib
 import json
 from pathlib import Path
@@ -22,8 +21,7 @@ from scipy import stats
 import trialkit.simulate as sim_pkg
 from trialkit.errors import ScenarioError, StudyFileError
 from trialkit.simulate import load_scenario, simulate, write_simulation
-from trialkit.data import io as writer
-from trialkit.simulate import allocation, cohort, core, course, effects, events, scenario, truth
+from trialkit.simulate import allocation, cohort, core
 from trialkit.study import load_study, params_dir
 
 TABLES = ("subjects", "labs", "events", "infusions", "adverse_events", "symptoms")
@@ -462,13 +460,3 @@ def test_safety_rates(big):
     deaths = (big.events["event"] == "death").sum()
     assert (ae["grade"] == 5).sum() == deaths
     assert ae.loc[ae["grade"] >= 3, "serious"].all()
-
-
-# ---------------------------------------------------------------------------------------------
-# documentation
-# ---------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("module", [sim_pkg, scenario, allocation, cohort, effects, events, writer, core,
-                                    course, truth])
-def test_docstring_examples_run(module):
-    res = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert res.failed == 0

@@ -15,17 +15,6 @@ from trialkit.study import load_study, study_from_dict
 REF = Path(__file__).parent / "reference"
 
 
-@pytest.fixture(scope="module")
-def tte():
-    return pd.read_csv(REF / "efficacy_tte.csv")
-
-
-@pytest.fixture(scope="module")
-def R():
-    r = pd.read_csv(REF / "efficacy_r.csv", keep_default_na=False, na_values=["NA"])
-    return {(b, n): v for b, n, v in r.itertuples(index=False)}
-
-
 def study_with(arms, factors=("msc", "pe")):
     raw = dict(load_study().raw)
     raw["factors"] = {f: raw["factors"][f] for f in factors}

@@ -28,12 +28,6 @@ def labs():
     return pd.read_csv(REF / "efficacy_labs.csv")
 
 
-@pytest.fixture(scope="module")
-def R():
-    r = pd.read_csv(REF / "efficacy_r.csv", keep_default_na=False, na_values=["NA"])
-    return {(b, n): v for b, n, v in r.itertuples(index=False)}
-
-
 def rname(name: str) -> str:
     """trialkit's column name -> R's: visit[W24]:arm[msc] -> visitW24:armmsc."""
     return name.replace("[", "").replace("]", "")

@@ -21,12 +21,6 @@ REF = Path(__file__).parent / "reference"
 ARMS = ["control", "msc", "pe", "pe_msc"]
 
 
-@pytest.fixture(scope="module")
-def R():
-    r = pd.read_csv(REF / "efficacy_r.csv", keep_default_na=False, na_values=["NA"])
-    return {(b, n): v for b, n, v in r.itertuples(index=False)}
-
-
 def close(a, b, tol=1e-6):
     return abs(a - b) <= tol * max(abs(b), 1e-12)
 

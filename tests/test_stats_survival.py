@@ -7,7 +7,6 @@ Reference numbers: ``tests/reference/efficacy.R`` (R 4.2.2, survival 3.5.3) on t
 from __future__ import annotations
 
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -18,21 +17,9 @@ from trialkit.derive.tte import time_to_event
 from trialkit.stats import survival as S
 from trialkit.study import load_study, study_from_dict
 
-REF = Path(__file__).parent / "reference"
 TOL = 1e-6
 ARMS = ["control", "msc", "pe", "pe_msc"]
 R_ARM = {"msc": "armmsc", "pe": "armpe", "pe_msc": "armpe_msc"}
-
-
-@pytest.fixture(scope="module")
-def tte():
-    return pd.read_csv(REF / "efficacy_tte.csv")
-
-
-@pytest.fixture(scope="module")
-def R():
-    r = pd.read_csv(REF / "efficacy_r.csv", keep_default_na=False, na_values=["NA"])
-    return {(b, n): v for b, n, v in r.itertuples(index=False)}
 
 
 def close(a, b, tol=TOL):

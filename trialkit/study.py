@@ -189,8 +189,9 @@ class Study:
     def arm_factors(self) -> pd.DataFrame:
         """One row per arm: ``arm``, ``label`` and one boolean column per factor.
 
-        >>> load_study(default_study_path()).arm_factors().loc[3].tolist()
-        ['pe_msc', 'PE + UC-MSC', True, True]
+        >>> row = load_study(default_study_path()).arm_factors().loc[3]
+        >>> row["arm"], row["label"], bool(row["msc"]), bool(row["pe"])
+        ('pe_msc', 'PE + UC-MSC', True, True)
         """
         rows = [
             {"arm": a.id, "label": a.label, **{f: bool(a.factors.get(f, False)) for f in self.factors}}

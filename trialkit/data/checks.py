@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.data.schema import GRADE_PARAMETERS, PARAMETER_LIMITS
-from trialkit.study import Study, normalize_unit, normalize_units
+from trialkit.study import Study, normalize_unit
 
 __all__ = ["run_all", "sort_table", "UNIT_CONVERSIONS", "PLAUSIBLE"]
 

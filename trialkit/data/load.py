@@ -26,7 +26,7 @@ import pandera.pandas as pa
 
 from trialkit.data import checks
 from trialkit.data.schema import columns_for, pandera_schema
-from trialkit.data.trial import OPTIONAL_TABLES, REQUIRED_TABLES, TABLES, Trial
+from trialkit.data.trial import REQUIRED_TABLES, TABLES, Trial
 from trialkit.errors import StudyFileError, ValidationError
 from trialkit.study import Study, default_study_path, load_study
 

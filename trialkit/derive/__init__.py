@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 
+from trialkit._lazy import lazy_submodules
+
 __all__ = ["baseline_dataset", "baseline_labs", "follow_up_status", "consort_counts",
            "assign_visits", "visit_status", "missing_summary"]
 
@@ -16,12 +18,10 @@ _WHERE = {"baseline_dataset": "baseline", "baseline_labs": "baseline", "follow_u
           "missing_summary": "status"}
 
 
+_submodule = lazy_submodules(__name__)
+
+
 def __getattr__(name: str):
     if name in _WHERE:
         return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{name}":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-        raise
+    return _submodule(name)

@@ -13,15 +13,7 @@ Submodules (imported on first use):
 """
 from __future__ import annotations
 
-import importlib
+from trialkit._lazy import lazy_submodules
 
 __all__: list[str] = []
-
-
-def __getattr__(name: str):
-    try:
-        return importlib.import_module(f"{__name__}.{name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"{__name__}.{name}":
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-        raise
+__getattr__ = lazy_submodules(__name__)
