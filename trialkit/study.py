@@ -41,12 +41,30 @@ __all__ = [
 
 
 def params_dir() -> Path:
-    """The project's ``params/`` folder (study files, scenarios, run parameters)."""
+    """The project's ``params/`` folder (study files, scenarios, run parameters).
+
+    Examples
+    --------
+    >>> folder = params_dir()
+    >>> folder.name, (folder / "study_two_arm.yaml").is_file(), (folder / "scenarios").is_dir()
+    ('params', True, True)
+    >>> load_study(folder / "study_two_arm.yaml").arm_ids
+    ['soc', 'ucmsc']
+    """
     return Path(__file__).resolve().parent.parent / "params"
 
 
 def default_study_path() -> Path:
-    """Path of the default study file, ``params/study.yaml``."""
+    """Path of the default study file, ``params/study.yaml``.
+
+    Examples
+    --------
+    >>> path = default_study_path()
+    >>> path.name, path.parent == params_dir()
+    ('study.yaml', True)
+    >>> load_study(path) == load_study()  # what load_study() reads by default
+    True
+    """
     return params_dir() / "study.yaml"
 
 
@@ -74,6 +92,8 @@ def normalize_unit(unit: Any) -> str:
     Case, surrounding blanks and the micro sign are ignored; ``IU/L`` equals ``U/L`` and an empty
     unit or ``1`` means a dimensionless ratio.
 
+    Examples
+    --------
     >>> normalize_unit(" µmol/L ") == normalize_unit("umol/l")
     True
     >>> normalize_unit("IU/L")
@@ -88,7 +108,14 @@ def normalize_unit(unit: Any) -> str:
 
 
 def normalize_units(units: pd.Series) -> pd.Series:
-    """:func:`normalize_unit` over a Series, computed once per distinct value (fast on millions of rows)."""
+    """:func:`normalize_unit` over a Series, computed once per distinct value (fast on millions of rows).
+
+    Examples
+    --------
+    >>> units = pd.Series(["µmol/L", "IU/L", None, "x10^9/L", " g/L", "umol/l"])
+    >>> normalize_units(units).tolist()  # a missing unit reads as dimensionless, like ""
+    ['umol/l', 'u/l', 'ratio', '10^9/l', 'g/l', 'umol/l']
+    """
     codes, uniques = pd.factorize(units, use_na_sentinel=True)
     table = np.array([normalize_unit(u) for u in uniques] + [normalize_unit(None)], dtype=object)
     return pd.Series(table[codes], index=units.index, dtype=object)
@@ -250,6 +277,20 @@ def load_study(path: str | Path | None = None) -> Study:
     StudyFileError
         With the file name and the offending key when the file is unreadable or inconsistent
         (unknown control arm, a factor an arm does not set, overlapping visit windows, ...).
+
+    Examples
+    --------
+    >>> study = load_study()  # params/study.yaml
+    >>> study.id, study.arm_ids, study.control_arm
+    ('NCT01724398', ['control', 'msc', 'pe', 'pe_msc'], 'control')
+    >>> study.horizons, study.dosing_days("pe_msc", "msc"), study.unit("TBIL")
+    ({'primary': 336, 'secondary': 168}, (0, 6, 13, 20), 'umol/L')
+    >>> load_study(params_dir() / "study_two_arm.yaml").visit_ids
+    ['BL', 'WK1', 'WK2', 'WK4', 'WK8', 'WK12', 'WK24']
+    >>> load_study("no/such.yaml")
+    Traceback (most recent call last):
+    ...
+    trialkit.errors.StudyFileError: no/such.yaml: study file not found
     """
     p = Path(path) if path is not None else default_study_path()
     name = str(p)

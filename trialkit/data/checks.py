@@ -44,7 +44,18 @@ _SORT_KEYS = {
 
 
 def sort_table(table: str, df: pd.DataFrame) -> pd.DataFrame:
-    """The table in its canonical row order (stable), index reset; no copy work if already sorted."""
+    """The table in its canonical row order (stable), index reset; no copy work if already sorted.
+
+    Examples
+    --------
+    >>> labs = pd.DataFrame({"subject_id": ["S002", "S001", "S001"], "day": [0, 7, 0],
+    ...                      "parameter": ["TBIL", "INR", "TBIL"], "value": [172.8, 1.6, 277.5]})
+    >>> sort_table("labs", labs)  # by subject_id, day, parameter
+      subject_id  day parameter  value
+    0       S001    0      TBIL  277.5
+    1       S001    7       INR    1.6
+    2       S002    0      TBIL  172.8
+    """
     keys = [k for k in _SORT_KEYS[table] if k in df.columns]
     if not keys or len(df) < 2:
         return df.reset_index(drop=True)
@@ -385,7 +396,32 @@ RULES = (_duplicates, _unknown_subjects, _days_before_randomization, _events, _a
 
 
 def run_all(tables: dict[str, pd.DataFrame], study: Study, col) -> None:
-    """Run every cross-table rule; each skips itself when the columns it needs are absent."""
+    """Run every cross-table rule; each skips itself when the columns it needs are absent.
+
+    Examples
+    --------
+    Coerced tables with a duplicated lab, a lab of an unknown subject, a lab after death and a
+    bilirubin apparently recorded in mg/dL; ``col`` collects the problems (the loader's collector).
+
+    >>> from trialkit.data.load import _Collector
+    >>> from trialkit.study import load_study
+    >>> tables = {
+    ...     "subjects": pd.DataFrame({"subject_id": ["S001", "S002"], "arm": ["control", "msc"]}),
+    ...     "events": pd.DataFrame({"subject_id": ["S001", "S002", "S002"],
+    ...                             "event": ["last_contact", "death", "last_contact"], "day": [336, 40, 40]}),
+    ...     "labs": pd.DataFrame({"subject_id": ["S001", "S001", "S002", "S003"], "day": [0, 0, 56, 0],
+    ...                           "visit": ["D0", "D0", "W8", "D0"], "parameter": "TBIL",
+    ...                           "value": [250.0, 250.0, 1.2, 180.0], "unit": "umol/L"}),
+    ... }
+    >>> col = _Collector({})
+    >>> run_all(tables, load_study(), col)
+    >>> for problem in col.problems:
+    ...     print(problem)
+    labs, row 3: duplicated (subject_id, day, parameter) = (S001, 0, TBIL), first at row 2
+    labs, row 5, column 'subject_id': value 'S003': subject is not in subjects (never randomized)
+    labs, row 4, column 'day': value 56: record after the subject's death
+    labs, row 4, column 'value': value 1.2: TBIL is implausible in umol/L but ordinary in mg/dL: likely unit mix-up ...
+    """
     codes = _Codes(tables)
     for rule in RULES:
         rule(tables, study, col, codes)

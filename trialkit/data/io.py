@@ -160,6 +160,18 @@ def replace_dir(src: str | Path, target: str | Path) -> None:
 
     The old ``target`` is renamed aside first (same file system: atomic), ``src`` renamed into its
     place, and the old one removed last; if the second rename fails the old folder is put back.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> base = Path(tempfile.mkdtemp())
+    >>> (base / "new").mkdir()
+    >>> _ = (base / "new" / "subjects.csv").write_text("subject_id")
+    >>> (base / "ds").mkdir()
+    >>> _ = (base / "ds" / "old.csv").write_text("stale")
+    >>> replace_dir(base / "new", base / "ds")
+    >>> sorted(p.name for p in base.iterdir()), sorted(p.name for p in (base / "ds").iterdir())
+    (['ds'], ['subjects.csv'])
     """
     src, t = Path(src), Path(target)
     os.chmod(src, 0o755)
@@ -201,6 +213,25 @@ def write_tables(tables: dict[str, pd.DataFrame | None], out_dir: str | Path, fm
 
 def write_dataset(trial, out_dir: str | Path, fmt: str = "csv", *, with_study: bool = True,
                   overwrite: bool = True) -> list[Path]:
-    """Write a Trial's tables (and its study file as ``study.yaml``) to ``out_dir``."""
+    """Write a Trial's tables (and its study file as ``study.yaml``) to ``out_dir``.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from trialkit.data.load import load
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> out = Path(tempfile.mkdtemp()) / "ds"
+    >>> [p.name for p in write_dataset(trial, out)]
+    ['subjects.csv', 'labs.csv', 'events.csv', 'infusions.csv', 'adverse_events.csv', 'symptoms.csv']
+    >>> (out / "study.yaml").is_file()
+    True
+
+    The files load back into the same tables:
+
+    >>> back = load(out)
+    >>> all(back.tables()[name].equals(table) for name, table in trial.tables().items())
+    True
+    """
     extra = {"study.yaml": trial.study.to_yaml()} if with_study else None
     return write_tables(trial.tables(), out_dir, fmt, extra, overwrite=overwrite)

@@ -201,6 +201,20 @@ def read_tables(path: str | Path, col: _Collector | None = None) -> tuple[dict[s
 
     Returns the tables by name and the file each came from. Problems (unreadable files, a table given
     twice) go to the collector; the caller decides what is missing.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from trialkit.simulate import write_simulation
+    >>> out = Path(tempfile.mkdtemp()) / "ds"
+    >>> _ = write_simulation(out, seed=1)
+    >>> tables, files = read_tables(out)
+    >>> sorted(tables)
+    ['adverse_events', 'events', 'infusions', 'labs', 'subjects', 'symptoms']
+    >>> Path(files["labs"]).name
+    'labs.csv'
+    >>> tables["subjects"].iloc[0, :5].tolist()  # CSV cells as text: not yet coerced
+    ['S001', 'pe', '2012-11-12', '42.0', 'M']
     """
     p = Path(path)
     files: dict[str, str] = {}
@@ -415,6 +429,35 @@ def validate(path: str | Path, study: Study | str | Path | None = None, *, limit
     -------
     Report
         ``report.ok``, ``report.problems`` (list of :class:`Problem`), ``report.trial`` when ok.
+
+    Examples
+    --------
+    A simulated dataset with three defects: a sex written ``male``, a lab value that is not a
+    number, and no ``events`` table.
+
+    >>> import tempfile
+    >>> from trialkit.simulate import write_simulation
+    >>> out = Path(tempfile.mkdtemp()) / "ds"
+    >>> _ = write_simulation(out, seed=1)
+    >>> validate(out).ok
+    True
+    >>> subjects = pd.read_csv(out / "subjects.csv", dtype=str, keep_default_na=False)
+    >>> subjects.loc[1, "sex"] = "male"
+    >>> subjects.to_csv(out / "subjects.csv", index=False)
+    >>> labs = pd.read_csv(out / "labs.csv", dtype=str, keep_default_na=False)  # NA is sodium, not missing
+    >>> labs.loc[0, "value"] = "n/a?"
+    >>> labs.to_csv(out / "labs.csv", index=False)
+    >>> (out / "events.csv").unlink()
+    >>> report = validate(out)
+    >>> report.ok, len(report.problems), report.trial is None
+    (False, 3, True)
+    >>> for p in report.problems:
+    ...     print(p.table, p.row, p.column, repr(p.value), "->", p.message)
+    subjects 3 sex 'male' -> expected sex: one of M, F
+    labs 2 value 'n/a?' -> expected a number
+    events None None None -> required table 'events' is missing (expected events.csv, events.parquet or ...)
+    >>> print(str(report.problems[0]).replace(str(out), "<ds>"))  # row 3 = line 3 of the CSV file
+    <ds>/subjects.csv, row 3, column 'sex': value 'male': expected sex: one of M, F
     """
     p = Path(path)
     col = _Collector({}, limit)
@@ -455,6 +498,28 @@ def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
     ------
     ValidationError
         Listing every problem found (``exc.problems``).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from trialkit.simulate import write_simulation
+    >>> out = Path(tempfile.mkdtemp()) / "ds"
+    >>> _ = write_simulation(out, seed=1)
+    >>> trial = load(out)  # with the dataset's own study.yaml
+    >>> trial.study.id, trial.arm_sizes().tolist(), len(trial.labs)
+    ('NCT01724398', [30, 30, 30, 30], 17637)
+    >>> trial.subjects[["subject_id", "arm", "randomization_date", "age"]].head(2)
+      subject_id     arm randomization_date   age
+    0       S001      pe         2012-11-12  42.0
+    1       S002  pe_msc         2012-11-22  54.0
+
+    A folder without the required tables:
+
+    >>> try:
+    ...     load(tempfile.mkdtemp())
+    ... except ValidationError as exc:
+    ...     print(len(exc.problems), exc.problems[0].message)
+    3 required table 'subjects' is missing (expected subjects.csv, subjects.parquet or a sheet named subjects)
     """
     report = validate(path, study)
     if not report.ok:
@@ -470,6 +535,21 @@ def build_trial(tables: dict[str, pd.DataFrame], study: Study, source: str = "me
     ------
     ValidationError
         Listing every problem found.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> tables = trial.tables()
+    >>> build_trial(tables, trial.study).arm_sizes().tolist()
+    [30, 30, 30, 30]
+    >>> subjects = tables["subjects"].copy()
+    >>> subjects.loc[0, "arm"] = "placebo"
+    >>> build_trial({**tables, "subjects": subjects}, trial.study)
+    Traceback (most recent call last):
+    ...
+    trialkit.errors.ValidationError: memory: 1 problem found:
+    subjects, row 2, column 'arm': value 'placebo': expected an arm of the study file: one of control, msc, pe, pe_msc
     """
     col = _Collector({t: t for t in tables})
     coerced = _validate_tables({k: v for k, v in tables.items() if v is not None}, study, col)

@@ -139,7 +139,18 @@ GRADE_PARAMETERS = ("ASCITES", "HE")
 
 
 def columns_for(table: str, study: Study) -> tuple[Col, ...]:
-    """The columns of ``table``, adding the exposure columns ``<factor>_doses`` to subjects."""
+    """The columns of ``table``, adding the exposure columns ``<factor>_doses`` to subjects.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study, params_dir
+    >>> [col.name for col in columns_for("subjects", load_study())][-4:]
+    ['ascites', 'encephalopathy', 'msc_doses', 'pe_doses']
+    >>> [col.name for col in columns_for("subjects", load_study(params_dir() / "study_two_arm.yaml"))][-2:]
+    ['encephalopathy', 'msc_doses']
+    >>> [(col.name, col.kind, col.required) for col in columns_for("events", load_study())]
+    [('subject_id', 'str', True), ('event', 'str', True), ('day', 'int', True), ('detail', 'str', False)]
+    """
     cols = COLUMNS[table]
     if table == "subjects":
         cols = cols + tuple(
@@ -165,6 +176,26 @@ def pandera_schema(table: str, study: Study, present: set[str]) -> pa.DataFrameS
     Types are not checked here: :mod:`trialkit.data.load` has already coerced every column and
     reported what did not parse. Empty cells pass (they are reported by the loader when the column
     must have a value).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trialkit.study import load_study
+    >>> schema = pandera_schema("subjects", load_study(), {"subject_id", "arm", "sex"})
+    >>> list(schema.columns)
+    ['subject_id', 'arm', 'sex']
+    >>> df = pd.DataFrame({"subject_id": ["S001", "S002", "S003"], "arm": ["control", "placebo", "msc"],
+    ...                    "sex": ["M", "F", "X"]})
+    >>> try:
+    ...     schema.validate(df, lazy=True)
+    ... except pa.errors.SchemaErrors as exc:
+    ...     failures = exc.failure_cases
+    >>> failures[["column", "index", "failure_case"]]
+      column  index failure_case
+    0    arm      1      placebo
+    1    sex      2            X
+    >>> failures["check"].tolist()
+    ['expected an arm of the study file: one of control, msc, pe, pe_msc', 'expected sex: one of M, F']
     """
     columns = {}
     for col in columns_for(table, study):

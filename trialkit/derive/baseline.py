@@ -69,6 +69,30 @@ def baseline_labs(trial, parameters=None) -> pd.DataFrame:
     DataFrame
         ``subject_id`` (every randomized subject, ``trial.subjects`` order), then one float column
         per parameter in study-file order; NaN where no value fell in the baseline window.
+
+    Examples
+    --------
+    ``s1``'s TBIL on day 0 is later than the one on day -2 and wins; ``s2``'s only TBIL is on day 3,
+    after randomization, so it has none:
+
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> labs = pd.DataFrame({"subject_id": ["s1", "s1", "s1", "s1", "s2", "s2"], "day": [-2, 0, 0, 7, -1, 3],
+    ...                      "visit": ["", "D0", "D0", "D7", "", "D3"],
+    ...                      "parameter": ["TBIL", "TBIL", "ALB", "TBIL", "ALB", "TBIL"],
+    ...                      "value": [250.0, 300.0, 30.0, 200.0, 28.0, 400.0],
+    ...                      "unit": ["umol/L", "umol/L", "g/L", "umol/L", "g/L", "umol/L"]})
+    >>> t = Trial(study=load_study(), subjects=pd.DataFrame({"subject_id": ["s1", "s2"], "arm": ["msc", "control"]}),
+    ...           labs=labs, events=pd.DataFrame())
+    >>> baseline_labs(t)
+      subject_id   TBIL   ALB
+    0         s1  300.0  30.0
+    1         s2    NaN  28.0
+    >>> baseline_labs(t, ["ALB"])
+      subject_id   ALB
+    0         s1  30.0
+    1         s2  28.0
     """
     rows = _baseline_rows(trial, parameters)
     order = [p for p in trial.study.parameters if parameters is None or p in parameters]
@@ -87,6 +111,23 @@ def baseline_symptoms(trial) -> pd.DataFrame | None:
 
     Same rule as the labs: the last score in the baseline window (rows labelled with the baseline
     visit or unlabelled). ``None`` when the dataset has no ``symptoms`` table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> sy = pd.DataFrame({"subject_id": ["s1", "s1", "s1", "s2"], "day": [-1, 0, 7, 0],
+    ...                    "visit": ["", "D0", "D7", "D0"], "symptom": ["fatigue", "fatigue", "fatigue", "leg_edema"],
+    ...                    "score": [3, 2, 1, 1]})
+    >>> t = Trial(study=load_study(), subjects=pd.DataFrame({"subject_id": ["s1", "s2"], "arm": ["msc", "control"]}),
+    ...           labs=pd.DataFrame(), events=pd.DataFrame(), symptoms=sy)
+    >>> baseline_symptoms(t)[["subject_id", "symptom_fatigue", "symptom_leg_edema"]]
+      subject_id  symptom_fatigue  symptom_leg_edema
+    0         s1              2.0                NaN
+    1         s2              NaN                1.0
+    >>> baseline_symptoms(t.with_tables(symptoms=None)) is None
+    True
     """
     if not trial.has("symptoms"):
         return None
@@ -129,6 +170,18 @@ def baseline_dataset(trial, *, horizon="primary", clif_missing_as_normal: bool =
         score columns of :data:`trialkit.scores.SCORE_COLUMNS`; baseline symptom scores
         ``symptom_<name>`` when the dataset has a ``symptoms`` table; then the status columns
         :data:`STATUS_COLUMNS` and ``<factor>_received`` (doses). Input tables are not modified.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> bl = baseline_dataset(simulate(seed=1))
+    >>> bl.shape
+    (120, 57)
+    >>> bl[["subject_id", "arm", "msc", "pe", "age", "TBIL", "meld", "outcome"]].head(3)
+      subject_id      arm    msc     pe   age   TBIL  meld   outcome
+    0       S001       pe  False   True  42.0  260.3  23.0  survivor
+    1       S002   pe_msc   True   True  54.0  263.1  24.0      died
+    2       S003  control  False  False  28.0  391.4  25.0  survivor
     """
     study = trial.study
     subj = trial.subjects

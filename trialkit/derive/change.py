@@ -82,7 +82,20 @@ def _place(df: pd.DataFrame, study, keys: list[str]) -> pd.DataFrame:
 
 
 def available_parameters(trial, candidates) -> list[str]:
-    """The subset of ``candidates`` this trial can provide (measured labs, computable scores, ratios)."""
+    """The subset of ``candidates`` this trial can provide (measured labs, computable scores, ratios).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> labs = pd.DataFrame({"subject_id": "a", "day": 0, "visit": "D0", "parameter": ["TBIL", "INR", "CREAT", "ALB"],
+    ...                      "value": [300.0, 2.0, 80.0, 30.0], "unit": ["umol/L", "ratio", "umol/L", "g/L"]})
+    >>> t = Trial(study=load_study(), subjects=pd.DataFrame({"subject_id": ["a"], "arm": ["msc"]}), labs=labs,
+    ...           events=pd.DataFrame())
+    >>> available_parameters(t, ["MELD", "ALBI", "CHILD_PUGH", "ALT", "TH1_TH2"])
+    ['MELD', 'ALBI']
+    """
     measured = set(trial.labs["parameter"].astype(object).unique())
     out = []
     for p in candidates:
@@ -115,6 +128,27 @@ def visit_values(trial, parameters) -> pd.DataFrame:
     DataFrame
         ``subject_id``, ``parameter``, ``visit``, ``visit_day`` (nominal), ``day`` (of measurement;
         for scores the nominal day), ``value``; sorted by parameter (in the order given), subject, day.
+
+    Examples
+    --------
+    The unscheduled ALT on day 6 loses to the scheduled D7 value; the one on day 27 falls in the D28
+    window; the ratio is formed at the visit where both parts were measured:
+
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> labs = pd.DataFrame({"subject_id": "a", "day": [0, 0, 0, 6, 8, 27], "visit": ["D0", "D0", "D0", "", "D7", ""],
+    ...                      "parameter": ["ALT", "TH1", "TH2", "ALT", "ALT", "ALT"],
+    ...                      "value": [200.0, 12.0, 4.0, 150.0, 120.0, 90.0],
+    ...                      "unit": ["U/L", "%", "%", "U/L", "U/L", "U/L"]})
+    >>> t = Trial(study=load_study(), subjects=pd.DataFrame({"subject_id": ["a"], "arm": ["msc"]}), labs=labs,
+    ...           events=pd.DataFrame({"subject_id": ["a"], "event": ["last_contact"], "day": [336]}))
+    >>> visit_values(t, ["ALT", "TH1_TH2"])
+      subject_id parameter visit  visit_day   day  value
+    0          a       ALT    D0          0   0.0  200.0
+    1          a       ALT    D7          7   8.0  120.0
+    2          a       ALT   D28         28  27.0   90.0
+    3          a   TH1_TH2    D0          0   0.0    3.0
     """
     study, labs = trial.study, trial.labs
     scores = [p for p in parameters if p in SCORE_PARAMETERS]
@@ -214,6 +248,29 @@ def change_from_baseline(trial, parameters, *, horizon="secondary", log=("ALT", 
         ``value_raw``, ``baseline`` and ``value`` (analysis scale), ``change``, ``scale``
         (``"log"`` or ``"identity"``), ``survivor`` (alive and transplant-free at the horizon).
         Subjects without a baseline value for a parameter are left out of that parameter.
+
+    Examples
+    --------
+    Subject ``b`` had a liver transplant on day 100: the week-24 value describes the graft and is
+    dropped unless ``after_transplant="keep"``; ``b`` is not a survivor at the horizon:
+
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> labs = pd.DataFrame({"subject_id": ["a", "a", "a", "b", "b", "b"], "day": [0, 84, 168] * 2,
+    ...                      "visit": ["D0", "W12", "W24"] * 2, "parameter": "ALB",
+    ...                      "value": [30.0, 32.0, 35.0, 28.0, 27.0, 38.0], "unit": "g/L"})
+    >>> events = pd.DataFrame({"subject_id": ["a", "b", "b"], "event": ["last_contact", "transplant", "last_contact"],
+    ...                        "day": [336, 100, 336]})
+    >>> t = Trial(study=load_study(), subjects=pd.DataFrame({"subject_id": ["a", "b"], "arm": ["control", "pe"]}),
+    ...           labs=labs, events=events)
+    >>> change_from_baseline(t, ["ALB"])[["subject_id", "visit", "baseline", "value", "change", "scale", "survivor"]]
+      subject_id visit  baseline  value  change     scale  survivor
+    0          a   W12      30.0   32.0     2.0  identity      True
+    1          a   W24      30.0   35.0     5.0  identity      True
+    2          b   W12      28.0   27.0    -1.0  identity     False
+    >>> change_from_baseline(t, ["ALB"], after_transplant="keep")["change"].tolist()
+    [2.0, 5.0, -1.0, 10.0]
     """
     if after_transplant not in ("exclude", "keep"):
         raise ValueError("after_transplant: expected 'exclude' or 'keep'")
@@ -297,6 +354,31 @@ def worst_rank_inputs(trial, parameter: str, *, horizon="secondary", log=("ALT",
     DataFrame
         ``subject_id``, ``arm``, factor columns, ``event`` (0/1), ``event_day`` (NaN for survivors),
         ``change`` (NaN for events), ``imputed`` (bool). Subjects without a baseline value are left out.
+
+    Examples
+    --------
+    ``a`` died on day 120; ``b`` has a week-24 TBIL (log scale: log(50/200)); ``c`` was last
+    measured at week 12, so is left out unless carried forward:
+
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> labs = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "b", "c", "c"], "day": [0, 84, 0, 84, 168, 0, 84],
+    ...                      "visit": ["D0", "W12", "D0", "W12", "W24", "D0", "W12"], "parameter": "TBIL",
+    ...                      "value": [300.0, 250.0, 200.0, 100.0, 50.0, 400.0, 200.0], "unit": "umol/L"})
+    >>> events = pd.DataFrame({"subject_id": ["a", "a", "b", "c"], "day": [120, 120, 336, 336],
+    ...                        "event": ["death", "last_contact", "last_contact", "last_contact"]})
+    >>> subjects = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["control", "msc", "msc"]})
+    >>> t = Trial(study=load_study(), subjects=subjects, labs=labs, events=events)
+    >>> worst_rank_inputs(t, "TBIL")[["subject_id", "arm", "event", "event_day", "change", "imputed"]].round(3)
+      subject_id      arm  event  event_day  change  imputed
+    0          a  control      1      120.0     NaN    False
+    1          b      msc      0        NaN  -1.386    False
+    >>> worst_rank_inputs(t, "TBIL", missing="locf")[["subject_id", "change", "imputed"]].round(3)
+      subject_id  change  imputed
+    0          a     NaN    False
+    1          b  -1.386    False
+    2          c  -0.693     True
     """
     if missing not in ("drop", "locf"):
         raise ValueError("missing: expected 'drop' or 'locf'")
@@ -326,7 +408,25 @@ def worst_rank_inputs(trial, parameter: str, *, horizon="secondary", log=("ALT",
 
 def symptom_visits(trial) -> pd.DataFrame:
     """Symptom scores placed in visits: ``subject_id``, ``arm``, ``symptom``, ``visit``, ``visit_day``,
-    ``score`` (one per subject, symptom and visit). Requires the optional ``symptoms`` table."""
+    ``score`` (one per subject, symptom and visit). Requires the optional ``symptoms`` table.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> sy = pd.DataFrame({"subject_id": ["a", "a", "a", "b", "b"], "day": [0, 80, 170, 0, 6],
+    ...                    "visit": ["D0", "", "", "D0", "D7"], "symptom": "fatigue", "score": [3, 2, 1, 2, 2]})
+    >>> t = Trial(study=load_study(), subjects=pd.DataFrame({"subject_id": ["a", "b"], "arm": ["control", "msc"]}),
+    ...           labs=pd.DataFrame(), events=pd.DataFrame(), symptoms=sy)
+    >>> symptom_visits(t)
+      subject_id      arm  symptom visit  visit_day  score
+    0          a  control  fatigue    D0          0      3
+    1          a  control  fatigue   W12         84      2
+    2          a  control  fatigue   W24        168      1
+    3          b      msc  fatigue    D0          0      2
+    4          b      msc  fatigue    D7          7      2
+    """
     if not trial.has("symptoms"):
         raise ValueError("this dataset has no symptoms table")
     s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype(
@@ -348,6 +448,28 @@ def symptom_outcomes(trial, *, horizon="secondary") -> pd.DataFrame:
         assessed), ``event`` (1 = died or transplanted on or before the horizon), ``improved``
         (score below baseline and no event; NaN when a survivor's score is missing). Subjects without
         a baseline score for a symptom are left out of it.
+
+    Examples
+    --------
+    ``a`` died on day 120 (not improved), ``b`` is unchanged, ``c`` improved, ``d`` was not assessed
+    at week 24 (improvement unknown):
+
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> subjects = pd.DataFrame({"subject_id": ["a", "b", "c", "d"], "arm": ["control", "msc", "msc", "pe"]})
+    >>> sy = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "c", "c", "d"], "day": [0, 84, 0, 166, 0, 168, 0],
+    ...                    "visit": ["D0", "W12", "D0", "", "D0", "W24", "D0"], "symptom": "fatigue",
+    ...                    "score": [3, 2, 2, 2, 2, 0, 1]})
+    >>> events = pd.DataFrame({"subject_id": ["a", "a", "b", "c", "d"], "day": [120, 120, 336, 336, 336],
+    ...                        "event": ["death", "last_contact", "last_contact", "last_contact", "last_contact"]})
+    >>> t = Trial(study=load_study(), subjects=subjects, labs=pd.DataFrame(), events=events, symptoms=sy)
+    >>> symptom_outcomes(t)[["subject_id", "arm", "symptom", "baseline", "score", "event", "improved"]]
+      subject_id      arm  symptom  baseline  score  event  improved
+    0          a  control  fatigue         3    NaN      1       0.0
+    1          b      msc  fatigue         2    2.0      0       0.0
+    2          c      msc  fatigue         2    0.0      0       1.0
+    3          d       pe  fatigue         1    NaN      0       NaN
     """
     study = trial.study
     h = horizon_days(study, horizon)

@@ -103,6 +103,34 @@ def follow_up_status(trial, horizon="primary") -> pd.DataFrame:
         ``transplanted``, ``follow_up``, ``lost_to_follow_up`` (``follow_up`` is ``withdrew`` or
         ``lost``), ``completed``, ``analysed``, ``outcome``. See the module docstring for the
         definitions.
+
+    Examples
+    --------
+    ``a`` died on day 40, ``b`` completed, ``c`` ended follow-up at a transplant on day 50, ``d``
+    withdrew on day 100 after 1 of 4 UC-MSC doses:
+
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> subj = pd.DataFrame({"subject_id": ["a", "b", "c", "d"], "arm": ["msc", "control", "pe", "pe_msc"],
+    ...                      "msc_doses": [4, 0, 0, 1], "pe_doses": [0, 0, 3, 0]})
+    >>> ev = pd.DataFrame({"subject_id": ["a", "a", "b", "c", "c", "d"], "day": [40, 40, 330, 50, 50, 100],
+    ...                    "event": ["death", "last_contact", "last_contact", "transplant", "last_contact",
+    ...                              "last_contact"],
+    ...                    "detail": ["", "died", "completed", "", "transplanted", "withdrew"]})
+    >>> st = follow_up_status(Trial(study=load_study(), subjects=subj, labs=pd.DataFrame(), events=ev))
+    >>> st[["subject_id", "treatment", "follow_up", "outcome"]]
+      subject_id            treatment     follow_up       outcome
+    0          a                 full          died          died
+    1          b  no_active_treatment     completed      survivor
+    2          c                 full  transplanted  transplanted
+    3          d              partial      withdrew      survivor
+    >>> st[["subject_id", "end_day", "died", "transplanted", "lost_to_follow_up"]]
+      subject_id  end_day   died  transplanted  lost_to_follow_up
+    0          a     40.0   True         False              False
+    1          b    330.0  False         False              False
+    2          c     50.0  False          True              False
+    3          d    100.0  False         False               True
     """
     study = trial.study
     h = _horizon_day(study, horizon)
@@ -175,6 +203,25 @@ def consort_counts(trial, horizon="primary") -> pd.DataFrame:
         follow-up ended before the completion day; with ``died`` and ``completed`` these
         partition ``allocated``), ``completed`` (alive to the completion day), ``analysed`` (full
         analysis set) and ``excluded`` (``allocated - analysed``). See :func:`follow_up_status`.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> c = consort_counts(simulate(seed=1))
+    >>> c[["arm", "allocated", "received_full", "received_partial", "no_active_treatment"]]
+           arm  allocated  received_full  received_partial  no_active_treatment
+    0  control         30              0                 0                   30
+    1      msc         30             23                 7                    0
+    2       pe         30             26                 4                    0
+    3   pe_msc         30             27                 3                    0
+    4    total        120             76                14                   30
+    >>> c[["arm", "died", "transplanted", "withdrew", "lost", "completed", "analysed"]]
+           arm  died  transplanted  withdrew  lost  completed  analysed
+    0  control    15             0         0     1         14        30
+    1      msc    11             0         0     0         19        30
+    2       pe    15             0         1     1         13        30
+    3   pe_msc    12             0         0     0         18        30
+    4    total    53             0         1     2         64       120
     """
     st = follow_up_status(trial, horizon)
     study = trial.study
@@ -270,6 +317,27 @@ def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:
         this order of precedence — ``"died"`` (death on or before the window's last day),
         ``"transplanted"`` (transplant on or before the window's last day), ``"dropout"`` (alive,
         follow-up ended before the window opened), ``"missed"`` (in follow-up, not measured).
+
+    Examples
+    --------
+    ``b`` died on day 5, ``c`` withdrew on day 2 (inside the D3 window, before the D7 window):
+
+    >>> import pandas as pd
+    >>> from trialkit.data.trial import Trial
+    >>> from trialkit.study import load_study
+    >>> labs = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "c"], "day": [0, 7, 0, 3, 0],
+    ...                      "visit": ["D0", "D7", "D0", "D3", "D0"], "parameter": "ALT",
+    ...                      "value": [100.0, 90.0, 80.0, 85.0, 70.0], "unit": "U/L"})
+    >>> subj = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["msc", "control", "pe"]})
+    >>> ev = pd.DataFrame({"subject_id": ["a", "b", "b", "c"], "event": ["last_contact", "death", "last_contact",
+    ...                    "last_contact"], "day": [336, 5, 5, 2], "detail": ["completed", "died", "died", "withdrew"]})
+    >>> vs = visit_status(Trial(study=load_study(), subjects=subj, labs=labs, events=ev), horizon=7)
+    >>> vs.pivot(index="subject_id", columns="visit", values="status")[["D0", "D3", "D7"]]
+    visit             D0        D3        D7
+    subject_id
+    a           observed    missed  observed
+    b           observed  observed      died
+    c           observed    missed   dropout
     """
     study = trial.study
     if parameters is None:

@@ -147,6 +147,29 @@ def time_to_event(trial_or_subjects, events: pd.DataFrame | None = None, study=N
     -----
     An event on the day of the last contact counts. For ``"death_lt_censored"`` a death on the day of
     LT is a death (event), an LT strictly before death censors follow-up at the LT day.
+
+    Examples
+    --------
+    ``a`` had a transplant on day 60 and died on day 200, ``b`` died on day 30, ``c`` was followed
+    past the primary horizon (336 days):
+
+    >>> import pandas as pd
+    >>> from trialkit.study import load_study
+    >>> subjects = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["msc", "control", "pe"]})
+    >>> events = pd.DataFrame({"subject_id": ["a", "a", "a", "b", "b", "c"], "day": [60, 200, 200, 30, 30, 400],
+    ...                        "event": ["transplant", "death", "last_contact", "death", "last_contact",
+    ...                                  "last_contact"]})
+    >>> for endpoint in ENDPOINTS:
+    ...     d = time_to_event(subjects, events, load_study(), endpoint=endpoint)
+    ...     print(f"{endpoint:18}", d["time"].tolist(), d["event"].tolist())
+    transplant_free    [60.0, 30.0, 336.0] [1, 1, 0]
+    death_lt_censored  [60.0, 30.0, 336.0] [0, 1, 0]
+    overall            [200.0, 30.0, 336.0] [1, 1, 0]
+    >>> time_to_event(subjects, events, load_study(), endpoint="overall", horizon=100)
+      subject_id      arm  msc  pe   time  event
+    0          a      msc    1   0  100.0      0
+    1          b  control    0   0   30.0      1
+    2          c       pe    0   1  100.0      0
     """
     subjects, events, study = _unpack(trial_or_subjects, events, study)
     if endpoint not in ENDPOINTS:

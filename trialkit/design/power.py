@@ -81,6 +81,8 @@ def replicate_seeds(seed: int, n_trials: int) -> list[int]:
 
     Child ``i`` is the same whatever ``n_trials`` is, so a longer run extends a shorter one.
 
+    Examples
+    --------
     >>> replicate_seeds(1, 3) == replicate_seeds(1, 5)[:3]
     True
     """
@@ -149,6 +151,8 @@ def null_scenario(scenario=None):
     For a bundled scenario this is what ``params/scenarios/null.yaml`` is for ``default.yaml``; it
     also works for any other scenario (e.g. a two-arm one).
 
+    Examples
+    --------
     >>> null_scenario("default").effects, null_scenario("default").name
     ({}, 'default (null)')
     """
@@ -161,6 +165,8 @@ def null_scenario(scenario=None):
 def scenario_truth(scenario=None, study=None, n_subjects: int | None = None) -> dict:
     """The truth dict (``trial.truth``) of a scenario and design, without simulating a trial.
 
+    Examples
+    --------
     >>> scenario_truth("default")["hazard_ratios"]["terms"]
     {'msc': 0.6, 'pe': 0.8, 'msc*pe': 1.0}
     """
@@ -185,6 +191,18 @@ def design_spec(scenario=None, *, study=None, n_subjects: int | None = None, ana
     """Resolve scenario, study and options into the :class:`DesignSpec` every replicate uses.
 
     See :func:`run_replicates` for the parameters.
+
+    Examples
+    --------
+    >>> spec = design_spec("default", n_subjects=60, analyses=("logrank", "cox_main"))
+    >>> spec.scenario.name, spec.n_subjects, spec.analyses, spec.labs, spec.tables
+    ('default', 60, ('logrank', 'cox_main'), (), 'auto')
+    >>> spec.truth["hazard_ratios"]["arms_vs_control"]
+    {'control': 1.0, 'msc': 0.6, 'pe': 0.8, 'pe_msc': 0.48}
+    >>> design_spec(analyses=("logrank", "anova"))
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown analyses ['anova']; expected some of ('logrank', 'cox_main', 'cox_interaction', 'labs')
     """
     from trialkit.simulate.core import resolve_study
     from trialkit.simulate.scenario import load_scenario
@@ -244,7 +262,18 @@ _EMPTY_LABS = pd.DataFrame({"subject_id": pd.array([], dtype="str"), "day": np.a
 
 
 def simulate_replicate(spec: DesignSpec, seed: int):
-    """One simulated trial for ``spec`` (see the module docstring for the fast path)."""
+    """One simulated trial for ``spec`` (see the module docstring for the fast path).
+
+    Examples
+    --------
+    Survival analyses only: ``subjects`` and ``events`` are simulated, ``labs`` is left empty.
+
+    >>> trial = simulate_replicate(design_spec("default", n_subjects=60, analyses=("logrank",)), seed=7)
+    >>> trial.source, len(trial.subjects), len(trial.labs)
+    ('simulated:default:seed=7', 60, 0)
+    >>> trial.subjects["arm"].value_counts().sort_index().to_dict()
+    {'control': 15, 'msc': 15, 'pe': 15, 'pe_msc': 15}
+    """
     from trialkit.data.checks import sort_table
     from trialkit.data.trial import Trial
     from trialkit.simulate.core import simulate_tables
@@ -424,6 +453,19 @@ def run_replicate(spec: DesignSpec, replicate: int, seed: int) -> pd.DataFrame:
 
     A replicate whose analysis fails (e.g. a Cox model that cannot be fitted) gives one row with
     ``analysis = "error"`` and the message in ``label`` instead of stopping the run.
+
+    Examples
+    --------
+    >>> spec = design_spec("default", n_subjects=60, analyses=("logrank", "cox_main"))
+    >>> r = run_replicate(spec, replicate=0, seed=7)
+    >>> r[["replicate", "analysis", "term", "estimate", "p_value", "truth", "events"]].round(3)
+       replicate  analysis               term  estimate  p_value  truth  events
+    0          0   logrank             global       NaN    0.375    NaN      19
+    1          0   logrank     msc vs control       NaN    0.642    NaN      11
+    2          0   logrank      pe vs control       NaN    0.942    NaN      12
+    3          0   logrank  pe_msc vs control       NaN    0.099    NaN       8
+    4          0  cox_main                msc     0.519    0.168    0.6      19
+    5          0  cox_main                 pe     0.683    0.413    0.8      19
     """
     trial = simulate_replicate(spec, seed)
     try:
@@ -499,6 +541,24 @@ def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects
     DataFrame
         :data:`RESULT_COLUMNS`: per replicate (``replicate``, ``seed``) the rows of
         :func:`analyze_trial`, in replicate order, identical for any ``n_jobs`` or scheduler.
+
+    Examples
+    --------
+    >>> res = run_replicates("default", n_trials=3, n_subjects=60, seed=1, analyses=("cox_main",))
+    >>> res[["replicate", "term", "estimate", "p_value", "truth", "events"]].round(3)
+       replicate term  estimate  p_value  truth  events
+    0          0  msc     0.587    0.225    0.6      22
+    1          0   pe     0.682    0.377    0.8      22
+    2          1  msc     0.679    0.319    0.6      27
+    3          1   pe     0.655    0.281    0.8      27
+    4          2  msc     1.021    0.957    0.6      27
+    5          2   pe     0.818    0.605    0.8      27
+
+    Extending the run: replicate 2 on its own is replicate 2 above.
+
+    >>> more = run_replicates("default", n_trials=1, n_subjects=60, seed=1, analyses=("cox_main",), start=2)
+    >>> more["estimate"].tolist() == res.loc[res["replicate"] == 2, "estimate"].tolist()
+    True
     """
     from trialkit.simulate.scenario import load_scenario
 

@@ -44,6 +44,8 @@ _KEYS = ["scenario", "n_subjects", "analysis", "term", "label"]
 def wilson_interval(successes, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for a binomial proportion (arrays allowed).
 
+    Examples
+    --------
     >>> lo, hi = wilson_interval(100, 2000)
     >>> round(float(lo), 4), round(float(hi), 4)
     (0.0413, 0.0604)
@@ -83,6 +85,19 @@ def operating_characteristics(results: pd.DataFrame, *, alpha: float = 0.05) -> 
         ratios), ``bias`` (mean ``coef`` − ``truth_coef``), ``bias_mc_se``, ``empirical_se`` (SD of
         ``coef``), ``model_se`` (mean ``se``), ``coverage``, ``coverage_ci_low``,
         ``coverage_ci_high``, ``n_errors`` (replicates whose analysis failed, per scenario and size).
+
+    Examples
+    --------
+    Four small trials analysed with the factorial Cox model with interaction (none in the truth):
+
+    >>> from trialkit.design.power import run_replicates
+    >>> res = run_replicates("default", n_trials=4, n_subjects=60, seed=1, analyses=("cox_interaction",))
+    >>> oc = operating_characteristics(res)
+    >>> oc[["term", "kind", "n_tested", "rejection_rate", "bias", "coverage", "n_errors"]].round(3)
+         term          kind  n_tested  rejection_rate   bias  coverage  n_errors
+    0     msc         power         4            0.25  0.023      0.50         0
+    1      pe         power         4            0.25 -0.173      0.75         0
+    2  msc:pe  type I error         4            0.25  0.109      0.75         0
     """
     res = _valid(results)
     errors = results[results["analysis"] == "error"].groupby(["scenario", "n_subjects"]).size()
@@ -148,6 +163,16 @@ def power_table(results: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
         ``scenario``, ``n_subjects``, ``analysis``, ``term``, ``label``, ``kind``, ``truth``,
         ``mean_events``, ``estimate`` (share of replicates with p < alpha), ``ci_low``, ``ci_high``
         (Wilson 95% Monte Carlo interval), ``n`` (replicates tested).
+
+    Examples
+    --------
+    >>> from trialkit.design.power import run_replicates
+    >>> res = run_replicates("default", n_trials=4, n_subjects=60, seed=1, analyses=("cox_interaction",))
+    >>> power_table(res)[["term", "kind", "truth", "estimate", "ci_low", "ci_high", "n"]].round(3)
+         term          kind  truth  estimate  ci_low  ci_high  n
+    0     msc         power    0.6      0.25   0.046    0.699  4
+    1      pe         power    0.8      0.25   0.046    0.699  4
+    2  msc:pe  type I error    1.0      0.25   0.046    0.699  4
     """
     oc = operating_characteristics(results, alpha=alpha)
     return _table(oc, {"scenario": "scenario", "n_subjects": "n_subjects", "analysis": "analysis", "term": "term",
@@ -158,7 +183,22 @@ def power_table(results: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
 
 def type_one_error(results: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     """The rejection rate of every test whose null hypothesis holds in the truth (e.g. the
-    ``null`` scenario), as :func:`power_table`, plus ``nominal`` (alpha)."""
+    ``null`` scenario), as :func:`power_table`, plus ``nominal`` (alpha).
+
+    Examples
+    --------
+    >>> from trialkit.design.power import null_scenario, run_replicates
+    >>> res = run_replicates(null_scenario("default"), n_trials=4, n_subjects=60, seed=1,
+    ...                      analyses=("logrank", "cox_main"))
+    >>> type_one_error(res)[["analysis", "term", "estimate", "nominal", "n"]]
+       analysis               term  estimate  nominal  n
+    0   logrank             global      0.25     0.05  4
+    1   logrank     msc vs control      0.00     0.05  4
+    2   logrank      pe vs control      0.25     0.05  4
+    3   logrank  pe_msc vs control      0.00     0.05  4
+    4  cox_main                msc      0.00     0.05  4
+    5  cox_main                 pe      0.00     0.05  4
+    """
     pt = power_table(results, alpha=alpha)
     return pt[pt["kind"] == "type I error"].assign(nominal=alpha).reset_index(drop=True)
 
@@ -173,6 +213,16 @@ def bias_coverage(results: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame
         ``mean_estimate``, ``bias`` (linear scale: log HR, or the lab's analysis scale), ``bias_mc_se``,
         ``empirical_se``, ``model_se``, ``estimate`` (coverage), ``ci_low``, ``ci_high`` (Wilson),
         ``n``.
+
+    Examples
+    --------
+    >>> from trialkit.design.power import run_replicates
+    >>> res = run_replicates("default", n_trials=4, n_subjects=60, seed=1, analyses=("cox_interaction",))
+    >>> bias_coverage(res)[["term", "truth", "mean_estimate", "bias", "estimate", "n"]].round(3)
+         term  truth  mean_estimate   bias  estimate  n
+    0     msc    0.6          0.614  0.023      0.50  4
+    1      pe    0.8          0.673 -0.173      0.75  4
+    2  msc:pe    1.0          1.115  0.109      0.75  4
     """
     oc = operating_characteristics(results, alpha=alpha)
     oc = oc[oc["truth"].notna()]
@@ -203,6 +253,8 @@ def schoenfeld_power(hr, events, *, alpha: float = 0.05, variance_factor: float 
 def schoenfeld_events(hr, *, power: float = 0.8, alpha: float = 0.05, variance_factor: float = 4.0):
     """Events needed for ``power`` (inverse of :func:`schoenfeld_power`).
 
+    Examples
+    --------
     >>> round(float(schoenfeld_events(0.6)))
     120
     """
@@ -243,6 +295,18 @@ def power_curve(scenario=None, *, study=None, n_subjects=None, hrs=None, factor:
         at that point) in front, and ``schoenfeld`` (the approximation at the point's mean number
         of events, for the factor's main effect and interaction Cox terms and the 1:1 log-rank
         comparisons of a two-arm design; NaN elsewhere).
+
+    Examples
+    --------
+    A (very rough: two trials per point) power curve over the sample size:
+
+    >>> pc = power_curve("default", n_subjects=[60, 120], n_trials=2, seed=1, analyses=("cox_main",))
+    >>> pc[["factor", "hr", "n_subjects", "term", "mean_events", "estimate", "schoenfeld"]].round(3)
+      factor   hr  n_subjects term  mean_events  estimate  schoenfeld
+    0    msc  0.6          60  msc         24.5       0.0       0.243
+    1    msc  0.6          60   pe         24.5       0.0         NaN
+    2    msc  0.6         120  msc         47.5       0.5       0.421
+    3    msc  0.6         120   pe         47.5       0.5         NaN
     """
     from trialkit.design.power import run_replicates, with_effects
     from trialkit.simulate.core import resolve_study
@@ -305,6 +369,20 @@ def plot_power_curve(curve: pd.DataFrame, *, x: str = "n_subjects", terms=None, 
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> curve = pd.DataFrame({"analysis": "cox_main", "term": "msc", "label": "UC-MSC", "n_subjects": [120, 240, 360],
+    ...                       "estimate": [0.40, 0.68, 0.84], "ci_low": [0.33, 0.61, 0.78],
+    ...                       "ci_high": [0.47, 0.74, 0.89], "schoenfeld": [0.42, 0.70, 0.86]})
+    >>> ax = plot_power_curve(curve)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('total sample size', 'power (share of trials with p < 0.05)')
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['UC-MSC: main effect (Cox)']
+    >>> import matplotlib.pyplot as plt
+    >>> plt.close(ax.figure)
     """
     import matplotlib.pyplot as plt
 
@@ -380,6 +458,20 @@ def schoenfeld_table(power: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.D
     DataFrame
         ``scenario``, ``n_subjects``, ``analysis``, ``term``, ``label``, ``truth``, ``mean_events``,
         ``simulated`` (power), ``ci_low``, ``ci_high``, ``schoenfeld``, ``events_for_80``.
+
+    Examples
+    --------
+    The simple effects of the model with interaction (variance factor 8 in a 2×2 design); the
+    interaction itself has no true effect here, so it is left out:
+
+    >>> from trialkit.study import load_study
+    >>> from trialkit.design.power import run_replicates
+    >>> res = run_replicates("default", n_trials=4, n_subjects=60, seed=1, analyses=("cox_interaction",))
+    >>> st = schoenfeld_table(power_table(res), load_study())
+    >>> st[["term", "truth", "mean_events", "simulated", "schoenfeld", "events_for_80"]].round(3)
+      term  truth  mean_events  simulated  schoenfeld  events_for_80
+    0  msc    0.6         24.0       0.25       0.141        240.631
+    1   pe    0.8         24.0       0.25       0.058       1261.040
     """
     p = power[power["analysis"].isin(["cox_main", "cox_interaction"]) & power["truth"].notna()
               & (power["truth"] != 1.0)].copy()

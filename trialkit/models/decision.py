@@ -46,6 +46,15 @@ def net_benefit(y, risk, thresholds=DEFAULT_THRESHOLDS) -> pd.DataFrame:
     -------
     DataFrame
         ``threshold``, ``n``, ``true_positives``, ``false_positives``, ``net_benefit``.
+
+    Examples
+    --------
+    At ``pt = 0.3`` two events and one non-event are treated: ``2/5 - 1/5 * 0.3/0.7``.
+
+    >>> net_benefit([1, 0, 1, 0, 0], [0.9, 0.6, 0.4, 0.2, 0.1], thresholds=[0.3, 0.5]).round(3)
+       threshold  n  true_positives  false_positives  net_benefit
+    0        0.3  5               2                1        0.314
+    1        0.5  5               1                1        0.000
     """
     y = np.asarray(y).astype(int)
     r = np.asarray(risk, dtype=float)
@@ -82,6 +91,20 @@ def decision_curve(y, risks, thresholds=DEFAULT_THRESHOLDS, labels: dict | None 
     DataFrame
         ``strategy``, ``label``, ``threshold``, ``n``, ``true_positives``, ``false_positives``,
         ``net_benefit``, ``prevalence``; models in the given order, then ``treat_all``, ``treat_none``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> risks = pd.DataFrame({"m": [0.9, 0.6, 0.4, 0.2, 0.1]})
+    >>> dc = decision_curve([1, 0, 1, 0, 0], risks, thresholds=[0.3, 0.5], labels={"m": "My model"})
+    >>> dc[["label", "threshold", "net_benefit", "prevalence"]].round(3)
+            label  threshold  net_benefit  prevalence
+    0    My model        0.3        0.314         0.4
+    1    My model        0.5        0.000         0.4
+    2   Treat all        0.3        0.143         0.4
+    3   Treat all        0.5       -0.200         0.4
+    4  Treat none        0.3        0.000         0.4
+    5  Treat none        0.5        0.000         0.4
     """
     if isinstance(risks, pd.DataFrame):
         risks = {c: risks[c].to_numpy() for c in risks.columns}

@@ -212,6 +212,8 @@ def corrected_ttest(values, test_train_ratio: float, alpha: float = 0.05, null: 
 def brier_score(y, risk) -> float:
     """Mean squared difference between predicted risk and the 0/1 outcome.
 
+    Examples
+    --------
     >>> round(brier_score([0, 1, 1], [0.2, 0.6, 1.0]), 6)
     0.066667
     """
@@ -371,6 +373,29 @@ def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec],
     Returns
     -------
     CVResult
+
+    Examples
+    --------
+    A penalized logistic regression tuned over 3 values of ``C`` inside each of 3 x 2 outer folds,
+    beside MELD used directly:
+
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> cv = nested_cv(X, y, model_specs(["logistic"], grid="light"), scores={"meld": "MELD"},
+    ...                n_splits=3, n_repeats=2, random_state=0)
+    >>> cv.names, cv.settings["grid_sizes"]
+    (['logistic', 'meld'], {'logistic': 3})
+    >>> cv.folds.loc[cv.folds["model"] == "logistic", ["repeat", "fold", "n_train", "n_test", "auc", "params"]].round(3)
+        repeat  fold  n_train  n_test    auc             params
+    0        0     0       53      27  0.841  {"model__C": 0.3}
+    2        0     1       53      27  0.731  {"model__C": 0.3}
+    4        0     2       54      26  0.649  {"model__C": 0.3}
+    6        1     0       53      27  0.764  {"model__C": 0.3}
+    8        1     1       53      27  0.896  {"model__C": 0.1}
+    10       1     2       54      26  0.589  {"model__C": 0.3}
     """
     if isinstance(specs, dict):
         specs = list(specs.values())
@@ -455,6 +480,27 @@ def performance_table(cv: CVResult, alpha: float = 0.05) -> pd.DataFrame:
     scaled Brier score ``1 - Brier / (prevalence (1 - prevalence))`` and the calibration intercept
     and slope (:func:`calibration_slope`) are computed on the out-of-fold predictions of each repeat
     and averaged over repeats; they are undefined for a score that is not a probability.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> pt = performance_table(cv)
+    >>> pt[["model", "auc", "auc_ci_low", "auc_ci_high", "ci_method"]].round(3)
+                   model    auc  auc_ci_low  auc_ci_high     ci_method
+    0           logistic  0.745       0.506        0.984  corrected_cv
+    1  meld_recalibrated  0.754       0.514        0.995  corrected_cv
+    2               meld  0.768       0.663        0.872        delong
+    >>> pt[["model", "kind", "brier", "calibration_slope"]].round(3)
+                   model                kind  brier  calibration_slope
+    0           logistic               model  0.209              1.936
+    1  meld_recalibrated  recalibrated_score  0.203              0.885
+    2               meld               score    NaN                NaN
     """
     rows = []
     ratio = _ratio(cv)
@@ -492,6 +538,16 @@ def best_model(table: pd.DataFrame) -> str:
 
     Choosing the best of several models by the same CV estimate flatters it slightly; the
     comparison with MELD and the learning curve put that in perspective.
+
+    Examples
+    --------
+    Published scores and recalibrated scores are not candidates, however high their AUC:
+
+    >>> import pandas as pd
+    >>> table = pd.DataFrame({"model": ["logistic", "random_forest", "meld"], "kind": ["model", "model", "score"],
+    ...                       "auc": [0.74, 0.76, 0.80]})
+    >>> best_model(table)
+    'random_forest'
     """
     m = table[table["kind"] == "model"]
     if m.empty:
@@ -513,6 +569,20 @@ def compare_to_reference(cv: CVResult, reference: str = "meld", alpha: float = 0
         ``model``, ``label``, ``kind``, ``metric`` (``auc`` / ``brier``), ``reference``, ``estimate``,
         ``se``, ``ci_low``, ``ci_high``, ``t``, ``p_value``, ``n_folds``. A positive AUC difference and
         a negative Brier difference favour the model.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> compare_to_reference(cv, "meld")[["model", "metric", "reference", "estimate", "p_value", "n_folds"]].round(3)
+          model metric          reference  estimate  p_value  n_folds
+    0  logistic    auc               meld    -0.009    0.277        6
+    1  logistic  brier  meld_recalibrated     0.006    0.789        6
     """
     if reference not in cv.labels:
         raise KeyError(f"reference {reference!r} was not evaluated; pass it in nested_cv(scores=...)")
@@ -545,6 +615,21 @@ def oof_risk(cv: CVResult) -> pd.DataFrame:
     """Out-of-fold predicted risk per subject, averaged over repeats: ``row``, ``y``, one column per model.
 
     For published scores used directly the column holds the score (not a probability).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> oof_risk(cv).head(3).round(3)
+       row  y  logistic  meld_recalibrated    meld
+    0    0  1     0.474              0.471  25.503
+    1    1  0     0.449              0.391  24.472
+    2    2  0     0.565              0.647  27.562
     """
     p = cv.predictions.groupby(["model", "row"], sort=False)["risk"].mean().unstack("model")
     p = p.reindex(columns=cv.names).sort_index()
@@ -562,6 +647,23 @@ def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models
     DataFrame
         ``model``, ``label``, ``bin`` (1 = lowest risk), ``n``, ``mean_risk``, ``observed`` (event
         proportion) with its Wilson ``ci_low``, ``ci_high``. Only probability models (not raw scores).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> cc = calibration_curve(cv, n_bins=4, models=["logistic"])
+    >>> cc[["model", "bin", "n", "mean_risk", "observed"]].round(3)
+          model  bin   n  mean_risk  observed
+    0  logistic    1  20      0.309      0.30
+    1  logistic    2  20      0.423      0.20
+    2  logistic    3  20      0.516      0.55
+    3  logistic    4  20      0.642      0.85
     """
     oof = oof_risk(cv)
     names = [m for m in (models or cv.names) if cv.kinds[m] != "score"]
@@ -581,7 +683,26 @@ def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models
 
 
 def roc_curves(cv: CVResult, models=None) -> pd.DataFrame:
-    """ROC curves of the out-of-fold risk (repeats averaged): ``model``, ``label``, ``fpr``, ``tpr``, ``auc``."""
+    """ROC curves of the out-of-fold risk (repeats averaged): ``model``, ``label``, ``fpr``, ``tpr``, ``auc``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> rc = roc_curves(cv)
+    >>> rc.drop_duplicates("model")[["model", "auc"]].round(3)
+                    model    auc
+    0            logistic  0.753
+    32  meld_recalibrated  0.751
+    64               meld  0.768
+    >>> rc.groupby("model", sort=False)["fpr"].agg(["first", "last"]).to_numpy().tolist()
+    [[0.0, 1.0], [0.0, 1.0], [0.0, 1.0]]
+    """
     oof = oof_risk(cv)
     rows = []
     for m in (models or cv.names):
@@ -601,6 +722,19 @@ def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, time=None, inner_splits: i
     """Tune ``spec`` by stratified K-fold on all data and refit: ``(fitted estimator, chosen params)``.
 
     This is the model one would deploy; its performance is what :func:`nested_cv` estimated.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> est, params = fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, random_state=0)
+    >>> params
+    {'model__C': 0.3}
+    >>> est.predict_proba(X.head(3))[:, 1].round(3).tolist()
+    [0.466, 0.42, 0.598]
     """
     y = np.asarray(y).astype(np.int64)
     inner = list(StratifiedKFold(n_splits=inner_splits, shuffle=True,
@@ -624,6 +758,23 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
     DataFrame
         ``feature``, ``estimate`` (mean AUC drop over folds), ``se`` (between folds), ``ci_low``,
         ``ci_high`` (t interval), ``n_folds``, ``rank``; sorted by importance.
+
+    Examples
+    --------
+    The outcome depends on MELD, not on age:
+
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0, keep_models=True)
+    >>> imp = permutation_importance_cv(cv, X, "logistic", n_repeats=3, random_state=0)
+    >>> imp[["feature", "estimate", "n_folds", "rank"]].round(3)
+      feature  estimate  n_folds  rank
+    0    meld     0.192        3     1
+    1     age    -0.019        3     2
     """
     X = X.reset_index(drop=True)
     cols = list(X.columns)
@@ -670,6 +821,23 @@ def partial_dependence(estimator, X: pd.DataFrame, features, *, grid_points: int
     -------
     DataFrame
         ``feature``, ``value``, ``risk`` (mean predicted risk). Non-numeric features are skipped.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from trialkit.models.pipelines import model_specs, score_spec
+    >>> rng = np.random.default_rng(0)
+    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
+    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> est = model_specs(["logistic"])["logistic"].estimator.fit(X, y)
+    >>> partial_dependence(est, X, ["meld", "age"], grid_points=3).round(3)
+      feature   value   risk
+    0    meld  19.934  0.256
+    1    meld  25.952  0.493
+    2    meld  31.970  0.733
+    3     age  29.938  0.493
+    4     age  44.101  0.475
+    5     age  58.264  0.457
     """
     rows = []
     for f in features:
@@ -719,6 +887,15 @@ def importance_vs_truth(importance: pd.DataFrame, truth: dict | None) -> pd.Data
 
     Features are matched to true factors by name, ignoring case; a feature that is no true factor
     gets an empty role (its importance should be near zero, or borrowed from a correlated factor).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> imp = pd.DataFrame({"feature": ["meld", "age"], "estimate": [0.19, -0.02], "rank": [1, 2]})
+    >>> importance_vs_truth(imp, {"latent_severity": {"coefficients": {"MELD": 0.25}}})
+      feature  estimate  rank        true_role  true_value
+    0    meld      0.19     1  latent severity        0.25
+    1     age     -0.02     2                          NaN
     """
     tf = true_risk_factors(truth)
     key = {str(f).lower(): (r, v) for f, r, v in tf.itertuples(index=False)}
@@ -755,6 +932,22 @@ def holdout_performance(specs, train, test, *, oracle=None, scores: dict[str, st
     DataFrame
         ``model``, ``label``, ``kind`` (``model``, ``recalibrated_score``, ``score``, ``oracle``),
         ``auc``, ``brier`` (NaN for raw scores), ``n_train``, ``n_test``, ``n_test_events``.
+
+    Examples
+    --------
+    >>> from trialkit.models.features import simulated_cohort
+    >>> from trialkit.models.pipelines import model_specs
+    >>> cols = ["meld", "age", "TBIL", "INR"]
+    >>> train, _ = simulated_cohort(80, seed=1, columns=cols)
+    >>> test, oracle = simulated_cohort(300, seed=2, columns=cols)
+    >>> r = holdout_performance(model_specs(["logistic", "cox"], grid="none"), train, test, oracle=oracle,
+    ...                         scores={"meld": "MELD"}, random_state=0)
+    >>> r[["model", "kind", "auc", "brier", "n_train", "n_test"]].round(3)
+          model    kind    auc  brier  n_train  n_test
+    0  logistic   model  0.706  0.202       77     292
+    1       cox   model  0.709  0.206       77     292
+    2      meld   score  0.707    NaN       77     292
+    3    oracle  oracle  0.773  0.180       77     292
     """
     if isinstance(specs, dict):
         specs = list(specs.values())
@@ -816,6 +1009,20 @@ def learning_curve(sizes, specs, *, make_cohort=None, scenario=None, study=None,
         :func:`holdout_performance` columns plus ``n_subjects`` (training cohort size simulated) and
         ``replicate``. Published scores and the oracle have one row per test cohort with
         ``n_subjects`` and ``replicate`` missing.
+
+    Examples
+    --------
+    >>> from trialkit.models.pipelines import model_specs
+    >>> lc = learning_curve([40, 80], model_specs(["logistic"], grid="none"), test_size=300, n_replicates=2,
+    ...                     columns=["meld", "age", "TBIL", "INR"], scores={"meld": "MELD"}, random_state=0)
+    >>> lc[["model", "n_subjects", "replicate", "n_train", "auc"]].round(3)
+          model  n_subjects  replicate  n_train    auc
+    0  logistic        40.0        0.0     40.0  0.746
+    1  logistic        40.0        1.0     40.0  0.735
+    2  logistic        80.0        0.0     80.0  0.732
+    3  logistic        80.0        1.0     79.0  0.729
+    4      meld         NaN        NaN      NaN  0.741
+    5    oracle         NaN        NaN      NaN  0.821
     """
     if make_cohort is None:
         from trialkit.models.features import simulated_cohort
@@ -845,6 +1052,19 @@ def learning_curve_summary(lc: pd.DataFrame) -> pd.DataFrame:
     DataFrame
         ``model``, ``label``, ``kind``, ``n_subjects``, ``n_train`` (mean subjects with a known
         outcome), ``auc``, ``auc_sd``, ``brier``, ``n_replicates``.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> lc = pd.DataFrame({"model": ["logistic"] * 4 + ["oracle"], "label": ["Logistic"] * 4 + ["Oracle"],
+    ...                    "kind": ["model"] * 4 + ["oracle"], "n_subjects": [40, 40, 80, 80, np.nan],
+    ...                    "n_train": [40, 39, 80, 79, np.nan], "auc": [0.70, 0.74, 0.76, 0.78, 0.82],
+    ...                    "brier": [0.22, 0.21, 0.20, 0.19, 0.17]})
+    >>> learning_curve_summary(lc)[["model", "n_subjects", "n_train", "auc", "auc_sd", "n_replicates"]].round(3)
+          model  n_subjects  n_train   auc  auc_sd  n_replicates
+    0  logistic        40.0     39.5  0.72   0.028             2
+    1  logistic        80.0     79.5  0.77   0.014             2
+    2    oracle         NaN      NaN  0.82     NaN             1
     """
     trained = lc[lc["n_subjects"].notna()]
     g = trained.groupby(["model", "label", "kind", "n_subjects"], sort=False)

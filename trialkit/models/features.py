@@ -60,6 +60,8 @@ class LeakageError(TrialkitError):
 def baseline_cutoff(study) -> int:
     """Last study day whose measurements may enter the features: ``min(baseline window end, 0)``.
 
+    Examples
+    --------
     >>> from trialkit.study import load_study
     >>> baseline_cutoff(load_study())
     0
@@ -68,7 +70,18 @@ def baseline_cutoff(study) -> int:
 
 
 def trial_up_to_baseline(trial):
-    """The trial with lab and symptom rows after :func:`baseline_cutoff` removed (inputs untouched)."""
+    """The trial with lab and symptom rows after :func:`baseline_cutoff` removed (inputs untouched).
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> early = trial_up_to_baseline(trial)
+    >>> int(trial.labs["day"].max()), int(early.labs["day"].max()), int(early.symptoms["day"].max())
+    (350, 0, 0)
+    >>> len(early.subjects) == len(trial.subjects), len(trial.labs) > len(early.labs)
+    (True, True)
+    """
     cut = baseline_cutoff(trial.study)
     tables = {"labs": trial.labs[trial.labs["day"] <= cut]}
     if trial.has("symptoms"):
@@ -154,6 +167,18 @@ def baseline_features(trial, *, subject_columns=None, clif_missing_as_normal: bo
         (last value in the baseline window, never after day 0); the continuous scores of
         :data:`trialkit.scores.SCORE_COLUMNS`; ``symptom_<name>`` when symptoms were recorded.
         Text columns (``sex``) stay text: the pipelines one-hot encode them.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> feats = baseline_features(simulate(seed=1))
+    >>> feats.shape
+    (120, 39)
+    >>> feats[["subject_id", "msc", "pe", "age", "sex", "TBIL", "meld"]].head(3)
+      subject_id  msc   pe   age sex   TBIL  meld
+    0       S001  0.0  1.0  42.0   M  260.3  23.0
+    1       S002  1.0  1.0  54.0   M  263.1  24.0
+    2       S003  0.0  0.0  28.0   M  391.4  25.0
     """
     ref = _reference(trial, subject_columns, clif_missing_as_normal)
     return _deduplicate(ref) if deduplicate else ref
@@ -238,6 +263,8 @@ def _check_against(features: pd.DataFrame, ref: pd.DataFrame, cutoff: int) -> No
 def resolve_horizon(study, horizon=None) -> int:
     """Horizon in study days: ``None`` = the primary horizon, a key of ``study.horizons``, or days.
 
+    Examples
+    --------
     >>> from trialkit.study import load_study
     >>> resolve_horizon(load_study()), resolve_horizon(load_study(), "secondary"), resolve_horizon(load_study(), 84)
     (336, 168, 84)
@@ -318,6 +345,23 @@ def analysis_dataset(trial, horizon=None, *, features: pd.DataFrame | None = Non
     DataFrame
         ``subject_id``, the feature columns, then :data:`OUTCOME_COLUMNS` (``time``, ``event``,
         ``known``, ``outcome``). ``attrs["horizon"]`` holds the horizon in days.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> data = analysis_dataset(trial)
+    >>> data.shape, data.attrs["horizon"]
+    ((120, 43), 336)
+
+    A subset of the features (checked against the day-0 data like any feature table):
+
+    >>> small = analysis_dataset(trial, features=baseline_features(trial)[["subject_id", "meld", "age"]])
+    >>> small.head(3)
+      subject_id  meld   age   time  event  known  outcome
+    0       S001  23.0  42.0  334.0      0   True      0.0
+    1       S002  24.0  54.0   89.0      1   True      1.0
+    2       S003  25.0  28.0  335.0      0   True      0.0
     """
     ref = _reference(trial, subject_columns, clif_missing_as_normal)
     if features is None:
@@ -347,6 +391,15 @@ def split_xy(data: pd.DataFrame) -> XY:
     """Features, outcome and time of the subjects whose outcome is known (``data["known"]``).
 
     The returned ``X`` has a fresh ``RangeIndex`` (row positions 0..n-1) and holds no identifier.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> xy = split_xy(analysis_dataset(simulate(seed=1)))   # 3 of 120 subjects have an unknown outcome
+    >>> xy.X.shape, int(xy.y.sum()), "subject_id" in xy.X
+    ((117, 38), 53, False)
+    >>> xy.y[:4].tolist(), xy.time[:4].tolist()
+    ([0, 1, 0, 0], [334.0, 89.0, 335.0, 336.0])
     """
     keep = data["known"].to_numpy(dtype=bool)
     sub = data.loc[keep].reset_index(drop=True)
@@ -364,6 +417,14 @@ def outcome_summary(data: pd.DataFrame) -> pd.DataFrame:
         ``horizon`` (days), ``n_subjects``, ``n_known``, ``n_unknown`` (follow-up ended before the
         horizon without an event), ``n_events`` (death or LT by the horizon), ``n_non_events``,
         ``prevalence`` (events / known), ``n_features``.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> s = outcome_summary(analysis_dataset(simulate(seed=1)))
+    >>> s[["n_known", "n_unknown", "n_events", "n_non_events", "prevalence"]].round(3)
+       n_known  n_unknown  n_events  n_non_events  prevalence
+    0      117          3        53            64       0.453
     """
     known = data["known"].to_numpy(dtype=bool)
     events = int(data.loc[known, "event"].sum())
@@ -420,6 +481,8 @@ def too_few_events(y, n_splits: int, minimum: int = 8) -> str | None:
 
     Each class (events and non-events) needs at least ``max(n_splits, minimum)`` subjects.
 
+    Examples
+    --------
     >>> too_few_events([1, 0, 0, 1, 0, 0, 0, 0, 0, 0], n_splits=5) is not None
     True
     >>> too_few_events([1] * 20 + [0] * 30, n_splits=5) is None
@@ -443,6 +506,18 @@ def oracle_risk(trial, horizon=None) -> pd.DataFrame | None:
         ``subject_id``, ``oracle_risk``; ``None`` when the trial carries no latent truth (real data,
         or a dataset read from files) or the horizon is not one the simulator computed (day 84, or
         the simulation's secondary or primary horizon).
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> oracle_risk(trial).head(3).round(3)
+      subject_id  oracle_risk
+    0       S001        0.127
+    1       S002        0.222
+    2       S003        0.407
+    >>> oracle_risk(trial, 100) is None   # not a horizon the simulator computed
+    True
     """
     lat, truth = getattr(trial, "latent", None), getattr(trial, "truth", None)
     if lat is None or truth is None:
@@ -459,7 +534,17 @@ def oracle_risk(trial, horizon=None) -> pd.DataFrame | None:
 
 
 def oracle_for(xy: XY, trial, horizon=None) -> np.ndarray | None:
-    """The oracle risk (:func:`oracle_risk`) of the rows of ``xy``, in their order; ``None`` without truth."""
+    """The oracle risk (:func:`oracle_risk`) of the rows of ``xy``, in their order; ``None`` without truth.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> xy = split_xy(analysis_dataset(trial))
+    >>> risk = oracle_for(xy, trial)
+    >>> risk.shape, risk[:3].round(3).tolist()
+    ((117,), [0.127, 0.222, 0.407])
+    """
     orc = oracle_risk(trial, horizon)
     if orc is None:
         return None
@@ -473,6 +558,14 @@ def simulated_cohort(n_subjects: int, seed: int, *, scenario=None, study=None, h
     ``columns`` restricts (and orders) the feature columns, e.g. to those of the trial analysed, so
     models fitted on one cohort predict on another; requested columns the simulated data lack are
     left out (the same ones in every cohort of the same study and scenario).
+
+    Examples
+    --------
+    >>> xy, risk = simulated_cohort(60, seed=2, columns=["meld", "age", "sex", "not_a_feature"])
+    >>> xy.X.columns.tolist(), len(xy.y), len(risk)
+    (['meld', 'age', 'sex'], 59, 59)
+    >>> risk[:3].round(3).tolist()
+    [0.068, 0.133, 0.071]
     """
     from trialkit.simulate import simulate
 

@@ -99,6 +99,8 @@ def derive_seed(random_state, *keys) -> int:
     All randomness of a model evaluation flows from one ``random_state``; each component (outer
     splits, inner splits, a learner) gets its own stream through this function.
 
+    Examples
+    --------
     >>> derive_seed(2012, "outer") == derive_seed(2012, "outer") != derive_seed(2012, "inner")
     True
     """
@@ -111,7 +113,20 @@ def derive_seed(random_state, *keys) -> int:
 
 
 def preprocessor() -> ColumnTransformer:
-    """Impute + standardize numeric columns; impute + one-hot encode text/categorical columns."""
+    """Impute + standardize numeric columns; impute + one-hot encode text/categorical columns.
+
+    Examples
+    --------
+    The missing age gets the median (50), the missing sex the most frequent value (a tie: ``F``):
+
+    >>> import pandas as pd
+    >>> X = pd.DataFrame({"age": [40.0, None, 60.0], "sex": ["M", "F", None]})
+    >>> pre = preprocessor().fit(X)
+    >>> pre.get_feature_names_out().tolist()
+    ['age', 'sex_F', 'sex_M']
+    >>> pre.transform(X).round(3).tolist()
+    [[-1.225, 0.0, 1.0], [0.0, 1.0, 0.0], [1.225, 1.0, 0.0]]
+    """
     numeric = Pipeline([("impute", SimpleImputer(strategy="median")), ("scale", StandardScaler())])
     categorical = Pipeline([("impute", SimpleImputer(strategy="most_frequent")),
                             ("onehot", OneHotEncoder(handle_unknown="ignore", sparse_output=False))])
@@ -224,6 +239,17 @@ def model_specs(names=None, *, horizon: float = 336.0, random_state=None, n_jobs
     -------
     dict
         name -> :class:`ModelSpec`.
+
+    Examples
+    --------
+    >>> specs = model_specs(grid="light", random_state=0)
+    >>> list(specs)
+    ['logistic', 'gradient_boosting', 'random_forest', 'cox']
+    >>> cox = specs["cox"]
+    >>> cox.label, cox.param_grid, cox.time_param
+    ('Penalized Cox', {'model__penalizer': [0.2, 1.0]}, 'model__time')
+    >>> model_specs(["logistic"], grid="none")["logistic"].param_grid   # learner defaults, no tuning
+    {}
     """
     if grid not in _GRIDS:
         raise ValueError(f"grid {grid!r}: expected one of {sorted(_GRIDS)}")
@@ -243,6 +269,8 @@ def score_spec(score: str, label: str | None = None) -> ModelSpec:
     The returned pipeline selects column ``score`` from the feature table, imputes its median where
     missing and fits ``logit P(event) = a + b * score``.
 
+    Examples
+    --------
     >>> import pandas as pd
     >>> X = pd.DataFrame({"meld": [20.0, 22, 25, 28, 30, 21, 27, 24], "age": 40.0})
     >>> s = score_spec("meld", "MELD").estimator.fit(X, [0, 0, 1, 1, 1, 0, 0, 1])

@@ -36,6 +36,29 @@ def consort_box_texts(counts: pd.DataFrame, *, horizon_label: str = "the primary
     dict
         ``"randomized"``: str; ``"arms"``: list (one per arm, in row order) of dicts with keys
         ``"allocation"``, ``"follow_up"``, ``"analysis"``.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.status import consort_counts
+    >>> texts = consort_box_texts(consort_counts(simulate(seed=1)), horizon_label="week 48")
+    >>> texts["randomized"], len(texts["arms"])
+    ('Randomized (n = 120)', 4)
+    >>> msc = texts["arms"][1]
+    >>> print(msc["allocation"])
+    Allocated to UC-MSC
+    (n = 30)
+    Allocated treatment received:
+    in full (n = 23)
+    in part (n = 7)
+    not at all (n = 0)
+    >>> print(msc["follow_up"])
+    Follow-up to week 48
+    Died (n = 11)
+    Transplanted (n = 0)
+    Withdrew (n = 0)
+    Lost to follow-up (n = 0)
+    Completed alive (n = 19)
     """
     total = counts[counts["arm"] == "total"].iloc[0]
     arms = counts[counts["arm"] != "total"]
@@ -77,6 +100,19 @@ def plot_consort(counts: pd.DataFrame, *, ax=None, horizon_label: str = "the pri
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.status import consort_counts
+    >>> counts = consort_counts(simulate(seed=1))
+    >>> fig, ax = plt.subplots(figsize=(11, 7.5))
+    >>> plot_consort(counts, ax=ax, horizon_label="week 48") is ax
+    True
+    >>> [t.get_text() for t in ax.texts][:4]
+    ['Randomized (n = 120)', 'Allocation', 'Follow-up', 'Analysis']
+    >>> plt.close("all")
     """
     texts = consort_box_texts(counts, horizon_label=horizon_label)
     k = len(texts["arms"])

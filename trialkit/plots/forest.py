@@ -40,6 +40,23 @@ def forest_plot(df: pd.DataFrame, *, label: str = "label", estimate: str = "esti
     -------
     Axes
         Rows with a missing estimate are listed without a point.
+
+    Examples
+    --------
+    Subgroup hazard ratios, one block per subgroup variable:
+
+    >>> import matplotlib.pyplot as plt
+    >>> df = pd.DataFrame({"subgroup": ["Sex", "Sex", "Age", "Age"],
+    ...                    "level": ["male", "female", "< 50", ">= 50"], "hr": [0.62, 0.85, 0.55, 0.91],
+    ...                    "lo": [0.35, 0.30, 0.28, 0.45], "hi": [1.10, 2.41, 1.08, 1.84]})
+    >>> fig, ax = plt.subplots()
+    >>> ax = forest_plot(df, label="level", estimate="hr", ci_low="lo", ci_high="hi", group="subgroup", log=True,
+    ...                  xlabel="Hazard ratio (95% CI)", ax=ax)
+    >>> [t.get_text() for t in ax.get_yticklabels()]
+    ['Sex', '   male', '   female', 'Age', '   < 50', '   >= 50']
+    >>> ax.get_xscale(), [t.get_text() for t in ax.texts][:2]
+    ('log', ['0.62 (0.35 to 1.10)', '0.85 (0.30 to 2.41)'])
+    >>> plt.close("all")
     """
     import matplotlib.pyplot as plt
 

@@ -38,6 +38,25 @@ def lsmeans_plot(lsmeans: pd.DataFrame, *, arms=None, labels: dict | None = None
     Returns
     -------
     Figure
+
+    Examples
+    --------
+    ALT is analysed on the log scale (ratio to baseline), albumin as the change in g/L:
+
+    >>> import matplotlib.pyplot as plt
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.change import change_from_baseline
+    >>> from trialkit.stats.longitudinal import analyze_parameters
+    >>> trial = simulate(seed=1)
+    >>> res = analyze_parameters(change_from_baseline(trial, ["ALT", "ALB"]), trial.study)
+    >>> fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    >>> lsmeans_plot(res["lsmeans"], arms=trial.study.arm_ids, labels=trial.study.arm_labels, axes=axes) is fig
+    True
+    >>> [(ax.get_title(), ax.get_ylabel()) for ax in fig.axes]
+    [('ALT', 'Ratio to baseline (geometric)'), ('ALB', 'Change from baseline')]
+    >>> [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    ['Conventional care', 'UC-MSC', 'Plasma exchange', 'PE + UC-MSC']
+    >>> plt.close("all")
     """
     import matplotlib.pyplot as plt
 
@@ -90,6 +109,22 @@ def symptom_bars(symptom_visits: pd.DataFrame, *, symptom: str, arms=None, label
     Figure
         Bar heights are proportions of the subjects assessed at that visit; the number assessed is
         written above each bar.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.change import symptom_visits
+    >>> trial = simulate(seed=1)
+    >>> fig = symptom_bars(symptom_visits(trial), symptom="fatigue", arms=trial.study.arm_ids,
+    ...                    labels=trial.study.arm_labels)
+    >>> [ax.get_title() for ax in fig.axes]
+    ['Conventional care', 'UC-MSC', 'Plasma exchange', 'PE + UC-MSC']
+    >>> [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    ['D0', 'D3', 'D7', 'D14', 'D21', 'D28', 'W8', 'W12', 'W24', 'W36', 'W48']
+    >>> [t.get_text() for t in fig.axes[0].texts]  # control patients assessed at each visit
+    ['30', '29', '29', '27', '24', '21', '18', '17', '16', '16', '12']
+    >>> plt.close("all")
     """
     import matplotlib.pyplot as plt
 

@@ -48,6 +48,18 @@ def plot_roc(curves: pd.DataFrame, *, ax=None, models=None, show_auc: bool = Tru
         ``model``, ``label``, ``fpr``, ``tpr`` (and ``auc``, shown in the legend when ``show_auc``).
     models : list of str, optional
         Which models, in legend order (default: all).
+
+    Examples
+    --------
+    >>> curves = pd.DataFrame({"model": ["meld"] * 4 + ["rf"] * 4, "label": ["MELD"] * 4 + ["Random forest"] * 4,
+    ...                        "fpr": [0, 0.2, 0.5, 1, 0, 0.1, 0.4, 1], "tpr": [0, 0.5, 0.8, 1, 0, 0.6, 0.9, 1],
+    ...                        "auc": [0.71] * 4 + [0.80] * 4})
+    >>> fig, ax = plt.subplots()
+    >>> plot_roc(curves, ax=ax) is ax
+    True
+    >>> [t.get_text() for t in ax.get_legend().get_texts()], ax.get_title()
+    (['MELD (0.71)', 'Random forest (0.80)'], 'ROC curves (out-of-fold)')
+    >>> plt.close("all")
     """
     ax = _ax(ax)
     names = models or list(pd.unique(curves["model"]))
@@ -72,6 +84,18 @@ def plot_calibration(table: pd.DataFrame, *, ax=None, models=None):
     ----------
     table : DataFrame
         ``model``, ``label``, ``mean_risk``, ``observed``, ``ci_low``, ``ci_high``.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"model": "lr", "label": "Logistic", "bin": [1, 2, 3], "mean_risk": [0.1, 0.3, 0.6],
+    ...                       "observed": [0.05, 0.35, 0.55], "ci_low": [0.01, 0.2, 0.4], "ci_high": [0.2, 0.5, 0.7]})
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_calibration(table, ax=ax)
+    >>> ax.get_xlabel(), ax.get_ylabel()
+    ('Predicted risk', 'Observed proportion with the event')
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['Logistic']
+    >>> plt.close("all")
     """
     ax = _ax(ax)
     names = models or list(pd.unique(table["model"]))
@@ -100,6 +124,19 @@ def plot_decision_curve(dc: pd.DataFrame, *, ax=None, strategies=None, ylim=None
         Model strategies to draw (default: all); treat-all and treat-none are always drawn.
     ylim : tuple, optional
         Default: from a little below 0 to the prevalence (net benefit cannot exceed it).
+
+    Examples
+    --------
+    >>> from trialkit.models.decision import decision_curve
+    >>> dc = decision_curve([1, 0, 1, 0, 0], {"m": [0.9, 0.6, 0.4, 0.2, 0.1]}, thresholds=[0.1, 0.3, 0.5],
+    ...                     labels={"m": "MELD model"})
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_decision_curve(dc, ax=ax)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['MELD model', 'Treat all', 'Treat none']
+    >>> [round(float(v), 2) for v in ax.get_ylim()]  # up to the prevalence, 0.4 (x 1.05)
+    [-0.05, 0.42]
+    >>> plt.close("all")
     """
     ax = _ax(ax)
     models = [s for s in (strategies or pd.unique(dc["strategy"])) if s not in ("treat_all", "treat_none")]
@@ -130,6 +167,21 @@ def plot_learning_curve(summary: pd.DataFrame, *, ax=None, recalibrated: bool = 
         :func:`trialkit.models.evaluation.learning_curve_summary` output.
     recalibrated : bool, default False
         Also draw recalibrated scores (their AUC is the score's own, a flat line on top of it).
+
+    Examples
+    --------
+    >>> summary = pd.DataFrame({"model": ["lr", "lr", "lr", "meld", "oracle"],
+    ...                         "label": ["Logistic"] * 3 + ["MELD", "True risk"],
+    ...                         "kind": ["model"] * 3 + ["score", "oracle"],
+    ...                         "n_subjects": [60, 120, 240, np.nan, np.nan], "auc": [0.66, 0.71, 0.74, 0.70, 0.82],
+    ...                         "auc_sd": [0.06, 0.04, 0.03, np.nan, np.nan]})
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_learning_curve(summary, ax=ax)
+    >>> ax.get_xscale(), [t.get_text() for t in ax.get_xticklabels()]
+    ('log', ['60', '120', '240'])
+    >>> sorted(t.get_text() for t in ax.get_legend().get_texts())
+    ['Logistic', 'MELD', 'True risk']
+    >>> plt.close("all")
     """
     ax = _ax(ax)
     trained = summary[summary["n_subjects"].notna()]
@@ -167,6 +219,19 @@ def plot_importance(table: pd.DataFrame, *, ax=None, top: int = 15):
         with a non-empty role are drawn in a second colour).
     top : int
         Number of features shown.
+
+    Examples
+    --------
+    >>> table = pd.DataFrame({"feature": ["meld", "age", "sodium"], "estimate": [0.08, 0.03, -0.01],
+    ...                       "ci_low": [0.04, 0.0, -0.03], "ci_high": [0.12, 0.06, 0.01],
+    ...                       "true_role": ["severity", "", None]})
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_importance(table, ax=ax)
+    >>> [t.get_text() for t in ax.get_yticklabels()]  # bottom to top: most important on top
+    ['sodium', 'age', 'meld']
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['true risk factor (simulator)', 'other feature']
+    >>> plt.close("all")
     """
     ax = _ax(ax)
     t = table.head(top).iloc[::-1]
@@ -195,6 +260,23 @@ def plot_partial_dependence(table: pd.DataFrame, feature: str, *, ax=None, color
     table : DataFrame
         ``feature``, ``value``, ``risk`` (:func:`trialkit.models.evaluation.partial_dependence`).
     feature : str
+
+    Examples
+    --------
+    >>> from sklearn.linear_model import LogisticRegression
+    >>> from trialkit.models.evaluation import partial_dependence
+    >>> X = pd.DataFrame({"meld": [18.0, 21, 24, 26, 29, 31, 33, 35], "age": [35.0, 52, 41, 60, 47, 38, 55, 44]})
+    >>> model = LogisticRegression().fit(X, [0, 0, 0, 1, 0, 1, 1, 1])
+    >>> pdp = partial_dependence(model, X, ["meld"])
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_partial_dependence(pdp, "meld", ax=ax)
+    >>> ax.get_title(), ax.get_ylabel()
+    ('meld', 'Mean predicted risk')
+    >>> ax.lines[0].get_xdata().tolist()  # the grid: observed values within the 5th-95th percentiles
+    [21.0, 24.0, 26.0, 29.0, 31.0, 33.0]
+    >>> bool(np.all(np.diff(ax.lines[0].get_ydata()) > 0))  # risk rises with MELD
+    True
+    >>> plt.close("all")
     """
     ax = _ax(ax)
     t = table[table["feature"] == feature].sort_values("value")

@@ -44,6 +44,19 @@ def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = No
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.tables.safety import temperature_summary
+    >>> trial = simulate(seed=1)
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_temperature(temperature_summary(trial), labels=trial.study.arm_labels, ax=ax)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]  # the infusion arms only
+    ['UC-MSC', 'PE + UC-MSC']
+    >>> ax.get_xlabel(), [t.get_text() for t in ax.texts]
+    ('Hours after the start of the infusion', ['fever threshold 38 °C'])
+    >>> plt.close("all")
     """
     if ax is None:
         _, ax = plt.subplots()
@@ -83,6 +96,24 @@ def plot_cumulative_incidence(curve: pd.DataFrame, state: str, *, ax=None, label
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    Death with HCC as a competing event (a pandas Categorical keeps the groups in study order):
+
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.stats.competing import aalen_johansen, competing_risks_data
+    >>> trial = simulate(seed=1)
+    >>> cr = competing_risks_data(trial)
+    >>> cif = aalen_johansen(cr["time"], cr["status"], group=pd.Categorical(cr["arm"], trial.study.arm_ids),
+    ...                      censor="censored")
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_cumulative_incidence(cif, "death", labels=trial.study.arm_labels, horizon=336, ax=ax)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['Conventional care', 'UC-MSC', 'Plasma exchange', 'PE + UC-MSC']
+    >>> ax.get_ylabel(), [float(x) for x in ax.get_xlim()]
+    ('Cumulative incidence of death', [0.0, 336.0])
+    >>> plt.close("all")
     """
     if ax is None:
         _, ax = plt.subplots()

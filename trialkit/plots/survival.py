@@ -24,7 +24,16 @@ __all__ = ["km_plot", "cif_plot", "arm_colors", "default_times"]
 
 
 def arm_colors(groups) -> dict:
-    """A stable colour per group (seaborn's colour-blind palette, in the given order)."""
+    """A stable colour per group (seaborn's colour-blind palette, in the given order).
+
+    Examples
+    --------
+    >>> colors = arm_colors(["control", "msc", "pe"])
+    >>> list(colors)
+    ['control', 'msc', 'pe']
+    >>> tuple(round(float(v), 3) for v in colors["control"])
+    (0.004, 0.451, 0.698)
+    """
     import seaborn as sns
 
     pal = sns.color_palette("colorblind", max(len(groups), 3))
@@ -34,6 +43,10 @@ def arm_colors(groups) -> dict:
 def default_times(horizon: float, *, unit: float = 7.0, max_ticks: int = 8) -> list[float]:
     """At-risk times (days): multiples of 4, 8, 12 ... weeks, at most ``max_ticks`` + 1 of them.
 
+    Examples
+    --------
+    >>> default_times(84)
+    [0.0, 28.0, 56.0, 84.0]
     >>> default_times(336)
     [0.0, 56.0, 112.0, 168.0, 224.0, 280.0, 336.0]
     """
@@ -87,6 +100,27 @@ def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict 
     -------
     Figure
         ``fig.axes[0]`` the curves, ``fig.axes[1]`` the at-risk table.
+
+    Examples
+    --------
+    Transplant-free survival to the primary horizon (48 weeks):
+
+    >>> import matplotlib.pyplot as plt
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.tte import time_to_event
+    >>> trial = simulate(seed=1)
+    >>> tte = time_to_event(trial)
+    >>> fig, ax = plt.subplots(figsize=(7.5, 5))
+    >>> km_plot(tte, groups=trial.study.arm_ids, labels=trial.study.arm_labels, horizon=336, ax=ax) is fig
+    True
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['0', '8', '16', '24', '32', '40', '48']
+    >>> table = fig.axes[1]
+    >>> [t.get_text() for t in table.get_yticklabels()]
+    ['PE + UC-MSC', 'Plasma exchange', 'UC-MSC', 'Conventional care']
+    >>> [t.get_text() for t in table.texts][:7]  # at risk in the control arm, weeks 0, 8, ... 48
+    ['30', '18', '17', '16', '16', '14', '7']
+    >>> plt.close("all")
     """
     import matplotlib.pyplot as plt
 
@@ -116,7 +150,24 @@ def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict 
 def cif_plot(cif: pd.DataFrame, *, groups=None, labels: dict | None = None, scale: float = 7.0,
              xlabel: str = "Weeks since randomization", ylabel: str = "Cumulative incidence", ax=None):
     """Step plot of cumulative incidence per group from :func:`trialkit.stats.survival.cumulative_incidence`
-    evaluated on a grid of times (``group``, ``time``, ``cif``). Returns the axes."""
+    evaluated on a grid of times (``group``, ``time``, ``cif``). Returns the axes.
+
+    Examples
+    --------
+    >>> import matplotlib.pyplot as plt
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.tte import competing_risks
+    >>> from trialkit.stats.survival import cumulative_incidence
+    >>> trial = simulate(seed=1)
+    >>> cif = cumulative_incidence(competing_risks(trial), [0, 28, 56, 84, 168, 336])
+    >>> fig, ax = plt.subplots()
+    >>> ax = cif_plot(cif, groups=trial.study.arm_ids, labels=trial.study.arm_labels, ax=ax)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()], len(ax.lines)
+    (['Conventional care', 'UC-MSC', 'Plasma exchange', 'PE + UC-MSC'], 4)
+    >>> ax.get_ylabel()
+    'Cumulative incidence'
+    >>> plt.close("all")
+    """
     import matplotlib.pyplot as plt
 
     groups = list(pd.unique(cif["group"])) if groups is None else groups

@@ -35,7 +35,15 @@ OUTCOME_COLORS = {"survivor": "#4C72B0", "died": "#C44E52", "transplanted": "#55
 
 
 def arm_colors(study) -> dict:
-    """A fixed colour per arm (study order, matplotlib's tab10 cycle)."""
+    """A fixed colour per arm (study order, matplotlib's tab10 cycle).
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> colors = arm_colors(load_study())
+    >>> list(colors), colors["msc"] == plt.get_cmap("tab10")(1)
+    (['control', 'msc', 'pe', 'pe_msc'], True)
+    """
     cmap = plt.get_cmap("tab10")
     return {a: cmap(i % 10) for i, a in enumerate(study.arm_ids)}
 
@@ -57,6 +65,18 @@ def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:
     DataFrame
         ``subject_id``, ``arm``, ``outcome``, ``parameter``, ``visit``, ``visit_day``, ``value``;
         sorted by arm (study order), subject, parameter and visit day.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> data = trajectory_data(simulate(seed=1), ["ALT", "meld"])  # a lab and a score
+    >>> data.head(3)
+      subject_id      arm   outcome parameter visit  visit_day  value
+    0       S003  control  survivor       ALT    D0          0  325.0
+    1       S003  control  survivor       ALT    D3          3  280.0
+    2       S003  control  survivor       ALT    D7          7  166.0
+    >>> data.groupby("outcome")["subject_id"].nunique().to_dict()
+    {'died': 53, 'survivor': 67}
     """
     from trialkit.derive.status import assign_visits, follow_up_status
 
@@ -116,6 +136,26 @@ def summarize_trajectories(data: pd.DataFrame, *, log: bool = False, alpha: floa
         ``sd`` (on the analysis scale), ``ci_low``, ``ci_high`` (``mean +- t(1 - alpha/2, n - 1)
         sd / sqrt(n)``, back-transformed if ``log``; NaN for ``n < 2``); in input order of arms
         and parameters, by visit day.
+
+    Examples
+    --------
+    Geometric mean ALT in the control arm, among the patients measured at each visit:
+
+    >>> from trialkit.simulate import simulate
+    >>> summary = summarize_trajectories(trajectory_data(simulate(seed=1), ["ALT"]), log=True)
+    >>> summary[summary["arm"] == "control"][["visit", "n", "mean", "ci_low", "ci_high"]].round(1)
+       visit   n   mean  ci_low  ci_high
+    0     D0  30  161.0   117.2    221.3
+    1     D3  29   99.3    70.5    139.8
+    2     D7  29   73.4    58.7     91.8
+    3    D14  26   48.3    38.6     60.3
+    4    D21  25   41.4    33.0     51.9
+    5    D28  22   37.2    29.0     47.6
+    6     W8  18   30.8    23.4     40.7
+    7    W12  17   28.9    21.9     38.1
+    8    W24  16   30.1    22.6     40.1
+    9    W36  15   35.8    26.7     48.1
+    10   W48  12   27.5    20.6     36.7
     """
     d = data[["arm", "parameter", "visit", "visit_day", "value"]].copy()
     d["value"] = d["value"].astype(float)
@@ -147,6 +187,19 @@ def plot_trajectories(summary: pd.DataFrame, parameter: str, study, *, ax=None, 
 
     ``dodge`` shifts arms horizontally by that many days each so the intervals do not overlap.
     Returns the Axes.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> summary = summarize_trajectories(trajectory_data(trial, ["ALT"]), log=True)
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_trajectories(summary, "ALT", trial.study, ax=ax, log=True, ylabel="ALT (U/L)", dodge=1.5)
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['Conventional care', 'UC-MSC', 'Plasma exchange', 'PE + UC-MSC']
+    >>> ax.get_yscale(), ax.get_ylabel()
+    ('log', 'ALT (U/L)')
+    >>> plt.close("all")
     """
     if ax is None:
         _, ax = plt.subplots()
@@ -174,6 +227,18 @@ def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax=None,
 
     Draws patient-level data without identifiers: no labels, no annotations, and subjects are
     drawn in data order, grouped by outcome (died and transplanted on top). Returns the Axes.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> data = trajectory_data(simulate(seed=1), ["meld"])
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_individual_trajectories(data, "meld", ax=ax, ylabel="MELD")
+    >>> len(ax.lines)  # one line per subject
+    120
+    >>> [t.get_text() for t in ax.get_legend().get_texts()]
+    ['survivor (n = 67)', 'died (n = 53)', 'transplanted (n = 0)']
+    >>> plt.close("all")
     """
     if ax is None:
         _, ax = plt.subplots()
@@ -200,6 +265,20 @@ def plot_correlation_heatmap(corr: pd.DataFrame, *, ax=None, labels: dict | None
 
     Lower triangle, diverging colour scale fixed to [-1, 1], coefficients printed to 2 decimals.
     Returns the Axes.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.baseline import baseline_dataset
+    >>> from trialkit.tables.baseline import baseline_correlations
+    >>> corr = baseline_correlations(baseline_dataset(simulate(seed=1)), ["TBIL", "INR", "CREAT", "meld"])
+    >>> fig, ax = plt.subplots()
+    >>> ax = plot_correlation_heatmap(corr, ax=ax, labels={"meld": "MELD"})
+    >>> [t.get_text() for t in ax.get_xticklabels()], [t.get_text() for t in ax.get_yticklabels()]
+    (['TBIL', 'INR', 'CREAT'], ['INR', 'CREAT', 'MELD'])
+    >>> [t.get_text() for t in ax.texts]  # row by row: INR-TBIL; CREAT-TBIL, CREAT-INR; MELD-...
+    ['0.07', '0.06', '-0.16', '0.59', '0.66', '0.25']
+    >>> plt.close("all")
     """
     names = list(dict.fromkeys([*corr["var1"], *corr["var2"]]))
     k = len(names)

@@ -104,7 +104,18 @@ def _is_numberlike(s: str) -> bool:
 
 
 def identifier_pattern(ids: Iterable[str]) -> tuple[re.Pattern | None, re.Pattern | None]:
-    """Two regexes: (distinctive ids, number-like ids); either is None when there are none."""
+    """Two regexes: (distinctive ids, number-like ids); either is None when there are none.
+
+    Examples
+    --------
+    >>> pat, num = identifier_pattern(["S017", "S018", "101", "102", "S1"])
+    >>> [m.group(0) for m in pat.finditer("S017, S0170, XS018 and (S018)")]    # whole tokens only
+    ['S017', 'S018']
+    >>> num.findall("day 101, 0.101 and 1,102")        # not part of a decimal or grouped number
+    ['101']
+    >>> identifier_pattern(["S1", "42"])                # shorter than 3 characters: nothing to search
+    (None, None)
+    """
     ids = sorted({str(i).strip() for i in ids if len(str(i).strip()) >= MIN_ID_LENGTH}, key=lambda s: (-len(s), s))
     plain = [re.escape(i) for i in ids if not _is_numberlike(i)]
     numeric = [re.escape(i) for i in ids if _is_numberlike(i)]
@@ -120,7 +131,15 @@ def _context(text: str, start: int, end: int, width: int = 30) -> str:
 
 def find_identifiers_in_text(text: str, ids: Iterable[str] | tuple, where: str = "", *,
                              patterns: tuple | None = None) -> list[Hit]:
-    """Subject ids occurring in ``text`` under the rule of this module's docstring (one hit per id)."""
+    """Subject ids occurring in ``text`` under the rule of this module's docstring (one hit per id).
+
+    Examples
+    --------
+    >>> find_identifiers_in_text("Patient S017 died on day 12; S017 was", ["S017", "S018"], "notes.txt")
+    [Hit(where='notes.txt', subject_id='S017', context='Patient S017 died on day 12; S017 was')]
+    >>> find_identifiers_in_text("n = 120 at day 101", ["101", "120", "115"])   # two number-like ids: ordinary
+    []
+    """
     pat, num = patterns if patterns is not None else identifier_pattern(ids)
     hits: dict[str, Hit] = {}
     if pat is not None:
@@ -162,6 +181,20 @@ def find_identifiers(report_dir: str | Path, ids: Iterable[str], notebooks: Iter
 
     Notebook hits name the cell (``02_safety.ipynb cell 12``: the 1-based cell number in the
     source notebook, as failures are reported); table hits name the line of the CSV file.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nbformat
+    >>> report = pathlib.Path(tempfile.mkdtemp())
+    >>> printed = nbformat.v4.new_output("stream", text="first subject: S017\\n")
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Listing"),
+    ...                                      nbformat.v4.new_code_cell("print(first)", outputs=[printed])])
+    >>> nbformat.write(nb, str(report / "01_listing.ipynb"))
+    >>> (report / "tables").mkdir()
+    >>> _ = (report / "tables" / "listing.csv").write_text("subject_id,day\\nS018,12\\n")
+    >>> _ = (report / "index.html").write_text("<td>S017</td>")
+    >>> [(h.where, h.subject_id) for h in find_identifiers(report, ["S017", "S018", "S019"])]
+    [('01_listing.ipynb cell 2', 'S017'), ('tables/listing.csv line 2', 'S018'), ('index.html', 'S017')]
     """
     import nbformat
 
@@ -219,7 +252,22 @@ def _source_cell_labels(nb) -> list[str]:
 
 
 def check_privacy(report_dir: str | Path, ids: Iterable[str], notebooks: Iterable[str] | None = None) -> None:
-    """Raise :class:`PrivacyError` naming notebook and cell if any subject id appears."""
+    """Raise :class:`PrivacyError` naming notebook and cell if any subject id appears.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> report = pathlib.Path(tempfile.mkdtemp())
+    >>> (report / "tables").mkdir()
+    >>> _ = (report / "tables" / "listing.csv").write_text("subject_id,day\\nS017,12\\n")
+    >>> check_privacy(report, ["S018", "S019"]) is None      # none of these ids appears: silent
+    True
+    >>> check_privacy(report, ["S017", "S018"])
+    Traceback (most recent call last):
+    ...
+    trialkit.report.publish.PrivacyError: refusing to publish: subject identifiers appear in 1 place(s) ...
+      tables/listing.csv line 2: 'S017' in …subject_id,day S017,12…
+    """
     hits = find_identifiers(report_dir, ids, notebooks)
     if hits:
         raise PrivacyError(hits)
@@ -237,6 +285,24 @@ def clean_notebook(nb, source_name: str | None = None, default_parameters: dict 
     Drops timings (notebook and cell ``papermill`` timings, ``execution`` timestamps), replaces
     papermill's temporary input/output paths by ``source_name``, and gives the cells papermill
     creates (injected parameters, error markers) fixed ids instead of random ones.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[
+    ...     nbformat.v4.new_code_cell("alpha = 0.01", metadata={"tags": ["injected-parameters"],
+    ...                                                         "papermill": {"duration": 0.1}}),
+    ...     nbformat.v4.new_code_cell("print(alpha)", metadata={"execution": {"iopub.status.busy": "..."}})])
+    >>> nb.metadata["papermill"] = {"start_time": "2026-01-01T00:00:00", "duration": 1.5,
+    ...                             "input_path": "/tmp/tk/01_demo.ipynb", "output_path": "/tmp/build/01_demo.ipynb",
+    ...                             "parameters": {"alpha": 0.01}}
+    >>> nb is clean_notebook(nb, "notebooks/01_demo.ipynb", {"alpha": 0.05})
+    True
+    >>> dict(nb.metadata["papermill"])
+    {'input_path': 'notebooks/01_demo.ipynb', 'output_path': '01_demo.ipynb', 'parameters': {'alpha': 0.01},
+     'default_parameters': {'alpha': 0.05}}
+    >>> [(c.id, dict(c.metadata)) for c in nb.cells][0], dict(nb.cells[1].metadata)
+    (('injected-parameters', {'tags': ['injected-parameters']}), {})
     """
     pm = nb.metadata.get("papermill")
     if pm is not None:
@@ -267,7 +333,36 @@ def _write_nb(nb, path: Path) -> None:
 
 
 def finish_notebook(executed: str | Path, source: str | Path, *, code: str = "fold") -> None:
-    """Clean an executed report notebook in place and render ``<stem>.html`` beside it."""
+    """Clean an executed report notebook in place and render ``<stem>.html`` beside it.
+
+    Examples
+    --------
+    The source notebook declares ``alpha = 0.05``; papermill's output injected ``alpha = 0.01``:
+
+    >>> import tempfile, pathlib, nbformat
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> (tmp / "notebooks").mkdir(), (tmp / "build").mkdir()
+    (None, None)
+    >>> title = nbformat.v4.new_markdown_cell("# Demo")
+    >>> params = nbformat.v4.new_code_cell("alpha = 0.05", metadata={"tags": ["parameters"]})
+    >>> nbformat.write(nbformat.v4.new_notebook(cells=[title, params, nbformat.v4.new_code_cell("print(alpha)")]),
+    ...                str(tmp / "notebooks" / "01_demo.ipynb"))
+    >>> ran = nbformat.v4.new_notebook(cells=[
+    ...     title, params, nbformat.v4.new_code_cell("alpha = 0.01", metadata={"tags": ["injected-parameters"]}),
+    ...     nbformat.v4.new_code_cell("print(alpha)", execution_count=3,
+    ...                               outputs=[nbformat.v4.new_output("stream", text="0.01\\n")])])
+    >>> ran.metadata["papermill"] = {"duration": 2.0, "input_path": "/tmp/in.ipynb", "parameters": {"alpha": 0.01}}
+    >>> nbformat.write(ran, str(tmp / "build" / "01_demo.ipynb"))
+    >>> finish_notebook(tmp / "build" / "01_demo.ipynb", tmp / "notebooks" / "01_demo.ipynb", code="hide")
+    >>> sorted(p.name for p in (tmp / "build").iterdir())
+    ['01_demo.html', '01_demo.ipynb']
+    >>> nb = nbformat.read(str(tmp / "build" / "01_demo.ipynb"), as_version=4)
+    >>> nb.metadata["papermill"]["input_path"], nb.metadata["papermill"]["default_parameters"], nb.cells[2].id
+    ('notebooks/01_demo.ipynb', {'alpha': 0.05}, 'injected-parameters')
+    >>> page = (tmp / "build" / "01_demo.html").read_text()
+    >>> "0.01" in page, "print(alpha)" in page             # code="hide": outputs only
+    (True, False)
+    """
     import nbformat
 
     executed, source = Path(executed), Path(source)
@@ -284,6 +379,24 @@ def finish_committed(executed: str | Path, source: str | Path) -> None:
 
     The source keeps its own metadata (notebook and cells); only outputs and execution counts
     change, so re-running an unchanged analysis leaves the file byte-identical.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nbformat
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7", metadata={"tags": ["keep"]})])
+    >>> nbformat.write(source, str(tmp / "01_answer.ipynb"))
+    >>> answer = nbformat.v4.new_output("execute_result", data={"text/plain": "42"}, execution_count=1)
+    >>> ran = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7", execution_count=1,
+    ...                                                                  outputs=[answer])])
+    >>> ran.metadata.update(papermill={"duration": 1.0}, language_info={"name": "python"})
+    >>> nbformat.write(ran, str(tmp / "executed.ipynb"))
+    >>> finish_committed(tmp / "executed.ipynb", tmp / "01_answer.ipynb")
+    >>> nb = nbformat.read(str(tmp / "01_answer.ipynb"), as_version=4)
+    >>> nb.cells[0].outputs[0]["data"], nb.cells[0].execution_count, dict(nb.cells[0].metadata)
+    ({'text/plain': '42'}, 1, {'tags': ['keep']})
+    >>> "papermill" in nb.metadata, nb.metadata["language_info"]["name"]
+    (False, 'python')
     """
     import nbformat
 
@@ -309,7 +422,22 @@ _HEADING = re.compile(r'<h([1-3]) id="([^"]*)">(.*?)<a class="anchor-link"', re.
 
 
 def table_of_contents(nb, max_level: int = 3) -> list[dict]:
-    """Headings of the markdown cells as ``{"level", "id", "text"}``, ids exactly as nbconvert makes them."""
+    """Headings of the markdown cells as ``{"level", "id", "text"}``, ids exactly as nbconvert makes them.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[
+    ...     nbformat.v4.new_markdown_cell("# Survival by arm\\n\\nText.\\n\\n## Cox model\\n\\n### Sub (a & b)"),
+    ...     nbformat.v4.new_code_cell("# a comment, not a heading")])
+    >>> for item in table_of_contents(nb):
+    ...     print(item["level"], item["id"], item["text"])
+    1 Survival-by-arm Survival by arm
+    2 Cox-model Cox model
+    3 Sub-(a-&-b) Sub (a & b)
+    >>> [item["text"] for item in table_of_contents(nb, max_level=2)]
+    ['Survival by arm', 'Cox model']
+    """
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
     toc = []
@@ -324,7 +452,17 @@ def table_of_contents(nb, max_level: int = 3) -> list[dict]:
 
 
 def notebook_title(nb, default: str = "") -> str:
-    """Text of the first level-1 heading, else ``default``."""
+    """Text of the first level-1 heading, else ``default``.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("## Setup\\n\\n# Safety *overview*")])
+    >>> notebook_title(nb)
+    'Safety overview'
+    >>> notebook_title(nbformat.v4.new_notebook(), "02_safety")
+    '02_safety'
+    """
     for item in table_of_contents(nb, max_level=1):
         return item["text"]
     return default
@@ -336,6 +474,22 @@ def render_html(nb, dest: str | Path, *, code: str = "fold", notebook_href: str 
 
     ``code``: ``show`` the code cells, ``fold`` them under a "Code" toggle, or ``hide`` them.
     No external resources are referenced (no require.js, MathJax or fonts from a CDN).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[
+    ...     nbformat.v4.new_markdown_cell("# Survival by arm\\n\\n## Cox model"),
+    ...     nbformat.v4.new_code_cell("6 * 7", execution_count=1, outputs=[nbformat.v4.new_output(
+    ...         "execute_result", data={"text/plain": "42"}, execution_count=1)])])
+    >>> page = render_html(nb, pathlib.Path(tempfile.mkdtemp()) / "01_survival.html", notebook_href="01_survival.ipynb")
+    >>> page.name
+    '01_survival.html'
+    >>> html = page.read_text()
+    >>> "<title>Survival by arm</title>" in html, 'href="#Cox-model"' in html, 'href="01_survival.ipynb"' in html
+    (True, True, True)
+    >>> html.count('<details class="tk-code">'), 'src="http' in html     # code folded; nothing from a CDN
+    (1, False)
     """
     from nbconvert import HTMLExporter
 
@@ -413,6 +567,27 @@ def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None =
     """The headline sections for index.html, read from the saved tables (absent ones noted).
 
     Arm ids in an ``arm`` column are shown with their study-file labels (``arm_labels``).
+
+    Examples
+    --------
+    Only the serious-adverse-event table was produced; its ``level == "any"`` rows are shown:
+
+    >>> import tempfile, pathlib
+    >>> tables = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (tables / "safety_serious_aes.csv").write_text(
+    ...     "arm,level,n,n_patients,estimate,ci_low,ci_high,p_value\\n"
+    ...     "ctl,any,20,5,0.25,0.087,0.491,\\n"
+    ...     "trt,any,20,3,0.15,0.032,0.379,0.0004\\n"
+    ...     "trt,grade3,20,1,0.05,0.001,0.249,0.6\\n")
+    >>> sections = headline_results(tables, {"ctl": "Control", "trt": "Treatment"})
+    >>> len(sections) == len(HEADLINES), [s["title"] for s in sections if s["table"] is not None]
+    (True, ['Serious adverse events'])
+    >>> sae = sections[5]
+    >>> sae["columns"]
+    ['arm', 'n', 'n_patients', 'estimate', 'ci_low', 'ci_high', 'p_value']
+    >>> sae["rows"]
+    [['Control', '20', '5', '0.25', '0.087', '0.491', '–'],
+     ['Treatment', '20', '3', '0.15', '0.032', '0.379', '<0.001']]
     """
     import pandas as pd
 
@@ -455,7 +630,27 @@ def _jinja():
 
 def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_title: str,
                 dataset_source: str) -> Path:
-    """Write ``index.html``: headline results, notebooks, tables, figures, provenance links."""
+    """Write ``index.html``: headline results, notebooks, tables, figures, provenance links.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nbformat
+    >>> from trialkit.report.runner import RunParams
+    >>> report = pathlib.Path(tempfile.mkdtemp())
+    >>> nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Safety overview")]),
+    ...                str(report / "01_safety.ipynb"))
+    >>> (report / "tables").mkdir()
+    >>> _ = (report / "tables" / "safety_serious_aes.csv").write_text("arm,level,n,n_patients\\nctl,any,20,5\\n")
+    >>> page = write_index(report, params=RunParams(), notebooks=["01_safety"],
+    ...                    study_title="DEMO-1: a demonstration trial", dataset_source="simulated:default:seed=1")
+    >>> page.name
+    'index.html'
+    >>> html = page.read_text()
+    >>> "DEMO-1: a demonstration trial" in html, "Safety overview" in html, 'href="01_safety.html"' in html
+    (True, True, True)
+    >>> "tables/safety_serious_aes.csv" in html, "Serious adverse events" in html
+    (True, True)
+    """
     import nbformat
     import yaml
 
@@ -505,7 +700,16 @@ def _group(names: list[str]) -> list[tuple[str, list[str]]]:
 # manifest.json
 # ------------------------------------------------------------------------------------------------
 def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes."""
+    """Hex SHA-256 of a file's bytes.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "abc.txt"
+    >>> _ = f.write_bytes(b"abc")
+    >>> sha256_file(f)
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
     h = hashlib.sha256()
     with open(path, "rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
@@ -514,7 +718,16 @@ def sha256_file(path: str | Path) -> str:
 
 
 def package_versions() -> dict[str, str]:
-    """Installed versions of trialkit's declared (locked) runtime dependencies, plus the kit's own."""
+    """Installed versions of trialkit's declared (locked) runtime dependencies, plus the kit's own.
+
+    Examples
+    --------
+    >>> versions = package_versions()       # e.g. {'distributed': '...', ..., 'trialkit': '0.1.0'}
+    >>> {"pandas", "papermill", "trialkit"} <= set(versions)
+    True
+    >>> list(versions) == sorted(versions, key=str.lower)
+    True
+    """
     out = {}
     try:
         reqs = _md.requires("trialkit") or []
@@ -536,7 +749,29 @@ def package_versions() -> dict[str, str]:
 
 
 def git_commit(root: str | Path) -> dict | None:
-    """``{"commit", "dirty"}`` of the checkout at ``root``; None outside git or without git."""
+    """``{"commit", "dirty"}`` of the checkout at ``root``; None outside git or without git.
+
+    Examples
+    --------
+    A throw-away repository with one commit, then an uncommitted change:
+
+    >>> import subprocess, tempfile, pathlib
+    >>> repo = pathlib.Path(tempfile.mkdtemp())
+    >>> git = ["git", "-C", str(repo), "-c", "user.name=demo", "-c", "user.email=demo@example.org",
+    ...        "-c", "commit.gpgsign=false"]
+    >>> _ = subprocess.run(git + ["init", "-q"], check=True)
+    >>> _ = (repo / "analysis.py").write_text("x = 1\\n")
+    >>> _ = subprocess.run(git + ["add", "analysis.py"], check=True)
+    >>> _ = subprocess.run(git + ["commit", "-q", "-m", "first"], check=True)
+    >>> info = git_commit(repo)
+    >>> sorted(info), len(info["commit"]), info["dirty"]
+    (['commit', 'dirty'], 40, False)
+    >>> _ = (repo / "analysis.py").write_text("x = 2\\n")
+    >>> git_commit(repo)["dirty"]
+    True
+    >>> git_commit(tempfile.mkdtemp()) is None       # not a git checkout
+    True
+    """
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True,
                                 timeout=10)
@@ -567,6 +802,32 @@ def write_manifest(report_dir: str | Path, *, name: str, params, inputs: list[tu
 
     Input paths inside the report folder (the simulated ``data/``) are relative to it; inside the
     checkout, relative to the checkout; else absolute. This is the only output that records times.
+
+    Examples
+    --------
+    >>> import datetime as dt, json, tempfile, pathlib
+    >>> from trialkit.report.runner import NotebookResult, RunParams
+    >>> root = pathlib.Path(tempfile.mkdtemp())          # stands for the checkout
+    >>> (root / "notebooks").mkdir(), (root / "report").mkdir(), (root / "report" / "data").mkdir()
+    (None, None, None)
+    >>> _ = (root / "notebooks" / "01_safety.ipynb").write_text("{}")
+    >>> _ = (root / "report" / "data" / "subjects.csv").write_text("subject_id\\nS001\\n")
+    >>> _ = (root / "report" / "index.html").write_text("<h1>demo</h1>\\n")
+    >>> t0 = dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc)
+    >>> m = write_manifest(root / "report", name="demo", params=RunParams(),
+    ...                    inputs=[("data", root / "report" / "data" / "subjects.csv")],
+    ...                    notebooks=[root / "notebooks" / "01_safety.ipynb"],
+    ...                    results=[NotebookResult("01_safety", status="done", seconds=1.234, cells=3)],
+    ...                    injected={"01_safety": {"alpha": 0.05}}, started=t0, finished=t0 + dt.timedelta(seconds=5),
+    ...                    wall_seconds=5.0, jobs=1, root=root)
+    >>> [(i["role"], i["path"]) for i in m["inputs"]]
+    [('data', 'data/subjects.csv'), ('notebook', 'notebooks/01_safety.ipynb')]
+    >>> m["notebooks"]
+    [{'name': '01_safety', 'status': 'done', 'seconds': 1.23, 'cells': 3, 'started_after': None}]
+    >>> [o["path"] for o in m["outputs"]], m["started"], m["wall_seconds"]     # data/ is hashed as an input
+    (['index.html'], '2026-01-01T00:00:00+00:00', 5.0)
+    >>> json.loads((root / "report" / "manifest.json").read_text())["report"]
+    'demo'
     """
     report_dir, root = Path(report_dir), Path(root)
     files = list(inputs)

@@ -76,7 +76,14 @@ START_TIMEOUT = 300  # seconds for a kernel to come up (generous: several start 
 
 
 def project_root() -> Path:
-    """The checkout this package lives in (the folder holding ``params/`` and ``notebooks/``)."""
+    """The checkout this package lives in (the folder holding ``params/`` and ``notebooks/``).
+
+    Examples
+    --------
+    >>> root = project_root()
+    >>> (root / "params" / "default.yaml").is_file(), (root / "trialkit" / "report" / "runner.py").is_file()
+    (True, True)
+    """
     return Path(__file__).resolve().parents[2]
 
 
@@ -222,6 +229,19 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> RunParams:
         Naming the file and the key, for unknown keys and bad values.
     FileNotFoundError
         When ``path`` does not exist.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "params.yaml"
+    >>> _ = f.write_text("name: pilot\\nalpha: 0.01\\nn_subjects: 40\\ncode: hide\\n")
+    >>> p = load_params(f, code="show")          # keyword overrides win over the file
+    >>> p.name, p.dataset, p.alpha, p.n_subjects, p.code, p.simulate
+    ('pilot', 'simulate', 0.01, 40, 'show', True)
+    >>> load_params(f, alpha=1.5)
+    Traceback (most recent call last):
+    ...
+    trialkit.report.runner.ParamsError: ...params.yaml: alpha: expected a number between 0 and 1, got 1.5
     """
     if path is None:
         path = Path("params/default.yaml")
@@ -245,7 +265,15 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> RunParams:
 # Notebooks
 # ------------------------------------------------------------------------------------------------
 def notebook_stem_matches(stem: str, name: str) -> bool:
-    """Does ``--only NAME`` select notebook ``stem``? Exact stem, its number, or its name part."""
+    """Does ``--only NAME`` select notebook ``stem``? Exact stem, its number, or its name part.
+
+    Examples
+    --------
+    >>> [notebook_stem_matches("02_safety", n) for n in ("02_safety", "02", "safety", "02_safety.ipynb")]
+    [True, True, True, True]
+    >>> notebook_stem_matches("02_safety", "saf"), notebook_stem_matches("02_safety", "2")
+    (False, False)
+    """
     name = Path(name).stem if name.endswith(".ipynb") else name
     number, _, rest = stem.partition("_")
     return name in (stem, number, rest)
@@ -256,6 +284,18 @@ def discover_notebooks(folder: str | Path, only: list[str] | None = None) -> lis
 
     ``only`` restricts to the named ones (see :func:`notebook_stem_matches`); a name matching
     nothing is an error.
+
+    Examples
+    --------
+    >>> folder = project_root() / "tests" / "fixtures" / "notebooks" / "report"
+    >>> [p.name for p in discover_notebooks(folder)]
+    ['01_summary.ipynb', '02_outcomes.ipynb']
+    >>> [p.stem for p in discover_notebooks(folder, only=["outcomes"])]
+    ['02_outcomes']
+    >>> discover_notebooks(folder, only=["03"])
+    Traceback (most recent call last):
+    ...
+    trialkit.report.runner.ParamsError: --only 03: no such notebook in ... (have: 01_summary, 02_outcomes)
     """
     folder = Path(folder)
     if not folder.is_dir():
@@ -273,7 +313,24 @@ def discover_notebooks(folder: str | Path, only: list[str] | None = None) -> lis
 
 
 def notebook_parameters(nb_or_path) -> dict[str, Any]:
-    """Names and literal defaults of a notebook's ``parameters`` cell (``{}`` when it has none)."""
+    """Names and literal defaults of a notebook's ``parameters`` cell (``{}`` when it has none).
+
+    Examples
+    --------
+    >>> fixture = project_root() / "tests" / "fixtures" / "notebooks" / "report" / "01_summary.ipynb"
+    >>> declared = notebook_parameters(fixture)
+    >>> set(STANDARD_PARAMETERS) <= set(declared), declared["alpha"], declared["label"]
+    (True, 0.05, 'default label')
+
+    A notebook object works too; a default that is not a literal is given as its source text:
+
+    >>> import nbformat
+    >>> cell = nbformat.v4.new_code_cell("n_splits = 5\\nout = Path('out')", metadata={"tags": ["parameters"]})
+    >>> notebook_parameters(nbformat.v4.new_notebook(cells=[cell]))
+    {'n_splits': 5, 'out': "Path('out')"}
+    >>> notebook_parameters(nbformat.v4.new_notebook())
+    {}
+    """
     import nbformat
 
     nb = nbformat.read(str(nb_or_path), as_version=4) if isinstance(nb_or_path, (str, Path)) else nb_or_path
@@ -295,7 +352,14 @@ def notebook_parameters(nb_or_path) -> dict[str, Any]:
 
 
 def kernel_env() -> dict[str, str]:
-    """The environment every kernel runs in: deterministic hashing, one BLAS thread, UTC."""
+    """The environment every kernel runs in: deterministic hashing, one BLAS thread, UTC.
+
+    Examples
+    --------
+    >>> env = kernel_env()
+    >>> env["PYTHONHASHSEED"], env["OMP_NUM_THREADS"], env["TZ"], "MPLBACKEND" in env
+    ('0', '1', 'UTC', False)
+    """
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)  # let ipykernel choose the inline backend
     env.update({
@@ -719,6 +783,22 @@ def execute_notebooks(jobs: list[NotebookJob], n_jobs: int | None = None, *, pro
 
     Returns one :class:`NotebookResult` per job, in job order (filled in place when ``results``
     is given). See :class:`NotebookPool`.
+
+    Examples
+    --------
+    Execute a one-cell notebook (one kernel start, about two seconds):
+
+    >>> import tempfile, pathlib, nbformat
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(6 * 7)")]),
+    ...                str(tmp / "01_answer.ipynb"))
+    >>> job = NotebookJob(name="01_answer", source=tmp / "01_answer.ipynb", output=tmp / "out.ipynb",
+    ...                   parameters={}, cwd=tmp)
+    >>> [res] = execute_notebooks([job], 1)
+    >>> res.status, res.cells, res.seconds > 0
+    ('done', 1, True)
+    >>> nbformat.read(str(tmp / "out.ipynb"), as_version=4).cells[0].outputs[0]["text"]
+    '42\\n'
     """
     pool = NotebookPool(jobs, n_jobs, progress=progress, cell_timeout=cell_timeout, fail_fast=fail_fast,
                         results=results).start()
@@ -952,6 +1032,28 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
         A subject identifier appears in the rendered outputs (unless ``allow_listings``).
     ParamsError, ValidationError, ScenarioError, StudyFileError
         Bad parameters or inputs.
+
+    Examples
+    --------
+    A report of one notebook on a small simulated trial (one kernel start, about three seconds):
+
+    >>> import tempfile, pathlib, nbformat, yaml
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> (tmp / "nbs").mkdir()
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Hello"),
+    ...                                      nbformat.v4.new_code_cell("print(6 * 7)")])
+    >>> nbformat.write(nb, str(tmp / "nbs" / "01_hello.ipynb"))
+    >>> _ = (tmp / "params.yaml").write_text(yaml.safe_dump(
+    ...     {"name": "demo", "outputs": str(tmp / "reports"), "notebooks": str(tmp / "nbs"), "n_subjects": 40}))
+    >>> result = run_report(tmp / "params.yaml", jobs=1, progress=False)
+    >>> result.target.name, [(r.name, r.status) for r in result.notebooks]
+    ('demo', [('01_hello', 'done')])
+    >>> sorted(p.name for p in result.target.iterdir())
+    ['01_hello.html', '01_hello.ipynb', 'data', 'index.html', 'manifest.json', 'scenario.yaml', 'study.yaml']
+    >>> nbformat.read(str(result.target / "01_hello.ipynb"), as_version=4).cells[1].outputs[0]["text"]
+    '42\\n'
+    >>> result.manifest["report"], [n["status"] for n in result.manifest["notebooks"]]
+    ('demo', ['done'])
     """
     started = _dt.datetime.now(_dt.timezone.utc)
     _fast_imports()
@@ -1066,6 +1168,19 @@ def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = 
     Each runs in its own folder (as JupyterLab and nbval run it); run-dependent metadata is
     stripped and each cell keeps its original metadata, so an unchanged analysis gives an
     unchanged file. A notebook is rewritten only if it ran without error.
+
+    Examples
+    --------
+    Refresh a copy of a one-cell notebook (one kernel start, about two seconds):
+
+    >>> import tempfile, pathlib, nbformat
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "01_answer.ipynb"
+    >>> nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("6 * 7")]), str(path))
+    >>> [(r.name, r.status) for r in refresh_notebooks([path], progress=False)]
+    [('01_answer', 'done')]
+    >>> nb = nbformat.read(str(path), as_version=4)
+    >>> nb.cells[0].execution_count, nb.cells[0].outputs[0]["data"], "papermill" in nb.metadata
+    (1, {'text/plain': '42'}, False)
     """
     from trialkit.report import publish
 

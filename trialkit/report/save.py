@@ -37,6 +37,18 @@ def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path 
     - pandas display options so tables print identically across machines.
     - warnings: every warning is an error for trialkit's own code paths is too strict for a kernel;
       instead known-noisy third-party warnings are silenced (nbval compares stderr).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> out = notebook_setup(pathlib.Path(tempfile.mkdtemp()) / "report")
+    >>> sorted(p.name for p in out.iterdir())
+    ['figures', 'tables']
+    >>> pd.get_option("display.precision"), pd.get_option("display.width")
+    (3, 120)
+    >>> notebook_setup(None) is None      # interactive use: configure, but no output folder
+    True
     """
     import matplotlib as mpl
     import numpy as np
@@ -73,7 +85,25 @@ def _check_name(name: str) -> None:
 
 
 def save_table(df: pd.DataFrame, name: str, out_dir: str | Path | None, *, index: bool = False) -> pd.DataFrame:
-    """Write ``df`` to ``<out_dir>/tables/<name>.csv`` (deterministic) and return it for display."""
+    """Write ``df`` to ``<out_dir>/tables/<name>.csv`` (deterministic) and return it for display.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import pandas as pd
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> df = pd.DataFrame({"arm": ["A", "B"], "n": [12, 11], "rate": [1 / 3, 0.25]})
+    >>> save_table(df, "demo_rates", out) is df      # returned for display as a cell's last line
+    True
+    >>> print((out / "tables" / "demo_rates.csv").read_text(), end="")
+    arm,n,rate
+    A,12,0.333333
+    B,11,0.25
+    >>> save_table(df, "Demo Rates", None)
+    Traceback (most recent call last):
+    ...
+    ValueError: output name 'Demo Rates': use lower-case letters, digits and underscores
+    """
     _check_name(name)
     if out_dir is not None:
         path = Path(out_dir) / "tables" / f"{name}.csv"
@@ -85,7 +115,24 @@ def save_table(df: pd.DataFrame, name: str, out_dir: str | Path | None, *, index
 
 
 def save_figure(fig, name: str, out_dir: str | Path | None, formats=FIGURE_FORMATS):
-    """Save a matplotlib figure as PNG and SVG with fixed metadata (byte-identical across runs)."""
+    """Save a matplotlib figure as PNG and SVG with fixed metadata (byte-identical across runs).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from matplotlib.figure import Figure
+    >>> out = pathlib.Path(tempfile.mkdtemp())
+    >>> fig = Figure(figsize=(3, 2))
+    >>> _ = fig.add_subplot().plot([0, 30, 60], [1.0, 0.8, 0.7])
+    >>> fig is save_figure(fig, "demo_curve", out)
+    True
+    >>> sorted(p.name for p in (out / "figures").iterdir())
+    ['demo_curve.png', 'demo_curve.svg']
+    >>> first = (out / "figures" / "demo_curve.svg").read_bytes()
+    >>> _ = save_figure(fig, "demo_curve", out)
+    >>> (out / "figures" / "demo_curve.svg").read_bytes() == first
+    True
+    """
     _check_name(name)
     if out_dir is not None:
         folder = Path(out_dir) / "figures"

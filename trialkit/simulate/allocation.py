@@ -27,7 +27,15 @@ __all__ = ["apportion", "arm_sizes", "allocation_note", "randomize", "subject_id
 
 
 def apportion(total: int, ratio: dict[str, int]) -> dict[str, int]:
-    """Split ``total`` by ``ratio`` with the largest-remainder method (ties: earlier arm first)."""
+    """Split ``total`` by ``ratio`` with the largest-remainder method (ties: earlier arm first).
+
+    Examples
+    --------
+    >>> apportion(10, {"control": 1, "msc": 1, "pe": 1})
+    {'control': 4, 'msc': 3, 'pe': 3}
+    >>> apportion(50, {"control": 1, "msc": 1, "pe": 1, "pe_msc": 1})
+    {'control': 13, 'msc': 13, 'pe': 12, 'pe_msc': 12}
+    """
     weights = np.array(list(ratio.values()), dtype=float)
     exact = total * weights / weights.sum()
     base = np.floor(exact).astype(int)
@@ -45,6 +53,22 @@ def arm_sizes(sc: Scenario, study: Study, n_subjects: int | None = None) -> tupl
     scenario on a two-arm ``control`` vs ``msc`` study): the ratio is restricted to those arms and
     the total kept. A study with arms the scenario does not allocate gets equal allocation (the
     truth records :func:`allocation_note`).
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> from trialkit.study import load_study
+    >>> sc, study = load_scenario("default"), load_study()
+    >>> arm_sizes(sc, study)
+    ({'control': 30, 'msc': 30, 'pe': 30, 'pe_msc': 30}, {'control': 1, 'msc': 1, 'pe': 1, 'pe_msc': 1})
+    >>> arm_sizes(load_scenario("published"), study, n_subjects=22)[0]
+    {'control': 6, 'msc': 6, 'pe': 6, 'pe_msc': 4}
+
+    A study with only the ``control`` and ``msc`` arms keeps the scenario's total of 120:
+
+    >>> arm_sizes(sc, dataclasses.replace(study, arms=study.arms[:2]))
+    ({'control': 60, 'msc': 60}, {'control': 1, 'msc': 1})
     """
     declared = sc.allocation_sizes if sc.allocation_sizes is not None else sc.allocation_ratio
     total = int(sum(sc.allocation_sizes.values())) if sc.allocation_sizes is not None else int(sc.total)
@@ -69,7 +93,19 @@ def arm_sizes(sc: Scenario, study: Study, n_subjects: int | None = None) -> tupl
 
 
 def allocation_note(sc: Scenario, study: Study) -> str | None:
-    """How the scenario's allocation was adapted to the study's arms (None when it fits as written)."""
+    """How the scenario's allocation was adapted to the study's arms (None when it fits as written).
+
+    Examples
+    --------
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> from trialkit.study import load_study, params_dir
+    >>> sc = load_scenario("default")
+    >>> allocation_note(sc, load_study()) is None
+    True
+    >>> print(allocation_note(sc, load_study(params_dir() / "study_two_arm.yaml")))
+    the scenario allocates arms ['control', 'msc', 'pe', 'pe_msc'], not the study's arms ['soc', 'ucmsc']:
+    equal allocation with the scenario's total was used
+    """
     declared = list(sc.allocation_sizes if sc.allocation_sizes is not None else sc.allocation_ratio)
     if declared == study.arm_ids:
         return None
@@ -81,14 +117,35 @@ def allocation_note(sc: Scenario, study: Study) -> str | None:
 
 
 def effective_block_size(ratio: dict[str, int], block_size: int) -> int:
-    """``block_size`` if it is a multiple of the ratio's sum, else the nearest multiple below (>= 1 x sum)."""
+    """``block_size`` if it is a multiple of the ratio's sum, else the nearest multiple below (>= 1 x sum).
+
+    Examples
+    --------
+    >>> effective_block_size({"control": 1, "msc": 1}, 8), effective_block_size({"control": 1, "msc": 1}, 7)
+    (8, 6)
+    >>> effective_block_size({"control": 3, "msc": 3, "pe": 3, "pe_msc": 2}, 4)
+    11
+    """
     unit = sum(ratio.values())
     return unit * max(1, block_size // unit)
 
 
 def randomize(rng: np.random.Generator, sizes: dict[str, int], ratio: dict[str, int],
               block_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The allocation sequence: (arm index per subject, block number per subject, from 0)."""
+    """The allocation sequence: (arm index per subject, block number per subject, from 0).
+
+    Examples
+    --------
+    Ten subjects 1:1 in blocks of 4: two full blocks, then an incomplete block of the remaining two.
+
+    >>> arm, block = randomize(np.random.default_rng(1), {"control": 5, "msc": 5}, {"control": 1, "msc": 1}, 4)
+    >>> arm.tolist()
+    [1, 0, 1, 0, 0, 1, 0, 1, 1, 0]
+    >>> block.tolist()
+    [0, 0, 0, 0, 1, 1, 1, 1, 2, 2]
+    >>> np.bincount(arm).tolist()
+    [5, 5]
+    """
     block_size = effective_block_size(ratio, block_size)
     per_block = np.repeat(np.arange(len(ratio)), np.array(list(ratio.values())) * (block_size // sum(ratio.values())))
     n = sum(sizes.values())
@@ -110,13 +167,31 @@ def randomize(rng: np.random.Generator, sizes: dict[str, int], ratio: dict[str, 
 
 
 def subject_ids(n: int, prefix: str = "S") -> np.ndarray:
-    """Zero-padded ids ``S001`` ... in randomization order (lexical order = numeric order)."""
+    """Zero-padded ids ``S001`` ... in randomization order (lexical order = numeric order).
+
+    Examples
+    --------
+    >>> subject_ids(3).tolist()
+    ['S001', 'S002', 'S003']
+    >>> subject_ids(1200)[[0, -1]].tolist()
+    ['S0001', 'S1200']
+    """
     width = max(3, len(str(n)))
     return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width)).astype(object)
 
 
 def randomization_dates(rng: np.random.Generator, n: int, sc: Scenario) -> np.ndarray:
-    """Sorted uniform dates (``datetime64[D]``) over the recruitment period."""
+    """Sorted uniform dates (``datetime64[D]``) over the recruitment period.
+
+    Examples
+    --------
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> sc = load_scenario("default")
+    >>> [str(d) for d in sc.recruitment]
+    ['2012-11-01', '2015-03-31']
+    >>> randomization_dates(np.random.default_rng(1), 5, sc).astype(str).tolist()
+    ['2012-12-01', '2013-12-22', '2014-01-25', '2014-08-28', '2015-02-16']
+    """
     start, end = (np.datetime64(d, "D") for d in sc.recruitment)
     span = int((end - start).astype(int))
     return start + np.sort(rng.integers(0, span + 1, n)).astype("timedelta64[D]")

@@ -71,7 +71,21 @@ def meld_optn(tbil_umol: np.ndarray, creat_umol: np.ndarray, inr: np.ndarray) ->
 
 
 def pt_pta(inr_true: np.ndarray, coag: dict, noise: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Recorded (INR, PT s, PTA %) from the true INR and standard-normal calibration noise for PTA."""
+    """Recorded (INR, PT s, PTA %) from the true INR and standard-normal calibration noise for PTA.
+
+    Examples
+    --------
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> coag = load_scenario("default").baseline["coagulation"]
+    >>> inr, pt, pta = pt_pta(np.array([1.0, 1.5, 2.5]), coag, np.zeros(3))
+    >>> inr.tolist(), pt.tolist(), pta.tolist()
+    ([1.0, 1.5, 2.5], [12.0, 17.7, 28.7], [100.0, 40.0, 18.0])
+
+    Calibration noise moves PTA only (here INR 1.5 reads 41 % instead of 40 %):
+
+    >>> pt_pta(np.array([1.0, 1.5, 2.5]), coag, np.array([0.0, 1.0, -1.0]))[2].tolist()
+    [100.0, 41.0, 18.0]
+    """
     inr_true = np.clip(inr_true, *PLAUSIBLE["INR"])
     pt = coag["mnpt_s"] * inr_true ** (1.0 / coag["isi"])
     pta = coag["pta_k"] / (pt - coag["pta_c"]) * np.exp(coag["pta_sd"] * noise)
@@ -151,6 +165,18 @@ def draw_cohort(rng: np.random.Generator, n: int, sc: Scenario) -> dict[str, np.
     """``n`` eligible patients' baseline (a dict of arrays), by batched rejection sampling.
 
     Also returns ``screened``: how many candidates were screened to enrol ``n`` (a scalar array).
+
+    Examples
+    --------
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> sc = load_scenario("default")
+    >>> c = draw_cohort(np.random.default_rng(1), 5, sc)
+    >>> c["MELD"].tolist(), c["INR"].tolist(), c["PTA"].tolist()
+    ([25, 22, 25, 23, 21], [2.09, 1.54, 1.94, 1.64, 1.72], [23.0, 38.0, 26.0, 32.0, 32.0])
+    >>> int(c["screened"])  # candidates screened to enrol the 5 patients
+    10
+    >>> bool(eligible(c, sc).all())
+    True
     """
     parts: list[dict[str, np.ndarray]] = []
     have, screened, rate, pos = 0, 0, 0.35, []
@@ -172,7 +198,18 @@ def draw_cohort(rng: np.random.Generator, n: int, sc: Scenario) -> dict[str, np.
 
 
 def severity_score(c: dict[str, np.ndarray], sc: Scenario) -> np.ndarray:
-    """The linear severity score ``s = sum(coef * recorded baseline value)`` (MELD unrounded)."""
+    """The linear severity score ``s = sum(coef * recorded baseline value)`` (MELD unrounded).
+
+    Examples
+    --------
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> sc = load_scenario("default")
+    >>> sc.severity
+    {'MELD': 0.25, 'PTA': -0.03, 'HGB': -0.015, 'HE': 0.3}
+    >>> c = draw_cohort(np.random.default_rng(1), 5, sc)
+    >>> severity_score(c, sc).round(3).tolist()
+    [3.794, 2.496, 4.132, 3.262, 2.613]
+    """
     names = {"MELD": "MELD_RAW"}
     s = np.zeros(len(c["TBIL"]))
     for k, coef in sc.severity.items():
@@ -200,7 +237,20 @@ def _reference(sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
 
 
 def severity_z(c: dict[str, np.ndarray], sc: Scenario) -> tuple[np.ndarray, np.ndarray]:
-    """(s, z): the severity score and its standard-normal transform ``Phi^-1(F_ref(s))``."""
+    """(s, z): the severity score and its standard-normal transform ``Phi^-1(F_ref(s))``.
+
+    Examples
+    --------
+    The first call per baseline model draws the reference cohort (about a second).
+
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> sc = load_scenario("default")
+    >>> s, z = severity_z(draw_cohort(np.random.default_rng(1), 5, sc), sc)
+    >>> s.round(3).tolist()
+    [3.794, 2.496, 4.132, 3.262, 2.613]
+    >>> z.round(3).tolist()  # higher score = sicker = higher z
+    [0.26, -1.382, 0.645, -0.353, -1.205]
+    """
     s = severity_score(c, sc)
     q, p = _reference(sc)
     return s, special.ndtri(np.interp(s, q, p))

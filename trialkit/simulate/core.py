@@ -25,7 +25,18 @@ _EVENT_ORDER = {"death": 0, "hcc": 1, "last_contact": 2, "transplant": 3}  # can
 
 
 def resolve_study(study: Study | str | Path | None, sc: Scenario) -> Study:
-    """The study to simulate: ``study`` if given, else the scenario's ``study``, else params/study.yaml."""
+    """The study to simulate: ``study`` if given, else the scenario's ``study``, else params/study.yaml.
+
+    Examples
+    --------
+    >>> from trialkit.study import params_dir
+    >>> resolve_study(None, load_scenario("default")).arm_ids
+    ['control', 'msc', 'pe', 'pe_msc']
+    >>> Path(resolve_study(None, load_scenario("published")).path).name  # the scenario names its study
+    'study_published.yaml'
+    >>> resolve_study(params_dir() / "study_two_arm.yaml", load_scenario("default")).arm_ids
+    ['soc', 'ucmsc']
+    """
     if isinstance(study, Study):
         return study
     if study is not None:
@@ -39,7 +50,28 @@ def _streams(seed: int) -> dict[str, np.random.Generator]:
 
 
 def simulate_tables(study: Study, sc: Scenario, seed: int, n_subjects: int | None = None):
-    """The raw simulation: (tables dict, truth dict, latent DataFrame), not yet validated."""
+    """The raw simulation: (tables dict, truth dict, latent DataFrame), not yet validated.
+
+    Examples
+    --------
+    >>> tables, truth, latent = simulate_tables(load_study(), load_scenario("default"), seed=1, n_subjects=8)
+    >>> sorted(tables)
+    ['adverse_events', 'events', 'infusions', 'labs', 'subjects', 'symptoms']
+    >>> tables["subjects"]["arm"].tolist()
+    ['pe', 'pe_msc', 'control', 'msc', 'msc', 'control', 'pe', 'pe_msc']
+    >>> truth["arm_sizes"]
+    {'control': 2, 'msc': 2, 'pe': 2, 'pe_msc': 2}
+    >>> latent.loc[:2, ["subject_id", "arm", "event_day", "event_observed"]]
+      subject_id      arm  event_day  event_observed
+    0       S001       pe      16964           False
+    1       S002   pe_msc        100            True
+    2       S003  control       2761           False
+    >>> tables["events"].head(3)
+      subject_id         event  day               detail
+    0       S001  last_contact  335            completed
+    1       S002         death  100  multi-organ failure
+    2       S002  last_contact  100                 died
+    """
     rng = _streams(seed)
     params, skipped, _ = course.output_parameters(study)  # unit check before any work
     sizes, ratio = allocation.arm_sizes(sc, study, n_subjects)

@@ -68,6 +68,22 @@ def output_parameters(study: Study) -> tuple[list[str], list[str], list[tuple[fl
     ------
     StudyFileError
         When the study declares a unit the simulator does not support for a parameter it knows.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study, study_from_dict
+    >>> raw = dict(load_study().raw)
+    >>> raw["parameters"] = {**raw["parameters"], "TBIL": {"unit": "mg/dL"}, "CRP": {"unit": "mg/L"}}
+    >>> params, skipped, conv = output_parameters(study_from_dict(raw))
+    >>> params[:4], skipped
+    (['ALT', 'AST', 'TBIL', 'ALB'], ['CRP'])
+    >>> conv[2]  # TBIL: umol/L x 1/17.1 = mg/dL, two decimals
+    (0.05847953216374269, 2)
+    >>> raw["parameters"]["TBIL"] = {"unit": "g/L"}
+    >>> output_parameters(study_from_dict(raw))
+    Traceback (most recent call last):
+    ...
+    trialkit.errors.StudyFileError: <study>: parameters.TBIL.unit: the simulator cannot produce TBIL in 'g/L'; ...
     """
     params, skipped, conv = [], [], []
     for name, p in study.parameters.items():
@@ -179,14 +195,59 @@ def _long(mask, ids, days, visit_ids, name_col, names, value_col, values, **per_
 
 def observable(days: np.ndarray, attended: np.ndarray, last_day: np.ndarray, observed: np.ndarray,
                event_day: np.ndarray) -> np.ndarray:
-    """(n, visits) mask of visits that can have data: attended, not after last contact or death/LT."""
+    """(n, visits) mask of visits that can have data: attended, not after last contact or death/LT.
+
+    Examples
+    --------
+    Three subjects, visits on days 0, 7 and 28: the second missed its day-7 visit, the third died
+    on day 20 (no data on or after the event day).
+
+    >>> days = np.array([[0, 7, 28], [-1, 8, 27], [0, 6, 29]])
+    >>> attended = np.array([[True, True, True], [True, False, True], [True, True, True]])
+    >>> observable(days, attended, last_day=np.array([336, 336, 20]), observed=np.array([False, False, True]),
+    ...            event_day=np.array([0, 0, 20])).tolist()
+    [[True, True, True], [True, False, True], [True, True, False]]
+    """
     before_event = ~observed[:, None] | (days < event_day[:, None])
     return attended & (days <= last_day[:, None]) & before_event
 
 
 def lab_table(rng, study: Study, sc: Scenario, cohort, days, can_see, arm_idx, active_by_arm, T,
               ids) -> pd.DataFrame:
-    """The ``labs`` table: subject_id, day, visit, parameter, value, unit (sorted)."""
+    """The ``labs`` table: subject_id, day, visit, parameter, value, unit (sorted).
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> from trialkit.simulate import cohort, schedule
+    >>> from trialkit.simulate.allocation import subject_ids
+    >>> from trialkit.simulate.effects import arm_effects
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
+    >>> base = cohort.draw_cohort(rng, 2, sc)
+    >>> days, attended = schedule.visit_schedule(rng, study, 2, sc)
+    >>> active = arm_effects(sc, study)
+    >>> by_arm = [active[a] for a in study.arm_ids]
+
+    Subject S001 (control) survives; S002 (UC-MSC) dies on day 41 (latent event time 40 days):
+
+    >>> T = np.array([1e4, 40.0])
+    >>> can_see = observable(days, attended, np.array([days[0, -1], 41]), np.array([False, True]),
+    ...                      np.array([10001, 41]))
+    >>> labs = lab_table(rng, study, sc, base, days, can_see, np.array([0, 1]), by_arm, T, subject_ids(2))
+    >>> labs.head(3)
+      subject_id  day visit parameter  value   unit
+    0       S001    0    D0       ALB   30.9    g/L
+    1       S001    0    D0       ALT   61.0    U/L
+    2       S001    0    D0   ASCITES    1.0  grade
+    >>> labs.groupby("subject_id")["day"].max().to_dict()  # S002: no visit after day 28
+    {'S001': 334, 'S002': 28}
+    >>> labs.loc[labs["parameter"] == "TBIL"].groupby("subject_id")["value"].agg(["first", "last"])
+                first   last
+    subject_id
+    S001        277.5    9.2
+    S002        172.8  125.0
+    """
     params, _, conv = output_parameters(study)
     order = np.argsort(np.array(params, dtype=object), kind="stable")  # canonical row order
     params, conv = [params[i] for i in order], [conv[i] for i in order]
@@ -210,7 +271,41 @@ def lab_table(rng, study: Study, sc: Scenario, cohort, days, can_see, arm_idx, a
 
 
 def symptom_table(rng, study: Study, sc: Scenario, days, can_see, arm_idx, active_by_arm, T, ids):
-    """(symptoms table, baseline latent severities (n, k)). Scores 0-3 at observable visits."""
+    """(symptoms table, baseline latent severities (n, k)). Scores 0-3 at observable visits.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> from trialkit.simulate import cohort, schedule
+    >>> from trialkit.simulate.allocation import subject_ids
+    >>> from trialkit.simulate.effects import arm_effects
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
+    >>> base = cohort.draw_cohort(rng, 2, sc)
+    >>> days, attended = schedule.visit_schedule(rng, study, 2, sc)
+    >>> active = arm_effects(sc, study)
+    >>> by_arm = [active[a] for a in study.arm_ids]
+
+    Subject S001 (control) survives; S002 (UC-MSC) dies on day 41 (latent event time 40 days):
+
+    >>> T = np.array([1e4, 40.0])
+    >>> can_see = observable(days, attended, np.array([days[0, -1], 41]), np.array([False, True]),
+    ...                      np.array([10001, 41]))
+    >>> sym, l0 = symptom_table(rng, study, sc, days, can_see, np.array([0, 1]), by_arm, T, subject_ids(2))
+    >>> sym.head(4)
+      subject_id  day visit               symptom  score
+    0       S001    0    D0  abdominal_distension      1
+    1       S001    0    D0         appetite_loss      2
+    2       S001    0    D0               fatigue      1
+    3       S001    0    D0             leg_edema      2
+    >>> l0.shape  # subjects x symptoms (alphabetical)
+    (2, 4)
+
+    The total score of S002 worsens again over the last weeks before death:
+
+    >>> sym[sym["subject_id"] == "S002"].groupby("day")["score"].sum().to_dict()
+    {-3: 7, 3: 7, 7: 7, 14: 4, 21: 4, 28: 7}
+    """
     names = sorted(study.symptoms)  # canonical row order
     n, v = days.shape
     if not names:

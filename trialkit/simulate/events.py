@@ -69,7 +69,26 @@ class PiecewiseSurvival:
 
 def event_times(rng: np.random.Generator, z: np.ndarray, hr: np.ndarray, curve: PiecewiseSurvival,
                 rho: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(T, eps, U): latent event times (days, continuous), copula noise and the uniform U."""
+    """(T, eps, U): latent event times (days, continuous), copula noise and the uniform U.
+
+    Examples
+    --------
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> sc = load_scenario("default")
+    >>> curve, rho = PiecewiseSurvival(sc.survival["control"]), sc.survival["copula_rho"]
+    >>> T, eps, u = event_times(np.random.default_rng(1), np.array([-1.0, 0.0, 1.0]), np.ones(3), curve, rho)
+    >>> T.round(1).tolist()  # days; a higher z (sicker) tends to mean an earlier event
+    [1293.7, 39.1, 25.3]
+    >>> u.round(3).tolist()
+    [0.373, 0.745, 0.806]
+
+    Marginally, an arm with hazard ratio 0.6 has 1 - S_0(84) ** 0.6 = 0.249 events by day 84:
+
+    >>> rng = np.random.default_rng(1)
+    >>> T, _, _ = event_times(rng, rng.standard_normal(20_000), np.full(20_000, 0.6), curve, rho)
+    >>> round(float((T <= 84).mean()), 2)
+    0.25
+    """
     eps = rng.standard_normal(len(z))
     w = rho * z + np.sqrt(1.0 - rho**2) * eps
     neg_log_u = -special.log_ndtr(w)  # -log U, accurate in both tails
@@ -77,7 +96,24 @@ def event_times(rng: np.random.Generator, z: np.ndarray, hr: np.ndarray, curve: 
 
 
 def oracle_risk(t: float, z: np.ndarray, hr: np.ndarray, curve: PiecewiseSurvival, rho: float) -> np.ndarray:
-    """P(T <= t | z, arm): the true individual risk of death or LT by day ``t``."""
+    """P(T <= t | z, arm): the true individual risk of death or LT by day ``t``.
+
+    Examples
+    --------
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> sc = load_scenario("default")
+    >>> curve, rho = PiecewiseSurvival(sc.survival["control"]), sc.survival["copula_rho"]
+    >>> z = np.array([-1.0, 0.0, 1.0])
+    >>> oracle_risk(84, z, np.ones(3), curve, rho).round(3).tolist()  # control arm
+    [0.129, 0.351, 0.644]
+    >>> oracle_risk(84, z, np.full(3, 0.6), curve, rho).round(3).tolist()  # hazard ratio 0.6
+    [0.055, 0.199, 0.462]
+
+    Without dependence on severity (``rho = 0``) everyone has the marginal risk 1 - S_0(84):
+
+    >>> oracle_risk(84, z, np.ones(3), curve, 0.0).round(3).tolist(), round(1 - float(curve.survival(84)), 3)
+    ([0.38, 0.38, 0.38], 0.38)
+    """
     s = np.clip(curve.survival(t, hr), 1e-300, 1 - 1e-16)
     return special.ndtr((rho * np.asarray(z) - special.ndtri(s)) / np.sqrt(1.0 - rho**2))
 
@@ -99,7 +135,22 @@ class FollowUp:
 
 
 def follow_up(rng: np.random.Generator, T: np.ndarray, end_day: np.ndarray, sc: Scenario) -> FollowUp:
-    """Censoring, event type, cause of death and HCC for latent event times ``T``."""
+    """Censoring, event type, cause of death and HCC for latent event times ``T``.
+
+    Examples
+    --------
+    Four subjects followed to day 336; two have their event within follow-up.
+
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> T = np.array([30.2, 400.0, 1000.0, 20.5])
+    >>> fu = follow_up(np.random.default_rng(1), T, np.full(4, 336), load_scenario("default"))
+    >>> fu.event_day.tolist(), fu.observed.tolist()
+    ([31, 401, 1001, 21], [True, False, False, True])
+    >>> fu.last_day.tolist(), fu.reason.tolist()
+    ([31, 336, 336, 21], ['transplanted', 'completed', 'completed', 'died'])
+    >>> fu.cause[3], fu.hcc_day.tolist()
+    ('hepatic failure', [nan, nan, nan, nan])
+    """
     n = len(T)
     sv = sc.survival
     rate = -np.log1p(-sv["loss_to_follow_up"]) / 336.0

@@ -70,12 +70,30 @@ _REPLACED_ON_EXTEND = ("effects", "allocation", "reactions")
 
 
 def scenarios_dir() -> Path:
-    """The folder of bundled scenarios, ``params/scenarios/``."""
+    """The folder of bundled scenarios, ``params/scenarios/``.
+
+    Examples
+    --------
+    >>> folder = scenarios_dir()
+    >>> folder.relative_to(params_dir()).as_posix()
+    'scenarios'
+    >>> (folder / "null.yaml").is_file(), load_scenario(folder / "null.yaml").name
+    (True, 'null')
+    """
     return params_dir() / "scenarios"
 
 
 def default_scenario_path() -> Path:
-    """Path of the default scenario, ``params/scenarios/default.yaml``."""
+    """Path of the default scenario, ``params/scenarios/default.yaml``.
+
+    Examples
+    --------
+    >>> path = default_scenario_path()
+    >>> path.name, path.parent == scenarios_dir()
+    ('default.yaml', True)
+    >>> load_scenario(path) == load_scenario()  # what load_scenario() reads by default
+    True
+    """
     return scenarios_dir() / "default.yaml"
 
 

@@ -46,7 +46,25 @@ def _followed_on(day: np.ndarray, last: np.ndarray, observed: np.ndarray) -> np.
 
 
 def dosing(rng, study: Study, sc: Scenario, arm_idx, fu) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
-    """(doses received per factor, one row per dose given: subject, factor, dose, day, kind)."""
+    """(doses received per factor, one row per dose given: subject, factor, dose, day, kind).
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> from trialkit.simulate.events import follow_up
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
+    >>> arm_idx = np.arange(4)  # one subject per arm: control, msc, pe, pe_msc
+    >>> fu = follow_up(rng, np.array([1e4, 1e4, 1e4, 4.5]), np.full(4, 336), sc)  # S004 dies on day 5
+    >>> counts, doses = dosing(rng, study, sc, arm_idx, fu)
+    >>> {f: c.tolist() for f, c in counts.items()}  # S004 (pe_msc) dies before its second UC-MSC dose
+    {'msc': [0, 4, 0, 1], 'pe': [0, 0, 3, 2]}
+    >>> doses[doses["subject"] == 3]
+       subject  factor  dose  day       kind
+    7        3       0     1    0   infusion
+    8        3       1     1    0  procedure
+    9        3       1     2    3  procedure
+    """
     n = len(arm_idx)
     counts = {f: np.zeros(n, dtype=np.int64) for f in study.factors}
     parts = []
@@ -71,7 +89,25 @@ def dosing(rng, study: Study, sc: Scenario, arm_idx, fu) -> tuple[dict[str, np.n
 
 
 def reactions(rng, study: Study, sc: Scenario, doses: pd.DataFrame) -> dict[str, np.ndarray]:
-    """Per dose given: whether a fever, rash or allergy reaction occurs (scenario ``reactions``)."""
+    """Per dose given: whether a fever, rash or allergy reaction occurs (scenario ``reactions``).
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> from trialkit.simulate.events import follow_up
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
+    >>> arm_idx = np.arange(4)  # one subject per arm: control, msc, pe, pe_msc
+    >>> fu = follow_up(rng, np.array([1e4, 1e4, 1e4, 4.5]), np.full(4, 336), sc)  # S004 dies on day 5
+    >>> counts, doses = dosing(rng, study, sc, arm_idx, fu)
+    >>> sc.reactions
+    {'msc': {'fever': 0.03, 'rash': 0.01}, 'pe': {'allergy': 0.04}}
+    >>> r = reactions(rng, study, sc, doses)
+    >>> {cat: np.flatnonzero(hit).tolist() for cat, hit in r.items()}  # doses with a reaction
+    {'fever': [], 'rash': [], 'allergy': [6]}
+    >>> doses.loc[6, ["subject", "factor", "day"]].tolist()  # S003's third plasma exchange
+    [2, 1, 6]
+    """
     names = list(study.factors)
     f = doses["factor"].to_numpy()
     out = {}
@@ -82,7 +118,33 @@ def reactions(rng, study: Study, sc: Scenario, doses: pd.DataFrame) -> dict[str,
 
 
 def infusion_table(rng, study: Study, doses: pd.DataFrame, fever: np.ndarray, ids) -> tuple[pd.DataFrame | None, dict]:
-    """The ``infusions`` table (None if the study has no infusion-kind factor) and fever details."""
+    """The ``infusions`` table (None if the study has no infusion-kind factor) and fever details.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> from trialkit.simulate.events import follow_up
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
+    >>> arm_idx = np.arange(4)  # one subject per arm: control, msc, pe, pe_msc
+    >>> fu = follow_up(rng, np.array([1e4, 1e4, 1e4, 4.5]), np.full(4, 336), sc)  # S004 dies on day 5
+    >>> counts, doses = dosing(rng, study, sc, arm_idx, fu)
+    >>> from trialkit.simulate.allocation import subject_ids
+    >>> fever = np.zeros(len(doses), dtype=bool)
+    >>> fever[1] = True  # a fever reaction to S002's second UC-MSC infusion (day 7)
+    >>> inf, info = infusion_table(rng, study, doses, fever, subject_ids(4))
+    >>> inf.head(3)
+      subject_id  infusion  day  hours_after  temperature_c factor
+    0       S002         1    0          0.0           36.6    msc
+    1       S002         1    0          1.0           36.7    msc
+    2       S002         1    0          2.0           36.8    msc
+    >>> inf.groupby("subject_id")["infusion"].max().to_dict()
+    {'S002': 4, 'S004': 1}
+    >>> inf.loc[(inf["subject_id"] == "S002") & (inf["infusion"] == 2), "temperature_c"].tolist()  # 0-8 h
+    [36.8, 37.5, 38.1, 37.6, 37.2]
+    >>> info["index"].tolist(), info["hour"].tolist(), info["peak"].tolist()  # peak hour and temperature
+    ([1], [2.0], [38.1])
+    """
     inf = doses["kind"].to_numpy() == "infusion"
     if not any(fac.kind == "infusion" for fac in study.factors.values()):
         return None, {}
@@ -125,7 +187,35 @@ def _choice(rng, options: dict, size: int) -> np.ndarray:
 
 def adverse_event_table(rng, sc: Scenario, doses: pd.DataFrame, reactions: dict[str, np.ndarray],
                         fever_info: dict, arm_idx, active_by_arm, z, fu, ids) -> pd.DataFrame:
-    """The ``adverse_events`` table, sorted by subject, day, term."""
+    """The ``adverse_events`` table, sorted by subject, day, term.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> from trialkit.simulate.events import follow_up
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
+    >>> arm_idx = np.arange(4)  # one subject per arm: control, msc, pe, pe_msc
+    >>> fu = follow_up(rng, np.array([1e4, 1e4, 1e4, 4.5]), np.full(4, 336), sc)  # S004 dies on day 5
+    >>> counts, doses = dosing(rng, study, sc, arm_idx, fu)
+    >>> from trialkit.simulate.allocation import subject_ids
+    >>> fever = np.zeros(len(doses), dtype=bool)
+    >>> fever[1] = True  # a fever reaction to S002's second UC-MSC infusion (day 7)
+    >>> from trialkit.simulate.effects import arm_effects
+    >>> r = reactions(rng, study, sc, doses)
+    >>> r["fever"] = fever
+    >>> inf, info = infusion_table(rng, study, doses, fever, subject_ids(4))
+    >>> active = arm_effects(sc, study)
+    >>> by_arm = [active[a] for a in study.arm_ids]
+    >>> ae = adverse_event_table(rng, sc, doses, r, info, arm_idx, by_arm, np.zeros(4), fu, subject_ids(4))
+    >>> ae[["subject_id", "term", "category", "day", "grade"]]
+      subject_id                    term category  day  grade
+    0       S002  infusion-related fever    fever    7      1
+    1       S003               urticaria  allergy    6      1
+    2       S004         hepatic failure    other    5      5
+    >>> ae["hours_after_infusion"].tolist(), ae["related"].tolist(), ae["serious"].tolist()
+    ([4.0, nan, nan], [True, True, False], [False, False, True])
+    """
     kind = doses["kind"].to_numpy()
     parts = []
 

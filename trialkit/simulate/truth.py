@@ -32,7 +32,16 @@ __all__ = ["build_truth", "jsonable"]
 
 
 def jsonable(x, digits: int = 12):
-    """Plain JSON types with floats rounded to ``digits`` significant digits (stable output)."""
+    """Plain JSON types with floats rounded to ``digits`` significant digits (stable output).
+
+    Examples
+    --------
+    >>> jsonable({"hr": np.float64(0.6), "n": np.int64(3), "ok": np.bool_(True), "x": float("nan"),
+    ...           "third": 1 / 3, 2: (1, 2)})
+    {'hr': 0.6, 'n': 3, 'ok': True, 'x': None, 'third': 0.333333333333, '2': [1, 2]}
+    >>> jsonable(0.6 * 0.8), jsonable(1 / 3, digits=3)
+    (0.48, 0.333)
+    """
     if isinstance(x, dict):
         return {str(k): jsonable(v, digits) for k, v in x.items()}
     if isinstance(x, (list, tuple)):
@@ -64,7 +73,27 @@ def _terms(sc: Scenario, study: Study) -> dict[str, Effect]:
 def build_truth(sc: Scenario, study: Study, seed: int, sizes: dict[str, int], ratio: dict[str, int],
                 active: dict[str, list], screened: int, block_size: int | None = None,
                 allocation_note: str | None = None) -> dict:
-    """The truth dict for one simulated trial (see the module docstring for each key)."""
+    """The truth dict for one simulated trial (see the module docstring for each key).
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> from trialkit.simulate.allocation import arm_sizes
+    >>> from trialkit.simulate.effects import arm_effects
+    >>> from trialkit.simulate.scenario import load_scenario
+    >>> sc, study = load_scenario("default"), load_study()
+    >>> sizes, ratio = arm_sizes(sc, study)
+    >>> truth = jsonable(build_truth(sc, study, 1, sizes, ratio, arm_effects(sc, study), screened=250))
+    >>> truth["n_subjects"], truth["arm_sizes"]
+    (120, {'control': 30, 'msc': 30, 'pe': 30, 'pe_msc': 30})
+    >>> truth["hazard_ratios"]
+    {'terms': {'msc': 0.6, 'pe': 0.8, 'msc*pe': 1.0}, 'arms_vs_control': {'control': 1.0, 'msc': 0.6, 'pe': 0.8,
+     'pe_msc': 0.48}}
+    >>> {arm: round(s["primary"], 3) for arm, s in truth["survival"].items()}  # transplant-free at day 336
+    {'control': 0.515, 'msc': 0.672, 'pe': 0.588, 'pe_msc': 0.727}
+    >>> truth["th1_th2"]["effects"]  # on log(TH1/TH2) at the secondary horizon
+    {'msc': -0.3, 'pe': 0.0, 'msc*pe': 0.0}
+    """
     curve = PiecewiseSurvival(sc.survival["control"])
     primary = int(study.horizons["primary"])
     secondary = int(study.horizons.get("secondary", primary))

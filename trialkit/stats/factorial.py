@@ -58,7 +58,14 @@ def not_factorial_reason(study) -> str | None:
 
 
 def is_factorial(study) -> bool:
-    """Whether every combination of factor levels has an arm (and there are at least two factors)."""
+    """Whether every combination of factor levels has an arm (and there are at least two factors).
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study, params_dir
+    >>> is_factorial(load_study()), is_factorial(load_study(params_dir() / "study_two_arm.yaml"))
+    (True, False)
+    """
     return not_factorial_reason(study) is None
 
 
@@ -102,6 +109,33 @@ def factorial_report(main_coef: pd.Series, main_cov: pd.DataFrame, full_coef: pd
         ``comparison``, ``factor``, ``estimate``, ``ci_low``, ``ci_high``, ``p_value``, and on margins
         rows ``interaction``, ``interaction_estimate``, ``interaction_ci_low``, ``interaction_ci_high``,
         ``interaction_p_value`` (the two-way interactions involving that factor).
+
+    Examples
+    --------
+    Differences (no ``transform``) in the 2×2 design of the study file; the combination arm's
+    contrast to control is the sum of both main effects and the interaction, 1.5 + 0.5 + 1.0:
+
+    >>> import pandas as pd
+    >>> from trialkit.study import load_study
+    >>> main = pd.Series({"msc": 2.0, "pe": 1.0})
+    >>> main_cov = pd.DataFrame([[0.25, 0.0], [0.0, 0.25]], index=main.index, columns=main.index)
+    >>> full = pd.Series({"msc": 1.5, "pe": 0.5, "msc:pe": 1.0})
+    >>> full_cov = pd.DataFrame([[0.5, 0.25, -0.5], [0.25, 0.5, -0.5], [-0.5, -0.5, 1.0]],
+    ...                         index=full.index, columns=full.index)
+    >>> t = factorial_report(main, main_cov, full, full_cov, load_study(), outcome="difference")
+    >>> t[["section", "factor", "estimate", "ci_low", "ci_high"]].round(2)
+              section factor  estimate  ci_low  ci_high
+    0         margins    msc       2.0    1.02     2.98
+    1         margins     pe       1.0    0.02     1.98
+    2  arm vs control    NaN       1.5    0.11     2.89
+    3  arm vs control    NaN       0.5   -0.89     1.89
+    4  arm vs control    NaN       3.0    1.61     4.39
+    5   simple effect    msc       1.5    0.11     2.89
+    6   simple effect    msc       2.5    1.11     3.89
+    7   simple effect     pe       0.5   -0.89     1.89
+    8   simple effect     pe       1.5    0.11     2.89
+    >>> t.loc[4, "comparison"], t.loc[6, "comparison"]
+    ('PE + UC-MSC vs Conventional care', 'UC-MSC vs no UC-MSC, with Plasma exchange')
     """
     reason = not_factorial_reason(study)
     if reason:
@@ -162,7 +196,30 @@ def factorial_report(main_coef: pd.Series, main_cov: pd.DataFrame, full_coef: pd
 
 def survival_factorial(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.DataFrame:
     """:func:`factorial_report` for a time-to-event dataset: Cox models on the factors without and
-    with interactions (:func:`trialkit.stats.survival.cox_factorial`); estimates are hazard ratios."""
+    with interactions (:func:`trialkit.stats.survival.cox_factorial`); estimates are hazard ratios.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.tte import time_to_event
+    >>> trial = simulate(seed=1)
+    >>> t = survival_factorial(time_to_event(trial), trial.study)
+    >>> t[["section", "factor", "estimate", "ci_low", "ci_high"]].round(2)
+              section factor  estimate  ci_low  ci_high
+    0         margins    msc      0.65    0.38     1.12
+    1         margins     pe      1.01    0.59     1.73
+    2  arm vs control    NaN      0.66    0.30     1.43
+    3  arm vs control    NaN      1.02    0.50     2.09
+    4  arm vs control    NaN      0.65    0.30     1.39
+    5   simple effect    msc      0.66    0.30     1.43
+    6   simple effect    msc      0.64    0.30     1.36
+    7   simple effect     pe      1.02    0.50     2.09
+    8   simple effect     pe      0.99    0.44     2.24
+    >>> t.loc[t["section"] == "margins", ["factor", "interaction_estimate", "interaction_p_value"]].round(2)
+      factor  interaction_estimate  interaction_p_value
+    0    msc                  0.97                 0.95
+    1     pe                  0.97                 0.95
+    """
     from trialkit.stats.survival import cox_factorial
 
     main = cox_factorial(tte, study, interaction=False, alpha=alpha).model
@@ -181,6 +238,21 @@ def mmrm_factorial(long: pd.DataFrame, study, visit, *, covariance: str = "unstr
     geometric means. ``population="survivors"`` keeps subjects alive and transplant-free at the
     horizon (see :func:`trialkit.stats.longitudinal.analyze_parameters`). Returns the stacked tables
     with a ``parameter`` column first.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.change import change_from_baseline
+    >>> trial = simulate(seed=1)
+    >>> long = change_from_baseline(trial, ["ALB", "TBIL"])  # TBIL on the log scale
+    >>> t = mmrm_factorial(long, trial.study, "W24")
+    >>> margins = t[t["section"] == "margins"]
+    >>> margins[["parameter", "outcome", "factor", "estimate", "interaction_estimate"]].round(2)
+       parameter                    outcome factor  estimate  interaction_estimate
+    0        ALB  difference in mean change    msc      1.23                  1.07
+    1        ALB  difference in mean change     pe      0.06                  1.07
+    9       TBIL   ratio of geometric means    msc      0.84                  0.96
+    10      TBIL   ratio of geometric means     pe      0.97                  0.96
     """
     from trialkit.stats.longitudinal import fit_mmrm
 

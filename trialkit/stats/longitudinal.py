@@ -357,6 +357,33 @@ def fit_mmrm(data: pd.DataFrame, *, arms: list | None = None, control=None, stud
     Returns
     -------
     MMRMFit
+
+    Examples
+    --------
+    Six subjects, two post-baseline visits; one intercept and baseline slope per visit, one arm
+    effect per visit:
+
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"subject_id": list("aabbccddeeff"), "arm": ["c"] * 6 + ["t"] * 6,
+    ...                   "visit": ["V1", "V2"] * 6, "baseline": [10., 10, 12, 12, 14, 14, 11, 11, 13, 13, 15, 15],
+    ...                   "change": [0., 1, 1, 1, 0, 2, 2, 3, 3, 5, 2, 4]})
+    >>> fit = fit_mmrm(d, arms=["c", "t"])
+    >>> fit.params.round(3)
+    visit[V1]             0.333
+    visit[V2]            -1.667
+    visit[V1]:baseline    0.000
+    visit[V2]:baseline    0.250
+    visit[V1]:arm[t]      2.000
+    visit[V2]:arm[t]      2.417
+    dtype: float64
+    >>> fit.n_subjects, fit.n_obs, fit.control, fit.treatments
+    (6, 12, 'c', ['arm[t]'])
+    >>> round(fit.variance["tau2"], 3), round(fit.variance["sigma2"], 3)  # random intercept, residual
+    (0.222, 0.278)
+    >>> fit_mmrm(d, arms=["c", "t"], covariance="unstructured").variance["Sigma"].round(3)
+           V1     V2
+    V1  0.444  0.222
+    V2  0.222  0.556
     """
     if covariance not in COVARIANCES:
         raise ValueError(f"covariance: expected one of {COVARIANCES}")
@@ -462,6 +489,18 @@ def contrasts(fit: MMRMFit, arms: list | None = None) -> pd.DataFrame:
     -------
     DataFrame
         ``arm``, ``visit``, ``estimate``, ``se``, ``df``, ``statistic``, ``ci_low``, ``ci_high``, ``p_value``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"subject_id": list("aabbccddeeff"), "arm": ["c"] * 6 + ["t"] * 6,
+    ...                   "visit": ["V1", "V2"] * 6, "baseline": [10., 10, 12, 12, 14, 14, 11, 11, 13, 13, 15, 15],
+    ...                   "change": [0., 1, 1, 1, 0, 2, 2, 3, 3, 5, 2, 4]})
+    >>> fit = fit_mmrm(d, arms=["c", "t"], covariance="unstructured")
+    >>> contrasts(fit)[["arm", "visit", "estimate", "se", "df", "ci_low", "ci_high", "p_value"]].round(3)
+      arm visit  estimate     se   df  ci_low  ci_high  p_value
+    0   t    V1     2.000  0.569  6.0   0.607    3.393    0.013
+    1   t    V2     2.417  0.636  6.0   0.859    3.974    0.009
     """
     arms = [a for a in (list(fit.arm_x) if arms is None else arms) if a != fit.control]
     rows = []
@@ -476,7 +515,25 @@ def contrasts(fit: MMRMFit, arms: list | None = None) -> pd.DataFrame:
 
 
 def term_effects(fit: MMRMFit, visit) -> pd.DataFrame:
-    """The treatment-column coefficients at one visit (factorial terms), with CIs."""
+    """The treatment-column coefficients at one visit (factorial terms), with CIs.
+
+    Returns
+    -------
+    DataFrame
+        ``term``, ``visit``, ``estimate``, ``se``, ``df``, ``statistic``, ``ci_low``, ``ci_high``, ``p_value``.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.change import change_from_baseline
+    >>> trial = simulate(seed=1)
+    >>> fit = fit_mmrm(change_from_baseline(trial, ["ALB"]), study=trial.study, model="factorial")
+    >>> term_effects(fit, "W24")[["term", "visit", "estimate", "ci_low", "ci_high", "p_value"]].round(2)
+         term visit  estimate  ci_low  ci_high  p_value
+    0     msc   W24      0.50   -1.07     2.08     0.53
+    1      pe   W24     -0.69   -2.42     1.05     0.44
+    2  msc:pe   W24      1.12   -1.22     3.46     0.35
+    """
     rows = []
     for t in fit.treatments:
         name = f"{_vname(visit)}:{t}"
@@ -525,6 +582,27 @@ def analyze_parameters(long: pd.DataFrame, study, parameters: list | None = None
         ``"arm"``) and ``"fits"`` (parameter, n_subjects, n_obs, loglik, converged). Parameters with
         too little data (fewer than two arms, or no post-baseline value) are listed in ``fits`` with
         ``note``.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.change import change_from_baseline
+    >>> trial = simulate(seed=1)
+    >>> res = analyze_parameters(change_from_baseline(trial, ["ALB", "TBIL"]), trial.study)
+    >>> res["fits"][["parameter", "covariance", "n_subjects", "n_obs", "converged"]]
+      parameter        covariance  n_subjects  n_obs  converged
+    0       ALB  random_intercept         119    748       True
+    1      TBIL  random_intercept         119    748       True
+    >>> c = res["contrasts"]  # TBIL is on the log scale: display_* are ratios of geometric means
+    >>> c.loc[c["visit"] == "W24", ["parameter", "arm", "display_estimate", "display_ci_low",
+    ...                             "display_ci_high"]].round(2)
+       parameter     arm  display_estimate  display_ci_low  display_ci_high
+    7        ALB     msc              0.50           -1.07             2.08
+    15       ALB      pe             -0.69           -2.42             1.05
+    23       ALB  pe_msc              0.94           -0.72             2.59
+    31      TBIL     msc              0.89            0.75             1.07
+    39      TBIL      pe              1.03            0.85             1.25
+    47      TBIL  pe_msc              0.86            0.72             1.03
     """
     if population not in ("all", "survivors"):
         raise ValueError("population: expected 'all' or 'survivors'")

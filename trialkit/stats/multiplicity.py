@@ -66,6 +66,20 @@ def multiplicity_table(tests: pd.DataFrame, *, primary: str = "primary", seconda
     DataFrame
         The input plus ``p_adjusted`` (primary: as is; secondary: Holm; exploratory: NaN), ``role``
         and ``significant`` (adjusted p < alpha, for primary and secondary rows only).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> t = pd.DataFrame({"family": ["primary", "labs", "labs", "labs", "subgroups"],
+    ...                   "hypothesis": ["survival", "ALT", "TBIL", "ALB", "age < 40"],
+    ...                   "p_value": [0.02, 0.01, 0.04, 0.03, 0.004]})
+    >>> multiplicity_table(t, secondary=["labs"])[["family", "hypothesis", "p_value", "p_adjusted", "significant"]]
+          family hypothesis  p_value  p_adjusted significant
+    0    primary   survival    0.020        0.02        True
+    1       labs        ALT    0.010        0.03        True
+    2       labs       TBIL    0.040        0.06       False
+    3       labs        ALB    0.030        0.06       False
+    4  subgroups   age < 40    0.004         NaN         NaN
     """
     out = tests.copy().reset_index(drop=True)
     out["p_adjusted"] = np.nan

@@ -63,6 +63,25 @@ def symptom_improvement(outcomes: pd.DataFrame, *, arms: list | None = None, con
         improved), ``n_missing`` (survivors not assessed, excluded), ``proportion``, ``ci_low``,
         ``ci_high`` (Wilson), and against control ``difference``, ``difference_ci_low``,
         ``difference_ci_high`` (Newcombe hybrid score interval).
+
+    Examples
+    --------
+    The subject with baseline 0 cannot improve and is left out; the control death counts as not
+    improved, the treated survivor without a score is excluded:
+
+    >>> import pandas as pd
+    >>> o = pd.DataFrame({"arm": ["c"] * 5 + ["t"] * 5, "symptom": "fatigue",
+    ...                   "baseline": [2, 2, 3, 1, 0, 2, 3, 2, 1, 0], "score": [1, 3, None, 1, 0, 0, 1, 1, None, 0],
+    ...                   "event": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0], "improved": [1, 0, 0, 0, 0, 1, 1, 1, None, 0]})
+    >>> s = symptom_improvement(o)
+    >>> s[["arm", "n", "n_improved", "n_event", "n_missing", "proportion", "ci_low", "ci_high"]].round(3)
+      arm  n  n_improved  n_event  n_missing  proportion  ci_low  ci_high
+    0   c  4           1        1          0        0.25   0.046    0.699
+    1   t  3           3        0          1        1.00   0.439    1.000
+    >>> s[["arm", "difference", "difference_ci_low", "difference_ci_high"]].round(3)
+      arm  difference  difference_ci_low  difference_ci_high
+    0   c         NaN                NaN                 NaN
+    1   t        0.75              0.031               0.954
     """
     from statsmodels.stats.proportion import confint_proportions_2indep
 
@@ -144,6 +163,18 @@ def ordinal_test(outcomes: pd.DataFrame, *, arms: list | None = None, control=No
         ``symptom``, ``arm``, ``n``, ``n_control``, ``statistic`` (W of the control sample, as R
         ``wilcox.test(control, treated)``), ``z``, ``p_value``, ``prob_index``, ``ci_low``,
         ``ci_high`` (Wald on the logit scale), ``test``.
+
+    Examples
+    --------
+    The control death is category 4; the treated survivor without a score is excluded:
+
+    >>> import pandas as pd
+    >>> o = pd.DataFrame({"arm": ["c"] * 5 + ["t"] * 5, "symptom": "fatigue",
+    ...                   "score": [1, 3, None, 1, 0, 0, 1, 1, None, 0], "event": [0, 0, 1, 0, 0, 0, 0, 0, 0, 0]})
+    >>> ordinal_test(o)[["symptom", "arm", "n", "n_control", "statistic", "p_value", "prob_index", "ci_low",
+    ...                  "ci_high"]].round(3)
+       symptom arm  n  n_control  statistic  p_value  prob_index  ci_low  ci_high
+    0  fatigue   t  4          5       15.0    0.193        0.75   0.355    0.942
     """
     arms = list(pd.unique(outcomes["arm"])) if arms is None else list(arms)
     control = arms[0] if control is None else control

@@ -108,6 +108,22 @@ def subgroup_cox(data: pd.DataFrame, *, treatment: str, subgroups: dict, adjust=
         ``variable``, ``label``, ``level``, ``n``, ``events``, ``estimate`` (HR), ``ci_low``, ``ci_high``,
         ``p_value``, ``interaction_p_value`` (same on every level of a variable; missing when a level
         has no event in one treatment group, where the interaction is not estimable), ``note``.
+
+    Examples
+    --------
+    UC-MSC against no UC-MSC (adjusted for plasma exchange) in the simulated 2×2 trial:
+
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.tte import time_to_event
+    >>> trial = simulate(seed=1)
+    >>> d = time_to_event(trial).merge(trial.subjects[["subject_id", "age", "cirrhosis"]], on="subject_id")
+    >>> t = subgroup_cox(d, treatment="msc", adjust=["pe"], subgroups={"age": 40, "cirrhosis": None})
+    >>> t[["variable", "level", "n", "events", "estimate", "ci_low", "ci_high", "interaction_p_value"]].round(2)
+        variable level   n  events  estimate  ci_low  ci_high  interaction_p_value
+    0        age  < 40  50      23      0.63    0.26     1.48                 0.99
+    1        age  ≥ 40  70      30      0.64    0.31     1.32                 0.99
+    2  cirrhosis    no  27      13      1.55    0.41     5.80                 0.17
+    3  cirrhosis   yes  93      40      0.54    0.29     1.02                 0.17
     """
     labels = {**LABELS, **(labels or {})}
     adjust = [a for a in adjust if a != treatment]

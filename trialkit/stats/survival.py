@@ -132,6 +132,19 @@ def survival_at(tte: pd.DataFrame, times, *, group: str = "arm", groups=None,
     DataFrame
         ``group``, ``time``, ``survival``, ``ci_low``, ``ci_high``, ``n_at_risk`` (``time >= t``),
         ``n_events`` (cumulative events up to and including t), ``n``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["a"] * 4 + ["b"] * 4, "time": [2., 4, 6, 8, 3, 5, 7, 9],
+    ...                   "event": [1, 1, 0, 1, 0, 1, 0, 0]})
+    >>> s = survival_at(d, [4, 8], groups=["a", "b"])
+    >>> s[["group", "time", "survival", "ci_low", "ci_high", "n_at_risk", "n_events"]].round(3)
+      group  time  survival  ci_low  ci_high  n_at_risk  n_events
+    0     a   4.0     0.500   0.058    0.845          3         2
+    1     a   8.0     0.000   0.000    0.000          1         3
+    2     b   4.0     1.000   1.000    1.000          3         0
+    3     b   8.0     0.667   0.054    0.945          1         1
     """
     out = []
     for g in _groups(tte, group, groups):
@@ -152,7 +165,18 @@ def survival_at(tte: pd.DataFrame, times, *, group: str = "arm", groups=None,
 
 
 def event_counts(tte: pd.DataFrame, *, group: str = "arm", groups=None) -> pd.DataFrame:
-    """``group``, ``n``, ``events``, ``censored`` and ``follow_up_days`` (total) per group."""
+    """``group``, ``n``, ``events``, ``censored`` and ``follow_up_days`` (total) per group.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["c"] * 3 + ["t"] * 3, "time": [20., 35, 336, 90, 336, 336],
+    ...                   "event": [1, 1, 0, 1, 0, 0]})
+    >>> event_counts(d, groups=["c", "t"])
+      group  n  events  censored  follow_up_days
+    0     c  3       2         1           391.0
+    1     t  3       1         2           762.0
+    """
     rows = []
     for g in _groups(tte, group, groups):
         d = tte[tte[group] == g]
@@ -207,6 +231,18 @@ def logrank(tte: pd.DataFrame, *, group: str = "arm", groups=None, control=None)
     -----
     Computed in numpy (:func:`_logrank_chisq`); identical to lifelines'
     ``multivariate_logrank_test`` / ``logrank_test`` and R ``survdiff``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["c"] * 5 + ["t"] * 5 + ["u"] * 5,
+    ...                   "time": [2., 3, 5, 6, 9, 4, 8, 10, 12, 15, 1, 3, 4, 7, 9],
+    ...                   "event": [1, 1, 1, 0, 1, 0, 1, 1, 0, 0, 1, 1, 0, 1, 1]})
+    >>> logrank(d)[["comparison", "statistic", "df", "p_value", "events", "n"]].round(3)
+      comparison  statistic  df  p_value  events   n
+    0     global      5.700   2    0.058      10  15
+    1     t vs c      4.351   1    0.037       6  10
+    2     u vs c      0.000   1    0.992       8  10
     """
     gs = _groups(tte, group, groups)
     control = gs[0] if control is None else control
@@ -297,6 +333,20 @@ def cox_arm(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> CoxResult:
     """Cox model with one indicator per active arm (reference: the study's control arm).
 
     Terms are the arm ids; labels read ``"<arm label> vs <control label>"``.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.tte import time_to_event
+    >>> trial = simulate(seed=1)
+    >>> fit = cox_arm(time_to_event(trial), trial.study)
+    >>> fit.table[["term", "label", "estimate", "ci_low", "ci_high"]].round(2)
+         term                                 label  estimate  ci_low  ci_high
+    0     msc           UC-MSC vs Conventional care      0.66     0.3     1.43
+    1      pe  Plasma exchange vs Conventional care      1.02     0.5     2.09
+    2  pe_msc      PE + UC-MSC vs Conventional care      0.65     0.3     1.39
+    >>> round(fit.lr_test()["p_value"], 3)
+    0.478
     """
     arms = [a for a in study.arm_ids if a != study.control_arm and (tte["arm"] == a).any()]
     X = tte[["time", "event"]].copy()
@@ -341,6 +391,22 @@ def cox_factorial(tte: pd.DataFrame, study, *, interaction: bool = True, alpha: 
 
     Terms that the arms present cannot identify (e.g. an interaction in a design without the
     combination arm) are left out. Labels are the factors' labels joined by ``×``.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.tte import time_to_event
+    >>> trial = simulate(seed=1)
+    >>> tte = time_to_event(trial)
+    >>> cox_factorial(tte, trial.study).table[["term", "label", "estimate", "ci_low", "ci_high"]].round(2)
+         term                     label  estimate  ci_low  ci_high
+    0     msc                    UC-MSC      0.66    0.30     1.43
+    1      pe           Plasma exchange      1.02    0.50     2.09
+    2  msc:pe  UC-MSC × Plasma exchange      0.97    0.33     2.87
+    >>> cox_factorial(tte, trial.study, interaction=False).table[["term", "estimate", "p_value"]].round(3)
+      term  estimate  p_value
+    0  msc     0.647    0.117
+    1   pe     1.008    0.978
     """
     X, kept = _design(tte, factorial_terms(study, interaction=interaction))
     X = pd.concat([tte[["time", "event"]], X], axis=1)
@@ -378,6 +444,16 @@ def ph_test(fit: CoxResult, *, alpha: float = 0.05) -> pd.DataFrame:
     DataFrame
         ``term`` (each term, then ``"GLOBAL"``), ``statistic`` (chi-square), ``df``, ``p_value``,
         ``violated`` (p < alpha).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"time": [5., 8, 12, 3, 9, 15, 20, 7, 4, 11], "event": [1, 1, 0, 1, 1, 0, 1, 1, 1, 1],
+    ...                   "x": [0, 0, 0, 0, 1, 1, 1, 1, 1, 0]})
+    >>> ph_test(cox_model(d, ["x"])).round(3)
+         term  statistic  df  p_value  violated
+    0       x      0.001   1    0.976     False
+    1  GLOBAL      0.001   1    0.976     False
     """
     from lifelines.statistics import proportional_hazard_test
 
@@ -483,6 +559,15 @@ def rmst_difference(tte: pd.DataFrame, horizon: float, *, group: str = "arm", gr
     DataFrame
         ``comparison``, ``group``, ``estimate``, ``se``, ``ci_low``, ``ci_high``, ``p_value``,
         ``rmst``, ``rmst_control``, ``horizon``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"arm": ["c"] * 4 + ["t"] * 4, "time": [10., 20, 30, 40, 15, 30, 40, 40],
+    ...                   "event": [1, 1, 1, 1, 1, 0, 1, 0]})
+    >>> rmst_difference(d, 35)[["comparison", "rmst", "rmst_control", "estimate", "se", "p_value"]].round(3)
+      comparison  rmst  rmst_control  estimate     se  p_value
+    0     t vs c  30.0         23.75      6.25  6.465    0.334
     """
     r = rmst(tte, horizon, group=group, groups=groups, alpha=alpha).set_index("group")
     gs = list(r.index)
@@ -516,6 +601,15 @@ def cumulative_incidence(cr: pd.DataFrame, times, *, group: str = "arm", groups=
     DataFrame
         ``group``, ``time``, ``cif``, ``ci_low``, ``ci_high`` (lifelines' log(-log) delta-method
         interval; NaN before the first event), ``n_events`` (cause, up to t), ``n_competing``, ``n``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> cr = pd.DataFrame({"arm": "a", "time": [2., 3, 5, 5, 8, 10], "status": [1, 2, 1, 0, 1, 0]})
+    >>> cumulative_incidence(cr, [4, 10])[["group", "time", "cif", "n_events", "n_competing", "n"]].round(3)
+      group  time    cif  n_events  n_competing  n
+    0     a   4.0  0.167         1            1  6
+    1     a  10.0  0.583         3            1  6
     """
     from lifelines import AalenJohansenFitter
 
@@ -552,7 +646,25 @@ def cumulative_incidence(cr: pd.DataFrame, times, *, group: str = "arm", groups=
 
 
 def cox_arm_by_endpoint(ttes: dict, study, *, alpha: float = 0.05) -> pd.DataFrame:
-    """:func:`cox_arm` for several endpoints (``{name: tte}``), stacked with an ``endpoint`` column."""
+    """:func:`cox_arm` for several endpoints (``{name: tte}``), stacked with an ``endpoint`` column.
+
+    Endpoints without any event are left out.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.tte import time_to_event
+    >>> trial = simulate(seed=1)
+    >>> ttes = {"week 12": time_to_event(trial, horizon=84), "week 48": time_to_event(trial)}
+    >>> cox_arm_by_endpoint(ttes, trial.study)[["endpoint", "term", "events", "estimate", "ci_low", "ci_high"]].round(2)
+      endpoint    term  events  estimate  ci_low  ci_high
+    0  week 12     msc      43      0.77    0.33     1.79
+    1  week 12      pe      43      1.08    0.49     2.37
+    2  week 12  pe_msc      43      0.54    0.22     1.33
+    3  week 48     msc      53      0.66    0.30     1.43
+    4  week 48      pe      53      1.02    0.50     2.09
+    5  week 48  pe_msc      53      0.65    0.30     1.39
+    """
     parts = []
     for name, d in ttes.items():
         if d["event"].sum() == 0:

@@ -42,6 +42,22 @@ def worst_rank_scores(data: pd.DataFrame, *, higher_is_better: bool) -> pd.Serie
         ``event`` (0/1), ``event_day``, ``change`` (as :func:`trialkit.derive.change.worst_rank_inputs`).
     higher_is_better : bool
         Direction of benefit of ``change``.
+
+    Returns
+    -------
+    Series
+        ``rank``, float.
+
+    Examples
+    --------
+    The death on day 12 ranks below the one on day 40, both below every survivor; tied survivors
+    share the average rank:
+
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"event": [0, 1, 0, 1, 0], "event_day": [None, 40, None, 12, None],
+    ...                   "change": [1.5, None, -0.5, None, 1.5]})
+    >>> worst_rank_scores(d, higher_is_better=True).tolist()
+    [4.5, 2.0, 3.0, 1.0, 4.5]
     """
     ev = data["event"].to_numpy() == 1
     ch = data["change"].to_numpy(dtype=float) * (1 if higher_is_better else -1)

@@ -64,6 +64,18 @@ def default_table_one_variables(data: pd.DataFrame, study) -> dict:
         ``categorical``: sex and the baseline flags and grades, Child-Pugh class, ACLF grade,
         baseline symptom scores (``symptom_<name>``, 0-3).
         Only columns present and not entirely missing are listed.
+
+    Examples
+    --------
+    ``weight_kg`` is entirely missing and ``ASCITES`` is a clinical grade, so neither is listed:
+
+    >>> import numpy as np
+    >>> from trialkit.study import load_study
+    >>> df = pd.DataFrame({"arm": ["control", "msc"], "age": [40.0, 52.0], "weight_kg": [np.nan, np.nan],
+    ...                    "sex": ["M", "F"], "ALT": [250.0, 410.0], "ASCITES": [1, 2], "meld": [24.0, 27.0],
+    ...                    "child_pugh_class": ["C", "B"], "symptom_fatigue": [2, 1]})
+    >>> default_table_one_variables(df, load_study())
+    {'continuous': ['age', 'ALT', 'meld'], 'categorical': ['sex', 'child_pugh_class', 'symptom_fatigue']}
     """
     def ok(c):
         return c in data.columns and data[c].notna().any()
@@ -151,6 +163,23 @@ def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, n
         ``smd_<arm>`` for every non-control arm (vs control; NaN on a variable's later rows), and
         with ``tests`` ``p_value`` and ``test``. The first row is ``n``. Cells are display
         strings, as tableone formats them.
+
+    Examples
+    --------
+    ALT is skewed, so the distribution rule shows it as median [Q1,Q3]:
+
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.baseline import baseline_dataset
+    >>> trial = simulate(seed=1)
+    >>> data = baseline_dataset(trial)
+    >>> t1 = table_one(data, trial.study, continuous=["age", "ALT"], categorical=["sex"])
+    >>> print(t1[["variable", "level", "statistic", "control", "msc", "smd_msc"]].round(2).to_string())
+      variable level       statistic             control                 msc  smd_msc
+    0        n                                        30                  30      NaN
+    1      age             mean (SD)         39.2 (12.0)         41.9 (11.6)     0.22
+    2      ALT        median [Q1,Q3]  189.0 [82.8,303.5]  315.0 [96.8,583.0]     0.62
+    3      sex     F           n (%)             0 (0.0)            5 (16.7)     0.63
+    4      sex     M           n (%)          30 (100.0)           25 (83.3)      NaN
     """
     if continuous is None or categorical is None:
         dflt = default_table_one_variables(data, study)
@@ -250,6 +279,22 @@ def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
     """Baseline severity by arm: MELD, MELD-Na (continuous), Child-Pugh class and ACLF grade.
 
     A :func:`table_one` restricted to :data:`SEVERITY_VARIABLES` (those with any value).
+
+    Examples
+    --------
+    The simulated trial records no ACLF grade, so that variable is left out:
+
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.baseline import baseline_dataset
+    >>> trial = simulate(seed=1)
+    >>> st = severity_table(baseline_dataset(trial), trial.study)
+    >>> st[["variable", "level", "statistic", "overall", "control", "pe_msc"]]
+               variable level  statistic     overall     control      pe_msc
+    0                 n                          120          30          30
+    1              meld        mean (SD)  24.7 (2.2)  23.9 (2.3)  24.7 (1.9)
+    2           meld_na        mean (SD)  25.6 (2.6)  24.7 (2.8)  25.5 (2.3)
+    3  child_pugh_class     B      n (%)   44 (36.7)   11 (36.7)    8 (26.7)
+    4  child_pugh_class     C      n (%)   76 (63.3)   19 (63.3)   22 (73.3)
     """
     cont = [c for c in SEVERITY_VARIABLES["continuous"] if c in data and data[c].notna().any()]
     cat = [c for c in SEVERITY_VARIABLES["categorical"] if c in data and data[c].notna().any()]
@@ -263,6 +308,19 @@ def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline chara
     Arms become columns headed by their study labels with ``N = n``; SMD and p-value columns
     are formatted to 2 and 3 decimals. ``table_id`` fixes the HTML id so the rendering is
     byte-for-byte reproducible. Returns the GT object (``.as_raw_html()`` gives the HTML).
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> from trialkit.derive.baseline import baseline_dataset
+    >>> trial = simulate(seed=1)
+    >>> st = severity_table(baseline_dataset(trial), trial.study)
+    >>> gt = render_table_one(st, trial.study, title="Baseline severity")
+    >>> type(gt).__name__
+    'GT'
+    >>> html = gt.as_raw_html()
+    >>> "Conventional care (N = 30)" in html, "SMD vs Conventional care" in html, "MELD-Na, mean (SD)" in html
+    (True, True, True)
     """
     from great_tables import GT
 
@@ -301,6 +359,24 @@ def write_html(gt, name: str, out_dir) -> None:
 
     Nothing is written when ``out_dir`` is None (interactive use), as ``save_table``. The file is
     written atomically; the same table gives the same bytes.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> from pathlib import Path
+    >>> from trialkit.study import load_study
+    >>> df = pd.DataFrame({"arm": ["control", "control", "msc", "msc"], "age": [40.0, 50, 45, 55]})
+    >>> gt = render_table_one(table_one(df, load_study(), continuous=["age"], categorical=[]), load_study())
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     write_html(gt, "table_one", out)
+    ...     page = Path(out) / "tables" / "table_one.html"
+    ...     page.exists(), "Baseline characteristics" in page.read_text(encoding="utf-8")
+    (True, True)
+    >>> write_html(gt, "table_one", None)  # out_dir None: nothing is written
+    >>> write_html(gt, "Table 1", None)
+    Traceback (most recent call last):
+    ...
+    ValueError: output name 'Table 1': use lower-case letters, digits and underscores
     """
     import os
     import re

@@ -52,18 +52,42 @@ DEFAULT_ULN = {"ALT": (40.0, "U/L"), "AST": (40.0, "U/L"), "TBIL": (17.1, "umol/
 # infusion reactions
 # --------------------------------------------------------------------------------------------
 def infusion_factors(study) -> list[str]:
-    """Names of the study's factors of ``kind: infusion``."""
+    """Names of the study's factors of ``kind: infusion``.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> infusion_factors(load_study())  # plasma exchange is a procedure, not an infusion
+    ['msc']
+    """
     return [f for f, spec in study.factors.items() if spec.kind == "infusion"]
 
 
 def infusion_arms(study) -> list[str]:
-    """Arm ids (study order) whose factors include an infusion-kind factor."""
+    """Arm ids (study order) whose factors include an infusion-kind factor.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> infusion_arms(load_study())
+    ['msc', 'pe_msc']
+    """
     inf = infusion_factors(study)
     return [a.id for a in study.arms if any(a.factors.get(f, False) for f in inf)]
 
 
 def reference_infusion_arm(study) -> str | None:
-    """The infusion arm with the fewest active factors (first in study order), or None."""
+    """The infusion arm with the fewest active factors (first in study order), or None.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> study = load_study()
+    >>> {a: sum(study.arm(a).factors.values()) for a in infusion_arms(study)}
+    {'msc': 1, 'pe_msc': 2}
+    >>> reference_infusion_arm(study)
+    'msc'
+    """
     arms = infusion_arms(study)
     if not arms:
         return None
@@ -81,6 +105,23 @@ def infusion_reaction_events(trial, *, fever_threshold: float = 38.0, window_hou
         ``subject_id``, ``arm``, ``infusion``, ``day``, ``n_readings``, ``max_temperature``,
         ``fever``, ``rash``, ``allergy``, ``any`` (booleans; ``rash``/``allergy``/``any`` are
         missing when there is no adverse-event table), for subjects of infusion arms only.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> events = infusion_reaction_events(trial)
+    >>> len(events), events["subject_id"].nunique()
+    (228, 60)
+    >>> events[events["any"]][["subject_id", "arm", "infusion", "max_temperature", "fever", "rash"]]
+        subject_id     arm  infusion  max_temperature  fever   rash
+    62        S065     msc         4             38.7   True  False
+    84        S091     msc         3             38.4   True  False
+    107       S119     msc         1             38.5   True  False
+    150       S040  pe_msc         4             38.8   True  False
+    161       S049  pe_msc         3             38.3   True  False
+    162       S054  pe_msc         1             38.1   True  False
+    213       S106  pe_msc         2             37.1  False   True
     """
     if not trial.has("infusions"):
         raise ValueError("this dataset has no `infusions` table: infusion reactions cannot be assessed")
@@ -140,6 +181,26 @@ def infusion_reactions_by_arm(events: pd.DataFrame, study, *, alpha: float = 0.0
         Clopper-Pearson), ``n_infusions``, ``infusions_with``, ``per_infusion``,
         ``per_infusion_ci_low``, ``per_infusion_ci_high`` (Clopper-Pearson treating infusions as
         independent, which understates the width when reactions cluster within patients).
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> by_arm = infusion_reactions_by_arm(infusion_reaction_events(trial), trial.study)
+    >>> by_arm[["arm", "reaction", "n_patients", "patients_with", "estimate", "ci_low", "ci_high"]].round(3)
+          arm reaction  n_patients  patients_with  estimate  ci_low  ci_high
+    0     msc    fever          30              3     0.100   0.021    0.265
+    1     msc     rash          30              0     0.000   0.000    0.116
+    2     msc  allergy          30              0     0.000   0.000    0.116
+    3     msc      any          30              3     0.100   0.021    0.265
+    4  pe_msc    fever          30              3     0.100   0.021    0.265
+    5  pe_msc     rash          30              1     0.033   0.001    0.172
+    6  pe_msc  allergy          30              0     0.000   0.000    0.116
+    7  pe_msc      any          30              4     0.133   0.038    0.307
+    >>> by_arm.loc[by_arm["reaction"] == "any", ["arm", "n_infusions", "infusions_with", "per_infusion"]].round(3)
+          arm  n_infusions  infusions_with  per_infusion
+    3     msc          111               3         0.027
+    7  pe_msc          117               4         0.034
     """
     rows = []
     for arm in infusion_arms(study):
@@ -169,6 +230,19 @@ def infusion_reaction_tests(by_arm: pd.DataFrame, study, *, alpha: float = 0.05)
     DataFrame
         :func:`~trialkit.stats.categorical.compare_to_reference` columns with ``arm`` (for
         ``group``) and ``reaction`` first; empty when the study has fewer than two infusion arms.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> by_arm = infusion_reactions_by_arm(infusion_reaction_events(trial), trial.study)
+    >>> tests = infusion_reaction_tests(by_arm, trial.study)
+    >>> tests[["reaction", "arm", "reference", "x", "x_ref", "risk_difference", "p_value"]].round(3)
+      reaction     arm reference  x  x_ref  risk_difference  p_value
+    0    fever  pe_msc       msc  3      3            0.000      1.0
+    1     rash  pe_msc       msc  1      0            0.033      1.0
+    2  allergy  pe_msc       msc  0      0            0.000      1.0
+    3      any  pe_msc       msc  4      3            0.033      1.0
     """
     ref = reference_infusion_arm(study)
     cols = ["reaction", "arm", "reference", "x", "n", "x_ref", "n_ref", "risk_difference", "estimate",
@@ -195,6 +269,23 @@ def infusion_reactions_by_number(events: pd.DataFrame, study, *, alpha: float = 
         ``arm``, ``infusion``, ``reaction``, ``n_infusions``, ``infusions_with``, ``estimate``,
         ``ci_low``, ``ci_high`` (Clopper-Pearson; one infusion per patient per number, so these
         are per-patient proportions for that dose).
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> by_number = infusion_reactions_by_number(infusion_reaction_events(trial), trial.study)
+    >>> fever = by_number[by_number["reaction"] == "fever"]
+    >>> fever[["arm", "infusion", "n_infusions", "infusions_with", "estimate"]].round(3)
+           arm  infusion  n_infusions  infusions_with  estimate
+    0      msc         1           30               1     0.033
+    4      msc         2           30               0     0.000
+    8      msc         3           28               1     0.036
+    12     msc         4           23               1     0.043
+    16  pe_msc         1           30               1     0.033
+    20  pe_msc         2           30               0     0.000
+    24  pe_msc         3           29               1     0.034
+    28  pe_msc         4           28               1     0.036
     """
     rows = []
     for arm in infusion_arms(study):
@@ -221,6 +312,19 @@ def temperature_summary(trial, *, window_hours: float = 8.0, alpha: float = 0.05
     DataFrame
         ``arm``, ``hours_after``, ``n`` (patients), ``mean``, ``sd``, ``se``, ``ci_low``,
         ``ci_high`` (``mean +- t(1 - alpha/2; n - 1) se``; NaN when ``n < 2``).
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> temp = temperature_summary(trial)
+    >>> temp[temp["arm"] == "msc"][["hours_after", "n", "mean", "ci_low", "ci_high"]].round(2)
+       hours_after   n   mean  ci_low  ci_high
+    0          0.0  30  36.60   36.52    36.67
+    1          1.0  30  36.62   36.54    36.70
+    2          2.0  30  36.65   36.56    36.75
+    3          4.0  30  36.65   36.55    36.74
+    4          8.0  30  36.64   36.56    36.72
     """
     if not trial.has("infusions"):
         raise ValueError("this dataset has no `infusions` table")
@@ -282,6 +386,25 @@ def ae_incidence(trial, by: str = "category", *, serious_only: bool = False, rel
         ``level``, ``arm``, ``n`` (randomized), ``n_patients`` (with such an event), ``estimate``,
         ``ci_low``, ``ci_high`` (Clopper-Pearson), ``n_events``, ``p_value`` (two-sided Fisher's
         exact test of the arm against the control arm; NaN for control). Arms in study order.
+
+    Examples
+    --------
+    Patients with any adverse event, and with one of grade 3 or worse:
+
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> inc = ae_incidence(trial, by="grade")
+    >>> cols = ["level", "arm", "n_patients", "estimate", "n_events", "p_value"]
+    >>> inc[inc["level"].isin(["any", ">=3"])][cols].round(3)
+       level      arm  n_patients  estimate  n_events  p_value
+    0    any  control          23     0.767        35      NaN
+    1    any      msc          19     0.633        30    0.399
+    2    any       pe          25     0.833        43    0.748
+    3    any   pe_msc          20     0.667        38    0.567
+    24   >=3  control          22     0.733        30      NaN
+    25   >=3      msc          17     0.567        22    0.279
+    26   >=3       pe          22     0.733        38    1.000
+    27   >=3   pe_msc          18     0.600        24    0.412
     """
     study = trial.study
     ae = _ae_with_arm(trial, horizon)
@@ -372,6 +495,18 @@ def event_rates(trial, *, by: str | None = None, horizon="primary", per: float =
         ``estimate``, ``ci_low``, ``ci_high`` (rate per ``per`` patient-years),
         ``rate_ratio``, ``rr_ci_low``, ``rr_ci_high``, ``p_value`` (exact conditional test vs the
         control arm, :func:`~trialkit.stats.categorical.rate_ratio_exact`; NaN for control).
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> rates = event_rates(trial)  # all events to the primary horizon, per 100 patient-years
+    >>> rates[["level", "arm", "events", "patient_years", "estimate", "rate_ratio", "p_value"]].round(2)
+      level      arm  events  patient_years  estimate  rate_ratio  p_value
+    0   all  control      35          15.80    221.48         NaN      NaN
+    1   all      msc      30          19.09    157.16        0.71     0.17
+    2   all       pe      43          14.34    299.90        1.35     0.21
+    3   all   pe_msc      38          19.17    198.22        0.89     0.64
     """
     from trialkit.derive.status import follow_up_status
 
@@ -416,6 +551,13 @@ def ctcae_grade(values, parameter: str, uln: float) -> np.ndarray:
     -------
     ndarray of int
         Grades, with -1 where the value is missing.
+
+    Examples
+    --------
+    Exactly 3.0 x ULN (120 U/L) is still grade 1:
+
+    >>> ctcae_grade([40, 41, 120, 121, np.nan], "ALT", uln=40).tolist()
+    [0, 1, 1, 2, -1]
     """
     if parameter not in CTCAE_V5:
         raise ValueError(f"no CTCAE v5 grading rule for {parameter!r}; known: {sorted(CTCAE_V5)}")
@@ -451,6 +593,22 @@ def shift_table(trial, parameter: str, *, uln: float | None = None, horizon="pri
         One row per arm (study order) and baseline grade (``"0"``-``"4"``, ``"missing"``; only
         rows with subjects): ``arm``, ``parameter``, ``uln``, ``baseline_grade``, ``grade_0`` ...
         ``grade_4`` (subjects by worst post-baseline grade), ``no_post_baseline``, ``n``.
+
+    Examples
+    --------
+    ALT grades in the control arm (default ULN 40 U/L): rows are the baseline grade, columns the
+    worst grade after baseline.
+
+    >>> from trialkit.simulate import simulate
+    >>> trial = simulate(seed=1)
+    >>> st = shift_table(trial, "ALT")
+    >>> st[st["arm"] == "control"][["baseline_grade", "grade_0", "grade_1", "grade_2", "grade_3", "grade_4", "n"]]
+      baseline_grade  grade_0  grade_1  grade_2  grade_3  grade_4   n
+    0              0        1        0        0        0        0   1
+    1              1        2        8        0        0        0  10
+    2              2        0        2        3        0        0   5
+    3              3        0        2        7        4        0  13
+    4              4        0        0        0        1        0   1
     """
     from trialkit.derive.baseline import baseline_labs
 
