@@ -228,3 +228,17 @@ def test_symptom_outcomes_count_death_as_not_improved():
     assert sv.loc[(sv["symptom"] == "leg_edema"), "visit"].tolist() == ["D0", "W24"]
     with pytest.raises(ValueError, match="no symptoms table"):
         symptom_visits(lab_trial())
+
+
+def test_available_parameters_lists_only_computable_scores():
+    """A score is available only when every lab it needs is measured (as add_scores computes it)."""
+    import trialkit as tk
+    from trialkit.derive.change import SCORE_INPUTS, available_parameters, visit_values
+
+    trial = tk.simulate(seed=3)
+    for score, need in SCORE_INPUTS.items():
+        for missing in sorted(need):
+            t = trial.with_tables(labs=trial.labs[trial.labs["parameter"] != missing])
+            assert available_parameters(t, [score]) == [], (score, missing)
+        assert available_parameters(trial, [score]) == [score]
+        assert visit_values(trial, [score])["value"].notna().any(), score

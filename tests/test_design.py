@@ -289,6 +289,8 @@ def test_power_command_writes_tables(tmp_path, capsys):
     assert a.func(a) == 0
     printed = capsys.readouterr().out
     assert "global log-rank (4 arms)" in printed and "type I error" in printed
+    # the main-effects and interaction Cox rows share labels: the printed tables name the analysis
+    assert all(f" {a} " in printed for a in ("logrank", "cox_main", "cox_interaction"))
     for name in OUTPUT_FILES.values():
         assert (tmp_path / name).is_file()
     reps = pd.read_csv(tmp_path / OUTPUT_FILES["replicates"])

@@ -83,3 +83,22 @@ def test_failed_write_leaves_previous_output_untouched(tmp_path, trial):
 def test_unknown_format_is_refused(tmp_path, trial):
     with pytest.raises(ValueError, match="unknown format"):
         write_tables(trial.tables(), tmp_path / "x", "json")
+
+
+def test_load_brings_a_simulated_datasets_truth(tmp_path):
+    """A folder the simulator wrote carries truth.json: load() attaches it (latent stays in memory only);
+    an unreadable truth.json is a validation problem naming the file, not a traceback."""
+    import json
+
+    from trialkit import load, simulate
+    from trialkit.errors import ValidationError
+    from trialkit.simulate import write_simulation
+
+    out = tmp_path / "ds"
+    write_simulation(out, seed=4)
+    t = load(out)
+    assert t.truth == json.loads((out / "truth.json").read_text()) and t.latent is None
+    assert t.truth["hazard_ratios"] == simulate(seed=4).truth["hazard_ratios"]
+    (out / "truth.json").write_text("{not json")
+    with pytest.raises(ValidationError, match=r"truth.json: not readable JSON"):
+        load(out)

@@ -465,3 +465,20 @@ def test_plots_return_axes(xy):
     pdp = pd.DataFrame({"feature": "meld", "value": [20.0, 25.0], "risk": [0.2, 0.4]})
     assert mplots.plot_partial_dependence(pdp, "meld", ax=axes[1, 2]).get_xlabel() == "meld"
     plt.close(fig)
+
+
+def test_cv_auc_interval_stays_within_0_and_1():
+    """With few folds the corrected t interval of a near-perfect model passes 1; it is truncated."""
+    from trialkit.models.evaluation import corrected_ttest
+
+    rng = np.random.default_rng(4)
+    n = 60
+    y = np.r_[np.zeros(n // 2, int), np.ones(n // 2, int)]
+    X = pd.DataFrame({"meld": y * 2.0 + rng.normal(0, 0.9, n), "age": rng.normal(50, 10, n)})
+    cv = nested_cv(X, y, model_specs(["logistic"], grid="none", random_state=0), n_splits=2, n_repeats=2,
+                   random_state=1)
+    folds = cv.folds[cv.folds["model"] == "logistic"]["auc"]
+    raw = corrected_ttest(folds, 1.0, 0.05)
+    assert raw["ci_high"] > 1  # the untruncated interval would leave [0, 1]
+    r = performance_table(cv).set_index("model").loc["logistic"]
+    assert 0 <= r["auc_ci_low"] <= r["auc"] <= r["auc_ci_high"] == 1.0

@@ -152,6 +152,26 @@ def test_too_little_data_is_reported_not_fitted(labs):
     assert r["fits"]["note"].item() == "too little data" and r["contrasts"].empty
 
 
+def test_a_parameter_whose_model_cannot_be_fitted_is_reported(labs, monkeypatch):
+    """A fit that raises (and whose random-intercept fallback raises too) gives a note for that parameter
+    and no rows; the other parameters are unaffected (never reported under the wrong name)."""
+    real = L.fit_mmrm
+
+    def failing(d, **kw):
+        if (d["parameter"] == "TBIL").any():
+            raise np.linalg.LinAlgError("singular matrix")
+        return real(d, **kw)
+
+    monkeypatch.setattr(L, "fit_mmrm", failing)
+    long = labs.assign(scale="identity", survivor=True)
+    for cov in ("random_intercept", "unstructured"):
+        r = L.analyze_parameters(long, load_study(), ["TBIL", "ALB"], covariance=cov)
+        f = r["fits"].set_index("parameter")
+        assert f.loc["TBIL", "note"] == "model could not be fitted: singular matrix"
+        assert not f.loc["TBIL", "converged"] and f.loc["ALB", "converged"]
+        assert set(r["contrasts"]["parameter"]) == {"ALB"}
+
+
 def test_inputs_are_not_modified(labs):
     before = labs.copy()
     L.fit_mmrm(labs[labs["parameter"] == "ALB"], study=load_study(), covariance="unstructured")

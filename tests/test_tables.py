@@ -351,3 +351,13 @@ def test_write_html_is_deterministic(sim, bl, tmp_path):
     with pytest.raises(ValueError):
         tb.write_html(gt, "Bad Name", tmp_path)
     assert "symptom_fatigue" in tb.default_table_one_variables(bl, sim.study)["categorical"]
+
+
+def test_table_one_lists_hbv_dna_once():
+    from trialkit.study import load_study
+    from trialkit.tables.baseline import default_table_one_variables
+
+    df = pd.DataFrame({"arm": ["control", "msc"], "hbv_dna_log10": [5.1, 6.2], "HBVDNA": [5.1, 6.2], "ALT": [1.0, 2.0]})
+    assert default_table_one_variables(df, load_study())["continuous"] == ["hbv_dna_log10", "ALT"]
+    assert default_table_one_variables(df.drop(columns="hbv_dna_log10"), load_study())["continuous"] == \
+        ["ALT", "HBVDNA"]  # study-file order

@@ -10,7 +10,7 @@ import pytest
 from conftest import tiny_tables, write_csv_dataset
 from trialkit.cli import main
 from trialkit.data.load import build_trial, load, validate
-from trialkit.errors import ValidationError
+from trialkit.errors import StudyFileError, ValidationError
 from trialkit.study import load_study
 
 
@@ -440,3 +440,16 @@ def test_infusion_factor_must_be_an_infusion_kind_factor(tmp_path):
     t["infusions"]["factor"] = "msc"
     t["infusions"].loc[3, "factor"] = "pe"  # PE is a procedure, not an infusion
     _one(_problems(tmp_path, t), "infusions.csv", "row 5", "'factor'", "'pe'", "expected an infusion-kind factor")
+
+
+def test_study_parameter_with_stray_keys_is_refused(tmp_path):
+    """An unquoted label with commas inside a YAML flow mapping splits into stray keys: refused, not
+    silently truncated."""
+    text = (Path(__file__).resolve().parent.parent / "params" / "study.yaml").read_text()
+    text = text.replace('label: "Ascites (0 none, 1 mild, 2 moderate-severe)"',
+                        "label: Ascites (0 none, 1 mild, 2 moderate-severe)")
+    p = tmp_path / "study.yaml"
+    p.write_text(text)
+    with pytest.raises(StudyFileError, match=r"study.yaml: parameters.ASCITES: unknown key\(s\) 1 mild"):
+        load_study(p)
+    assert load_study().parameters["ASCITES"].label.endswith("moderate-severe)")

@@ -386,6 +386,10 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
     for pname, spec in (raw["parameters"] or {}).items():
         if not isinstance(spec, dict) or "unit" not in spec:
             raise _fail(name, f"parameters.{pname}", "each parameter needs a `unit`")
+        extra = sorted(str(k) for k in spec if k not in ("unit", "label", "range"))
+        if extra:  # e.g. an unquoted label with commas inside {...} splits into stray keys
+            raise _fail(name, f"parameters.{pname}", f"unknown key(s) {', '.join(extra)} (allowed: unit, label, "
+                                                     "range; quote a label that contains commas)")
         rng = spec.get("range")
         parameters[str(pname)] = Parameter(
             name=str(pname), unit=str(spec["unit"]), label=str(spec.get("label", pname)),

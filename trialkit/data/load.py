@@ -493,6 +493,8 @@ def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
     Returns
     -------
     Trial
+        With ``truth`` read from the folder's ``truth.json`` when there is one (datasets written by
+        the simulator); the per-subject latent variables are never written, so ``latent`` is None.
 
     Raises
     ------
@@ -508,6 +510,8 @@ def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
     >>> trial = load(out)  # with the dataset's own study.yaml
     >>> trial.study.id, trial.arm_sizes().tolist(), len(trial.labs)
     ('NCT01724398', [30, 30, 30, 30], 17637)
+    >>> sorted(trial.truth)[:2]  # a simulated dataset's truth.json comes along
+    ['adverse_events', 'allocation']
     >>> trial.subjects[["subject_id", "arm", "randomization_date", "age"]].head(2)
       subject_id     arm randomization_date   age
     0       S001      pe         2012-11-12  42.0
@@ -524,7 +528,27 @@ def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
     report = validate(path, study)
     if not report.ok:
         raise ValidationError(report.problems, source=report.source)
+    truth = _read_truth(Path(path))
+    if truth is not None:
+        from dataclasses import replace
+
+        return replace(report.trial, truth=truth)
     return report.trial
+
+
+def _read_truth(path: Path) -> dict | None:
+    """A simulated dataset's ``truth.json`` (the simulator's true effects), if the folder has one."""
+    f = path / "truth.json"
+    if not (path.is_dir() and f.is_file()):
+        return None
+    import json
+
+    try:
+        truth = json.loads(f.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise ValidationError([Problem(None, f"not readable JSON ({exc})", file=str(f))],
+                              source=str(path)) from None
+    return truth if isinstance(truth, dict) else None
 
 
 def build_trial(tables: dict[str, pd.DataFrame], study: Study, source: str = "memory", *,

@@ -33,13 +33,17 @@ import pandas as pd
 
 from trialkit.derive.tte import event_days, factor_columns, horizon_days
 
-__all__ = ["SCORE_PARAMETERS", "visit_values", "change_from_baseline", "baseline_values",
+__all__ = ["SCORE_PARAMETERS", "SCORE_INPUTS", "visit_values", "change_from_baseline", "baseline_values",
            "target_visit", "analysis_visits", "worst_rank_inputs", "symptom_visits", "symptom_outcomes",
            "parameter_label", "available_parameters"]
 
 # Score "parameters" and the add_scores column they come from.
 SCORE_PARAMETERS = {"MELD": "meld", "MELD_NA": "meld_na", "MELD_3": "meld_3",
                     "CHILD_PUGH": "child_pugh_points", "ALBI": "albi", "COSSH_ACLF_II": "cossh_aclf_ii"}
+# The lab parameters each score needs (trialkit.scores.add_scores: what it passes to each formula).
+SCORE_INPUTS = {"MELD": {"TBIL", "INR", "CREAT"}, "MELD_NA": {"TBIL", "INR", "CREAT", "NA"},
+                "MELD_3": {"TBIL", "INR", "CREAT", "NA", "ALB"}, "CHILD_PUGH": {"TBIL", "ALB", "INR", "ASCITES", "HE"},
+                "ALBI": {"TBIL", "ALB"}, "COSSH_ACLF_II": {"INR", "HE", "NEUT", "TBIL", "UREA"}}
 _SCORE_LABELS = {"MELD": "MELD", "MELD_NA": "MELD-Na", "MELD_3": "MELD 3.0", "CHILD_PUGH": "Child-Pugh points",
                  "ALBI": "ALBI", "COSSH_ACLF_II": "COSSH-ACLF II"}
 
@@ -93,17 +97,14 @@ def available_parameters(trial, candidates) -> list[str]:
     ...                      "value": [300.0, 2.0, 80.0, 30.0], "unit": ["umol/L", "ratio", "umol/L", "g/L"]})
     >>> t = Trial(study=load_study(), subjects=pd.DataFrame({"subject_id": ["a"], "arm": ["msc"]}), labs=labs,
     ...           events=pd.DataFrame())
-    >>> available_parameters(t, ["MELD", "ALBI", "CHILD_PUGH", "ALT", "TH1_TH2"])
+    >>> available_parameters(t, ["MELD", "MELD_NA", "ALBI", "CHILD_PUGH", "COSSH_ACLF_II", "ALT", "TH1_TH2"])
     ['MELD', 'ALBI']
     """
     measured = set(trial.labs["parameter"].astype(object).unique())
     out = []
     for p in candidates:
         if p in SCORE_PARAMETERS:
-            need = {"TBIL", "INR", "CREAT"} if p.startswith("MELD") else {"TBIL", "ALB"}
-            if p == "CHILD_PUGH":
-                need = {"TBIL", "ALB", "INR", "ASCITES", "HE"}
-            if need <= measured:
+            if SCORE_INPUTS[p] <= measured:
                 out.append(p)
         elif p in measured:
             out.append(p)

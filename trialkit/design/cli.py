@@ -97,11 +97,12 @@ def cmd_power(args) -> int:
     ...                           "--out", out])
     >>> cmd_power(args)   # doctest: +ELLIPSIS
     Rejection rates over 2 simulated trials (alpha = 0.05; 95% Monte Carlo intervals):
-    scenario  n_subjects                     label   kind  mean_events  rate  ci_low  ci_high  n
-     default          60  global log-rank (4 arms)  power       24.500 0.500   0.095    0.905  2
+    scenario  n_subjects  analysis  label  kind  mean_events  rate  ci_low  ci_high  n
+     default  60  logrank  global log-rank (4 arms)  power  24.500 0.500  0.095  0.905  2
     ...
     Bias (linear scale) and 95% CI coverage:
-    scenario  n_subjects  label  truth  mean_estimate  bias  coverage  n
+    scenario  n_subjects  analysis  label  truth  mean_estimate  bias  coverage  n
+     default  60  cox_main  UC-MSC  0.600  0.632  0.051  1.000  2
     ...
     wrote design_replicates.csv, design_power.csv, design_bias_coverage.csv, design_type1_error.csv to ...
     0
@@ -146,13 +147,13 @@ def cmd_power(args) -> int:
     bc = sm.bias_coverage(res, alpha=args.alpha)
     t1 = sm.type_one_error(res, alpha=args.alpha)
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 48):
-        show = power[["scenario", "n_subjects", "label", "kind", "mean_events", "estimate", "ci_low", "ci_high", "n"]]
+        show = power[["scenario", "n_subjects", "analysis", "label", "kind", "mean_events", "estimate", "ci_low", "ci_high", "n"]]
         print(f"Rejection rates over {args.n_trials} simulated trials (alpha = {args.alpha:g}; "
               "95% Monte Carlo intervals):")
         print(show.rename(columns={"estimate": "rate"}).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         if len(bc):
             print("\nBias (linear scale) and 95% CI coverage:")
-            print(bc[["scenario", "n_subjects", "label", "truth", "mean_estimate", "bias", "estimate", "n"]]
+            print(bc[["scenario", "n_subjects", "analysis", "label", "truth", "mean_estimate", "bias", "estimate", "n"]]
                   .rename(columns={"estimate": "coverage"}).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     errors = int((res["analysis"] == "error").sum())
     if errors:

@@ -80,7 +80,8 @@ def operating_characteristics(results: pd.DataFrame, *, alpha: float = 0.05) -> 
     DataFrame
         ``scenario``, ``n_subjects``, ``analysis``, ``term``, ``label``, ``n_trials``, ``n_tested``
         (replicates with a p-value), ``null_true``, ``kind`` (``"type I error"`` / ``"power"``),
-        ``rejection_rate``, ``rejection_ci_low``, ``rejection_ci_high`` (Wilson), ``mean_events``,
+        ``rejection_rate``, ``rejection_ci_low``, ``rejection_ci_high`` (Wilson; a 95% Monte Carlo
+        interval whatever ``alpha``, which is the tests' level), ``mean_events``,
         ``truth``, ``mean_estimate`` (back-transformed mean of ``coef``: a geometric mean for hazard
         ratios), ``bias`` (mean ``coef`` − ``truth_coef``), ``bias_mc_se``, ``empirical_se`` (SD of
         ``coef``), ``model_se`` (mean ``se``), ``coverage``, ``coverage_ci_low``,

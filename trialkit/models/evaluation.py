@@ -475,7 +475,7 @@ def performance_table(cv: CVResult, alpha: float = 0.05) -> pd.DataFrame:
     -----
     Fitted models (and recalibrated scores): ``auc`` is the mean AUC over the outer test folds and
     its CI the corrected resampled t interval (:func:`corrected_ttest`, ``ci_method =
-    "corrected_cv"``). Published scores used directly (``kind = "score"``) need no fitting: their AUC
+    "corrected_cv"``), truncated to [0, 1]. Published scores used directly (``kind = "score"``) need no fitting: their AUC
     and DeLong CI are computed once on all subjects (``ci_method = "delong"``). The Brier score, the
     scaled Brier score ``1 - Brier / (prevalence (1 - prevalence))`` and the calibration intercept
     and slope (:func:`calibration_slope`) are computed on the out-of-fold predictions of each repeat
@@ -526,7 +526,9 @@ def performance_table(cv: CVResult, alpha: float = 0.05) -> pd.DataFrame:
                 b = brier_score(g["y"], g["risk"])
                 per.append((b, 1 - b / (prev * (1 - prev)), cal["intercept"], cal["slope"]))
             per = np.array(per, dtype=float)
-            row.update(auc=t["estimate"], auc_se=t["se"], auc_ci_low=t["ci_low"], auc_ci_high=t["ci_high"],
+            # the t interval is symmetric and can pass 0 or 1 with few folds: an AUC lives in [0, 1]
+            row.update(auc=t["estimate"], auc_se=t["se"], auc_ci_low=float(np.clip(t["ci_low"], 0.0, 1.0)),
+                       auc_ci_high=float(np.clip(t["ci_high"], 0.0, 1.0)),
                        ci_method="corrected_cv", brier=per[:, 0].mean(), scaled_brier=per[:, 1].mean(),
                        calibration_intercept=per[:, 2].mean(), calibration_slope=per[:, 3].mean())
         rows.append(row)

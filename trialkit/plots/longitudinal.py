@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trialkit.plots.survival import arm_colors
+from trialkit.plots.style import arm_colors
 
 __all__ = ["lsmeans_plot", "symptom_bars"]
 

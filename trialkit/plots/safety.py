@@ -18,14 +18,15 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from trialkit.plots.style import arm_colors
+
 __all__ = ["plot_temperature", "plot_cumulative_incidence"]
 
 
 def _colors(keys, colors):
     if colors is not None:
         return colors
-    cmap = plt.get_cmap("tab10")
-    return {k: cmap(i % 10) for i, k in enumerate(keys)}
+    return arm_colors(list(keys))
 
 
 def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = None, colors: dict | None = None,

@@ -19,25 +19,9 @@ import numpy as np
 import pandas as pd
 
 from trialkit.stats.survival import _kmf, _Quiet, number_at_risk
+from trialkit.plots.style import arm_colors
 
 __all__ = ["km_plot", "cif_plot", "arm_colors", "default_times"]
-
-
-def arm_colors(groups) -> dict:
-    """A stable colour per group (seaborn's colour-blind palette, in the given order).
-
-    Examples
-    --------
-    >>> colors = arm_colors(["control", "msc", "pe"])
-    >>> list(colors)
-    ['control', 'msc', 'pe']
-    >>> tuple(round(float(v), 3) for v in colors["control"])
-    (0.004, 0.451, 0.698)
-    """
-    import seaborn as sns
-
-    pal = sns.color_palette("colorblind", max(len(groups), 3))
-    return {g: pal[i] for i, g in enumerate(groups)}
 
 
 def default_times(horizon: float, *, unit: float = 7.0, max_ticks: int = 8) -> list[float]:

@@ -28,24 +28,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trialkit.plots.style import arm_colors
+
 __all__ = ["trajectory_data", "summarize_trajectories", "plot_trajectories", "plot_individual_trajectories",
            "plot_correlation_heatmap", "arm_colors", "OUTCOME_COLORS"]
 
 OUTCOME_COLORS = {"survivor": "#4C72B0", "died": "#C44E52", "transplanted": "#55A868"}
-
-
-def arm_colors(study) -> dict:
-    """A fixed colour per arm (study order, matplotlib's tab10 cycle).
-
-    Examples
-    --------
-    >>> from trialkit.study import load_study
-    >>> colors = arm_colors(load_study())
-    >>> list(colors), colors["msc"] == plt.get_cmap("tab10")(1)
-    (['control', 'msc', 'pe', 'pe_msc'], True)
-    """
-    cmap = plt.get_cmap("tab10")
-    return {a: cmap(i % 10) for i, a in enumerate(study.arm_ids)}
 
 
 def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:

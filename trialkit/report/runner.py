@@ -346,7 +346,10 @@ def notebook_parameters(nb_or_path) -> dict[str, Any]:
                             except ValueError:
                                 out[t.id] = ast.unparse(node.value)
                 elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and node.value:
-                    out[node.target.id] = ast.literal_eval(node.value)
+                    try:
+                        out[node.target.id] = ast.literal_eval(node.value)
+                    except ValueError:
+                        out[node.target.id] = ast.unparse(node.value)
             return out
     return {}
 

@@ -619,15 +619,22 @@ def analyze_parameters(long: pd.DataFrame, study, parameters: list | None = None
                          "loglik": np.nan, "converged": False, "note": "too little data"})
             continue
         vis = [v for v in study.visit_ids if v in set(d["visit"])]
-        note = ""
+        note, fit, error = "", None, None
         try:
             fit = fit_mmrm(d, study=study, model=model, covariance=covariance, alpha=alpha, visits=vis)
             ok = bool(fit.variance.get("converged", True))
-        except (np.linalg.LinAlgError, ValueError):
-            ok = False
+        except (np.linalg.LinAlgError, ValueError) as exc:
+            ok, error = False, exc
         if not ok and covariance != "random_intercept":
-            fit = fit_mmrm(d, study=study, model=model, covariance="random_intercept", alpha=alpha, visits=vis)
-            note = f"{covariance} covariance did not converge: random intercept used"
+            try:
+                fit = fit_mmrm(d, study=study, model=model, covariance="random_intercept", alpha=alpha, visits=vis)
+                note = f"{covariance} covariance did not converge: random intercept used"
+            except (np.linalg.LinAlgError, ValueError) as exc:
+                fit, error = None, exc
+        if fit is None:  # no model could be fitted: say so, report nothing for this parameter
+            fits.append({"parameter": p, "covariance": None, "n_subjects": d["subject_id"].nunique(), "n_obs": len(d),
+                         "loglik": np.nan, "converged": False, "note": f"model could not be fitted: {error}"})
+            continue
         conv = bool(fit.variance.get("converged", True))
         fits.append({"parameter": p, "covariance": fit.covariance, "n_subjects": fit.n_subjects, "n_obs": fit.n_obs,
                      "loglik": fit.loglik, "converged": conv, "note": note})

@@ -51,6 +51,8 @@ _LABELS = {
 }
 _DEMOGRAPHICS = {"continuous": ["age", "weight_kg", "hbv_dna_log10"],
                  "categorical": ["sex", "hbeag_positive", "cirrhosis", "ascites", "encephalopathy"]}
+#: labs measuring what a subjects-table baseline column records (docs/data-format.md)
+_SAME_AS_SUBJECT_COLUMN = {"HBVDNA": "hbv_dna_log10"}
 
 
 def default_table_one_variables(data: pd.DataFrame, study) -> dict:
@@ -60,7 +62,8 @@ def default_table_one_variables(data: pd.DataFrame, study) -> dict:
     -------
     dict
         ``continuous``: demographics, then baseline labs in study-file order (clinical grades
-        ``unit: grade`` excluded: they are categorical), then MELD and MELD-Na;
+        ``unit: grade`` excluded: they are categorical; the HBVDNA lab left out when the subjects
+        table's ``hbv_dna_log10`` is listed), then MELD and MELD-Na;
         ``categorical``: sex and the baseline flags and grades, Child-Pugh class, ACLF grade,
         baseline symptom scores (``symptom_<name>``, 0-3).
         Only columns present and not entirely missing are listed.
@@ -80,8 +83,11 @@ def default_table_one_variables(data: pd.DataFrame, study) -> dict:
     def ok(c):
         return c in data.columns and data[c].notna().any()
 
-    labs = [p for p, spec in study.parameters.items() if spec.unit.lower() != "grade" and ok(p)]
-    cont = [c for c in _DEMOGRAPHICS["continuous"] if ok(c)] + labs
+    cont = [c for c in _DEMOGRAPHICS["continuous"] if ok(c)]
+    # a lab that repeats a subjects-table baseline marker is listed once (the subjects column)
+    labs = [p for p, spec in study.parameters.items() if spec.unit.lower() != "grade" and ok(p)
+            and _SAME_AS_SUBJECT_COLUMN.get(p) not in cont]
+    cont += labs
     cont += [c for c in SEVERITY_VARIABLES["continuous"] if ok(c)]
     cat = [c for c in _DEMOGRAPHICS["categorical"] if ok(c)]
     cat += [c for c in SEVERITY_VARIABLES["categorical"] if ok(c)]
