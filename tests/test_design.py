@@ -305,6 +305,12 @@ def test_power_command_rejects_bad_input(capsys):
     a = _parser().parse_args(["power", "--n-trials", "1", "--hr", "0.5", "--factor", "nope", "--no-progress"])
     assert a.func(a) == 2
     assert "factors are msc, pe" in capsys.readouterr().err
+    for argv, fragment in ((["--n-subjects", "120", "0"], "--n-subjects must be positive"),
+                           (["--hr", "-1"], "--hr must be positive"), (["--alpha", "1.5"], "--alpha must be"),
+                           (["--jobs", "0"], "--jobs must be"), (["--seed", "-3"], "--seed must be")):
+        a = _parser().parse_args(["power", "--n-trials", "1", "--no-progress", *argv])
+        assert a.func(a) == 2
+        assert fragment in capsys.readouterr().err
 
 
 # ------------------------------------------------------------------------------------------------

@@ -102,3 +102,27 @@ def test_load_brings_a_simulated_datasets_truth(tmp_path):
     (out / "truth.json").write_text("{not json")
     with pytest.raises(ValidationError, match=r"truth.json: not readable JSON"):
         load(out)
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["simulate", "--out", "X", "--n-subjects", "0"], "--n-subjects: must be at least 1"),
+    (["simulate", "--out", "X", "--seed", "-5"], "--seed: must be >= 0"),
+    (["simulate", "--out", "X", "--seed", "abc"], "expected a whole number"),
+    (["run", "--jobs", "0"], "--jobs: must be at least 1"),
+])
+def test_cli_rejects_impossible_numbers_without_traceback(argv, fragment, capsys):
+    from trialkit.cli import main
+
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and fragment in err and "Traceback" not in err
+
+
+def test_cli_simulate_never_overwrites_a_foreign_folder(tmp_path, capsys):
+    from trialkit.cli import main
+
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["simulate", "--out", str(tmp_path)]) == 2
+    assert "refusing to replace it" in capsys.readouterr().err
+    assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]

@@ -127,6 +127,19 @@ def test_unparsable_files(tmp_path):
     _one(probs, "infusions.parquet", "unreadable Parquet")
 
 
+def test_semicolon_and_tab_separated_files_are_named(tmp_path):
+    """European Excel exports use ';' (and some systems tabs): say so instead of 'column missing'."""
+    d = tmp_path / "ds"
+    t = tiny_tables()
+    write_csv_dataset(t, d)
+    t["subjects"].to_csv(d / "subjects.csv", index=False, sep=";")
+    t["events"].to_csv(d / "events.csv", index=False, sep="\t")
+    probs = [str(p) for p in validate(d).problems]
+    _one(probs, "subjects.csv", "semicolon-separated")
+    _one(probs, "events.csv", "tab-separated")
+    assert not any("required column is missing" in p for p in probs)
+
+
 def test_table_given_twice(tmp_path):
     d = tmp_path / "ds"
     write_csv_dataset(tiny_tables(), d)

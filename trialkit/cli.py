@@ -1,4 +1,4 @@
-"""Command line: ``trialkit validate | simulate | summary | run``.
+"""Command line: ``trialkit validate | simulate | summary | run | power``.
 
 Bad input ends with a message on stderr and exit status 2, never a traceback.
 """
@@ -83,6 +83,28 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
+def _positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (argparse then exits 2 with the usage line, no traceback)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
+    return v
+
+
+def _nonnegative_int(text: str) -> int:
+    """argparse type: a whole number >= 0 (seeds)."""
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
+    return v
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="trialkit", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -99,8 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("simulate", help="write a simulated dataset (same seed => identical files)")
     s.add_argument("--out", required=True, help="output directory (replaced atomically)")
-    s.add_argument("--seed", type=int, help="random seed (default: the scenario's)")
-    s.add_argument("--n-subjects", type=int, help="total subjects (default: the scenario's arm sizes)")
+    s.add_argument("--seed", type=_nonnegative_int, help="random seed (default: the scenario's)")
+    s.add_argument("--n-subjects", type=_positive_int, help="total subjects (default: the scenario's arm sizes)")
     s.add_argument("--scenario", help="scenario YAML (default: params/scenarios/default.yaml)")
     s.add_argument("--study", help="study file (default: the scenario's, else params/study.yaml)")
     s.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
@@ -110,7 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("path", nargs="?", help="dataset (default: simulate the default scenario)")
     m.add_argument("--study")
     m.add_argument("--scenario")
-    m.add_argument("--seed", type=int)
+    m.add_argument("--seed", type=_nonnegative_int)
     m.set_defaults(func=cmd_summary)
 
     r = sub.add_parser("run", help="execute the notebooks with papermill and publish the report (HTML, tables, "
@@ -118,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--params", default=None,
                    help="run parameters YAML (default: params/default.yaml)")
     r.add_argument("--out", help="report folder (default: <outputs>/<name> of the parameters, e.g. outputs/default)")
-    r.add_argument("--jobs", type=int, help="notebooks executed at once (default: number of cores)")
+    r.add_argument("--jobs", type=_positive_int, help="notebooks executed at once (default: number of cores)")
     r.add_argument("--only", nargs="+", metavar="NAME", help="run only these notebooks (e.g. 02 or safety)")
     r.add_argument("--allow-listings", action="store_true",
                    help="internal report: subject-level listings allowed, identifier check off")
@@ -137,8 +159,11 @@ def main(argv: list[str] | None = None) -> int:
     except TrialkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
         print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
+        return EXIT_INPUT
+    except FileExistsError as exc:  # e.g. --out names a folder holding other files: never overwritten
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt:  # pragma: no cover
         return 130

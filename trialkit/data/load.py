@@ -160,6 +160,13 @@ def _read_csv(path: Path, table: str, col: _Collector) -> pd.DataFrame | None:
         col.add(table, "file is empty (expected a header row and data)")
         return None
     width = len(header)
+    if width == 1:
+        sep = next((c for c in (";", "\t", "|") if c in header[0]), None)
+        if sep is not None:
+            name = {"\t": "tab", ";": "semicolon", "|": "pipe"}[sep]
+            col.add(table, f"the header is one column holding {name}s: the file looks {name}-separated; save it "
+                           "as comma-separated CSV (in Excel: CSV UTF-8, comma delimited)")
+            return None
     ragged = []
     try:
         for lineno, fields in enumerate(reader, start=2):

@@ -81,6 +81,23 @@ def _write_csv(df, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _check_args(args) -> str | None:
+    """The first impossible command-line value, as a message; None when all are usable."""
+    if args.n_trials < 1:
+        return "--n-trials must be at least 1"
+    if args.n_subjects and min(args.n_subjects) < 1:
+        return f"--n-subjects must be positive numbers of subjects, got {min(args.n_subjects)}"
+    if args.hr and min(args.hr) <= 0:
+        return f"--hr must be positive hazard ratios, got {min(args.hr):g}"
+    if not 0 < args.alpha < 1:
+        return f"--alpha must be between 0 and 1, got {args.alpha:g}"
+    if args.jobs == 0 or args.jobs < -1:
+        return f"--jobs must be a positive number of workers or -1 (all cores), got {args.jobs}"
+    if args.seed is not None and args.seed < 0:
+        return f"--seed must be >= 0, got {args.seed}"
+    return None
+
+
 def cmd_power(args) -> int:
     """Handler of ``trialkit power``; returns the exit status.
 
@@ -115,8 +132,9 @@ def cmd_power(args) -> int:
     from trialkit.design import power as pw
     from trialkit.design import summaries as sm
 
-    if args.n_trials < 1:
-        print("error: --n-trials must be at least 1", file=sys.stderr)
+    bad = _check_args(args)
+    if bad:
+        print(f"error: {bad}", file=sys.stderr)
         return 2
     analyses = pw.DEFAULT_ANALYSES + (("labs",) if args.labs is not None else ())
     labs = tuple(args.labs) if args.labs else ("TBIL", "ALB")
