@@ -97,3 +97,32 @@ def R():
     """What tests/reference/efficacy.R printed: ``{(block, name): value}``."""
     r = pd.read_csv(REFERENCE / "efficacy_r.csv", keep_default_na=False, na_values=["NA"])
     return {(b, n): v for b, n, v in r.itertuples(index=False)}
+
+
+def run_notebook(name: str, tmp_path: Path, **parameters) -> str:
+    """Execute ``notebooks/<name>`` unchanged with papermill, in the runner's kernel environment, with
+    ``parameters`` injected; fail on any error or stderr output; return every printed/plain-text output."""
+    import os
+
+    import nbformat
+    import papermill as pm
+
+    from trialkit.report import runner
+
+    root = Path(__file__).resolve().parent.parent
+    nb_out = tmp_path / name
+    old = dict(os.environ)
+    os.environ.update(runner.kernel_env())
+    try:
+        pm.execute_notebook(str(root / "notebooks" / name), str(nb_out), kernel_name="python3", parameters=parameters,
+                            cwd=str(root / "notebooks"), progress_bar=False, log_output=False)
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    text = []
+    for c in nbformat.read(nb_out, as_version=4).cells:
+        for o in c.get("outputs", []):
+            assert o.get("name") != "stderr", o.get("text")
+            assert o["output_type"] != "error", o.get("evalue")
+            text.append(o.get("text", "") + o.get("data", {}).get("text/plain", ""))
+    return "\n".join(text)

@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from conftest import run_notebook
 from trialkit.design import power as pw
 from trialkit.design import summaries as sm
 from trialkit.design.cli import OUTPUT_FILES, add_power_parser
@@ -319,34 +320,9 @@ def test_power_command_rejects_bad_input(capsys):
 def test_design_notebook_runs_on_a_two_arm_study(tmp_path):
     """notebooks/05_design_simulation.ipynb, unchanged, on params/study_two_arm.yaml with the two-arm
     scenario of params/two_arm.yaml, with few trials (the committed outputs are checked by nbval)."""
-    import os
-
-    import nbformat
-    import papermill as pm
-
-    from trialkit.report import runner
-
     out = tmp_path / "out"
-    nb_out = tmp_path / "05.ipynb"
-    old = dict(os.environ)
-    os.environ.update(runner.kernel_env())
-    try:
-        pm.execute_notebook(str(ROOT / "notebooks" / "05_design_simulation.ipynb"), str(nb_out),
-                            kernel_name="python3", cwd=str(ROOT / "notebooks"), progress_bar=False, log_output=False,
-                            parameters={"study": str(TWO_ARM_STUDY), "scenario": two_arm_scenario(),
-                                        "out_dir": str(out), "n_trials": 12, "curve_trials": 4,
-                                        "curve_sizes": [120], "curve_hrs": [1.0], "lab_trials": 2})
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    nb = nbformat.read(nb_out, as_version=4)
-    text = []
-    for c in nb.cells:
-        for o in c.get("outputs", []):
-            assert o.get("name") != "stderr", o.get("text")
-            assert o["output_type"] != "error"
-            text.append(o.get("text", "") + o.get("data", {}).get("text/plain", ""))
-    text = "\n".join(text)
+    text = run_notebook("05_design_simulation.ipynb", tmp_path, study=str(TWO_ARM_STUDY), scenario=two_arm_scenario(),
+                        out_dir=str(out), n_trials=12, curve_trials=4, curve_sizes=[120], curve_hrs=[1.0], lab_trials=2)
     assert "2 arms (Standard of care, UC-MSC + standard of care)" in text
     tables = {p.stem for p in (out / "tables").glob("*.csv")}
     assert {"design_true_effects", "design_power", "design_schoenfeld", "design_bias_coverage", "design_type1_error",

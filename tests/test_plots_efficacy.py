@@ -2,7 +2,6 @@
 two-arm design with another horizon and visit schedule."""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import matplotlib
@@ -14,6 +13,7 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
 
+from conftest import run_notebook  # noqa: E402
 from trialkit.plots.forest import forest_panels, forest_plot  # noqa: E402
 from trialkit.plots.longitudinal import lsmeans_plot, symptom_bars  # noqa: E402
 from trialkit.plots.survival import cif_plot, default_times, km_plot  # noqa: E402
@@ -112,33 +112,10 @@ def test_cif_plot():
 def test_efficacy_notebook_runs_on_a_two_arm_study(tmp_path):
     """notebooks/03_efficacy.ipynb, unchanged, on params/study_two_arm.yaml (one factor, two arms, horizons
     168/84 days, other visit ids) simulated with the two-arm scenario of params/two_arm.yaml."""
-    import nbformat
-    import papermill as pm
-
-    from trialkit.report import runner
-
     run = yaml.safe_load((ROOT / "params" / "two_arm.yaml").read_text())
     out = tmp_path / "out"
-    nb_out = tmp_path / "03.ipynb"
-    env = runner.kernel_env()
-    old = dict(os.environ)
-    os.environ.update(env)
-    try:
-        pm.execute_notebook(str(ROOT / "notebooks" / "03_efficacy.ipynb"), str(nb_out), kernel_name="python3",
-                            parameters={"study": str(ROOT / "params" / "study_two_arm.yaml"),
-                                        "scenario": run["scenario"], "out_dir": str(out)},
-                            cwd=str(ROOT / "notebooks"), progress_bar=False, log_output=False)
-    finally:
-        os.environ.clear()
-        os.environ.update(old)
-    nb = nbformat.read(nb_out, as_version=4)
-    text = []
-    for c in nb.cells:
-        for o in c.get("outputs", []):
-            assert o.get("name") != "stderr", o.get("text")
-            assert o["output_type"] != "error"
-            text.append(o.get("text", "") + o.get("data", {}).get("text/plain", ""))
-    text = "\n".join(text)
+    text = run_notebook("03_efficacy.ipynb", tmp_path, study=str(ROOT / "params" / "study_two_arm.yaml"),
+                        scenario=run["scenario"], out_dir=str(out))
     assert "Not a factorial design" in text and "Factorial analysis skipped" in text
     tables = {p.stem for p in (out / "tables").glob("*.csv")}
     assert {"efficacy_estimands", "efficacy_km_survival", "efficacy_logrank", "efficacy_cox_arm", "efficacy_rmst",

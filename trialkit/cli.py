@@ -83,26 +83,23 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def _positive_int(text: str) -> int:
-    """argparse type: a whole number >= 1 (argparse then exits 2 with the usage line, no traceback)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {v}")
-    return v
+def _int_at_least(lo: int, what: str):
+    """An argparse type: a whole number >= ``lo`` (argparse then exits 2 with the usage line, no traceback)."""
+
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+        if v < lo:
+            raise argparse.ArgumentTypeError(f"must be {what}, got {v}")
+        return v
+
+    return parse
 
 
-def _nonnegative_int(text: str) -> int:
-    """argparse type: a whole number >= 0 (seeds)."""
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {v}")
-    return v
+_positive_int = _int_at_least(1, "at least 1")
+_nonnegative_int = _int_at_least(0, ">= 0")
 
 
 def build_parser() -> argparse.ArgumentParser:
