@@ -94,3 +94,20 @@ def test_rate_ratio_exact_against_r_and_binomial():
     assert r["p_value"] == pytest.approx(stats.binomtest(3, 9, 10 / 15).pvalue)
     assert r["estimate"] == pytest.approx((3 / 10) / (6 / 5))
     assert np.isnan(rate_ratio_exact(0, 1.0, 0, 1.0)["p_value"])
+
+
+def test_wilson_interval_matches_statsmodels_and_contains_the_estimate():
+    from statsmodels.stats.proportion import proportion_confint
+
+    from trialkit.stats.categorical import wilson_interval
+
+    k = np.array([0, 1, 7, 19, 20, 3, 50])
+    n = np.array([20, 20, 20, 20, 20, 7, 2000])
+    for alpha in (0.05, 0.1):
+        lo, hi = wilson_interval(k, n, alpha)
+        ref_lo, ref_hi = proportion_confint(k, n, alpha=alpha, method="wilson")
+        assert np.allclose(lo, ref_lo, atol=1e-12) and np.allclose(hi, ref_hi, atol=1e-12)
+        p = k / n
+        assert (lo <= p).all() and (p <= hi).all()  # exactly, also at 0 and n (floating point)
+    assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
+    assert all(np.isnan(wilson_interval(0, 0)))

@@ -34,31 +34,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trialkit.stats.categorical import wilson_interval
+from trialkit.plots.style import error_bars
+
 __all__ = ["wilson_interval", "operating_characteristics", "power_table", "type_one_error", "bias_coverage",
            "schoenfeld_power", "schoenfeld_events", "schoenfeld_table", "power_curve", "plot_power_curve",
            "true_effects", "power_verdict"]
 
 _KEYS = ["scenario", "n_subjects", "analysis", "term", "label"]
-
-
-def wilson_interval(successes, n, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a binomial proportion (arrays allowed).
-
-    Examples
-    --------
-    >>> lo, hi = wilson_interval(100, 2000)
-    >>> round(float(lo), 4), round(float(hi), 4)
-    (0.0413, 0.0604)
-    """
-    k = np.asarray(successes, dtype=float)
-    n = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        den = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / den
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / den
-    return centre - half, centre + half
 
 
 def _valid(results: pd.DataFrame) -> pd.DataFrame:
@@ -395,7 +378,7 @@ def plot_power_curve(curve: pd.DataFrame, *, x: str = "n_subjects", terms=None, 
         if d.empty:
             continue
         color = f"C{i % 10}"
-        yerr = np.vstack([d["estimate"] - d["ci_low"], d["ci_high"] - d["estimate"]])
+        yerr = error_bars(d["estimate"], d["ci_low"], d["ci_high"])
         ax.errorbar(d[x], d["estimate"], yerr=yerr, marker="o", color=color, capsize=3,
                     label=_series_label(a, d["label"].iloc[0]))
         if "schoenfeld" in d and d["schoenfeld"].notna().any():

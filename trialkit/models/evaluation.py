@@ -48,6 +48,7 @@ from sklearn.metrics import roc_auc_score, roc_curve
 from sklearn.model_selection import GridSearchCV, RepeatedStratifiedKFold, StratifiedKFold
 
 from trialkit.models.pipelines import ModelSpec, derive_seed
+from trialkit.stats.categorical import wilson_interval
 
 
 def _threads(n_jobs: int):
@@ -257,16 +258,6 @@ def calibration_slope(y, risk) -> dict:
     out.update(intercept=float(off.params[0]), intercept_se=float(off.bse[0]), slope=float(full.params[1]),
                slope_se=float(full.bse[1]))
     return out
-
-
-def _wilson(k: int, n: int, alpha: float) -> tuple[float, float]:
-    if n == 0:
-        return np.nan, np.nan
-    z = stats.norm.ppf(1 - alpha / 2)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return float(centre - half), float(centre + half)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -677,7 +668,7 @@ def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models
         for b in range(n_bins):
             sel = bins == b
             k, n = int(oof["y"].to_numpy()[sel].sum()), int(sel.sum())
-            lo, hi = _wilson(k, n, alpha)
+            lo, hi = wilson_interval(k, n, alpha)
             rows.append({"model": m, "label": cv.labels[m], "bin": b + 1, "n": n,
                          "mean_risk": float(r[sel].mean()) if n else np.nan,
                          "observed": k / n if n else np.nan, "ci_low": lo, "ci_high": hi})

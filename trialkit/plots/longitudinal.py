@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trialkit.plots.style import arm_colors
+from trialkit.plots.style import arm_colors, error_bars
 
 __all__ = ["lsmeans_plot", "symptom_bars"]
 
@@ -76,7 +76,7 @@ def lsmeans_plot(lsmeans: pd.DataFrame, *, arms=None, labels: dict | None = None
         for off, a in zip(offs, arms):
             s = d[d["arm"] == a].sort_values("visit_day")
             x = s["visit_day"] / scale + off * 0.3
-            err = [s["display_estimate"] - s["display_ci_low"], s["display_ci_high"] - s["display_estimate"]]
+            err = error_bars(s["display_estimate"], s["display_ci_low"], s["display_ci_high"])
             ax.errorbar(x, s["display_estimate"], yerr=err, color=colors[a], marker="o", ms=3, lw=1.2,
                         capsize=2, label=labels.get(a, a))
         ax.axhline(1.0 if log else 0.0, color="0.5", ls="--", lw=0.8)

@@ -24,6 +24,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from trialkit.plots.style import error_bars
+
 __all__ = ["plot_roc", "plot_calibration", "plot_decision_curve", "plot_learning_curve", "plot_importance",
            "plot_partial_dependence"]
 
@@ -104,7 +106,7 @@ def plot_calibration(table: pd.DataFrame, *, ax=None, models=None):
         t = table[table["model"] == m].dropna(subset=["mean_risk"])
         x = t["mean_risk"].to_numpy() + (i - (len(names) - 1) / 2) * 0.006
         y = t["observed"].to_numpy()
-        err = np.vstack([y - t["ci_low"].to_numpy(), t["ci_high"].to_numpy() - y])
+        err = error_bars(y, t["ci_low"], t["ci_high"])
         ax.errorbar(x, y, yerr=err, marker="o", ms=4, lw=1.2, capsize=2, color=col[m], label=t["label"].iloc[0])
     ax.plot([0, 1], [0, 1], ls="--", lw=0.8, color="0.5")
     ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="Predicted risk", ylabel="Observed proportion with the event",
@@ -238,8 +240,8 @@ def plot_importance(table: pd.DataFrame, *, ax=None, top: int = 15):
     y = np.arange(len(t))
     true = t["true_role"].fillna("").astype(str).to_numpy() != "" if "true_role" in t else np.zeros(len(t), bool)
     colors = np.where(true, "tab:red", "tab:blue")
-    err = np.vstack([t["estimate"] - t["ci_low"], t["ci_high"] - t["estimate"]])
-    ax.barh(y, t["estimate"], xerr=np.nan_to_num(err), color=colors, alpha=0.8, capsize=2)
+    err = error_bars(t["estimate"], t["ci_low"], t["ci_high"])
+    ax.barh(y, t["estimate"], xerr=err, color=colors, alpha=0.8, capsize=2)
     ax.set_yticks(y)
     ax.set_yticklabels(t["feature"])
     ax.axvline(0, color="0.3", lw=0.8)

@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from trialkit.plots.style import arm_colors
+from trialkit.plots.style import arm_colors, error_bars
 
 __all__ = ["plot_temperature", "plot_cumulative_incidence"]
 
@@ -67,7 +67,7 @@ def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = No
         s = summary[summary["arm"] == arm].sort_values("hours_after")
         x = s["hours_after"].to_numpy(dtype=float) + (i - (len(arms) - 1) / 2) * dodge
         y = s["mean"].to_numpy()
-        err = np.nan_to_num(np.vstack([y - s["ci_low"].to_numpy(), s["ci_high"].to_numpy() - y]))
+        err = error_bars(y, s["ci_low"], s["ci_high"])
         ax.errorbar(x, y, yerr=err, marker="o", ms=3, capsize=2, lw=1.2, color=colors[arm],
                     label=(labels or {}).get(arm, arm))
     if fever_threshold is not None:

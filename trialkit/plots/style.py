@@ -1,7 +1,7 @@
 """One colour per arm for every figure of the kit (seaborn's colour-blind palette, study order)."""
 from __future__ import annotations
 
-__all__ = ["arm_colors"]
+__all__ = ["arm_colors", "error_bars"]
 
 
 def arm_colors(arms) -> dict:
@@ -35,3 +35,20 @@ def arm_colors(arms) -> dict:
     groups = list(getattr(arms, "arm_ids", arms))
     pal = sns.color_palette("colorblind", max(len(groups), 3))
     return {g: pal[i % len(pal)] for i, g in enumerate(groups)}
+
+
+def error_bars(estimate, ci_low, ci_high):
+    """``yerr``/``xerr`` for matplotlib from an estimate and its interval: a 2 x n array of distances,
+    never negative (an interval that stops a rounding error short of its estimate, or is missing, draws
+    no bar instead of failing).
+
+    Examples
+    --------
+    >>> error_bars([0.0, 0.5, 0.2], [1e-17, 0.4, float("nan")], [0.3, 0.7, 0.4]).round(3).tolist()
+    [[0.0, 0.1, 0.0], [0.3, 0.2, 0.2]]
+    """
+    import numpy as np
+
+    est = np.asarray(estimate, dtype=float)
+    err = np.vstack([est - np.asarray(ci_low, dtype=float), np.asarray(ci_high, dtype=float) - est])
+    return np.clip(np.nan_to_num(err), 0.0, None)

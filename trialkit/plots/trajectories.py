@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trialkit.plots.style import arm_colors
+from trialkit.plots.style import arm_colors, error_bars
 
 __all__ = ["trajectory_data", "summarize_trajectories", "plot_trajectories", "plot_individual_trajectories",
            "plot_correlation_heatmap", "arm_colors", "OUTCOME_COLORS"]
@@ -198,8 +198,8 @@ def plot_trajectories(summary: pd.DataFrame, parameter: str, study, *, ax=None, 
         a = s[s["arm"] == arm].sort_values("visit_day")
         x = a["visit_day"].to_numpy(dtype=float) + (i - (len(arms) - 1) / 2) * dodge
         y = a["mean"].to_numpy()
-        err = np.vstack([y - a["ci_low"].to_numpy(), a["ci_high"].to_numpy() - y])
-        ax.errorbar(x, y, yerr=np.nan_to_num(err), color=colors[arm], marker="o", ms=3, lw=1.2,
+        err = error_bars(y, a["ci_low"], a["ci_high"])
+        ax.errorbar(x, y, yerr=err, color=colors[arm], marker="o", ms=3, lw=1.2,
                     capsize=2, label=study.arm_labels[arm])
     if log:
         ax.set_yscale("log")

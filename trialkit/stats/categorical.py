@@ -17,8 +17,53 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["clopper_pearson", "fisher_exact_test", "compare_to_reference", "poisson_rate_ci",
+__all__ = ["clopper_pearson", "wilson_interval", "fisher_exact_test", "compare_to_reference", "poisson_rate_ci",
            "rate_ratio_exact"]
+
+
+def wilson_interval(successes, n, alpha: float = 0.05):
+    """Wilson score interval for a binomial proportion; scalars or arrays.
+
+    Used where many proportions are summarised at once (Monte Carlo rejection rates, calibration bins,
+    symptom responders); for a reported trial proportion prefer the exact :func:`clopper_pearson`.
+    The bounds always contain the estimate (exactly 0 at 0 successes, exactly 1 at ``n``); NaN when
+    ``n`` is 0. Same numbers as ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
+
+    Parameters
+    ----------
+    successes, n : int or array-like
+    alpha : float
+
+    Returns
+    -------
+    tuple of (float or ndarray, float or ndarray)
+        ``(ci_low, ci_high)``; floats for scalar input.
+
+    References
+    ----------
+    Wilson EB. J Am Stat Assoc 1927;22:209-212.
+
+    Examples
+    --------
+    >>> lo, hi = wilson_interval(100, 2000)
+    >>> round(lo, 4), round(hi, 4)
+    (0.0413, 0.0604)
+    >>> wilson_interval([0, 5], [5, 5])[0].tolist()[0], wilson_interval([0, 5], [5, 5])[1].tolist()[1]
+    (0.0, 1.0)
+    """
+    k = np.asarray(successes, dtype=float)
+    m = np.asarray(n, dtype=float)
+    z = stats.norm.ppf(1 - alpha / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / m
+        den = 1 + z**2 / m
+        centre = (p + z**2 / (2 * m)) / den
+        half = z * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2)) / den
+        lo = np.where(m > 0, np.clip(np.minimum(centre - half, p), 0.0, 1.0), np.nan)
+        hi = np.where(m > 0, np.clip(np.maximum(centre + half, p), 0.0, 1.0), np.nan)
+    if lo.ndim == 0:
+        return float(lo), float(hi)
+    return lo, hi
 
 
 def clopper_pearson(x, n, alpha: float = 0.05) -> pd.DataFrame:

@@ -28,18 +28,11 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trialkit.stats.categorical import wilson_interval
+
 __all__ = ["symptom_improvement", "ordinal_test", "mann_whitney", "EVENT_CATEGORY"]
 
 EVENT_CATEGORY = 4  # died or transplanted: worse than "severe" (3)
-
-
-def _wilson(k, n, alpha):
-    from statsmodels.stats.proportion import proportion_confint
-
-    if n == 0:
-        return np.nan, np.nan
-    lo, hi = proportion_confint(k, n, alpha=alpha, method="wilson")
-    return float(lo), float(hi)
 
 
 def symptom_improvement(outcomes: pd.DataFrame, *, arms: list | None = None, control=None,
@@ -98,7 +91,7 @@ def symptom_improvement(outcomes: pd.DataFrame, *, arms: list | None = None, con
             ev = d["improved"].notna()
             k, n = int(d.loc[ev, "improved"].sum()), int(ev.sum())
             cnt[a] = (k, n)
-            lo, hi = _wilson(k, n, alpha)
+            lo, hi = wilson_interval(k, n, alpha)
             rows.append({"symptom": s, "arm": a, "n": n, "n_improved": k, "n_event": int(d["event"].sum()),
                          "n_missing": int((~ev).sum()), "proportion": k / n if n else np.nan,
                          "ci_low": lo, "ci_high": hi})
