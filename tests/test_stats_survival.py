@@ -215,3 +215,16 @@ def test_hazard_ratios_recover_the_truth_in_a_large_trial(large):
     km = S.survival_at(tte, [168], groups=large.study.arm_ids)
     for r in km.itertuples():
         assert r.ci_low <= truth["survival"][r.group]["secondary"] <= r.ci_high
+
+
+def test_cox_term_without_events_is_not_estimable():
+    """An arm without events: the partial likelihood has no finite maximum. The table says so (NaN and
+    a note) instead of reporting the optimizer's stopping point as a hazard ratio near 0."""
+    d = pd.DataFrame({"time": [5., 8, 12, 3, 9, 15, 20, 7, 4, 11], "event": [1, 1, 0, 1, 0, 0, 0, 0, 1, 1],
+                      "x": [0, 0, 0, 0, 1, 1, 1, 1, 0, 0], "z": [1, 0, 1, 0, 1, 0, 1, 0, 1, 0]})
+    t = S.cox_model(d, ["x", "z"]).table.set_index("term")
+    assert np.isnan(t.loc["x", ["estimate", "ci_low", "ci_high", "p_value"]].astype(float)).all()
+    assert t.loc["x", "note"].startswith("not estimable: no events")
+    assert t.loc["z", "note"] == "" and np.isfinite(t.loc["z", "estimate"])
+    ok = S.cox_model(d.assign(event=[1, 1, 0, 1, 1, 0, 1, 1, 1, 1]), ["x"]).table
+    assert (ok["note"] == "").all() and np.isfinite(ok["estimate"]).all()

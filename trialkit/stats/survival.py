@@ -297,7 +297,8 @@ def cox_model(data: pd.DataFrame, terms: list[str], *, alpha: float = 0.05, labe
     -------
     CoxResult
         ``.table``: ``term``, ``label``, ``estimate`` (hazard ratio), ``ci_low``, ``ci_high`` (HR),
-        ``coef`` (log HR), ``se``, ``z``, ``p_value``, ``n``, ``events``.
+        ``coef`` (log HR), ``se``, ``z``, ``p_value``, ``n``, ``events``, ``note`` (empty, or why a
+        term has no finite estimate, e.g. an arm without events: its numbers are then NaN).
 
     Examples
     --------
@@ -325,8 +326,35 @@ def cox_model(data: pd.DataFrame, terms: list[str], *, alpha: float = 0.05, labe
         "term": list(terms), "label": [labels.get(t, t) for t in terms],
         "estimate": est, "ci_low": lo, "ci_high": hi,
         "coef": coef, "se": se, "z": coef / se, "p_value": 2 * stats.norm.sf(np.abs(coef / se)),
-        "n": len(X), "events": int(X[event].sum())})
+        "n": len(X), "events": int(X[event].sum()), "note": ""})
+    for i, t in enumerate(terms):
+        why = _not_estimable(X[t], X[event], coef[i], se[i])
+        if why:
+            table.loc[i, ["estimate", "ci_low", "ci_high", "coef", "se", "z", "p_value"]] = np.nan
+            table.loc[i, "note"] = why
     return CoxResult(cph, X, table)
+
+
+def _not_estimable(x: pd.Series, event: pd.Series, coef: float, se: float) -> str:
+    """Why a Cox coefficient has no finite estimate (monotone likelihood), or "".
+
+    A 0/1 term whose events all fall on one side (e.g. an arm without events) drives the partial
+    likelihood to its supremum at an infinite coefficient; the optimizer then stops at a huge value
+    with a meaningless Wald test (R ``coxph`` warns "coefficient may be infinite"). Other terms are
+    flagged when the fit diverged (|coef| > 15 or se > 100).
+    """
+    ev = event.to_numpy(dtype=float) > 0
+    v = x.to_numpy(dtype=float)
+    if set(np.unique(v)) <= {0.0, 1.0}:
+        if not ev[v == 1].any():
+            return ("not estimable: no events where this term is 1 (hazard ratio 0, monotone likelihood); "
+                    "see the log-rank test")
+        if not ev[v == 0].any():
+            return ("not estimable: every event is where this term is 1 (infinite hazard ratio); "
+                    "see the log-rank test")
+    if not np.isfinite(coef) or abs(coef) > 15 or not np.isfinite(se) or se > 100:
+        return "not estimable: the fit diverged (monotone likelihood); see the log-rank test"
+    return ""
 
 
 def cox_arm(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> CoxResult:
