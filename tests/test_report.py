@@ -198,13 +198,14 @@ def test_notebooks_simulate_exactly_the_published_data(run1):
 
 def test_n_subjects_is_folded_into_the_published_scenario(tmp_path):
     params = runner.load_params(_params(tmp_path, n_subjects=17, scenario="null"))
-    study = runner._write_scenario("null", params, tmp_path / "scenario.yaml")
+    study, files = runner._write_scenario("null", params, tmp_path / "scenario.yaml")
     from trialkit.simulate import load_scenario
 
     sc = load_scenario(tmp_path / "scenario.yaml")
     assert (sc.total, sc.allocation_ratio, sc.study, sc.name) == (17, {"control": 1, "msc": 1, "pe": 1, "pe_msc": 1},
                                                                    None, "null")
     assert study.name == "study.yaml" and not sc.effects
+    assert [f.name for f in files] == ["null.yaml", "default.yaml"]  # the file and the one it extends
 
 
 def test_notebooks_ran_in_parallel(run1):

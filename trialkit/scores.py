@@ -31,7 +31,7 @@ from trialkit.study import normalize_unit
 __all__ = [
     "BILIRUBIN_UMOL_PER_MG_DL", "CREATININE_UMOL_PER_MG_DL", "ALBUMIN_G_L_PER_G_DL",
     "UREA_MMOL_PER_BUN_MG_DL", "round_half_up", "meld", "meld_na", "meld_3", "child_pugh",
-    "albi", "clif_c_of", "clif_c_aclf", "cossh_aclf_ii", "add_scores", "SCORE_COLUMNS",
+    "albi", "clif_c_of", "clif_c_aclf", "cossh_aclf_ii", "add_scores", "SCORE_COLUMNS", "SCORE_INPUTS",
 ]
 
 BILIRUBIN_UMOL_PER_MG_DL = 17.1   # clinical convention (molar mass 584.66 gives 17.104)
@@ -719,6 +719,12 @@ _TO_SI = {
 # the score columns of add_scores, in order
 SCORE_COLUMNS = ["meld", "meld_na", "meld_3", "child_pugh_points", "child_pugh_class", "albi",
                  "albi_grade", "clif_c_of", "aclf_grade", "clif_c_aclf", "cossh_aclf_ii"]
+# the lab parameters each score column of add_scores needs (what it passes to the formula; age and sex
+# come from subjects; CLIF-C's unrecorded organ data are not labs)
+SCORE_INPUTS = {"meld": {"TBIL", "INR", "CREAT"}, "meld_na": {"TBIL", "INR", "CREAT", "NA"},
+                "meld_3": {"TBIL", "INR", "CREAT", "NA", "ALB"},
+                "child_pugh_points": {"TBIL", "ALB", "INR", "ASCITES", "HE"}, "albi": {"TBIL", "ALB"},
+                "cossh_aclf_ii": {"INR", "HE", "NEUT", "TBIL", "UREA"}}
 
 
 def _si_factors(study, labs):

@@ -32,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.derive.tte import event_days, factor_columns, horizon_days
+from trialkit.scores import SCORE_INPUTS as _SCORES_INPUTS
 
 __all__ = ["SCORE_PARAMETERS", "SCORE_INPUTS", "visit_values", "change_from_baseline", "baseline_values",
            "target_visit", "analysis_visits", "worst_rank_inputs", "symptom_visits", "symptom_outcomes",
@@ -40,10 +41,8 @@ __all__ = ["SCORE_PARAMETERS", "SCORE_INPUTS", "visit_values", "change_from_base
 # Score "parameters" and the add_scores column they come from.
 SCORE_PARAMETERS = {"MELD": "meld", "MELD_NA": "meld_na", "MELD_3": "meld_3",
                     "CHILD_PUGH": "child_pugh_points", "ALBI": "albi", "COSSH_ACLF_II": "cossh_aclf_ii"}
-# The lab parameters each score needs (trialkit.scores.add_scores: what it passes to each formula).
-SCORE_INPUTS = {"MELD": {"TBIL", "INR", "CREAT"}, "MELD_NA": {"TBIL", "INR", "CREAT", "NA"},
-                "MELD_3": {"TBIL", "INR", "CREAT", "NA", "ALB"}, "CHILD_PUGH": {"TBIL", "ALB", "INR", "ASCITES", "HE"},
-                "ALBI": {"TBIL", "ALB"}, "COSSH_ACLF_II": {"INR", "HE", "NEUT", "TBIL", "UREA"}}
+# The lab parameters each score needs (trialkit.scores.SCORE_INPUTS, by score parameter).
+SCORE_INPUTS = {p: _SCORES_INPUTS[col] for p, col in SCORE_PARAMETERS.items()}
 _SCORE_LABELS = {"MELD": "MELD", "MELD_NA": "MELD-Na", "MELD_3": "MELD 3.0", "CHILD_PUGH": "Child-Pugh points",
                  "ALBI": "ALBI", "COSSH_ACLF_II": "COSSH-ACLF II"}
 

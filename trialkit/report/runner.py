@@ -206,7 +206,8 @@ def _check_params(raw: dict, src: str) -> RunParams:
         raise _fail(src, "alpha", f"expected a number between 0 and 1, got {p.alpha!r}")
     if p.horizons is not None:
         if not isinstance(p.horizons, dict) or not p.horizons:
-            raise _fail(src, "horizons", f"expected a mapping like {{primary: 336, secondary: 168}}, got {p.horizons!r}")
+            raise _fail(src, "horizons",
+                        f"expected a mapping like {{primary: 336, secondary: 168}}, got {p.horizons!r}")
         for k, v in p.horizons.items():
             if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
                 raise _fail(src, f"horizons.{k}", f"expected a positive number of days, got {v!r}")
@@ -864,9 +865,10 @@ def _write_study(src: Path, horizons: dict | None, dest: Path) -> None:
     dest.write_text(text, encoding="utf-8", newline="\n")
 
 
-def _write_scenario(scenario, params: RunParams, dest: Path) -> Path:
+def _write_scenario(scenario, params: RunParams, dest: Path) -> tuple[Path, list[Path]]:
     """Write the run's scenario, ``extends`` applied and ``n_subjects`` folded into its allocation, as
-    one self-contained YAML file; return the study file the simulation uses."""
+    one self-contained YAML file; return the study file the simulation uses and the scenario files read
+    (the scenario's own, then every file it ``extends``: the manifest hashes them)."""
     from trialkit.simulate import load_scenario
     from trialkit.simulate.allocation import _ratio_from_sizes
     from trialkit.study import default_study_path
@@ -885,42 +887,7 @@ def _write_scenario(scenario, params: RunParams, dest: Path) -> Path:
             f"{', n_subjects ' + str(params.n_subjects) if params.n_subjects is not None else ''}), "
             "self-contained.\n" + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     dest.write_text(text, encoding="utf-8", newline="\n")
-    return study_src
-
-
-def _scenario_files(scenario) -> list[Path]:
-    """The scenario file and every file it ``extends`` (for the manifest's input hashes)."""
-    from trialkit.simulate.scenario import scenarios_dir
-
-    files: list[Path] = []
-    raw, base = (scenario, Path.cwd()) if isinstance(scenario, dict) else (None, None)
-    if raw is None:
-        ref = scenario if scenario is not None else "default"
-        p = _find_scenario(ref, None, scenarios_dir())
-        if p is None:
-            return files
-        files.append(p)
-        raw, base = yaml.safe_load(p.read_text(encoding="utf-8")) or {}, p.parent
-    seen = set()
-    while isinstance(raw, dict) and raw.get("extends") and len(files) < 20:
-        p = _find_scenario(raw["extends"], base, scenarios_dir())
-        if p is None or p in seen:
-            break
-        seen.add(p)
-        files.append(p)
-        raw, base = yaml.safe_load(p.read_text(encoding="utf-8")) or {}, p.parent
-    return files
-
-
-def _find_scenario(ref, base: Path | None, bundled: Path) -> Path | None:
-    ref = str(ref)
-    names = [ref] if ref.endswith((".yaml", ".yml")) else [ref, f"{ref}.yaml"]
-    for n in names:
-        for d in ([base] if base else []) + [Path.cwd(), bundled]:
-            p = Path(n) if Path(n).is_absolute() else d / n
-            if p.is_file():
-                return p.resolve()
-    return None
+    return study_src, [Path(f) for f in sc.files]
 
 
 def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -> dict:
@@ -932,11 +899,11 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
         from trialkit.simulate import write_simulation
 
         if progress is not None:
-            progress.note("simulating the dataset (once, for every notebook)")
+            progress.note("simulating the dataset into data/")
         scenario = params.scenario
         if isinstance(scenario, str) and _resolve_input(scenario).is_file():
             scenario = str(_resolve_input(scenario))
-        study_src = _write_scenario(scenario, params, build / "scenario.yaml")
+        study_src, scenario_files = _write_scenario(scenario, params, build / "scenario.yaml")
         _write_study(study_src, params.horizons, build / "study.yaml")
         # the notebooks simulate the same trial in memory from study.yaml + scenario.yaml + seed (so they
         # keep the simulation truth); data/ holds its files for the manifest and for re-analysis
@@ -945,7 +912,7 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
         info["dataset_source"] = trial.source
         for f in sorted((build / "data").iterdir()):
             inputs.append(("data", f))
-        for f in _scenario_files(scenario):
+        for f in scenario_files:
             inputs.append(("scenario", f))
         inputs.append(("study", study_src))
         subject_ids = [str(s) for s in trial.subjects["subject_id"]]

@@ -174,6 +174,8 @@ class Scenario:
     description: str = ""
     source: str = "<dict>"
     raw: dict = field(default_factory=dict, repr=False, compare=False)
+    #: the YAML files read, the scenario's own first, then each file it ``extends`` (resolved paths)
+    files: tuple[str, ...] = field(default=(), repr=False, compare=False)
 
     def factor_effect(self, factor: str) -> Effect:
         """The effect of ``factor`` (a null effect when the scenario does not mention it)."""
@@ -225,8 +227,10 @@ def _merge(base: dict, over: dict, top: bool = True) -> dict:
     return out
 
 
-def _expand(raw: dict, name: str, base_dir: Path | None, seen: tuple[str, ...] = ()) -> dict:
-    """Apply ``extends`` recursively (the parent is resolved relative to the child's folder)."""
+def _expand(raw: dict, name: str, base_dir: Path | None, seen: tuple[str, ...] = (),
+            files: list[str] | None = None) -> dict:
+    """Apply ``extends`` recursively (the parent is resolved relative to the child's folder); every
+    parent file read is appended to ``files``."""
     parent_ref = raw.get("extends")
     if parent_ref is None:
         return raw
@@ -235,7 +239,10 @@ def _expand(raw: dict, name: str, base_dir: Path | None, seen: tuple[str, ...] =
     parent_path = _resolve(parent_ref, base_dir)
     if str(parent_path) in seen:
         raise ScenarioError(f"{name}: extends: circular chain {' -> '.join(seen + (str(parent_path),))}")
-    parent = _expand(_read_yaml(parent_path), str(parent_path), parent_path.parent, seen + (str(parent_path),))
+    if files is not None:
+        files.append(str(parent_path))
+    parent = _expand(_read_yaml(parent_path), str(parent_path), parent_path.parent, seen + (str(parent_path),),
+                     files)
     child = {k: v for k, v in raw.items() if k != "extends"}
     return _merge(parent, child)
 
@@ -273,11 +280,13 @@ def load_scenario(scenario: str | Path | dict | Scenario | None = None) -> Scena
         scenario = default_scenario_path()
     if isinstance(scenario, dict):
         name, base_dir, raw = "<scenario dict>", None, copy.deepcopy(scenario)
+        files: list[str] = []
     else:
         path = _resolve(scenario, None)
         name, base_dir, raw = str(path), path.parent, _read_yaml(path)
-    merged = _expand(raw, name, base_dir, (name,))
-    return _parse(merged, name, base_dir)
+        files = [name]
+    merged = _expand(raw, name, base_dir, (name,), files)
+    return _parse(merged, name, base_dir, tuple(files))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -354,7 +363,7 @@ class _Check:
         return dict(sorted(out.items()))
 
 
-def _parse(raw: dict, source: str, base_dir: Path | None) -> Scenario:
+def _parse(raw: dict, source: str, base_dir: Path | None, files: tuple[str, ...] = ()) -> Scenario:
     c = _Check(Path(source).name if source != "<scenario dict>" else source)
     c.known_keys(raw, _TOP_KEYS, "")
     name = raw.get("name")
@@ -419,7 +428,7 @@ def _parse(raw: dict, source: str, base_dir: Path | None) -> Scenario:
         hcc={"rate_per_year": float(hcc["rate_per_year"])}, effects=effects, interactions=interactions,
         course=course, grades=grades, symptoms=symptoms, dosing=dict(dosing), reactions=reactions,
         adverse_events=adverse, missingness=dict(missing), description=str(raw.get("description", "")),
-        source=source, raw=raw,
+        source=source, raw=raw, files=files,
     )
 
 

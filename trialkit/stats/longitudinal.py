@@ -555,6 +555,12 @@ def _display(df: pd.DataFrame, log: bool) -> pd.DataFrame:
     return out
 
 
+def _not_fitted(parameter: str, d: pd.DataFrame, note: str) -> dict:
+    """The ``fits`` row of a parameter no model was fitted to, saying why."""
+    return {"parameter": parameter, "covariance": None, "n_subjects": d["subject_id"].nunique(), "n_obs": len(d),
+            "loglik": np.nan, "converged": False, "note": note}
+
+
 def analyze_parameters(long: pd.DataFrame, study, parameters: list | None = None, *, model: str = "arm",
                        covariance: str = "random_intercept", population: str = "all",
                        alpha: float = 0.05) -> dict[str, pd.DataFrame]:
@@ -615,8 +621,7 @@ def analyze_parameters(long: pd.DataFrame, study, parameters: list | None = None
         d = long[long["parameter"] == p]
         log = bool((d["scale"] == "log").any()) if len(d) else False
         if d["arm"].nunique() < 2 or d["subject_id"].nunique() < 5:
-            fits.append({"parameter": p, "covariance": None, "n_subjects": d["subject_id"].nunique(), "n_obs": len(d),
-                         "loglik": np.nan, "converged": False, "note": "too little data"})
+            fits.append(_not_fitted(p, d, "too little data"))
             continue
         vis = [v for v in study.visit_ids if v in set(d["visit"])]
         note, fit, error = "", None, None
@@ -632,8 +637,7 @@ def analyze_parameters(long: pd.DataFrame, study, parameters: list | None = None
             except (np.linalg.LinAlgError, ValueError) as exc:
                 fit, error = None, exc
         if fit is None:  # no model could be fitted: say so, report nothing for this parameter
-            fits.append({"parameter": p, "covariance": None, "n_subjects": d["subject_id"].nunique(), "n_obs": len(d),
-                         "loglik": np.nan, "converged": False, "note": f"model could not be fitted: {error}"})
+            fits.append(_not_fitted(p, d, f"model could not be fitted: {error}"))
             continue
         conv = bool(fit.variance.get("converged", True))
         fits.append({"parameter": p, "covariance": fit.covariance, "n_subjects": fit.n_subjects, "n_obs": fit.n_obs,

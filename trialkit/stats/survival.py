@@ -185,8 +185,8 @@ def event_counts(tte: pd.DataFrame, *, group: str = "arm", groups=None) -> pd.Da
     return pd.DataFrame(rows)
 
 
-def _logrank_chisq(time, event, codes, k: int) -> tuple[float, float]:
-    """k-group log-rank chi-square and its observed events (R ``survdiff``, rho = 0), in numpy.
+def _logrank_chisq(time, event, codes, k: int) -> float:
+    """k-group log-rank chi-square (R ``survdiff``, rho = 0), in numpy.
 
     At each distinct event time t: expected E_j = d_t n_jt / n_t and hypergeometric covariance
     V_jk = d_t (n_t - d_t) / (n_t - 1) * n_jt / n_t * (delta_jk - n_kt / n_t); the statistic is
@@ -209,7 +209,7 @@ def _logrank_chisq(time, event, codes, k: int) -> tuple[float, float]:
     w = np.where(N > 1, D * (N - D) / np.maximum(N - 1, 1), 0.0) / N
     V = np.diag((w[:, None] * at_risk).sum(axis=0)) - np.einsum("t,tj,tk->jk", w / N, at_risk, at_risk)
     z = oe[:-1]
-    return float(z @ np.linalg.pinv(V[:-1, :-1]) @ z), float(d.sum())
+    return float(z @ np.linalg.pinv(V[:-1, :-1]) @ z)
 
 
 def logrank(tte: pd.DataFrame, *, group: str = "arm", groups=None, control=None) -> pd.DataFrame:
@@ -253,7 +253,7 @@ def logrank(tte: pd.DataFrame, *, group: str = "arm", groups=None, control=None)
     e = d["event"].to_numpy(dtype=int)
     rows = []
     if len(gs) >= 2:
-        stat, _ = _logrank_chisq(t, e, codes, len(gs))
+        stat = _logrank_chisq(t, e, codes, len(gs))
         rows.append({"comparison": "global", "group": None, "statistic": stat, "df": len(gs) - 1,
                      "p_value": float(stats.chi2.sf(stat, len(gs) - 1)), "events": int(e.sum()), "n": len(d)})
     c = code_of[control]
@@ -261,7 +261,7 @@ def logrank(tte: pd.DataFrame, *, group: str = "arm", groups=None, control=None)
         if g == control:
             continue
         m = (codes == code_of[g]) | (codes == c)
-        stat, _ = _logrank_chisq(t[m], e[m], (codes[m] == c).astype(np.int64), 2)
+        stat = _logrank_chisq(t[m], e[m], (codes[m] == c).astype(np.int64), 2)
         rows.append({"comparison": f"{g} vs {control}", "group": g, "statistic": stat, "df": 1,
                      "p_value": float(stats.chi2.sf(stat, 1)), "events": int(e[m].sum()), "n": int(m.sum())})
     return pd.DataFrame(rows)
