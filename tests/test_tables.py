@@ -1,6 +1,8 @@
 """trialkit.tables: Table 1 and safety tables against independent pandas / scipy calculations."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -61,7 +63,7 @@ def test_table_one_numbers_against_pandas(sim, bl):
         for a in arms[1:]:
             x = bl.loc[bl["arm"] == a, var]
             smd = (x.mean() - c.mean()) / np.sqrt((x.var() + c.var()) / 2)
-            assert row[f"smd_{a}"] == pytest.approx(smd, abs=6e-4)
+            assert row[f"smd_{a}"] == pytest.approx(smd, rel=1e-12)
     assert checked == 20
     sex = t1[t1["variable"] == "sex"].set_index("level")
     for a in arms:
@@ -73,7 +75,7 @@ def test_table_one_numbers_against_pandas(sim, bl):
     p0 = (bl.loc[bl["arm"] == "control", "sex"] == "F").mean()
     p1 = (bl.loc[bl["arm"] == "msc", "sex"] == "F").mean()
     smd = abs(p1 - p0) / np.sqrt((p1 * (1 - p1) + p0 * (1 - p0)) / 2)
-    assert sex.iloc[0]["smd_msc"] == pytest.approx(smd, abs=6e-4)
+    assert sex.iloc[0]["smd_msc"] == pytest.approx(smd, rel=1e-12)
     assert "p_value" not in t1.columns                                   # no tests by default
 
 
@@ -104,14 +106,90 @@ def test_table_one_optional_tests(sim, bl):
     assert alt["test"] == "Kruskal-Wallis"
 
 
-def test_categorical_smd_fallback_agrees_with_tableone(sim, bl):
-    t1 = tb.table_one(bl, sim.study, continuous=[], categorical=["ascites", "encephalopathy"])
-    for var in ["ascites", "encephalopathy"]:
-        row = t1[t1["variable"] == var].iloc[0]
-        for a in sim.study.arm_ids[1:]:
-            x0 = bl.loc[bl["arm"] == "control", var].astype(str)
-            x1 = bl.loc[bl["arm"] == a, var].astype(str)
-            assert tb._categorical_smd(x0, x1) == pytest.approx(row[f"smd_{a}"], abs=6e-4)
+REFERENCE = Path(__file__).resolve().parent / "reference"
+#: the counts of tests/reference/smd.R: control, compared arm (a third arm only adds levels)
+_SMD_CASES = {
+    "binary": ([3, 27], [5, 25], ["F", "M"]),
+    "fatigue_msc": ([0, 2, 6, 22], [0, 3, 11, 16], ["0", "1", "2", "3"]),
+    "fatigue_pe": ([0, 2, 6, 22], [0, 2, 14, 14], ["0", "1", "2", "3"]),
+    "fatigue_pe_msc": ([0, 2, 6, 22], [1, 1, 12, 16], ["0", "1", "2", "3"]),
+    "absent_first": ([0, 5, 3, 2], [0, 2, 4, 4], ["0", "1", "2", "3"]),
+    "absent_middle": ([5, 0, 3, 2], [2, 0, 4, 4], ["0", "1", "2", "3"]),
+    "absent_in_one_arm": ([3, 2, 0], [1, 2, 3], ["a", "b", "c"]),
+    "identical": ([2, 3, 5], [4, 6, 10], ["a", "b", "c"]),
+    "same_constant": ([0, 4, 0], [0, 7, 0], ["a", "b", "c"]),
+    "five_levels": ([4, 7, 9, 6, 4], [8, 5, 6, 9, 2], ["a", "b", "c", "d", "e"]),
+}
+
+
+def _expand(counts, levels):
+    return [lev for k, lev in zip(counts, levels) for _ in range(k)]
+
+
+def test_smd_against_R():
+    """tests/reference/smd.R: R tableone's ExtractSmd algorithm (MASS::ginv on the covariance over
+    all levels of the variable; R 4.2.2, MASS 7.3-58.2), incl. levels absent from both arms."""
+    lines = (REFERENCE / "smd_expected.txt").read_text().splitlines()
+    assert lines[0].startswith("# R version") and "MASS" in lines[0]
+    ref = pd.read_csv(REFERENCE / "smd_expected.txt", comment="#").set_index("case")["smd"]
+    assert set(_SMD_CASES) | {"continuous"} == set(ref.index)
+    for case, (c0, c1, levels) in _SMD_CASES.items():
+        assert tb.smd_categorical(_expand(c0, levels), _expand(c1, levels)) == pytest.approx(
+            ref[case], rel=1e-13, abs=1e-15), case
+    x0 = [40.2, 51.7, 38.9, 47.3, 55.0, 44.1]
+    x1 = [45.6, 49.9, 60.3, 52.8, 41.7]
+    assert tb.smd_continuous(x0, x1) == pytest.approx(ref["continuous"], rel=1e-13)
+    assert tb.smd_continuous(x1, x0) == pytest.approx(-ref["continuous"], rel=1e-13)  # signed: arm - control
+
+
+def test_smd_hand_computations_and_degenerate_levels():
+    # two levels: |p1 - p0| / sqrt((p1 q1 + p0 q0) / 2) = 0.5 / sqrt((0.25 + 0) / 2)
+    assert tb.smd_categorical(list("aabb"), list("aaaa")) == pytest.approx(0.5 / np.sqrt(0.125), rel=1e-15)
+    # three levels by hand: p0 = (1/2, 1/4, 1/4), p1 = (1/4, 1/4, 1/2); drop a: d = (0, 1/4),
+    # cov0 = [[3/16, -1/16], [-1/16, 3/16]], cov1 = [[3/16, -1/8], [-1/8, 1/4]],
+    # S = [[3/16, -3/32], [-3/32, 7/32]], det S = 33/1024, (S^-1)_22 = (3/16) / det = 64/11,
+    # d' S^-1 d = (1/16) (64/11) = 4/11
+    x0, x1 = list("aabc"), list("abcc")
+    assert tb.smd_categorical(x0, x1) == pytest.approx(np.sqrt(4 / 11), rel=1e-15)
+    # an unused category (present in neither arm) changes nothing, whatever its place in the order
+    cats = ["0", "a", "b", "c"]
+    assert tb.smd_categorical(pd.Categorical(x0, categories=cats), pd.Categorical(x1, categories=cats)) == \
+        tb.smd_categorical(x0, x1)
+    # the fatigue case: the dropped first level ("0") absent from both arms; the covariance over
+    # all levels is singular (numpy.linalg.cond ~ 2e16), the reduced one is not
+    fat = tb.smd_categorical(_expand([2, 6, 22], "123"), _expand([3, 11, 16], "123"))
+    assert fat == pytest.approx(0.427192104237253, rel=1e-13)
+    # invariant to which level is dropped first (relabelling the levels) and to the row order
+    relabel = {"1": "z", "2": "b", "3": "a"}
+    a0, a1 = _expand([2, 6, 22], "123"), _expand([3, 11, 16], "123")
+    assert tb.smd_categorical([relabel[v] for v in a0], [relabel[v] for v in a1]) == pytest.approx(fat, rel=1e-14)
+    rng = np.random.default_rng(0)
+    assert tb.smd_categorical(rng.permutation(a0), rng.permutation(a1)) == fat           # same bits
+    # degenerate: the same single level -> 0; no shared level -> inf; an empty arm -> NaN
+    assert tb.smd_categorical(list("bbb"), list("bb")) == 0.0
+    assert tb.smd_categorical(list("aab"), list("cc")) == np.inf
+    assert np.isnan(tb.smd_categorical([np.nan, np.nan], list("ab")))
+    assert tb.smd_categorical(["a", np.nan, "b"], ["a", "b"]) == 0.0                    # missing dropped
+    # continuous: same bits whatever the order; constants; too few values
+    x = rng.normal(size=101) * 1e6 + 1e9
+    y = rng.normal(size=99) * 1e6 + 1e9
+    assert tb.smd_continuous(x, y) == tb.smd_continuous(x[::-1], rng.permutation(y))
+    assert tb.smd_continuous([2.0, 2.0], [3.0, 3.0]) == np.inf and tb.smd_continuous([3.0, 3], [2.0, 2]) == -np.inf
+    assert np.isnan(tb.smd_continuous([1.0], [1.0, 2.0]))
+
+
+def test_table_one_smd_when_first_level_is_absent_from_two_arms():
+    """The fatigue scores of the simulated trial (seed of the default scenario): level 0 only in a
+    fourth arm. Python tableone's plain inverse of the singular covariance gave machine-dependent
+    values (0.45 / 0.63 committed, 0.28 / 0.53 re-executed); R's value is 0.4272 / 0.6016."""
+    ref = pd.read_csv(REFERENCE / "smd_expected.txt", comment="#").set_index("case")["smd"]
+    counts = {"control": [0, 2, 6, 22], "msc": [0, 3, 11, 16], "pe": [0, 2, 14, 14], "pe_msc": [1, 1, 12, 16]}
+    df = pd.DataFrame([{"arm": a, "symptom_fatigue": lev} for a, c in counts.items()
+                       for lev in _expand(c, [0, 1, 2, 3])])
+    t1 = tb.table_one(df, load_study(), continuous=[], categorical=["symptom_fatigue"])
+    row = t1[t1["variable"] == "symptom_fatigue"].iloc[0]
+    for a in ["msc", "pe", "pe_msc"]:
+        assert row[f"smd_{a}"] == pytest.approx(ref[f"fatigue_{a}"], rel=1e-13)
 
 
 def test_severity_table_and_rendering(sim, bl):

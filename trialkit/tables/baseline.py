@@ -9,9 +9,10 @@ Distribution rule (stated, pre-specified): a continuous variable is summarised a
 adjusted Fisher-Pearson coefficient) exceeds ``skew_limit`` (default 1), otherwise as
 **mean (SD)**. Categorical variables are **n (%)**, percentages among subjects with a known value;
 the ``missing`` column counts unknown values. Standardized mean differences (SMD) compare each
-arm with the control arm (continuous: difference of means over the root mean of the two
-variances, sign = arm minus control; categorical: Yang & Dalton's multinomial SMD, always >= 0, with a generalized
-inverse where the covariance is singular, as R's tableone).
+arm with the control arm, computed here (not by tableone) from the data at full precision by
+:func:`smd_continuous` (difference of means over the root mean of the two sample variances,
+sign = arm minus control) and :func:`smd_categorical` (Yang & Dalton's multinomial SMD, always
+>= 0, exact rational arithmetic on the levels present in the two arms; equal to R tableone's).
 No hypothesis tests by default (CONSORT 2010, item 15); ``tests=True`` adds tableone's default
 test per variable (ANOVA / Kruskal-Wallis for continuous, chi-squared or Fisher's exact).
 
@@ -37,8 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["summary_choice", "table_one", "render_table_one", "write_html", "severity_table", "SEVERITY_VARIABLES",
-           "baseline_correlations", "default_table_one_variables"]
+__all__ = ["summary_choice", "table_one", "smd_continuous", "smd_categorical", "render_table_one", "write_html",
+           "severity_table", "SEVERITY_VARIABLES", "baseline_correlations", "default_table_one_variables"]
 
 SEVERITY_VARIABLES = {"continuous": ["meld", "meld_na"], "categorical": ["child_pugh_class", "aclf_grade"]}
 _LABELS = {
@@ -209,7 +210,7 @@ def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, n
 
         t1 = TableOne(df, columns=[*continuous, *categorical], categorical=categorical or None,
                       continuous=continuous or None, groupby=group, nonnormal=nonnormal or None,
-                      order={group: arms}, pval=tests, htest_name=tests, smd=len(arms) > 1,
+                      order={group: arms}, pval=tests, htest_name=tests, smd=False,
                       missing=True, overall=True, decimals=decimals, label_suffix=False,
                       include_null=False)
         raw = t1.tableone.copy()
@@ -231,18 +232,11 @@ def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, n
     for a in arms:
         if a == control or control not in arms:
             continue
-        if f"SMD ({control},{a})" in raw.columns:
-            col, sign = f"SMD ({control},{a})", 1.0
-        else:
-            col, sign = f"SMD ({a},{control})", -1.0
-        vals = pd.to_numeric(raw[col].astype(object).where(raw[col].notna(), "").astype(str).str.strip()
-                             .replace("", np.nan).to_numpy(), errors="coerce")
-        flip = np.where(out["variable"].isin(continuous), sign, 1.0)
-        vals = vals * flip
-        for i in np.flatnonzero(first.to_numpy() & out["variable"].isin(categorical).to_numpy() & np.isnan(vals)):
-            v = out["variable"].iloc[i]
-            vals[i] = _categorical_smd(df.loc[df[group] == control, v], df.loc[df[group] == a, v])
-        out[f"smd_{a}"] = np.where(first & (out["variable"] != "n"), vals, np.nan)
+        x0, x1 = df[df[group] == control], df[df[group] == a]
+        smd = {v: smd_continuous(x0[v], x1[v]) for v in continuous}
+        smd.update({v: smd_categorical(x0[v], x1[v]) for v in categorical})
+        out[f"smd_{a}"] = np.where(first & (out["variable"] != "n"),
+                                   out["variable"].map(smd).astype(float), np.nan)
     if tests:
         pv = raw["P-Value"].astype(object).where(raw["P-Value"].notna(), "").astype(str).str.strip()
         out["p_value"] = pd.to_numeric(pv.str.replace("<", "", regex=False).replace("", np.nan).to_numpy(),
@@ -257,28 +251,135 @@ def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, n
     return out[cols].reset_index(drop=True)
 
 
-def _categorical_smd(x0: pd.Series, x1: pd.Series) -> float:
-    """Yang & Dalton's multinomial SMD with a generalized inverse, as R's tableone (MASS::ginv).
+def smd_continuous(control, arm) -> float:
+    """Standardized mean difference of a continuous variable, arm minus control.
 
-    Python tableone uses an ordinary inverse and returns NaN when the pooled covariance is
-    singular (a level absent from both arms, or identical distributions); R's tableone does not.
+    Parameters
+    ----------
+    control, arm : array-like of float
+        Values of the control arm and of the compared arm (missing values dropped).
 
-    >>> round(_categorical_smd(pd.Series(list("aab")), pd.Series(list("aab"))), 6)
-    0.0
+    Returns
+    -------
+    float
+        ``(mean_arm - mean_control) / sqrt((var_arm + var_control) / 2)`` with sample variances
+        (denominator n - 1), as R ``tableone::ExtractSmd`` (unsigned there). ``0`` when both arms
+        are the same constant, ``±inf`` when both are constant at different values (R: ``Inf``),
+        ``NaN`` when an arm has fewer than two values.
+
+    Notes
+    -----
+    Sums are exact (``math.fsum``), so the result does not depend on the order of the data or
+    on the machine's vectorised summation: the same data give the same bits everywhere.
+
+    References
+    ----------
+    Austin PC. Balance diagnostics for comparing the distribution of baseline covariates between
+    treatment groups in propensity-score matched samples. Stat Med 2009;28:3083-3107.
+
+    Examples
+    --------
+    Means 2 and 4, variances 1 and 4: (4 - 2) / sqrt((1 + 4) / 2) = 1.2649...
+
+    >>> round(smd_continuous([1.0, 2, 3], [2.0, 4, 6]), 6)
+    1.264911
+    >>> smd_continuous([5.0, 5], [5.0, 5, 5]), smd_continuous([1.0, 1], [2.0, 2])
+    (0.0, inf)
     """
-    levels = sorted(set(x0.dropna()) | set(x1.dropna()), key=str)
-    if len(levels) < 2 or x0.notna().sum() == 0 or x1.notna().sum() == 0:
+    import math
+
+    def moments(x):
+        x = [float(v) for v in np.asarray(x, dtype=float).ravel() if not np.isnan(v)]
+        if len(x) < 2:
+            return float("nan"), float("nan")
+        m = math.fsum(x) / len(x)
+        return m, math.fsum((v - m) ** 2 for v in x) / (len(x) - 1)
+
+    (m0, v0), (m1, v1) = moments(control), moments(arm)
+    diff, pooled = m1 - m0, (v0 + v1) / 2
+    if np.isnan(diff) or np.isnan(pooled):
         return float("nan")
-    p0 = x0.dropna().value_counts(normalize=True).reindex(levels, fill_value=0).to_numpy()[1:]
-    p1 = x1.dropna().value_counts(normalize=True).reindex(levels, fill_value=0).to_numpy()[1:]
+    if pooled == 0:
+        return 0.0 if diff == 0 else math.copysign(math.inf, diff)
+    return diff / math.sqrt(pooled)
 
-    def cov(p):
-        c = -np.outer(p, p)
-        c[np.diag_indices_from(c)] = p * (1 - p)
-        return c
 
-    d = (p1 - p0).reshape(1, -1)
-    return float(np.sqrt(max((d @ np.linalg.pinv((cov(p0) + cov(p1)) / 2) @ d.T)[0, 0], 0.0)))
+def smd_categorical(control, arm) -> float:
+    """Yang & Dalton's multinomial standardized mean difference (always >= 0), computed exactly.
+
+    Parameters
+    ----------
+    control, arm : array-like
+        Category values of the control arm and of the compared arm (missing values dropped).
+
+    Returns
+    -------
+    float
+        ``sqrt(d' S^-1 d)`` with ``d = p_arm - p_control`` (proportions of the levels, the first
+        level dropped) and ``S`` the mean of the two multinomial covariance matrices
+        (``diag(p) - p p'``). ``0`` when both arms hold one and the same level; ``inf`` when the
+        arms share no level (complete separation, where the SMD is unbounded); ``NaN`` when an
+        arm has no known value.
+
+    Notes
+    -----
+    Only the levels observed in at least one of the two arms enter (a level present only in a
+    third arm, or nowhere, adds an all-zero row and column to ``S``); then the first of them is
+    dropped (the proportions sum to one). When the two arms share a level, ``S`` is then
+    positive definite, so the distance is the ordinary Mahalanobis distance, invariant to which
+    level is dropped, and it equals R ``tableone``'s value, which applies ``MASS::ginv`` to the
+    covariance over all levels of the variable (``tests/reference/smd.R`` checks this). The
+    proportions are ratios of counts, so ``d' S^-1 d`` is solved in exact rational arithmetic
+    (``fractions``; at most a few levels): the result is the correctly rounded value on every
+    machine. Python ``tableone`` instead inverts the full covariance with ``numpy.linalg.inv``:
+    when the dropped first level is absent from both arms that matrix is singular and the
+    result is rounding noise that differs between machines (hand-written here for that reason).
+    R returns ``NaN`` for two levels and a projected value for more when the arms share no
+    level; this function returns ``inf`` there.
+
+    References
+    ----------
+    Yang D, Dalton JE. A unified approach to measuring the effect size between two groups using
+    SAS. SAS Global Forum 2012, paper 335-2012.
+
+    Examples
+    --------
+    Two levels reduce to ``|p1 - p0| / sqrt((p1 q1 + p0 q0) / 2)``: here 0.5 / sqrt(0.25 / 2)
+
+    >>> round(smd_categorical(["a", "a", "b", "b"], ["a", "a", "a", "a"]), 6)
+    1.414214
+    >>> smd_categorical(list("aab"), list("aba")), smd_categorical(list("aa"), list("bb"))
+    (0.0, inf)
+    """
+    import math
+    from fractions import Fraction
+
+    c0 = pd.Series(np.asarray(control, dtype=object)).dropna().map(str).value_counts()
+    c1 = pd.Series(np.asarray(arm, dtype=object)).dropna().map(str).value_counts()
+    n0, n1 = int(c0.sum()), int(c1.sum())
+    if n0 == 0 or n1 == 0:
+        return float("nan")
+    levels = sorted(set(c0.index) | set(c1.index))
+    if not set(c0.index) & set(c1.index):
+        return math.inf
+    if len(levels) == 1:
+        return 0.0
+    p0 = [Fraction(int(c0.get(v, 0)), n0) for v in levels[1:]]
+    p1 = [Fraction(int(c1.get(v, 0)), n1) for v in levels[1:]]
+    k = len(p0)
+    # pooled covariance S = (diag(p0) - p0 p0' + diag(p1) - p1 p1') / 2, augmented with d
+    d = [b - a for a, b in zip(p0, p1)]
+    m = [[((p0[i] if i == j else 0) - p0[i] * p0[j] + (p1[i] if i == j else 0) - p1[i] * p1[j]) / 2
+          for j in range(k)] + [d[i]] for i in range(k)]
+    for col in range(k):  # Gauss-Jordan elimination, exact; S is positive definite (see Notes)
+        piv = next(r for r in range(col, k) if m[r][col] != 0)
+        m[col], m[piv] = m[piv], m[col]
+        for r in range(k):
+            if r != col and m[r][col] != 0:
+                f = m[r][col] / m[col][col]
+                m[r] = [x - f * y for x, y in zip(m[r], m[col])]
+    q = sum(d[i] * m[i][k] / m[i][i] for i in range(k))  # d' S^-1 d
+    return math.sqrt(q)
 
 
 def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
