@@ -2,7 +2,8 @@
 
 Runner tests use the tiny notebooks of tests/fixtures/notebooks/ (one kernel start + imports each):
 ``report/`` saves tables and figures and prints what was injected, ``failing/`` raises mid-run,
-``leaky/`` prints a subject id. The committed analysis notebooks are checked by nbval.
+``leaky/`` prints a subject id. The committed notebooks as files (up to date, parameters cells,
+kernelspec) are checked in tests/test_notebooks.py.
 """
 from __future__ import annotations
 
@@ -97,6 +98,22 @@ def test_cli_bad_params_exit_2_without_traceback(tmp_path, capsys):
     assert main(["run", "--params", str(path)]) == 2
     err = capsys.readouterr().err
     assert "code: expected one of" in err and "Traceback" not in err
+
+
+def test_unknown_notebook_parameter_exits_2_naming_it_and_the_real_ones(tmp_path, capsys):
+    path = _params(tmp_path, outputs=str(tmp_path / "out"), notebooks=str(FIXTURES / "report"),
+                   notebook_parameters={"01_summary": {"lable": "x"}})
+    assert main(["run", "--params", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert "01_summary has no parameter lable (did you mean label?)" in err
+    assert "its parameters: dataset, study, scenario, seed, alpha, out_dir, allow_listings, label, rendezvous" in err
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    path = _params(tmp_path, outputs=str(tmp_path / "out"), notebooks=str(FIXTURES / "report"),
+                   notebook_parameters={"01_sumary": {"label": "x"}})
+    assert main(["run", "--params", str(path), "--only", "02"]) == 2
+    err = capsys.readouterr().err
+    assert "no notebook 01_sumary (did you mean 01_summary?)" in err and "(have: 01_summary, 02_outcomes)" in err
 
 
 def test_discover_and_only():
@@ -426,39 +443,6 @@ def test_refresh_notebooks_in_place_is_deterministic(tmp_path, tiny_dataset):
     assert any(o.get("output_type") == "execute_result" for c in ran.cells for o in c.get("outputs", []))
     runner.refresh_notebooks([target], progress=False)
     assert target.read_bytes() == once
-
-
-# ------------------------------------------------------------------------------------------------
-# nbval on the committed notebooks
-# ------------------------------------------------------------------------------------------------
-def test_nbval_committed_notebooks():
-    """``pytest --nbval notebooks/`` re-executes every committed notebook in this venv's kernel
-    (``--nbval-current-env``, the runner's kernel environment) and compares the stored outputs."""
-    notebooks = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-    assert notebooks, "no committed notebooks in notebooks/"
-    for path in notebooks:  # nbval skips cells never executed: require the stored default-run outputs
-        nb = nbformat.read(str(path), as_version=4)
-        counts = [c.execution_count for c in nb.cells if c.cell_type == "code"]
-        assert counts == list(range(1, len(counts) + 1)), (
-            f"{path.name} is not stored as executed top to bottom with its defaults (run `make notebooks`)")
-        assert not any({"execution", "papermill"} & set(c.metadata) for c in nb.cells), (
-            f"{path.name} carries run-dependent cell metadata (run `make notebooks`)")
-    env = runner.kernel_env()
-
-    def nbval(path: Path) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [sys.executable, "-m", "pytest", "--nbval", "--nbval-current-env",
-             "--nbval-sanitize-with", "tests/nbval_sanitize.cfg", "-p", "no:cacheprovider", "-q",
-             str(path.relative_to(ROOT))],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
-
-    # one nbval process per notebook, as many at once as cores; the later (heavier) notebooks first
-    with ThreadPoolExecutor(runner.default_jobs()) as pool:
-        procs = list(pool.map(nbval, notebooks[::-1]))[::-1]
-    for path, proc in zip(notebooks, procs):
-        tail = "\n".join((proc.stdout + proc.stderr).splitlines()[-60:])
-        assert proc.returncode == 0, f"nbval failed on {path.name}:\n{tail}"
-        assert " passed" in proc.stdout and " failed" not in proc.stdout
 
 
 # ------------------------------------------------------------------------------------------------

@@ -377,7 +377,8 @@ def finish_notebook(executed: str | Path, source: str | Path, *, code: str = "fo
 def finish_committed(executed: str | Path, source: str | Path) -> None:
     """``make notebooks``: copy outputs of an executed notebook into its source file.
 
-    The source keeps its own metadata (notebook and cells); only outputs and execution counts
+    The source keeps its own metadata (notebook and cells); only outputs, execution counts,
+    ``language_info`` and ``kernelspec`` (the environment's, :func:`~trialkit.report.runner.notebook_kernelspec`)
     change, so re-running an unchanged analysis leaves the file byte-identical.
 
     Examples
@@ -395,10 +396,12 @@ def finish_committed(executed: str | Path, source: str | Path) -> None:
     >>> nb = nbformat.read(str(tmp / "01_answer.ipynb"), as_version=4)
     >>> nb.cells[0].outputs[0]["data"], nb.cells[0].execution_count, dict(nb.cells[0].metadata)
     ({'text/plain': '42'}, 1, {'tags': ['keep']})
-    >>> "papermill" in nb.metadata, nb.metadata["language_info"]["name"]
-    (False, 'python')
+    >>> "papermill" in nb.metadata, nb.metadata["language_info"]["name"], nb.metadata["kernelspec"]["display_name"]
+    (False, 'python', 'Python 3 (ipykernel)')
     """
     import nbformat
+
+    from trialkit.report.runner import notebook_kernelspec
 
     executed, source = Path(executed), Path(source)
     ran = nbformat.read(str(executed), as_version=4)
@@ -411,6 +414,7 @@ def finish_committed(executed: str | Path, source: str | Path) -> None:
             cell.execution_count = out.execution_count
     if "language_info" in ran.metadata:
         nb.metadata["language_info"] = ran.metadata["language_info"]
+    nb.metadata["kernelspec"] = notebook_kernelspec()
     nb.metadata.pop("papermill", None)
     _write_nb(nb, source)
 

@@ -63,9 +63,11 @@ __all__ = [
     "run_report",
     "execute_notebooks",
     "refresh_notebooks",
+    "notebook_differences",
     "kernel_env",
     "project_root",
     "STANDARD_PARAMETERS",
+    "notebook_kernelspec",
 ]
 
 #: The parameters every notebook's ``parameters`` cell declares (see the notebook conventions).
@@ -73,6 +75,24 @@ STANDARD_PARAMETERS = ("dataset", "study", "scenario", "seed", "alpha", "out_dir
 CODE_MODES = ("show", "fold", "hide")
 KERNEL_NAME = "python3"
 START_TIMEOUT = 300  # seconds for a kernel to come up (generous: several start at once on few cores)
+
+
+def notebook_kernelspec() -> dict[str, str]:
+    """The ``kernelspec`` metadata of the kernel this environment installs (ipykernel's spec).
+
+    The runner starts this kernel and ``make notebooks`` stores this metadata in the committed
+    notebooks, so JupyterLab (which writes the running kernel's spec) finds nothing to change.
+
+    Examples
+    --------
+    >>> notebook_kernelspec()
+    {'display_name': 'Python 3 (ipykernel)', 'language': 'python', 'name': 'python3'}
+    """
+    from ipykernel.kernelspec import KERNEL_NAME as name
+    from ipykernel.kernelspec import get_kernel_dict
+
+    spec = get_kernel_dict()
+    return {"display_name": spec["display_name"], "language": spec["language"], "name": name}
 
 
 def project_root() -> Path:
@@ -395,7 +415,7 @@ def _kernel_manager_class(sock_dir: Path):
     counter = itertools.count()
     lock = threading.Lock()
     spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-                      display_name="Python 3 (ipykernel)", language="python")
+                      display_name=notebook_kernelspec()["display_name"], language="python")
 
     class TrialkitKernelManager(AsyncKernelManager):
         @default("transport")
@@ -961,10 +981,29 @@ def _notebook_params(params: RunParams, nb: Path, dataset_param: str, declared: 
     undeclared = sorted(k for k in extra if k not in declared)
     if undeclared:
         raise ParamsError(f"{params.source}: notebook_parameters: {nb.stem} has no parameter "
-                          f"{', '.join(undeclared)} in its parameters cell")
+                          f"{', '.join(_with_suggestion(k, declared) for k in undeclared)}; "
+                          f"its parameters: {', '.join(declared) or 'none'}")
     out = {k: v for k, v in standard.items() if k in declared}
     out.update(extra)
     return out
+
+
+def _with_suggestion(name: str, choices) -> str:
+    """``name`` followed by the closest of ``choices`` (difflib) as a question, if any is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f"{name} (did you mean {close[0]}?)" if close else name
+
+
+def _check_notebook_keys(params: RunParams, folder: Path) -> None:
+    """Every ``notebook_parameters`` key names a notebook of ``folder`` (also those not run)."""
+    stems = [p.stem for p in discover_notebooks(folder)]
+    unknown = [k for k in params.notebook_parameters if not any(notebook_stem_matches(s, k) for s in stems)]
+    if unknown:
+        raise ParamsError(f"{params.source}: notebook_parameters: no notebook "
+                          f"{', '.join(_with_suggestion(k, stems) for k in unknown)} in {folder} "
+                          f"(have: {', '.join(stems)})")
 
 
 def run_report(params: RunParams | str | Path | None = None, *, out: str | Path | None = None,
@@ -1039,6 +1078,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
         raise ParamsError(f"--jobs must be at least 1, got {jobs}")
     target = _resolve(out) if out is not None else _resolve(Path(params.outputs) / params.name)
     notebooks = discover_notebooks(_resolve_input(params.notebooks), only)
+    _check_notebook_keys(params, _resolve_input(params.notebooks))
     declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
 
     results = [NotebookResult(nb.stem) for nb in notebooks]
@@ -1132,12 +1172,29 @@ def _keep_failed(build: Path, target: Path) -> Path:
 # make notebooks: re-execute committed notebooks in place
 # ------------------------------------------------------------------------------------------------
 def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = None,
-                      progress: bool = True) -> list[NotebookResult]:
-    """Re-execute notebooks in place with their default parameters (what nbval compares against).
+                      progress: bool = True, into: str | Path | None = None) -> list[NotebookResult]:
+    """Re-execute notebooks with their default parameters, in place (``make notebooks``) or into a folder.
 
-    Each runs in its own folder (as JupyterLab and nbval run it); run-dependent metadata is
-    stripped and each cell keeps its original metadata, so an unchanged analysis gives an
-    unchanged file. A notebook is rewritten only if it ran without error.
+    Each runs in its own folder (as JupyterLab runs it); run-dependent metadata is stripped,
+    each cell keeps its original metadata and the notebook gets the environment's kernelspec
+    (:func:`notebook_kernelspec`), so an unchanged analysis gives an unchanged file. A notebook
+    is rewritten only if it ran without error.
+
+    Parameters
+    ----------
+    paths : list of path, optional
+        Notebooks (default: ``notebooks/NN_*.ipynb`` of the checkout).
+    jobs : int, optional
+        Notebooks executed at once (default: the number of cores).
+    progress : bool
+        Show progress on stderr.
+    into : path, optional
+        Write the refreshed notebooks into this folder (same file names) and leave the sources
+        untouched; they still run in their own folder. See :func:`notebook_differences`.
+
+    Returns
+    -------
+    list of NotebookResult
 
     Examples
     --------
@@ -1155,13 +1212,19 @@ def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = 
     from trialkit.report import publish
 
     paths = [Path(p) for p in paths] if paths else discover_notebooks(project_root() / "notebooks")
+    if into is not None:
+        into = Path(into)
+        into.mkdir(parents=True, exist_ok=True)
+        for p in paths:
+            shutil.copyfile(p, into / p.name)
     results = [NotebookResult(p.stem) for p in paths]
     prog = Progress(results) if progress else None
     tmp = Path(tempfile.mkdtemp(prefix="tk-refresh-"))
     try:
         jobs_list = [NotebookJob(name=p.stem, source=p, output=tmp / p.name, parameters={},
                                  cwd=p.resolve().parent,
-                                 post=lambda job: publish.finish_committed(job.output, job.source))
+                                 post=lambda job, dest=(p if into is None else into / p.name):
+                                 publish.finish_committed(job.output, dest))
                      for p in paths]
         by_name = {r.name: r for r in results}
         ordered = jobs_list[::-1]  # the later notebooks are the heavier ones: start them first
@@ -1173,23 +1236,131 @@ def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = 
     return results
 
 
+def _output_key(out) -> list[tuple[str, str]]:
+    """What is compared of one output: its type, stream name or error, and every MIME bundle
+    entry as stored (images as their base64 bytes)."""
+    items = [("type", out.get("output_type", ""))]
+    if out.get("output_type") == "stream":
+        items.append((f"stream {out.get('name', '')}", "".join(out.get("text", ""))))
+    elif out.get("output_type") == "error":
+        items.append(("error", f"{out.get('ename', '')}: {out.get('evalue', '')}"))
+    for mime, value in sorted(out.get("data", {}).items()):
+        items.append((mime, value if isinstance(value, str) else json.dumps(value, sort_keys=True)))
+    return items
+
+
+def notebook_differences(committed: str | Path, refreshed: str | Path) -> list[str]:
+    """Cells whose stored outputs differ between a committed notebook and its re-execution.
+
+    Every output of every code cell is compared exactly: text, HTML and the bytes of every
+    image (the figures are deterministic). Metadata and execution counts are not compared.
+
+    Parameters
+    ----------
+    committed : path
+        The notebook as committed.
+    refreshed : path
+        The same notebook re-executed as ``make notebooks`` does
+        (:func:`refresh_notebooks` with ``into``).
+
+    Returns
+    -------
+    list of str
+        One line per differing cell: ``<committed>: cell <n> (<first source line>): <what>``
+        (``n`` 1-based, as JupyterLab counts), empty when the notebook is up to date.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, nbformat
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> def write(name, text):
+    ...     cell = nbformat.v4.new_code_cell("print(x)", outputs=[nbformat.v4.new_output("stream", text=text)])
+    ...     nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# T"), cell]),
+    ...                    str(tmp / name))
+    >>> write("old.ipynb", "0.45\\n"), write("new.ipynb", "0.43\\n")
+    (None, None)
+    >>> notebook_differences(tmp / "old.ipynb", tmp / "new.ipynb")  # doctest: +ELLIPSIS
+    ['.../old.ipynb: cell 2 (print(x)): stream stdout differs: committed "0.45", now "0.43"']
+    >>> notebook_differences(tmp / "old.ipynb", tmp / "old.ipynb")
+    []
+    """
+    import nbformat
+
+    old = nbformat.read(str(committed), as_version=4)
+    new = nbformat.read(str(refreshed), as_version=4)
+    if [c.cell_type for c in old.cells] != [c.cell_type for c in new.cells]:
+        return [f"{committed}: cells differ from the re-executed notebook ({len(old.cells)} vs {len(new.cells)})"]
+    found = []
+    for n, (a, b) in enumerate(zip(old.cells, new.cells), start=1):
+        if a.cell_type != "code":
+            continue
+        head = (a.source.strip().splitlines() or [""])[0][:60]
+        where = f"{committed}: cell {n} ({head})"
+        ka, kb = [_output_key(o) for o in a.outputs], [_output_key(o) for o in b.outputs]
+        if ka == kb:
+            continue
+        if len(ka) != len(kb):
+            found.append(f"{where}: {len(ka)} output(s) committed, {len(kb)} now")
+            continue
+        for i, (oa, ob) in enumerate(zip(ka, kb), start=1):
+            da, db = dict(oa), dict(ob)
+            for key in sorted(set(da) | set(db)):
+                if da.get(key) == db.get(key):
+                    continue
+                label = f"output {i} {key}" if len(ka) > 1 else key
+                if key.startswith("image/"):
+                    found.append(f"{where}: {label} differs (image bytes)")
+                else:
+                    va, vb = _first_difference(da.get(key) or "", db.get(key) or "")
+                    found.append(f'{where}: {label} differs: committed "{va}", now "{vb}"')
+                break
+    return found
+
+
+def _first_difference(a: str, b: str, width: int = 30) -> tuple[str, str]:
+    """The stretch of ``a`` and ``b`` around their first difference (stripped)."""
+    i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+    lo = max(0, i - width // 2)
+    return a[lo:i + width].strip(), b[lo:i + width].strip()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m trialkit.report.runner [NOTEBOOK ...] [--jobs N]``: refresh committed notebooks."""
+    """``python -m trialkit.report.runner [NOTEBOOK ...] [--jobs N] [--check]``: refresh committed notebooks.
+
+    ``--check`` re-executes into a temporary folder and lists the cells whose committed outputs
+    are stale (exit 1), leaving the notebooks untouched.
+    """
     import argparse
 
     ap = argparse.ArgumentParser(prog="python -m trialkit.report.runner",
                                  description="Re-execute notebooks in place with their default parameters.")
     ap.add_argument("notebooks", nargs="*", help="notebooks (default: notebooks/NN_*.ipynb)")
     ap.add_argument("--jobs", type=int, help="notebooks at once (default: number of cores)")
+    ap.add_argument("--check", action="store_true",
+                    help="do not rewrite: list the cells whose committed outputs differ from a re-execution")
     args = ap.parse_args(argv)
+    paths = [Path(p) for p in args.notebooks] or None
+    check_dir = Path(tempfile.mkdtemp(prefix="tk-check-")) if args.check else None
     try:
-        results = refresh_notebooks(args.notebooks or None, jobs=args.jobs)
+        results = refresh_notebooks(paths, jobs=args.jobs, into=check_dir)
+        failed = [r for r in results if r.status == "failed"]
+        for r in failed:
+            print(r.describe(), file=sys.stderr)
+        if check_dir is not None:
+            stale = [line for p in (paths or discover_notebooks(project_root() / "notebooks"))
+                     if not any(r.name == p.stem for r in failed)
+                     for line in notebook_differences(p, check_dir / p.name)]
+            for line in stale:
+                print(line, file=sys.stderr)
+            if stale:
+                print("refresh with `make notebooks` (python -m trialkit.report.runner) and commit", file=sys.stderr)
+                return 1
     except TrialkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    failed = [r for r in results if r.status == "failed"]
-    for r in failed:
-        print(r.describe(), file=sys.stderr)
+    finally:
+        if check_dir is not None:
+            shutil.rmtree(check_dir, ignore_errors=True)
     return 1 if failed else 0
 
 
