@@ -19,7 +19,9 @@ $(STAMP): requirements-lock.txt pyproject.toml
 run: $(STAMP)
 	$(BIN)/trialkit run --params params/default.yaml
 
+# ruff (lint + import order, rules in pyproject.toml) first: a finding stops before the slow suite
 test: $(STAMP)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
 
 lab: $(STAMP)

@@ -47,8 +47,8 @@ from typing import Any, Callable
 
 import yaml
 
-from trialkit.errors import TrialkitError
 from trialkit.data.io import replace_dir
+from trialkit.errors import TrialkitError
 
 __all__ = [
     "RunParams",
