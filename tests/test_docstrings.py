@@ -18,7 +18,7 @@ import trialkit
 
 matplotlib.use("Agg")
 MODULES = sorted(m.name for m in pkgutil.walk_packages(trialkit.__path__, "trialkit."))
-_DISPLAY = ("display.width", "display.max_columns", "display.max_rows", "display.precision")
+_DISPLAY = ("display.width", "display.max_columns", "display.max_rows", "display.precision", "display.max_colwidth")
 
 
 def _public_functions(mod):

@@ -439,3 +439,50 @@ def test_table_one_lists_hbv_dna_once():
     assert default_table_one_variables(df, load_study())["continuous"] == ["hbv_dna_log10", "ALT"]
     assert default_table_one_variables(df.drop(columns="hbv_dna_log10"), load_study())["continuous"] == \
         ["ALT", "HBVDNA"]  # study-file order
+
+
+# ---------------------------------------------------------------------------------------------
+# The report's rounding rule (trialkit.tables.display) and its use in notebooks
+# ---------------------------------------------------------------------------------------------
+def test_display_rounding_rule_by_column_kind():
+    from trialkit.tables.display import column_kind, display_table, format_number
+
+    df = pd.DataFrame({"label": ["a", None, "c"], "n": [30, 29, 1], "events": [3.0, np.nan, 12.0],
+                       "estimate": [0.5, 0.313492, 1234.56], "ci_high": [0.99951, -0.0001234, np.inf],
+                       "p_value": [0.04567, 0.00099, 0.995], "interaction_p_value": [0.5, np.nan, 0.001],
+                       "pct_missed": [12.345, 0.0, 100.0], "converged": [True, False, True]})
+    before = df.copy()
+    shown = display_table(df)
+    assert shown.to_dict("list") == {
+        "label": ["a", "", "c"], "n": ["30", "29", "1"], "events": ["3", "", "12"],
+        "estimate": ["0.500", "0.313", "1235"], "ci_high": ["1.00", "-0.000123", "inf"],
+        "p_value": ["0.046", "<0.001", "0.99"], "interaction_p_value": ["0.50", "", "0.0010"],
+        "pct_missed": ["12.3", "0.0", "100.0"], "converged": [True, False, True]}
+    pd.testing.assert_frame_equal(df, before)                          # display only
+    assert [column_kind(c, df[c]) for c in df] == ["text", "count", "count", "estimate", "estimate",
+                                                    "p_value", "p_value", "percentage", "text"]
+    with pytest.raises(ValueError, match="kind 'decimal'"):
+        format_number(0.5, "decimal")
+
+
+def test_notebook_dataframes_show_full_text_and_the_rounding_rule(tmp_path):
+    """In a kernel, notebook_setup routes every displayed DataFrame through display_table and
+    never cuts a cell with "..."; the saved CSV keeps full precision."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from trialkit.report.save import notebook_setup, save_table
+
+    shell = InteractiveShell.instance()
+    try:
+        out = notebook_setup(tmp_path)
+        text = "all randomized subjects, analysed as randomized (intention to treat), any follow-up"
+        df = save_table(pd.DataFrame({"population": [text], "estimate": [0.313492], "p_value": [0.0412]}),
+                        "demo_display", out)
+        data, _ = shell.display_formatter.format(df)
+        for mime in ("text/html", "text/plain"):
+            assert text in data[mime] and "..." not in data[mime] and "…" not in data[mime]
+            assert "0.313" in data[mime] and "0.041" in data[mime] and "0.3134" not in data[mime]
+        assert (tmp_path / "tables" / "demo_display.csv").read_text().splitlines()[1].endswith(",0.313492,0.0412")
+    finally:
+        InteractiveShell.clear_instance()
+        pd.reset_option("display.max_colwidth")

@@ -34,7 +34,10 @@ def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path 
     - matplotlib: Agg-safe defaults, ``svg.hashsalt`` fixed (stable SVG ids), no date metadata, a
       fixed DPI; seaborn's default theme.
     - ``SOURCE_DATE_EPOCH`` fixed so PDF backends write no current date.
-    - pandas display options so tables print identically across machines.
+    - pandas display options so tables print identically across machines, full cell text (no
+      ``...``), and every DataFrame the notebook shows (a cell's value or ``display(df)``)
+      rounded by the report's one rule, :func:`trialkit.tables.display.display_table` (shown
+      only: the DataFrame and its CSV keep full precision).
     - warnings: every warning is an error for trialkit's own code paths is too strict for a kernel;
       instead known-noisy third-party warnings are silenced (nbval compares stderr).
 
@@ -45,8 +48,8 @@ def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path 
     >>> out = notebook_setup(pathlib.Path(tempfile.mkdtemp()) / "report")
     >>> sorted(p.name for p in out.iterdir())
     ['figures', 'tables']
-    >>> pd.get_option("display.precision"), pd.get_option("display.width")
-    (3, 120)
+    >>> pd.get_option("display.precision"), pd.get_option("display.width"), pd.get_option("display.max_colwidth")
+    (3, 120, None)
     >>> notebook_setup(None) is None      # interactive use: configure, but no output folder
     True
     """
@@ -68,6 +71,8 @@ def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path 
     pd.set_option("display.max_columns", 30)
     pd.set_option("display.max_rows", 80)
     pd.set_option("display.precision", 3)
+    pd.set_option("display.max_colwidth", None)  # full cell text, never cut with "..."
+    _install_table_display()
     np.random.seed(seed)  # only for third-party code that draws from the global state (seaborn jitter)
     warnings.filterwarnings("ignore", category=DeprecationWarning)
     warnings.filterwarnings("ignore", category=FutureWarning)
@@ -77,6 +82,23 @@ def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path 
     (out / "tables").mkdir(parents=True, exist_ok=True)
     (out / "figures").mkdir(parents=True, exist_ok=True)
     return out
+
+
+def _install_table_display() -> None:
+    """In an IPython kernel, show DataFrames through :func:`~trialkit.tables.display.display_table`
+    (HTML and plain text); elsewhere (a script, a doctest) nothing changes."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency of the kernel
+        return
+    ip = get_ipython()
+    if ip is None:
+        return
+    from trialkit.tables.display import display_table
+
+    formatters = ip.display_formatter.formatters
+    formatters["text/html"].for_type(pd.DataFrame, lambda df: display_table(df)._repr_html_())
+    formatters["text/plain"].for_type(pd.DataFrame, lambda df, p, cycle: p.text(repr(display_table(df))))
 
 
 def _check_name(name: str) -> None:

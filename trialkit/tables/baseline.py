@@ -38,6 +38,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trialkit.tables.display import format_number
+
 __all__ = ["summary_choice", "table_one", "smd_continuous", "smd_categorical", "render_table_one", "write_html",
            "severity_table", "SEVERITY_VARIABLES", "baseline_correlations", "default_table_one_variables"]
 
@@ -413,7 +415,8 @@ def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline chara
     """A publication table (``great_tables.GT``) from :func:`table_one` output.
 
     Arms become columns headed by their study labels with ``N = n``; SMD and p-value columns
-    are formatted to 2 and 3 decimals. ``table_id`` fixes the HTML id so the rendering is
+    follow the report's rounding rule (:func:`trialkit.tables.display.format_number`: 3 and 2
+    significant digits; missing values empty). ``table_id`` fixes the HTML id so the rendering is
     byte-for-byte reproducible. Returns the GT object (``.as_raw_html()`` gives the HTML).
 
     Examples
@@ -451,11 +454,11 @@ def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline chara
         heads["p_value"] = "p-value"
     gt = gt.cols_label(**heads)
     smd = [c for c in cols if c.startswith("smd_")]
-    if smd:
-        gt = gt.fmt_number(columns=smd, decimals=2).sub_missing(columns=smd, missing_text="")
+    if smd:  # the report's rounding rule (trialkit.tables.display): SMDs are estimates
+        gt = gt.fmt(lambda x: format_number(x, "estimate"), columns=smd)
         gt = gt.tab_spanner(label=f"SMD vs {study.arm_labels[study.control_arm]}", columns=smd)
     if "p_value" in cols:
-        gt = gt.fmt_number(columns=["p_value"], decimals=3).sub_missing(columns=["p_value"], missing_text="")
+        gt = gt.fmt(lambda x: format_number(x, "p_value"), columns=["p_value"])
     gt = gt.tab_source_note("Continuous: mean (SD), or median [Q1,Q3] when |skewness| > 1 (pooled); "
                             "categorical: n (%) of known values. SMD: arm vs control.")
     return gt
