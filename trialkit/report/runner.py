@@ -1318,10 +1318,10 @@ def notebook_differences(committed: str | Path, refreshed: str | Path) -> list[s
 
 
 def _first_difference(a: str, b: str, width: int = 30) -> tuple[str, str]:
-    """The stretch of ``a`` and ``b`` around their first difference (stripped)."""
+    """The stretch of ``a`` and ``b`` around their first difference, on one line."""
     i = next((k for k, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
     lo = max(0, i - width // 2)
-    return a[lo:i + width].strip(), b[lo:i + width].strip()
+    return " ".join(a[lo:i + width].split()), " ".join(b[lo:i + width].split())
 
 
 def main(argv: list[str] | None = None) -> int:
