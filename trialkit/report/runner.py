@@ -560,9 +560,9 @@ class Progress:
 
 
 class _quiet_papermill:
-    """Silence papermill's logger during a run: its parameter-cell parser warns about comments
-    containing quotes (``# the dataset's own``) and about parameters it failed to parse, although
-    injection works; the progress display says what matters."""
+    """Silence papermill's logger during a run: the progress display says what matters, and the
+    injected parameters were checked against each parameters cell before the run
+    (``tests/test_notebooks.py`` checks that papermill reads every parameter of every notebook)."""
 
     def __enter__(self):
         import logging
