@@ -6,7 +6,9 @@ Reference numbers: ``tests/reference/efficacy.R`` (R 4.2.2, survival 3.5.3) on t
 """
 from __future__ import annotations
 
+import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,7 @@ from trialkit.study import load_study, study_from_dict
 TOL = 1e-6
 ARMS = ["control", "msc", "pe", "pe_msc"]
 R_ARM = {"msc": "armmsc", "pe": "armpe", "pe_msc": "armpe_msc"}
+R_ARM_INV = {v: k for k, v in R_ARM.items()}
 
 
 def close(a, b, tol=TOL):
@@ -111,11 +114,61 @@ def test_factorial_terms_skip_what_the_arms_cannot_identify(tte):
     assert S.cox_factorial(d, three).table["term"].tolist() == ["msc", "pe"]
 
 
+REF = Path(__file__).parent / "reference"
+ROSSI_COVARIATES = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
+
+
+@pytest.fixture(scope="module")
+def zph_R():
+    """R's cox.zph table (tests/reference/ph_test.R, its printed output in ph_test_output.txt)."""
+    meta = json.loads((REF / "ph_test_expected.json").read_text())
+    assert meta["survival"] >= "3.0"  # the exact score test
+    return pd.read_csv(REF / "ph_test_expected.csv")
+
+
+def _zph_fits(tte):
+    rossi = pd.read_csv(REF / "rossi.csv")
+    return {"efficacy_arm": S.cox_arm(tte, load_study()), "efficacy_factorial": S.cox_factorial(tte, load_study()),
+            "rossi": S.cox_model(rossi, ROSSI_COVARIATES, duration="week", event="arrest")}
+
+
+@pytest.mark.parametrize("terms", [True, False])
+def test_ph_test_against_R_cox_zph(tte, zph_R, terms):
+    """R 4.2.2, survival 3.5.3: cox.zph(coxph(..., ties = "efron"), transform = "km", terms = terms).
+
+    Chi-square, df and p per term and GLOBAL, to 1e-6 relative, on the efficacy fixture (arm as one
+    3-df term, or one test per arm; the factorial msc * pe model) and on a real trial (Rossi
+    recidivism data, 432 subjects, 114 arrests, seven covariates, tied weeks).
+    """
+    fits = _zph_fits(tte)
+    for name, fit in fits.items():
+        exp = zph_R[(zph_R["model"] == name) & (zph_R["terms"] == terms)].reset_index(drop=True)
+        got = S.ph_test(fit, terms=terms)
+        want_terms = [R_ARM_INV.get(t, t) for t in exp["term"]]
+        assert got["term"].tolist() == want_terms, name
+        assert got["df"].tolist() == exp["df"].tolist(), name
+        np.testing.assert_allclose(got["statistic"], exp["chisq"], rtol=TOL, err_msg=name)
+        np.testing.assert_allclose(got["p_value"], exp["p"], rtol=TOL, err_msg=name)
+    # not a trivial check: Rossi's age and work experience violate PH at 5%, the arms do not
+    r = S.ph_test(fits["rossi"]).set_index("term")
+    assert r.loc["age", "p_value"] < 0.05 and r.loc["wexp", "p_value"] < 0.05
+
+
+def test_ph_test_exact_differs_from_the_approximation(tte):
+    """The default is the exact test; the pre-3.0 approximation only by name (they differ on real data)."""
+    rossi = _zph_fits(tte)["rossi"]
+    exact, approx = S.ph_test(rossi), S.ph_test(rossi, method="approximate")
+    assert abs(exact["statistic"].iloc[-1] - approx["statistic"].iloc[-1]) > 1e-3
+    assert abs(exact.set_index("term").loc["age", "statistic"] - approx.set_index("term").loc["age", "statistic"]) > 1
+    with pytest.raises(ValueError, match="method"):
+        S.ph_test(rossi, method="grambsch")
+
+
 def test_ph_test_against_R_approximation(tte, R):
     """Grambsch-Therneau approximation (old cox.zph, km transform) computed in R from Schoenfeld residuals."""
     for block, fit in [("zph_cox_arm", S.cox_arm(tte, load_study())),
                        ("zph_cox_factorial", S.cox_factorial(tte, load_study()))]:
-        ph = S.ph_test(fit)
+        ph = S.ph_test(fit, method="approximate")
         assert ph["term"].iloc[-1] == "GLOBAL" and ph["df"].iloc[-1] == len(fit.table)
         for r in ph.itertuples():
             key = R_ARM.get(r.term, r.term) if block == "zph_cox_arm" else r.term

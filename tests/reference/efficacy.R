@@ -9,10 +9,11 @@
 # Option choices that make R compute the same quantity as trialkit:
 # - survfit conf.type = "log-log" (lifelines' exponential Greenwood interval; R's default is "log").
 # - coxph ties = "efron" (R's default, lifelines' only method).
-# - cox.zph: survival >= 3.0 computes an exact score test; trialkit (lifelines) uses the earlier
-#   Grambsch-Therneau approximation, which is reproduced below from residuals(fit, "schoenfeld")
-#   with the left-continuous KM time transform of survival < 3.0. The current cox.zph values are
-#   written too (block "zph_new"), for the record only.
+# - cox.zph: survival >= 3.0 computes an exact score test, which trialkit.stats.ph_test computes by
+#   default (checked in full, df and p included, by tests/reference/ph_test.R). The earlier
+#   Grambsch-Therneau approximation (ph_test(method="approximate"), lifelines) is reproduced below
+#   from residuals(fit, "schoenfeld") with the left-continuous KM time transform of survival < 3.0;
+#   the current cox.zph chi-squares are written too (block "zph_new").
 # - nlme::gls with an unstructured covariance: gls() optimizes with nlminb's default relative
 #   tolerance (1e-10) and finite differences, which leaves coefficients accurate to ~1e-5. The same
 #   fit is repeated with a tighter optimizer (nlminb rel.tol 1e-13, then BFGS polishing with
