@@ -7,7 +7,6 @@ Reference numbers: ``tests/reference/efficacy.R`` (R 4.2.2, survival 3.5.3) on t
 from __future__ import annotations
 
 import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -203,27 +202,20 @@ def test_rmst_of_a_known_curve():
     assert np.isclose(S.rmst(d, 35)["estimate"].item(), 23.75)
 
 
-def test_cumulative_incidence_against_R(tte, R):
-    """R: survfit(Surv(time, factor(status)) ~ arm) (Aalen-Johansen), death with LT competing."""
-    c = S.cumulative_incidence(tte, [28, 84, 168, 336], groups=ARMS)
-    for r in c.itertuples():
-        assert close(r.cif, R[("aj", f"{r.group}@{int(r.time)}")])
-
-
-def test_cumulative_incidence_ties_are_exact_and_silent():
-    """Tied days: no random jitter, no warning, the same answer every time; censoring on an event day
-    stays at risk (R's convention)."""
-    d = pd.DataFrame({"arm": "a", "time": [5.0, 5, 5, 8, 8, 10], "status": [1, 2, 0, 1, 0, 0]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        c1 = S.cumulative_incidence(d, [5, 8, 10])
-    c2 = S.cumulative_incidence(d, [5, 8, 10])
-    assert c1["cif"].tolist() == c2["cif"].tolist()
-    # by hand: day 5: 6 at risk, 1 cause, 1 competing -> CIF 1/6; S = 4/6; day 8: 3 at risk, 1 cause
-    assert np.allclose(c1["cif"], [1 / 6, 1 / 6 + (4 / 6) * (1 / 3), 1 / 6 + (4 / 6) * (1 / 3)])
-    assert c1["n_events"].tolist() == [1, 2, 2] and c1["n_competing"].tolist() == [1, 1, 1]
-    none = S.cumulative_incidence(d.assign(status=[0, 2, 0, 0, 2, 0]), [10])
-    assert none["cif"].item() == 0.0
+def test_event_counts_of_a_time_to_event_and_a_competing_risks_dataset(tte):
+    """One event count for both datasets: totals add up, states keep their order, unknown states fail."""
+    c = S.event_counts(tte, groups=ARMS, total=True).set_index("group")
+    assert c.index.tolist() == [*ARMS, "total"] and c.columns.tolist() == ["n", "events", "censored", "follow_up_days"]
+    assert c.loc["total", "n"] == len(tte) and c.loc["total", "events"] == tte["event"].sum()
+    assert (c["events"] + c["censored"] == c["n"]).all()
+    assert c.loc["total", "follow_up_days"] == pytest.approx(tte["time"].sum())
+    cr = tte.assign(status=tte["status"].map({0: "censored", 1: "death", 2: "transplant"}))
+    k = S.event_counts(cr, groups=ARMS, status="status", states=["hcc", "death", "transplant"], total=True)
+    assert k.columns.tolist() == ["group", "n", "hcc", "death", "transplant", "censored", "follow_up_days"]
+    assert (k["hcc"] == 0).all() and k["death"].iloc[-1] == (tte["status"] == 1).sum()
+    assert (k["death"] + k["transplant"]).tolist() == c["events"].tolist()  # transplant-free = death or LT
+    with pytest.raises(ValueError, match="not in states"):
+        S.event_counts(cr, status="status", states=["death"])
 
 
 def test_two_arm_design():

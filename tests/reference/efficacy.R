@@ -101,12 +101,21 @@ for (a in arms) {
 }
 
 # --- Aalen-Johansen: death with LT competing -------------------------------------------------------
+# survfit's multi-state std.err (infinitesimal jackknife) and its default log-scale 95% CI.
 tte$state <- factor(tte$status, levels = 0:2, labels = c("censor", "death", "lt"))
 aj <- survfit(Surv(time, state) ~ arm, data = tte)
 sa <- summary(aj, times = c(28, 84, 168, 336), extend = TRUE)
+stopifnot(aj$conf.type == "log")
 for (i in seq_along(sa$time)) {
   a <- sub("arm=", "", as.character(sa$strata[i]))
-  put("aj", paste0(a, "@", sa$time[i]), sa$pstate[i, which(sa$states == "death")])
+  for (st in c("death", "lt")) {
+    j <- which(sa$states == st)
+    key <- paste0(a, "@", sa$time[i], if (st == "lt") ":lt" else "")
+    put("aj", key, sa$pstate[i, j])
+    put("aj", paste0(key, ":std.err"), sa$std.err[i, j])
+    put("aj", paste0(key, ":lower"), sa$lower[i, j])
+    put("aj", paste0(key, ":upper"), sa$upper[i, j])
+  }
 }
 
 # --- Subgroup: MSC effect by baseline MELD above/below median, adjusted for PE --------------------

@@ -31,8 +31,8 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["km_table", "survival_at", "number_at_risk", "logrank", "cox_model", "cox_arm", "cox_factorial",
-           "factorial_terms", "ph_test", "ph_verdict", "rmst", "rmst_difference", "cumulative_incidence",
-           "event_counts", "CoxResult", "cox_arm_by_endpoint"]
+           "factorial_terms", "ph_test", "ph_verdict", "rmst", "rmst_difference", "event_counts", "CoxResult",
+           "cox_arm_by_endpoint"]
 
 
 class _Quiet:
@@ -164,8 +164,33 @@ def survival_at(tte: pd.DataFrame, times, *, group: str = "arm", groups=None,
     return pd.DataFrame(out)
 
 
-def event_counts(tte: pd.DataFrame, *, group: str = "arm", groups=None) -> pd.DataFrame:
-    """``group``, ``n``, ``events``, ``censored`` and ``follow_up_days`` (total) per group.
+def event_counts(data: pd.DataFrame, *, group: str = "arm", groups=None, status: str | None = None,
+                 states=None, total: bool = False) -> pd.DataFrame:
+    """Subjects, events, censored subjects and follow-up per group: the kit's one event count.
+
+    Parameters
+    ----------
+    data : DataFrame
+        A time-to-event dataset (:func:`trialkit.derive.tte.time_to_event`: ``time``, ``event``
+        0/1) or, with ``status``, a competing-risks dataset
+        (:func:`trialkit.derive.tte.competing_risks`: ``time``, ``status`` names).
+    groups : list, optional
+        Group order (default: order of appearance); groups absent from ``data`` are left out.
+    status : str, optional
+        A column of event names (``"censored"`` when none): one count column per event.
+        Default: count ``event == 1`` as ``events``.
+    states : list, optional
+        With ``status``: the event columns, in order, so an event that never occurred still gets
+        its column of zeros (default: the observed ones, sorted). An observed event outside
+        ``states`` raises ``ValueError``.
+    total : bool, default False
+        Append a ``"total"`` row.
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``n``, then ``events`` (or one column per state), ``censored`` (ints) and
+        ``follow_up_days`` (total time at risk, float).
 
     Examples
     --------
@@ -176,13 +201,36 @@ def event_counts(tte: pd.DataFrame, *, group: str = "arm", groups=None) -> pd.Da
       group  n  events  censored  follow_up_days
     0     c  3       2         1           391.0
     1     t  3       1         2           762.0
+    >>> cr = d.assign(status=["hcc", "death", "censored", "death", "censored", "censored"])
+    >>> event_counts(cr, status="status", states=["hcc", "death", "transplant"], total=True)
+       group  n  hcc  death  transplant  censored  follow_up_days
+    0      c  3    1      1           0         1           391.0
+    1      t  3    0      1           0         2           762.0
+    2  total  6    1      2           0         3          1153.0
     """
+    gs = _groups(data, group, groups)
+    if status is None:
+        lab = np.where(data["event"].to_numpy() == 1, "events", "censored")
+        cols = ["events"]
+    else:
+        lab = data[status].astype(object).to_numpy()
+        seen = sorted({v for v in lab.tolist() if v != "censored"})
+        cols = list(states) if states is not None else seen
+        missing = set(seen) - set(cols)
+        if missing:
+            raise ValueError(f"status values {sorted(missing)} are not in states={cols}")
+    lab = pd.Series(lab, index=data.index)
     rows = []
-    for g in _groups(tte, group, groups):
-        d = tte[tte[group] == g]
-        rows.append({"group": g, "n": len(d), "events": int(d["event"].sum()),
-                     "censored": int((d["event"] == 0).sum()), "follow_up_days": float(d["time"].sum())})
-    return pd.DataFrame(rows)
+    for g in gs:
+        m = (data[group] == g).to_numpy()
+        counts = lab[m].value_counts()
+        rows.append({"group": g, "n": int(m.sum()), **{c: int(counts.get(c, 0)) for c in [*cols, "censored"]},
+                     "follow_up_days": float(data.loc[m, "time"].astype(float).sum())})
+    out = pd.DataFrame(rows, columns=["group", "n", *cols, "censored", "follow_up_days"])
+    if total:
+        tot = out.drop(columns="group").sum()
+        out = pd.concat([out, pd.DataFrame([{"group": "total", **tot.to_dict()}])], ignore_index=True)
+    return out.astype({c: "int64" for c in ["n", *cols, "censored"]}).astype({"follow_up_days": float})
 
 
 def _logrank_chisq(time, event, codes, k: int) -> float:
@@ -731,64 +779,6 @@ def rmst_difference(tte: pd.DataFrame, horizon: float, *, group: str = "arm", gr
                      "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan,
                      "rmst": r.loc[g, "estimate"], "rmst_control": r.loc[control, "estimate"],
                      "horizon": float(horizon)})
-    return pd.DataFrame(rows)
-
-
-def cumulative_incidence(cr: pd.DataFrame, times, *, group: str = "arm", groups=None,
-                         alpha: float = 0.05) -> pd.DataFrame:
-    """Aalen-Johansen cumulative incidence of ``status == 1`` with competing ``status == 2``, per group.
-
-    Uses lifelines' ``AalenJohansenFitter``. That fitter jitters tied event times at random; to keep
-    results exact and reproducible, ties are broken deterministically beforehand (events at the
-    same day are spread by 1e-6 days, censorings placed after events of the same day, as R does),
-    which leaves the estimate at whole days unchanged.
-
-    Returns
-    -------
-    DataFrame
-        ``group``, ``time``, ``cif``, ``ci_low``, ``ci_high`` (lifelines' log(-log) delta-method
-        interval; NaN before the first event), ``n_events`` (cause, up to t), ``n_competing``, ``n``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> cr = pd.DataFrame({"arm": "a", "time": [2., 3, 5, 5, 8, 10], "status": [1, 2, 1, 0, 1, 0]})
-    >>> cumulative_incidence(cr, [4, 10])[["group", "time", "cif", "n_events", "n_competing", "n"]].round(3)
-      group  time    cif  n_events  n_competing  n
-    0     a   4.0  0.167         1            1  6
-    1     a  10.0  0.583         3            1  6
-    """
-    from lifelines import AalenJohansenFitter
-
-    rows = []
-    for g in _groups(cr, group, groups):
-        d = cr[cr[group] == g]
-        t = d["time"].to_numpy(float).copy()
-        st = d["status"].to_numpy(int)
-        order = np.lexsort((st == 0, t))
-        t2 = t.copy()
-        rank_in_day = pd.Series(t[order]).groupby(t[order]).cumcount().to_numpy()
-        t2[order] = t[order] + 1e-6 * rank_in_day + np.where(st[order] == 0, 1e-3, 0.0)
-        n1 = [int(((t <= x) & (st == 1)).sum()) for x in times]
-        n2 = [int(((t <= x) & (st == 2)).sum()) for x in times]
-        if (st == 1).sum() == 0:
-            for x, a, b in zip(times, n1, n2):
-                rows.append({"group": g, "time": float(x), "cif": 0.0, "ci_low": np.nan, "ci_high": np.nan,
-                             "n_events": a, "n_competing": b, "n": len(d)})
-            continue
-        aj = AalenJohansenFitter(alpha=alpha)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            aj.fit(t2, st, event_of_interest=1)
-        cif = aj.cumulative_density_.iloc[:, 0]
-        ci = aj.confidence_interval_
-        for x, a, b in zip(times, n1, n2):
-            idx = cif.index[cif.index <= x + 0.5]
-            at = idx.max()
-            rows.append({"group": g, "time": float(x), "cif": float(cif.loc[at]),
-                         "ci_low": float(ci.iloc[:, 0].loc[at]) if a else np.nan,
-                         "ci_high": float(ci.iloc[:, 1].loc[at]) if a else np.nan,
-                         "n_events": a, "n_competing": b, "n": len(d)})
     return pd.DataFrame(rows)
 
 
