@@ -67,26 +67,34 @@ def assign_visits(rows: pd.DataFrame, study, *, keys=("subject_id", "parameter")
     1          a  fatigue    9    D7          7      4
     """
     keys = list(keys)
-    given = rows["visit"].astype(object).where(rows["visit"].notna(), "").astype(str).str.strip()
-    unscheduled = (given == "").to_numpy()
+    # work on factor codes: hashing a column once is far cheaper than sorting or copying its strings
+    vcode, vuniq = pd.factorize(rows["visit"])
+    labels = [str(u).strip() for u in vuniq] + [""]          # code -1 (missing) -> ""
+    nominal = {v.id: float(v.day) for v in study.visits}
+    unscheduled = np.array([lab == "" for lab in labels])[vcode]
+    visit_day = np.array([nominal.get(lab, np.nan) for lab in labels])[vcode]
+    label_idx = np.asarray(vcode).copy()                      # index into labels + study visit ids
+    label_idx[vcode < 0] = len(labels) - 1
+    ids = [v.id for v in study.visits]
     day = pd.to_numeric(rows["day"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    assigned = given.to_numpy(dtype=object).copy()
     best = np.full(len(rows), np.inf)
-    for v in study.visits:  # a loop over visits, not rows; the first of equally close visits wins
+    for i, v in enumerate(study.visits):  # a loop over visits, not rows; the first of equally close wins
         dist = np.abs(day - v.day)
         take = unscheduled & (day >= v.window[0]) & (day <= v.window[1]) & (dist < best)
-        assigned[take], best[take] = v.id, dist[take]
-    nominal = {v.id: v.day for v in study.visits}
-    out = rows.copy()
-    out["visit"] = assigned
-    pos = list(out.columns).index("visit") + 1
-    out.insert(pos, "visit_day", out["visit"].map(nominal))
-    keep = out["visit_day"].notna().to_numpy()
-    out, unscheduled, day = out[keep], unscheduled[keep], day[keep]
-    out = out.astype({"visit_day": "int64"})
+        best[take], visit_day[take], label_idx[take] = dist[take], v.day, len(labels) + i
+    keep = np.flatnonzero(~np.isnan(visit_day))
+    codes = [pd.factorize(rows[k], sort=True)[0][keep] for k in keys]  # codes in the order of the values
+    vday, day_k, lab_k = visit_day[keep], day[keep], label_idx[keep]
     if one_per_visit:
-        order = out.assign(_unscheduled=unscheduled, _dist=np.abs(day - out["visit_day"].to_numpy()), _day=day)
-        order = order.sort_values([*keys, "visit", "_unscheduled", "_dist", "_day"], kind="stable")
-        out = out.loc[order.drop_duplicates([*keys, "visit"]).index]
-    out = out.sort_values([keys[0], "visit_day", *keys[1:], "day"], kind="stable")
+        # np.lexsort sorts by its last key first and is stable (ties keep input order)
+        first = np.lexsort((day_k, np.abs(day_k - vday), unscheduled[keep], vday, *codes[::-1]))
+        series = np.column_stack([*(c[first] for c in codes), vday[first]])
+        new = np.r_[True, (series[1:] != series[:-1]).any(axis=1)] if len(first) else np.zeros(0, bool)
+        sel = np.sort(first[new])
+        keep, vday, day_k, lab_k, codes = keep[sel], vday[sel], day_k[sel], lab_k[sel], [c[sel] for c in codes]
+    # output order: first key, visit day, the other keys, day (stable)
+    order = np.lexsort((day_k, *codes[:0:-1], vday, codes[0]))
+    out = rows.iloc[keep[order]].copy()
+    out["visit"] = np.array(labels + ids, dtype=object)[lab_k[order]]
+    out.insert(list(out.columns).index("visit") + 1, "visit_day", vday[order].astype("int64"))
     return out.reset_index(drop=True)
