@@ -248,8 +248,8 @@ def cumulative_incidence(cr: pd.DataFrame, times, *, causes=None, group: str = "
     ...                    "status": ["hcc", "death", "hcc", "censored", "hcc", "censored"]})
     >>> cumulative_incidence(cr, [4, 10], causes=["hcc"])[["group", "time", "estimate", "n_events"]].round(3)
       group  time  estimate  n_events
-    0     a   4.0     0.167         1
-    1     a  10.0     0.583         3
+    0     a     4     0.167         1
+    1     a    10     0.583         3
     """
     g = cr[group].astype(object)
     levels = list(pd.unique(g)) if groups is None else [x for x in groups if (g == x).any()]
@@ -257,7 +257,7 @@ def cumulative_incidence(cr: pd.DataFrame, times, *, causes=None, group: str = "
     curve = aalen_johansen(cr[time].to_numpy()[keep], cr[status].to_numpy()[keep],
                            group=pd.Categorical(g[keep], categories=levels), causes=causes, censor=censor,
                            alpha=alpha)
-    return cif_at(curve, [float(x) for x in times])
+    return cif_at(curve, times)
 
 
 @dataclass(frozen=True)
