@@ -23,7 +23,8 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
 from trialkit.simulate import simulate  # noqa: E402
 from trialkit.derive import baseline_dataset, consort_counts, missing_summary, visit_status  # noqa: E402
-from trialkit.stats.competing import aalen_johansen, competing_risks_data  # noqa: E402
+from trialkit.derive.tte import competing_risks  # noqa: E402
+from trialkit.stats.competing import aalen_johansen  # noqa: E402
 from trialkit.tables import baseline as tb, safety as ts  # noqa: E402
 
 TARGET_STEP_S = 5.0
@@ -46,7 +47,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     trial = simulate(seed=1, n_subjects=args.subjects)
     bl = baseline_dataset(trial, clif_missing_as_normal=True)
-    cr = competing_risks_data(trial)
+    cr = competing_risks(trial, cause="hcc", competing=["death", "transplant"])
     steps = {
         "baseline_dataset": lambda: baseline_dataset(trial, clif_missing_as_normal=True),
         "table_one": lambda: tb.table_one(bl, trial.study),

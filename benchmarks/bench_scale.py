@@ -15,7 +15,7 @@ Steps (default sizes):
 ``validate``       ``build_trial`` of those tables (coercion + every rule of the data contract)
 ``save_parquet``   ``write_trial(..., fmt="parquet")``; ``save_csv`` the same as CSV
 ``load_parquet``   ``trialkit.load`` of the Parquet folder (read + validate); ``load_csv`` of CSV
-``scores``         ``trialkit.scores.add_scores`` on a trial with >= 10 million lab rows
+``scores``         ``trialkit.derive.severity.add_scores`` on a trial with >= 10 million lab rows
 ``survival``       on 100,000 subjects: ``time_to_event``, ``km_table``, ``logrank``,
                    ``cox_factorial`` (with interaction)
 ``scaling``        validation (``build_trial``) at about 1 and 10 million lab rows: seconds per
@@ -178,7 +178,7 @@ def step_load_csv(folder: str, **_) -> dict:
 
 
 def step_scores(score_rows: int, **_) -> dict:
-    from trialkit.scores import add_scores
+    from trialkit.derive.severity import add_scores
 
     n = int(score_rows / LAB_ROWS_PER_SUBJECT) + 1
     trial = _trial(n)

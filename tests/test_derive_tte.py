@@ -86,14 +86,36 @@ def test_missing_follow_up_is_an_error():
 def test_competing_risks_coding():
     study = load_study()
     d = competing_risks(SUBJECTS, EVENTS, study, cause="death", competing=["transplant"])
-    assert d["status"].tolist() == [1, 2, 0, 1, 0, 0, 2]  # d: death on the LT day counts as death
+    # d: death on the LT day counts as death
+    assert d["status"].tolist() == ["death", "transplant", "censored", "death", "censored", "censored",
+                                    "transplant"]
     assert d["time"].tolist() == [40, 20, 336, 30, 336, 100, 90]
     h = competing_risks(SUBJECTS, EVENTS, study, cause="hcc", competing=["death", "transplant"])
-    assert h["status"].tolist() == [2, 2, 0, 2, 0, 0, 1]
+    assert h["status"].tolist() == ["death", "transplant", "censored", "death", "censored", "censored", "hcc"]
     assert h["time"].tolist()[-1] == 50
-    assert (h["event"] == (h["status"] == 1)).all()
+    assert (h["event"] == (h["status"] == "hcc")).all() and h["event"].dtype == "int64"
     with pytest.raises(ValueError, match="itself"):
         competing_risks(SUBJECTS, EVENTS, study, cause="death", competing=["death"])
+
+
+def test_competing_risks_rules_on_a_trial():
+    """Ties go to the cause, an HCC after LT does not count, follow-up is censored at the horizon."""
+    ev = pd.DataFrame({
+        "subject_id": ["a", "a", "b", "b", "c", "c", "d", "e", "e", "e"],
+        "event": ["hcc", "last_contact", "transplant", "last_contact", "hcc", "death", "last_contact",
+                  "transplant", "hcc", "last_contact"],
+        "day": [100, 200, 30, 30, 50, 50, 500, 40, 90, 300]})
+    subj = pd.DataFrame({"subject_id": list("abcde"), "arm": ["control", "msc", "pe", "pe_msc", "control"]})
+    t = Trial(study=load_study(), subjects=subj, labs=pd.DataFrame(), events=ev)
+    d = competing_risks(t, cause="hcc", competing=["death", "transplant"]).set_index("subject_id")
+    assert d.loc["a", ["time", "status"]].tolist() == [100, "hcc"]
+    assert d.loc["b", ["time", "status"]].tolist() == [30, "transplant"]
+    assert d.loc["c", ["time", "status"]].tolist() == [50, "hcc"]          # tie: the cause wins
+    assert d.loc["d", ["time", "status"]].tolist() == [336, "censored"]    # censored at the horizon
+    assert d.loc["e", ["time", "status"]].tolist() == [40, "transplant"]   # HCC after LT does not count
+    assert d["msc"].tolist() == [0, 1, 0, 1, 0] and d["event"].tolist() == [1, 0, 1, 0, 0]
+    d2 = competing_risks(t, cause="hcc", competing=["death", "transplant"], horizon=60).set_index("subject_id")
+    assert d2.loc["a", ["time", "status"]].tolist() == [60, "censored"]
 
 
 def test_factor_columns_follow_the_study_file():

@@ -101,7 +101,7 @@ def test_symptom_bars_stack_to_one():
 
 
 def test_cif_plot():
-    c = pd.DataFrame({"group": ["a", "a", "b", "b"], "time": [0.0, 70, 0, 70], "cif": [0.0, 0.1, 0.0, 0.05]})
+    c = pd.DataFrame({"group": ["a", "a", "b", "b"], "time": [0.0, 70, 0, 70], "estimate": [0.0, 0.1, 0.0, 0.05]})
     ax = cif_plot(c, labels={"a": "A"})
     assert len(ax.lines) == 2 and ax.get_ylim()[1] >= 0.1
 

@@ -14,10 +14,11 @@ from scipy import stats  # noqa: E402
 
 import trialkit  # noqa: E402
 from trialkit.derive import assign_visits, baseline_dataset, consort_counts  # noqa: E402
+from trialkit.derive.tte import competing_risks  # noqa: E402
 from trialkit.plots import consort as pc  # noqa: E402
 from trialkit.plots import safety as ps  # noqa: E402
 from trialkit.plots import trajectories as pt  # noqa: E402
-from trialkit.stats.competing import aalen_johansen, competing_risks_data  # noqa: E402
+from trialkit.stats.competing import aalen_johansen  # noqa: E402
 from trialkit.tables.baseline import baseline_correlations  # noqa: E402
 from trialkit.tables.safety import temperature_summary  # noqa: E402
 
@@ -133,7 +134,7 @@ def test_safety_plots(sim):
     ax = ps.plot_temperature(s, labels=sim.study.arm_labels, fever_threshold=38.0)
     assert [t.get_text() for t in ax.get_legend().get_texts()] == ["UC-MSC", "PE + UC-MSC"]
     assert any(ln.get_ydata()[0] == 38.0 for ln in ax.get_lines() if len(ln.get_ydata()) == 2)
-    cr = competing_risks_data(sim, event="death", competing=("transplant",))
+    cr = competing_risks(sim, cause="death", competing=("transplant",))
     cif = aalen_johansen(cr["time"], cr["status"], group=pd.Categorical(cr["arm"], sim.study.arm_ids),
                          censor="censored")
     ax = ps.plot_cumulative_incidence(cif, "death", labels=sim.study.arm_labels, horizon=336)

@@ -1,5 +1,5 @@
 """Tests of trialkit.scores: published vectors, every bound and cut-point, rounding, NaN, errors,
-shapes, and add_scores on a hand-built Trial.
+shapes (add_scores, which scores a Trial, is tested in test_derive_severity.py).
 
 Sources of vectors (tags as in /work/shared/clinical-reference.md):
 - REF 4.4: clinical-reference section 4.4. Inputs are the datalines of the Lopez SAS macro (2023);
@@ -11,19 +11,15 @@ Sources of vectors (tags as in /work/shared/clinical-reference.md):
 from __future__ import annotations
 
 import math
-from dataclasses import replace
 from decimal import ROUND_HALF_UP, Decimal
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from trialkit.data.trial import Trial
 from trialkit.scores import (
-    add_scores, albi, child_pugh, clif_c_aclf, clif_c_of, cossh_aclf_ii, meld, meld_3, meld_na,
-    round_half_up,
+    albi, child_pugh, clif_c_aclf, clif_c_of, cossh_aclf_ii, meld, meld_3, meld_na, round_half_up,
 )
-from trialkit.study import Parameter, load_study
 
 CONV = {"units": "conventional"}
 
@@ -575,130 +571,3 @@ def test_cossh_he_coding_units_errors():
                        ("bilirubin", (2, 0, 5, 0, 5, 45))]:
         with pytest.raises(ValueError, match=f"{name} must be > 0"):
             cossh_aclf_ii(*args)
-
-
-# ------------------------------------------------------------------------------------------
-# add_scores on a hand-built Trial
-# ------------------------------------------------------------------------------------------
-D0_FULL = {"TBIL": 442.5, "INR": 2.08, "CREAT": 81.0, "NA": 134.0, "ALB": 30.0, "ASCITES": 1.0, "HE": 0.0,
-           "WBC": 8.0, "NEUT": 5.0, "UREA": 5.0, "ALT": 200.0}
-
-
-def _lab_rows():
-    rows = []
-    for sid in ("S1", "S2", "S3"):
-        rows += [(sid, 0, "D0", p, v) for p, v in D0_FULL.items()]
-    rows += [
-        # S1 D7: TBIL + CREAT scheduled, INR unscheduled on day 8 (empty visit -> D7 window [5, 9])
-        ("S1", 7, "D7", "TBIL", 300.0), ("S1", 7, "D7", "CREAT", 80.0), ("S1", 8, "", "INR", 2.0),
-        # S1: INR at D14 only, TBIL on day 20 unscheduled (-> D21): never combined
-        ("S1", 14, "D14", "INR", 1.5), ("S1", 20, None, "TBIL", 171.0),
-        # S1 day 10: outside every window (D7 [5, 9], D14 [11, 17]) -> dropped
-        ("S1", 10, "", "CREAT", 900.0),
-        # S1 D28: scheduled TBIL wins over an unscheduled one in the same window
-        ("S1", 28, "D28", "TBIL", 171.0), ("S1", 26, "", "TBIL", 999.0),
-        ("S1", 28, "D28", "INR", 1.5), ("S1", 28, "D28", "CREAT", 70.0),
-        # S2 D3: two unscheduled INR in the window [2, 4]: the closer to day 3 wins
-        ("S2", 2, "", "TBIL", 300.0), ("S2", 3, "", "CREAT", 80.0), ("S2", 2, "", "INR", 9.0),
-        ("S2", 4, "D3", "INR", 2.0),
-    ]
-    return pd.DataFrame(rows, columns=["subject_id", "day", "visit", "parameter", "value"]).assign(unit="")
-
-
-@pytest.fixture
-def trial():
-    study = load_study()
-    subjects = pd.DataFrame({"subject_id": ["S1", "S2", "S3"], "arm": ["control", "msc", "pe"],
-                             "age": [40.0, 50.0, 16.0], "sex": ["M", "F", "M"]})
-    events = pd.DataFrame({"subject_id": ["S1", "S2", "S3"], "event": "last_contact", "day": 336})
-    return Trial(study=study, subjects=subjects, labs=_lab_rows(), events=events)
-
-
-def _row(df, sid, visit):
-    r = df[(df.subject_id == sid) & (df.visit == visit)]
-    assert len(r) == 1, (sid, visit)
-    return r.iloc[0]
-
-
-def test_add_scores_columns_and_d0(trial):
-    out = add_scores(trial)
-    assert list(out.columns) == ["subject_id", "visit", "day", "meld", "meld_na", "meld_3", "child_pugh_points",
-                                 "child_pugh_class", "albi", "albi_grade", "clif_c_of", "aclf_grade",
-                                 "clif_c_aclf", "cossh_aclf_ii"]
-    r = _row(out, "S1", "D0")
-    # REF 4.4 SI vector (442.5, 2.08, 81, 134, 30, male): MELD 27, MELD-Na 28, MELD 3.0 29
-    assert (r.day, r.meld, r.meld_na, r.meld_3) == (0, 27, 28, 29)
-    assert (r.child_pugh_points, r.child_pugh_class) == (10, "C")      # 3 + 2 + 2 + 2 + 1
-    assert r.albi == pytest.approx(0.66 * math.log10(442.5) - 0.085 * 30) and r.albi_grade == 3
-    assert r.cossh_aclf_ii == pytest.approx(cossh_aclf_ii(2.08, 0, 5, 442.5, 5, 40))
-    assert np.isnan(r.clif_c_of) and np.isnan(r.aclf_grade) and np.isnan(r.clif_c_aclf)
-    # S2 is female; S3 is a 16-year-old male: the MELD 3.0 female term applies to both
-    assert _row(out, "S2", "D0").meld_3 == 30 and _row(out, "S3", "D0").meld_3 == 30
-    assert out["child_pugh_class"].dtype == "category"
-
-
-def test_add_scores_visit_pairing(trial):
-    out = add_scores(trial)
-    s1 = out[out.subject_id == "S1"]
-    assert s1.visit.tolist() == ["D0", "D7", "D14", "D21", "D28"]
-    assert s1.day.tolist() == [0, 7, 14, 21, 28]                       # nominal visit days
-    assert _row(out, "S1", "D7").meld == meld(300, 2.0, 80)            # unscheduled INR -> D7
-    # TBIL of D21 and INR of D14 are never paired with each other or with D7/D28 values
-    assert np.isnan(_row(out, "S1", "D14").meld) and np.isnan(_row(out, "S1", "D21").meld)
-    assert _row(out, "S1", "D28").meld == meld(171, 1.5, 70) == 20      # scheduled TBIL, not 999
-    assert _row(out, "S2", "D3").meld == meld(300, 2.0, 80)            # INR on day 4 (scheduled), not day 2
-    # the day-10 creatinine (outside every window) is used nowhere
-    assert len(out) == 3 + 4 + 1
-
-
-def test_add_scores_clif_when_requested(trial):
-    out = add_scores(trial, clif_missing_as_normal=True)
-    r = _row(out, "S1", "D0")
-    of = clif_c_of(bilirubin=442.5, creatinine=81, encephalopathy=0, inr=2.08, missing_as_normal=True)
-    assert r.clif_c_of == of.loc[0, "clif_c_of"] == 3 + 1 + 1 + 2 + 1 + 1
-    assert r.aclf_grade == 0                                           # single liver failure, Cr < 1.5
-    assert r.clif_c_aclf == pytest.approx(clif_c_aclf(9, 40, 8))
-
-
-def test_add_scores_units_from_study(trial):
-    study = trial.study
-    params = dict(study.parameters, TBIL=Parameter("TBIL", "mg/dL"), CREAT=Parameter("CREAT", "mg/dL"),
-                  ALB=Parameter("ALB", "g/dL"))
-    labs = trial.labs.copy()
-    for p, f in (("TBIL", 17.1), ("CREAT", 88.4), ("ALB", 10.0)):
-        labs.loc[labs.parameter == p, "value"] /= f
-    conv = Trial(study=replace(study, parameters=params), subjects=trial.subjects, labs=labs, events=trial.events)
-    pd.testing.assert_frame_equal(add_scores(conv), add_scores(trial), check_exact=False, rtol=1e-12)
-    bad = Trial(study=replace(study, parameters=dict(study.parameters, TBIL=Parameter("TBIL", "mg%"))),
-                subjects=trial.subjects, labs=trial.labs, events=trial.events)
-    with pytest.raises(ValueError, match=r"parameter TBIL: add_scores cannot convert unit 'mg%'"):
-        add_scores(bad)
-
-
-def test_add_scores_absent_parameters(trial):
-    study = trial.study
-    params = {k: v for k, v in study.parameters.items() if k not in ("ALB", "NEUT")}
-    labs = trial.labs[~trial.labs.parameter.isin(["ALB", "NEUT"])]
-    t = Trial(study=replace(study, parameters=params), subjects=trial.subjects, labs=labs, events=trial.events)
-    r = _row(add_scores(t), "S1", "D0")
-    assert (r.meld, r.meld_na) == (27, 28)
-    assert all(np.isnan(r[c]) for c in ("meld_3", "child_pugh_points", "albi", "albi_grade", "cossh_aclf_ii"))
-    # labs naming a score parameter the study file lacks: the unit is unknown
-    t = Trial(study=replace(study, parameters=params), subjects=trial.subjects, labs=trial.labs, events=trial.events)
-    with pytest.raises(ValueError, match="labs contain parameter ALB but the study file does not declare it"):
-        add_scores(t)
-
-
-def test_add_scores_empty_labs(trial):
-    t = Trial(study=trial.study, subjects=trial.subjects, labs=trial.labs.iloc[:0], events=trial.events)
-    out = add_scores(t)
-    assert out.empty and "meld" in out.columns
-
-
-def test_add_scores_nullable_dtypes(trial):
-    # what a loader may produce: Int64 days, Float64 values, string columns with <NA>
-    labs = trial.labs.astype({"day": "Int64", "value": "Float64", "visit": "string", "parameter": "string"})
-    subjects = trial.subjects.astype({"age": "Float64", "sex": "string", "subject_id": "string"})
-    t = Trial(study=trial.study, subjects=subjects, labs=labs, events=trial.events)
-    pd.testing.assert_frame_equal(add_scores(t).drop(columns=["subject_id", "visit"]),
-                                  add_scores(trial).drop(columns=["subject_id", "visit"]))

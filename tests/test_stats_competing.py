@@ -1,4 +1,5 @@
-"""trialkit.stats.competing: Aalen-Johansen against R's survival package, data rules, model guard."""
+"""trialkit.stats.competing: Aalen-Johansen against R's survival package, one estimator for every notebook,
+model guard."""
 from __future__ import annotations
 
 import json
@@ -8,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from trialkit.data.trial import Trial
-from trialkit.stats.competing import (aalen_johansen, cause_specific_cox, cif_at, competing_risks_data,
-                                      event_counts)
-from trialkit.study import load_study
+from trialkit.derive.tte import competing_risks
+from trialkit.simulate import simulate
+from trialkit.stats.competing import aalen_johansen, cause_specific_cox, cif_at, cumulative_incidence
 
 REF = Path(__file__).parent / "reference"
+NOTEBOOKS = Path(__file__).parents[1] / "notebooks"
+ARMS = ["control", "msc", "pe", "pe_msc"]
 
 
 def test_aalen_johansen_against_R():
@@ -84,36 +86,61 @@ def test_group_order_and_cif_at():
     assert cif_at(cif2, [3]).query("state == 1")["n_risk"].tolist() == [1]
 
 
-def _trial(events, arms=("control", "msc", "pe", "pe_msc")):
-    ids = sorted(set(events["subject_id"]))
-    subj = pd.DataFrame({"subject_id": ids, "arm": [arms[i % len(arms)] for i in range(len(ids))]})
-    return Trial(study=load_study(), subjects=subj, labs=pd.DataFrame(), events=events)
+def test_cumulative_incidence_against_R(tte, R):
+    """R 4.2.2, survival 3.5.3: summary(survfit(Surv(time, factor(status)) ~ arm), times = ...) (efficacy.R).
+
+    Death with LT competing, at four times in each arm: estimate, std.err (infinitesimal jackknife)
+    and the log-scale 95% CI, to 1e-6 relative, for both causes.
+    """
+    cr = tte.assign(status=tte["status"].map({0: "censored", 1: "death", 2: "transplant"}))
+    c = cumulative_incidence(cr, [28, 84, 168, 336], groups=ARMS, causes=["death", "transplant"])
+    assert len(c) == 32
+    for r in c.itertuples():
+        key = f"{r.group}@{int(r.time)}" + (":lt" if r.state == "transplant" else "")
+        for col, name in (("estimate", ""), ("se", ":std.err"), ("ci_low", ":lower"), ("ci_high", ":upper")):
+            want, got = R[("aj", key + name)], getattr(r, col)
+            if np.isnan(want):  # R: no interval while the estimate is 0
+                assert np.isnan(got) and r.estimate == 0, (key, col)
+            else:
+                assert abs(got - want) <= 1e-6 * max(abs(want), 1e-12), (key, col, got, want)
+    assert c["se"].max() > 0.05 and c["ci_low"].notna().sum() > 20  # not trivial
 
 
-def test_competing_risks_data_rules():
-    ev = pd.DataFrame({
-        "subject_id": ["a", "a", "b", "b", "c", "c", "d", "e", "e", "e"],
-        "event": ["hcc", "last_contact", "transplant", "last_contact", "hcc", "death", "last_contact",
-                  "transplant", "hcc", "last_contact"],
-        "day": [100, 200, 30, 30, 50, 50, 500, 40, 90, 300]})
-    d = competing_risks_data(_trial(ev)).set_index("subject_id")
-    assert d.loc["a", ["time", "status"]].tolist() == [100, "hcc"]
-    assert d.loc["b", ["time", "status"]].tolist() == [30, "transplant"]
-    assert d.loc["c", ["time", "status"]].tolist() == [50, "hcc"]          # tie: event of interest wins
-    assert d.loc["d", ["time", "status"]].tolist() == [336, "censored"]    # censored at the horizon
-    assert d.loc["e", ["time", "status"]].tolist() == [40, "transplant"]   # HCC after LT does not count
-    assert d["msc"].tolist() == [False, True, False, True, False]
-    d2 = competing_risks_data(_trial(ev), horizon=60).set_index("subject_id")
-    assert d2.loc["a", ["time", "status"]].tolist() == [60, "censored"]
-    counts = event_counts(d.reset_index(), order=["control", "msc", "pe", "pe_msc"])
-    assert counts["group"].tolist() == ["control", "msc", "pe", "pe_msc", "total"]
-    assert counts.set_index("group").loc["total", ["n", "hcc", "transplant", "censored"]].tolist() == [5, 2, 2, 1]
-    no_hcc = d[d["status"] != "hcc"].reset_index()
-    c2 = event_counts(no_hcc, states=["hcc", "death", "transplant"])
-    assert c2.columns.tolist() == ["group", "n", "hcc", "death", "transplant", "censored"]
-    assert (c2["hcc"] == 0).all() and c2["n"].iloc[-1] == 3
-    with pytest.raises(ValueError):
-        event_counts(d.reset_index(), states=["death"])
+def test_cumulative_incidence_ties_are_exact_and_competing_events_always_compete():
+    """Tied days: no jitter, the same answer every time; censoring on an event day stays at risk (R);
+    a cause left out of ``causes`` still competes (it is never treated as censoring)."""
+    d = pd.DataFrame({"arm": "a", "time": [5.0, 5, 5, 8, 8, 10],
+                      "status": ["hcc", "death", "censored", "hcc", "censored", "censored"]})
+    c1 = cumulative_incidence(d, [5, 8, 10], causes=["hcc"])
+    assert c1.equals(cumulative_incidence(d, [5, 8, 10], causes=["hcc"]))
+    # by hand: day 5: 6 at risk, 1 cause, 1 competing -> CIF 1/6; S = 4/6; day 8: 3 at risk, 1 cause
+    assert np.allclose(c1["estimate"], [1 / 6, 1 / 6 + (4 / 6) * (1 / 3), 1 / 6 + (4 / 6) * (1 / 3)])
+    assert c1["n_events"].tolist() == [1, 2, 2] and c1["state"].eq("hcc").all()
+    both = cumulative_incidence(d, [5, 8, 10])
+    pd.testing.assert_frame_equal(both[both["state"] == "hcc"].reset_index(drop=True), c1)
+    none = cumulative_incidence(d.assign(status=["censored", "death"] * 3), [10], causes=["hcc"])
+    assert none.empty or none["estimate"].eq(0).all()
+
+
+def test_notebooks_02_and_03_read_one_estimator_and_give_the_same_hcc_numbers():
+    """Safety (02) and efficacy (03) both build HCC with derive.tte.competing_risks and read it with
+    stats.competing.cumulative_incidence; no other Aalen-Johansen is left in the kit."""
+    import trialkit.stats.survival as S
+
+    for nb in ("02_safety.ipynb", "03_efficacy.ipynb"):
+        code = "\n".join("".join(c["source"]) for c in json.loads((NOTEBOOKS / nb).read_text())["cells"]
+                         if c["cell_type"] == "code")
+        assert "cumulative_incidence(" in code and "competing_risks(trial, cause=\"hcc\"" in code, nb
+        assert "AalenJohansen" not in code and "competing_risks_data" not in code, nb
+    assert not hasattr(S, "cumulative_incidence")
+    trial = simulate(seed=3)
+    hcc = competing_risks(trial, cause="hcc", competing=["death", "transplant"], horizon="primary")
+    # 02: every cause at the horizon; 03: HCC on a grid of weeks that ends at the horizon
+    safety = cumulative_incidence(hcc, [336], groups=trial.study.arm_ids, causes=["hcc", "death", "transplant"])
+    efficacy = cumulative_incidence(hcc, [28, 84, 168, 336], groups=trial.study.arm_ids, causes=["hcc"])
+    a = safety[safety["state"] == "hcc"].set_index("group")
+    b = efficacy[efficacy["time"] == 336].set_index("group")
+    pd.testing.assert_frame_equal(a, b)
 
 
 def test_guard_declines_with_few_events():

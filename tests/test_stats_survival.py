@@ -6,7 +6,8 @@ Reference numbers: ``tests/reference/efficacy.R`` (R 4.2.2, survival 3.5.3) on t
 """
 from __future__ import annotations
 
-import warnings
+import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,6 +21,7 @@ from trialkit.study import load_study, study_from_dict
 TOL = 1e-6
 ARMS = ["control", "msc", "pe", "pe_msc"]
 R_ARM = {"msc": "armmsc", "pe": "armpe", "pe_msc": "armpe_msc"}
+R_ARM_INV = {v: k for k, v in R_ARM.items()}
 
 
 def close(a, b, tol=TOL):
@@ -111,11 +113,61 @@ def test_factorial_terms_skip_what_the_arms_cannot_identify(tte):
     assert S.cox_factorial(d, three).table["term"].tolist() == ["msc", "pe"]
 
 
+REF = Path(__file__).parent / "reference"
+ROSSI_COVARIATES = ["fin", "age", "race", "wexp", "mar", "paro", "prio"]
+
+
+@pytest.fixture(scope="module")
+def zph_R():
+    """R's cox.zph table (tests/reference/ph_test.R, its printed output in ph_test_output.txt)."""
+    meta = json.loads((REF / "ph_test_expected.json").read_text())
+    assert meta["survival"] >= "3.0"  # the exact score test
+    return pd.read_csv(REF / "ph_test_expected.csv")
+
+
+def _zph_fits(tte):
+    rossi = pd.read_csv(REF / "rossi.csv")
+    return {"efficacy_arm": S.cox_arm(tte, load_study()), "efficacy_factorial": S.cox_factorial(tte, load_study()),
+            "rossi": S.cox_model(rossi, ROSSI_COVARIATES, duration="week", event="arrest")}
+
+
+@pytest.mark.parametrize("terms", [True, False])
+def test_ph_test_against_R_cox_zph(tte, zph_R, terms):
+    """R 4.2.2, survival 3.5.3: cox.zph(coxph(..., ties = "efron"), transform = "km", terms = terms).
+
+    Chi-square, df and p per term and GLOBAL, to 1e-6 relative, on the efficacy fixture (arm as one
+    3-df term, or one test per arm; the factorial msc * pe model) and on a real trial (Rossi
+    recidivism data, 432 subjects, 114 arrests, seven covariates, tied weeks).
+    """
+    fits = _zph_fits(tte)
+    for name, fit in fits.items():
+        exp = zph_R[(zph_R["model"] == name) & (zph_R["terms"] == terms)].reset_index(drop=True)
+        got = S.ph_test(fit, terms=terms)
+        want_terms = [R_ARM_INV.get(t, t) for t in exp["term"]]
+        assert got["term"].tolist() == want_terms, name
+        assert got["df"].tolist() == exp["df"].tolist(), name
+        np.testing.assert_allclose(got["statistic"], exp["chisq"], rtol=TOL, err_msg=name)
+        np.testing.assert_allclose(got["p_value"], exp["p"], rtol=TOL, err_msg=name)
+    # not a trivial check: Rossi's age and work experience violate PH at 5%, the arms do not
+    r = S.ph_test(fits["rossi"]).set_index("term")
+    assert r.loc["age", "p_value"] < 0.05 and r.loc["wexp", "p_value"] < 0.05
+
+
+def test_ph_test_exact_differs_from_the_approximation(tte):
+    """The default is the exact test; the pre-3.0 approximation only by name (they differ on real data)."""
+    rossi = _zph_fits(tte)["rossi"]
+    exact, approx = S.ph_test(rossi), S.ph_test(rossi, method="approximate")
+    assert abs(exact["statistic"].iloc[-1] - approx["statistic"].iloc[-1]) > 1e-3
+    assert abs(exact.set_index("term").loc["age", "statistic"] - approx.set_index("term").loc["age", "statistic"]) > 1
+    with pytest.raises(ValueError, match="method"):
+        S.ph_test(rossi, method="grambsch")
+
+
 def test_ph_test_against_R_approximation(tte, R):
     """Grambsch-Therneau approximation (old cox.zph, km transform) computed in R from Schoenfeld residuals."""
     for block, fit in [("zph_cox_arm", S.cox_arm(tte, load_study())),
                        ("zph_cox_factorial", S.cox_factorial(tte, load_study()))]:
-        ph = S.ph_test(fit)
+        ph = S.ph_test(fit, method="approximate")
         assert ph["term"].iloc[-1] == "GLOBAL" and ph["df"].iloc[-1] == len(fit.table)
         for r in ph.itertuples():
             key = R_ARM.get(r.term, r.term) if block == "zph_cox_arm" else r.term
@@ -150,27 +202,20 @@ def test_rmst_of_a_known_curve():
     assert np.isclose(S.rmst(d, 35)["estimate"].item(), 23.75)
 
 
-def test_cumulative_incidence_against_R(tte, R):
-    """R: survfit(Surv(time, factor(status)) ~ arm) (Aalen-Johansen), death with LT competing."""
-    c = S.cumulative_incidence(tte, [28, 84, 168, 336], groups=ARMS)
-    for r in c.itertuples():
-        assert close(r.cif, R[("aj", f"{r.group}@{int(r.time)}")])
-
-
-def test_cumulative_incidence_ties_are_exact_and_silent():
-    """Tied days: no random jitter, no warning, the same answer every time; censoring on an event day
-    stays at risk (R's convention)."""
-    d = pd.DataFrame({"arm": "a", "time": [5.0, 5, 5, 8, 8, 10], "status": [1, 2, 0, 1, 0, 0]})
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        c1 = S.cumulative_incidence(d, [5, 8, 10])
-    c2 = S.cumulative_incidence(d, [5, 8, 10])
-    assert c1["cif"].tolist() == c2["cif"].tolist()
-    # by hand: day 5: 6 at risk, 1 cause, 1 competing -> CIF 1/6; S = 4/6; day 8: 3 at risk, 1 cause
-    assert np.allclose(c1["cif"], [1 / 6, 1 / 6 + (4 / 6) * (1 / 3), 1 / 6 + (4 / 6) * (1 / 3)])
-    assert c1["n_events"].tolist() == [1, 2, 2] and c1["n_competing"].tolist() == [1, 1, 1]
-    none = S.cumulative_incidence(d.assign(status=[0, 2, 0, 0, 2, 0]), [10])
-    assert none["cif"].item() == 0.0
+def test_event_counts_of_a_time_to_event_and_a_competing_risks_dataset(tte):
+    """One event count for both datasets: totals add up, states keep their order, unknown states fail."""
+    c = S.event_counts(tte, groups=ARMS, total=True).set_index("group")
+    assert c.index.tolist() == [*ARMS, "total"] and c.columns.tolist() == ["n", "events", "censored", "follow_up_days"]
+    assert c.loc["total", "n"] == len(tte) and c.loc["total", "events"] == tte["event"].sum()
+    assert (c["events"] + c["censored"] == c["n"]).all()
+    assert c.loc["total", "follow_up_days"] == pytest.approx(tte["time"].sum())
+    cr = tte.assign(status=tte["status"].map({0: "censored", 1: "death", 2: "transplant"}))
+    k = S.event_counts(cr, groups=ARMS, status="status", states=["hcc", "death", "transplant"], total=True)
+    assert k.columns.tolist() == ["group", "n", "hcc", "death", "transplant", "censored", "follow_up_days"]
+    assert (k["hcc"] == 0).all() and k["death"].iloc[-1] == (tte["status"] == 1).sum()
+    assert (k["death"] + k["transplant"]).tolist() == c["events"].tolist()  # transplant-free = death or LT
+    with pytest.raises(ValueError, match="not in states"):
+        S.event_counts(cr, status="status", states=["death"])
 
 
 def test_two_arm_design():

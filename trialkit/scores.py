@@ -1,8 +1,8 @@
 """Liver severity scores, exact to the published rules, vectorized with numpy.
 
 MELD (OPTN/UNOS), MELD-Na (OPTN 2016), MELD 3.0 (Kim 2021), Child-Pugh, ALBI, CLIF-C OF with the
-EASL-CLIF ACLF grade, CLIF-C ACLF and COSSH-ACLF II, plus :func:`add_scores`, which scores every
-subject at every visit of a :class:`~trialkit.data.trial.Trial`.
+EASL-CLIF ACLF grade, CLIF-C ACLF and COSSH-ACLF II: the formulas only. Scoring a
+:class:`~trialkit.data.trial.Trial` (units, visits) is :func:`trialkit.derive.severity.add_scores`.
 
 Conventions shared by every score function
 ------------------------------------------
@@ -26,12 +26,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trialkit.study import normalize_unit
-
 __all__ = [
     "BILIRUBIN_UMOL_PER_MG_DL", "CREATININE_UMOL_PER_MG_DL", "ALBUMIN_G_L_PER_G_DL",
     "UREA_MMOL_PER_BUN_MG_DL", "round_half_up", "meld", "meld_na", "meld_3", "child_pugh",
-    "albi", "clif_c_of", "clif_c_aclf", "cossh_aclf_ii", "add_scores", "SCORE_COLUMNS", "SCORE_INPUTS",
+    "albi", "clif_c_of", "clif_c_aclf", "cossh_aclf_ii",
 ]
 
 BILIRUBIN_UMOL_PER_MG_DL = 17.1   # clinical convention (molar mass 584.66 gives 17.104)
@@ -697,150 +695,3 @@ def cossh_aclf_ii(inr, encephalopathy, neutrophils, bilirubin, urea, age, *, uni
     x = (1.649 * np.log(v["inr"]) + 0.457 * he_score + 0.425 * np.log(v["neutrophils"])
          + 0.396 * np.log(bili) + 0.576 * np.log(urea) + 0.033 * v["age"])
     return shape.wrap(x, "cossh_aclf_ii")
-
-
-# --------------------------------------------------------------------------------------------
-# scoring a Trial
-# --------------------------------------------------------------------------------------------
-_COUNT = {"10^9/l": 1.0, "10^3/ul": 1.0, "10^3/µl": 1.0, "10^3/μl": 1.0}
-# parameter -> {normalized unit: factor to the SI unit the score functions take}
-_TO_SI = {
-    "TBIL": {"umol/l": 1.0, "mg/dl": BILIRUBIN_UMOL_PER_MG_DL},
-    "CREAT": {"umol/l": 1.0, "mg/dl": CREATININE_UMOL_PER_MG_DL},
-    "ALB": {"g/l": 1.0, "g/dl": ALBUMIN_G_L_PER_G_DL},
-    "INR": {"ratio": 1.0},
-    "NA": {"mmol/l": 1.0, "meq/l": 1.0},
-    "UREA": {"mmol/l": 1.0},
-    "WBC": _COUNT,
-    "NEUT": _COUNT,
-    "ASCITES": {"grade": 1.0},
-    "HE": {"grade": 1.0},
-}
-# the score columns of add_scores, in order
-SCORE_COLUMNS = ["meld", "meld_na", "meld_3", "child_pugh_points", "child_pugh_class", "albi",
-                 "albi_grade", "clif_c_of", "aclf_grade", "clif_c_aclf", "cossh_aclf_ii"]
-# the lab parameters each score column of add_scores needs (what it passes to the formula; age and sex
-# come from subjects; CLIF-C's unrecorded organ data are not labs)
-SCORE_INPUTS = {"meld": {"TBIL", "INR", "CREAT"}, "meld_na": {"TBIL", "INR", "CREAT", "NA"},
-                "meld_3": {"TBIL", "INR", "CREAT", "NA", "ALB"},
-                "child_pugh_points": {"TBIL", "ALB", "INR", "ASCITES", "HE"}, "albi": {"TBIL", "ALB"},
-                "cossh_aclf_ii": {"INR", "HE", "NEUT", "TBIL", "UREA"}}
-
-
-def _si_factors(study, labs):
-    factors = {}
-    for p, table in _TO_SI.items():
-        if p not in study.parameters:
-            if (labs["parameter"] == p).any():
-                raise ValueError(f"labs contain parameter {p} but the study file does not declare it "
-                                 "(so its unit is unknown)")
-            continue
-        unit = study.parameters[p].unit
-        if normalize_unit(unit) not in table:
-            raise ValueError(f"parameter {p}: add_scores cannot convert unit {unit!r} of the study "
-                             f"file; expected one of {sorted(table)}")
-        factors[p] = table[normalize_unit(unit)]
-    return factors
-
-
-def add_scores(trial, *, bilirubin_cutpoints="exact", clif_missing_as_normal=False):
-    """Every severity score for every subject at every visit, from that visit's labs only.
-
-    Steps:
-
-    1. Lab rows of the score parameters (TBIL, INR, CREAT, NA, ALB, UREA, WBC, NEUT and the
-       clinical grades ASCITES, HE) are placed in a visit: their ``visit`` column, or, when that
-       is empty, the visit whose window contains ``day`` (closest nominal day wins, as
-       :meth:`Study.visit_for_day`). Rows outside every window, or naming a visit the study file
-       does not have, are dropped. Values are only ever combined within one (subject, visit).
-    2. If a parameter has several rows in one visit, the scheduled one (non-empty ``visit``) is
-       used, then the one closest to the nominal day, then the earliest.
-    3. Values are converted to SI from the unit the study file declares for each parameter
-       (``trial.study.parameters[p].unit``; TBIL umol/L or mg/dL, CREAT umol/L or mg/dL, ALB g/L
-       or g/dL, counts 10^9/L, UREA mmol/L). An unknown unit raises ``ValueError``. A parameter
-       absent from the study file or the data leaves the scores that need it NaN.
-    4. Sex (``'F'`` = female) and age at randomization come from ``trial.subjects``.
-
-    Assumptions: the data format records no dialysis, so MELD scores assume none. MAP,
-    vasopressors, PaO2/FiO2 and RRT are not recorded either, so CLIF-C OF, the ACLF grade and
-    CLIF-C ACLF are NaN unless ``clif_missing_as_normal=True`` (see :func:`clif_c_of`).
-
-    Parameters
-    ----------
-    trial : Trial
-    bilirubin_cutpoints : {"exact", "chinese"}
-        Child-Pugh SI bilirubin cut-points, see :func:`child_pugh`.
-    clif_missing_as_normal : bool, default False
-
-    Returns
-    -------
-    DataFrame
-        One row per (subject, visit) with at least one score parameter: ``subject_id``,
-        ``visit``, ``day`` (the visit's nominal study day, not the measurement day), then
-        ``meld``, ``meld_na``, ``meld_3``, ``child_pugh_points``, ``child_pugh_class``, ``albi``,
-        ``albi_grade``, ``clif_c_of``, ``aclf_grade``, ``clif_c_aclf``, ``cossh_aclf_ii``; sorted
-        by subject and day.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from trialkit.data.trial import Trial
-    >>> from trialkit.study import load_study
-    >>> labs = pd.DataFrame({"subject_id": "S1", "day": [0, 0, 0, 8], "visit": ["D0", "D0", "D0", ""],
-    ...                      "parameter": ["TBIL", "INR", "CREAT", "TBIL"],
-    ...                      "value": [442.5, 2.08, 81, 300], "unit": ""})
-    >>> subjects = pd.DataFrame({"subject_id": ["S1"], "sex": ["M"], "age": [40.0]})
-    >>> t = Trial(study=load_study(), subjects=subjects, labs=labs, events=pd.DataFrame())
-    >>> add_scores(t)[["subject_id", "visit", "day", "meld", "meld_na"]]
-      subject_id visit  day  meld  meld_na
-    0         S1    D0    0  27.0      NaN
-    1         S1    D7    7   NaN      NaN
-    """
-    study, labs = trial.study, trial.labs
-    factors = _si_factors(study, labs)
-    lab = labs.loc[labs["parameter"].isin(list(factors)),
-                   ["subject_id", "day", "visit", "parameter", "value"]].copy()
-    given = lab["visit"].astype(object).where(lab["visit"].notna(), "").astype(str).str.strip()
-    empty = (given == "").to_numpy()
-    day = lab["day"].to_numpy(dtype=float, na_value=np.nan)
-    assigned = given.to_numpy(dtype=object).copy()
-    best = np.full(len(lab), np.inf)
-    for vis in study.visits:  # a loop over visits, not rows
-        dist = np.abs(day - vis.day)
-        take = empty & (day >= vis.window[0]) & (day <= vis.window[1]) & (dist < best)
-        assigned[take], best[take] = vis.id, dist[take]
-    nominal = {vis.id: vis.day for vis in study.visits}
-    lab["visit"] = assigned
-    lab["nominal"] = lab["visit"].map(nominal)
-    lab["unscheduled"] = empty
-    lab = lab[lab["nominal"].notna()]
-    lab["dist"] = (lab["day"] - lab["nominal"]).abs()
-    lab = (lab.sort_values(["subject_id", "visit", "parameter", "unscheduled", "dist", "day"])
-              .drop_duplicates(["subject_id", "visit", "parameter"]))
-    lab["value"] = lab["value"].astype(float) * lab["parameter"].map(factors).astype(float)
-    wide = lab.pivot(index=["subject_id", "visit"], columns="parameter", values="value")
-    wide = wide.reindex(columns=list(_TO_SI)).reset_index()
-    wide.columns.name = None
-    wide["day"] = wide["visit"].map(nominal).astype("int64")
-    subj = trial.subjects.set_index("subject_id")
-    sex = wide["subject_id"].map(subj["sex"].astype(object).str.upper().str.strip())
-    female = sex.map({"F": 1.0, "M": 0.0}).astype(float)
-    age = wide["subject_id"].map(subj["age"]).astype(float)
-
-    c = {p: wide[p].astype(float) for p in _TO_SI}
-    out = wide[["subject_id", "visit", "day"]].copy()
-    out["meld"] = meld(c["TBIL"], c["INR"], c["CREAT"])
-    out["meld_na"] = meld_na(c["TBIL"], c["INR"], c["CREAT"], c["NA"])
-    out["meld_3"] = meld_3(c["TBIL"], c["INR"], c["CREAT"], c["NA"], c["ALB"], female, age)
-    cp = child_pugh(bilirubin=c["TBIL"], albumin=c["ALB"], inr=c["INR"], ascites=c["ASCITES"],
-                    encephalopathy=c["HE"], bilirubin_cutpoints=bilirubin_cutpoints)
-    out["child_pugh_points"], out["child_pugh_class"] = cp["points"], cp["class"]
-    ab = albi(c["TBIL"], c["ALB"])
-    out["albi"], out["albi_grade"] = ab["score"], ab["grade"]
-    of = clif_c_of(bilirubin=c["TBIL"], creatinine=c["CREAT"], encephalopathy=c["HE"], inr=c["INR"],
-                   missing_as_normal=clif_missing_as_normal)
-    out["clif_c_of"], out["aclf_grade"] = of["clif_c_of"], of["aclf_grade"]
-    out["clif_c_aclf"] = clif_c_aclf(of["clif_c_of"], age, c["WBC"])
-    out["cossh_aclf_ii"] = cossh_aclf_ii(c["INR"], c["HE"], c["NEUT"], c["TBIL"], c["UREA"], age)
-    out = out.sort_values(["subject_id", "day"], kind="stable").reset_index(drop=True)
-    return out[["subject_id", "visit", "day", *SCORE_COLUMNS]]

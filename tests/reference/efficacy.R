@@ -9,10 +9,11 @@
 # Option choices that make R compute the same quantity as trialkit:
 # - survfit conf.type = "log-log" (lifelines' exponential Greenwood interval; R's default is "log").
 # - coxph ties = "efron" (R's default, lifelines' only method).
-# - cox.zph: survival >= 3.0 computes an exact score test; trialkit (lifelines) uses the earlier
-#   Grambsch-Therneau approximation, which is reproduced below from residuals(fit, "schoenfeld")
-#   with the left-continuous KM time transform of survival < 3.0. The current cox.zph values are
-#   written too (block "zph_new"), for the record only.
+# - cox.zph: survival >= 3.0 computes an exact score test, which trialkit.stats.ph_test computes by
+#   default (checked in full, df and p included, by tests/reference/ph_test.R). The earlier
+#   Grambsch-Therneau approximation (ph_test(method="approximate"), lifelines) is reproduced below
+#   from residuals(fit, "schoenfeld") with the left-continuous KM time transform of survival < 3.0;
+#   the current cox.zph chi-squares are written too (block "zph_new").
 # - nlme::gls with an unstructured covariance: gls() optimizes with nlminb's default relative
 #   tolerance (1e-10) and finite differences, which leaves coefficients accurate to ~1e-5. The same
 #   fit is repeated with a tighter optimizer (nlminb rel.tol 1e-13, then BFGS polishing with
@@ -100,12 +101,21 @@ for (a in arms) {
 }
 
 # --- Aalen-Johansen: death with LT competing -------------------------------------------------------
+# survfit's multi-state std.err (infinitesimal jackknife) and its default log-scale 95% CI.
 tte$state <- factor(tte$status, levels = 0:2, labels = c("censor", "death", "lt"))
 aj <- survfit(Surv(time, state) ~ arm, data = tte)
 sa <- summary(aj, times = c(28, 84, 168, 336), extend = TRUE)
+stopifnot(aj$conf.type == "log")
 for (i in seq_along(sa$time)) {
   a <- sub("arm=", "", as.character(sa$strata[i]))
-  put("aj", paste0(a, "@", sa$time[i]), sa$pstate[i, which(sa$states == "death")])
+  for (st in c("death", "lt")) {
+    j <- which(sa$states == st)
+    key <- paste0(a, "@", sa$time[i], if (st == "lt") ":lt" else "")
+    put("aj", key, sa$pstate[i, j])
+    put("aj", paste0(key, ":std.err"), sa$std.err[i, j])
+    put("aj", paste0(key, ":lower"), sa$lower[i, j])
+    put("aj", paste0(key, ":upper"), sa$upper[i, j])
+  }
 }
 
 # --- Subgroup: MSC effect by baseline MELD above/below median, adjusted for PE --------------------

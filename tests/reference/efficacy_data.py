@@ -24,7 +24,7 @@ def main() -> None:
     tte = time_to_event(trial, endpoint="transplant_free")
     cr = competing_risks(trial, cause="death", competing=["transplant"])
     base = baseline_values(trial, ["MELD"])
-    tte["status"] = cr["status"]
+    tte["status"] = cr["status"].map({"censored": 0, "death": 1, "transplant": 2})  # codes efficacy.R reads
     tte["meld_bl"] = base["MELD"].to_numpy()
     tte["age"] = base["age"].to_numpy()
     tte["cirrhosis"] = base["cirrhosis"].astype(int).to_numpy()

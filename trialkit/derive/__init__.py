@@ -1,8 +1,11 @@
 """Analysis datasets derived from a :class:`~trialkit.data.trial.Trial` (ADaM-like).
 
-Submodules: :mod:`~trialkit.derive.status` (follow-up status, CONSORT counts, visit assignment,
-reasons data are missing) and :mod:`~trialkit.derive.baseline` (the one-row-per-subject baseline
-dataset). Other submodules are imported on first use, so adding one never touches this file.
+Submodules: :mod:`~trialkit.derive.visits` (the one visit-window rule),
+:mod:`~trialkit.derive.severity` (severity scores per subject and visit), :mod:`~trialkit.derive.status`
+(follow-up status, CONSORT counts, reasons data are missing), :mod:`~trialkit.derive.baseline` (the
+one-row-per-subject baseline dataset), :mod:`~trialkit.derive.tte` (time to event, the one
+competing-risks dataset) and :mod:`~trialkit.derive.change` (change from baseline). Submodules are
+imported on first use, so adding one never touches this file.
 """
 from __future__ import annotations
 
@@ -11,10 +14,10 @@ import importlib
 from trialkit._lazy import lazy_submodules
 
 __all__ = ["baseline_dataset", "baseline_labs", "follow_up_status", "consort_counts",
-           "assign_visits", "visit_status", "missing_summary"]
+           "assign_visits", "add_scores", "visit_status", "missing_summary"]
 
 _WHERE = {"baseline_dataset": "baseline", "baseline_labs": "baseline", "follow_up_status": "status",
-          "consort_counts": "status", "assign_visits": "status", "visit_status": "status",
+          "consort_counts": "status", "assign_visits": "visits", "add_scores": "severity", "visit_status": "status",
           "missing_summary": "status"}
 
 

@@ -4,12 +4,12 @@ Baseline rule: for each lab parameter, the **last** value measured in the baseli
 (``study.baseline_visit.window``, e.g. days -3 to 0) and not after randomization (day 0), from rows
 labelled with the baseline visit or unlabelled: a window that extends past day 0 never lets a
 post-randomization value become baseline. Severity scores (MELD, MELD-Na, MELD 3.0, Child-Pugh, ALBI, CLIF-C, COSSH-ACLF II) are
-computed by :func:`trialkit.scores.add_scores` from exactly those baseline values, so the scores
+computed by :func:`trialkit.derive.severity.add_scores` from exactly those baseline values, so the scores
 and the labs of a row always agree.
 
 Column names: subject columns keep their (lower-case) names; lab parameters keep the study file's
 names (upper case, e.g. ``TBIL``, ``ASCITES``), so a lab grade never collides with the subject
-column of the same meaning (``ascites``); scores use :data:`trialkit.scores.SCORE_COLUMNS`.
+column of the same meaning (``ascites``); scores use :data:`trialkit.derive.severity.SCORE_COLUMNS`.
 
 Examples
 --------
@@ -155,7 +155,7 @@ def baseline_dataset(trial, *, horizon="primary", clif_missing_as_normal: bool =
     horizon : "primary", "secondary" or int
         Horizon of the follow-up status columns (see :func:`trialkit.derive.status.follow_up_status`).
     clif_missing_as_normal : bool, default False
-        Passed to :func:`trialkit.scores.add_scores`: the data format records no mean arterial
+        Passed to :func:`trialkit.derive.severity.add_scores`: the data format records no mean arterial
         pressure, vasopressors or respiratory failure, so CLIF-C OF and the EASL-CLIF ACLF grade
         are NaN unless these are assumed normal (then the grade is a lower bound).
     scores : bool, default True
@@ -167,7 +167,7 @@ def baseline_dataset(trial, *, horizon="primary", clif_missing_as_normal: bool =
         ``subject_id``, ``arm``, ``arm_label``, one boolean column per study factor, every column of
         ``trial.subjects`` except ``subject_id``, ``arm``, ``randomization_date`` and the
         ``<factor>_doses`` exposure columns; baseline labs (upper-case parameter names); the
-        score columns of :data:`trialkit.scores.SCORE_COLUMNS`; baseline symptom scores
+        score columns of :data:`trialkit.derive.severity.SCORE_COLUMNS`; baseline symptom scores
         ``symptom_<name>`` when the dataset has a ``symptoms`` table; then the status columns
         :data:`STATUS_COLUMNS` and ``<factor>_received`` (doses). Input tables are not modified.
 
@@ -199,7 +199,7 @@ def baseline_dataset(trial, *, horizon="primary", clif_missing_as_normal: bool =
     labs = baseline_labs(trial)
     out = out.merge(labs, on="subject_id", how="left", validate="one_to_one")
     if scores:
-        from trialkit.scores import SCORE_COLUMNS, add_scores
+        from trialkit.derive.severity import SCORE_COLUMNS, add_scores
 
         rows = _baseline_rows(trial)
         bl = trial.labs.loc[rows.index].copy()

@@ -1,9 +1,9 @@
 """Change-from-baseline analysis datasets (ADLB-like), worst-rank and symptom inputs.
 
-Measurements are placed in the study file's visits (their ``visit`` column, else the visit whose
-window holds ``day``; one value per subject, visit and parameter: the scheduled one, then the one
-closest to the nominal day). Severity scores (MELD, Child-Pugh, ...) come from
-:func:`trialkit.scores.add_scores` and are never computed here.
+Measurements are placed in the study file's visits by :func:`trialkit.derive.visits.assign_visits`
+(their ``visit`` column, else the visit whose window holds ``day``; one value per subject, visit and
+parameter: the scheduled one, then the one closest to the nominal day). Severity scores (MELD, Child-Pugh, ...) come from
+:func:`trialkit.derive.severity.add_scores` and are never computed here.
 
 Intercurrent events: the datasets describe subjects **while alive and transplant-free** —
 measurements on or after a liver transplant are dropped (they describe the graft), and nothing is
@@ -31,8 +31,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from trialkit.derive.severity import SCORE_INPUTS as _SCORES_INPUTS
 from trialkit.derive.tte import event_days, factor_columns, horizon_days
-from trialkit.scores import SCORE_INPUTS as _SCORES_INPUTS
+from trialkit.derive.visits import assign_visits
 
 __all__ = ["SCORE_PARAMETERS", "SCORE_INPUTS", "visit_values", "change_from_baseline", "baseline_values",
            "target_visit", "analysis_visits", "worst_rank_inputs", "symptom_visits", "symptom_outcomes",
@@ -41,7 +42,7 @@ __all__ = ["SCORE_PARAMETERS", "SCORE_INPUTS", "visit_values", "change_from_base
 # Score "parameters" and the add_scores column they come from.
 SCORE_PARAMETERS = {"MELD": "meld", "MELD_NA": "meld_na", "MELD_3": "meld_3",
                     "CHILD_PUGH": "child_pugh_points", "ALBI": "albi", "COSSH_ACLF_II": "cossh_aclf_ii"}
-# The lab parameters each score needs (trialkit.scores.SCORE_INPUTS, by score parameter).
+# The lab parameters each score needs (trialkit.derive.severity.SCORE_INPUTS, by score parameter).
 SCORE_INPUTS = {p: _SCORES_INPUTS[col] for p, col in SCORE_PARAMETERS.items()}
 _SCORE_LABELS = {"MELD": "MELD", "MELD_NA": "MELD-Na", "MELD_3": "MELD 3.0", "CHILD_PUGH": "Child-Pugh points",
                  "ALBI": "ALBI", "COSSH_ACLF_II": "COSSH-ACLF II"}
@@ -61,27 +62,6 @@ def parameter_label(study, name: str) -> str:
     if "_" in name and all(p in study.parameters for p in name.split("_", 1)):
         return "/".join(name.split("_", 1)) + " ratio"
     return name
-
-
-def _place(df: pd.DataFrame, study, keys: list[str]) -> pd.DataFrame:
-    """Put rows in visits and keep one per ``keys`` + visit (scheduled, then closest, then earliest)."""
-    given = df["visit"].astype(object).where(df["visit"].notna(), "").astype(str).str.strip()
-    df = df.assign(visit=given.to_numpy(dtype=object), unscheduled=(given == "").to_numpy())
-    day = df["day"].to_numpy(dtype=float)
-    assigned = df["visit"].to_numpy(dtype=object).copy()
-    best = np.full(len(df), np.inf)
-    for v in study.visits:
-        dist = np.abs(day - v.day)
-        take = df["unscheduled"].to_numpy() & (day >= v.window[0]) & (day <= v.window[1]) & (dist < best)
-        assigned[take], best[take] = v.id, dist[take]
-    nominal = {v.id: v.day for v in study.visits}
-    df = df.assign(visit=assigned)
-    df = df.assign(visit_day=df["visit"].map(nominal))
-    df = df[df["visit_day"].notna()]
-    df = df.assign(dist=(df["day"] - df["visit_day"]).abs())
-    df = df.sort_values([*keys, "visit", "unscheduled", "dist", "day"], kind="stable")
-    df = df.drop_duplicates([*keys, "visit"])
-    return df.drop(columns=["unscheduled", "dist"]).astype({"visit_day": "int64"})
 
 
 def available_parameters(trial, candidates) -> list[str]:
@@ -120,7 +100,7 @@ def visit_values(trial, parameters) -> pd.DataFrame:
     trial : Trial
     parameters : list of str
         Lab parameters of the study file, score names (keys of :data:`SCORE_PARAMETERS`, from
-        :func:`trialkit.scores.add_scores`), or ratios written ``A_B`` (value of A / value of B at
+        :func:`trialkit.derive.severity.add_scores`), or ratios written ``A_B`` (value of A / value of B at
         the same visit, e.g. ``TH1_TH2``).
 
     Returns
@@ -164,7 +144,7 @@ def visit_values(trial, parameters) -> pd.DataFrame:
             raise KeyError(f"ratio needs parameter {p!r}, which the study file does not declare")
     lab = labs.loc[labs["parameter"].isin(list(need)), ["subject_id", "day", "visit", "parameter", "value"]]
     lab = lab.astype({"subject_id": object, "parameter": object, "value": float, "day": float})
-    lab = _place(lab, study, ["subject_id", "parameter"])
+    lab = assign_visits(lab, study, keys=("subject_id", "parameter"))
     parts = [lab[lab["parameter"].isin(raw)]]
     if ratios:
         wide = lab.pivot_table(index=["subject_id", "visit", "visit_day"], columns="parameter", values="value",
@@ -175,7 +155,7 @@ def visit_values(trial, parameters) -> pd.DataFrame:
                 r["parameter"], r["day"] = name, r["visit_day"].astype(float)
                 parts.append(r)
     if scores:
-        from trialkit.scores import add_scores
+        from trialkit.derive.severity import add_scores
 
         sc = add_scores(trial)
         for name in scores:
@@ -431,7 +411,7 @@ def symptom_visits(trial) -> pd.DataFrame:
         raise ValueError("this dataset has no symptoms table")
     s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype(
         {"subject_id": object, "symptom": object, "day": float})
-    s = _place(s, trial.study, ["subject_id", "symptom"])
+    s = assign_visits(s, trial.study, keys=("subject_id", "symptom"))
     arm = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
     s = s.assign(arm=s["subject_id"].map(arm), score=s["score"].astype("int64"))
     s = s.sort_values(["symptom", "subject_id", "visit_day"], kind="stable")

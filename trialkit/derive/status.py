@@ -1,4 +1,4 @@
-"""Per-subject follow-up status (CONSORT), visit assignment and the reasons data are missing.
+"""Per-subject follow-up status (CONSORT) and the reasons data are missing at each visit.
 
 Definitions (used by the CONSORT diagram, the missing-data tables and the trajectory plots):
 
@@ -41,8 +41,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["follow_up_status", "consort_counts", "completion_day", "assign_visits", "visit_status",
-           "missing_summary", "MISSING_REASONS"]
+from trialkit.derive.visits import assign_visits
+
+__all__ = ["follow_up_status", "consort_counts", "completion_day", "visit_status", "missing_summary",
+           "MISSING_REASONS"]
 
 MISSING_REASONS = ("died", "transplanted", "dropout", "missed")
 
@@ -244,57 +246,6 @@ def consort_counts(trial, horizon="primary") -> pd.DataFrame:
             "analysed": int(s["analysed"].sum()), "excluded": int((~s["analysed"]).sum()),
         })
     return pd.DataFrame(rows, columns=_CONSORT_COLUMNS)
-
-
-def assign_visits(labs: pd.DataFrame, study, *, one_per_visit: bool = True) -> pd.DataFrame:
-    """Place lab rows in scheduled visits.
-
-    A row keeps its ``visit`` label; an unscheduled row (empty ``visit``) goes to the visit whose
-    window contains its ``day`` (closest nominal day wins); rows in no window, or naming a visit
-    the study file lacks, are dropped. With ``one_per_visit`` a (subject, visit, parameter) keeps
-    one row: the scheduled one, then the one closest to the nominal day, then the earliest — the
-    rule of :func:`trialkit.scores.add_scores`.
-
-    Returns
-    -------
-    DataFrame
-        ``subject_id``, ``visit``, ``visit_day`` (nominal), ``day``, ``parameter``, ``value``,
-        sorted by subject, visit day and parameter.
-
-    Examples
-    --------
-    >>> from trialkit.study import load_study
-    >>> labs = pd.DataFrame({"subject_id": "s", "day": [0, 6, 8, 200], "visit": ["D0", "", "D7", ""],
-    ...                      "parameter": "ALT", "value": [1.0, 2.0, 3.0, 4.0]})
-    >>> assign_visits(labs, load_study())[["visit", "day", "value"]]
-      visit  day  value
-    0    D0    0    1.0
-    1    D7    8    3.0
-    """
-    nominal = {v.id: v.day for v in study.visits}
-    lab = labs[["subject_id", "day", "visit", "parameter", "value"]].copy()
-    lab["subject_id"] = lab["subject_id"].astype(object)
-    lab["parameter"] = lab["parameter"].astype(object)
-    given = lab["visit"].astype(object).where(lab["visit"].notna(), "").astype(str).str.strip().to_numpy(dtype=object)
-    empty = given == ""
-    day = lab["day"].to_numpy(dtype=float)
-    assigned = given.copy()
-    best = np.full(len(lab), np.inf)
-    for v in study.visits:
-        dist = np.abs(day - v.day)
-        take = empty & (day >= v.window[0]) & (day <= v.window[1]) & (dist < best)
-        assigned[take], best[take] = v.id, dist[take]
-    lab["visit"] = assigned
-    lab["visit_day"] = lab["visit"].map(nominal)
-    lab["_unscheduled"] = empty
-    lab = lab[lab["visit_day"].notna()].copy()
-    lab["visit_day"] = lab["visit_day"].astype("int64")
-    if one_per_visit:
-        lab["_dist"] = (lab["day"] - lab["visit_day"]).abs()
-        lab = (lab.sort_values(["subject_id", "visit", "parameter", "_unscheduled", "_dist", "day"])
-                  .drop_duplicates(["subject_id", "visit", "parameter"]))
-    lab = lab.sort_values(["subject_id", "visit_day", "parameter", "day"], kind="stable")
-    return lab[["subject_id", "visit", "visit_day", "day", "parameter", "value"]].reset_index(drop=True)
 
 
 def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:

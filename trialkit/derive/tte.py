@@ -16,9 +16,10 @@ Endpoints (the intercurrent event liver transplantation, LT, is what differs):
 ``"overall"``
     Death whenever it happens, LT ignored (treatment-policy strategy; deaths after LT count).
 
-:func:`competing_risks` gives the competing-risks coding (``status`` 0 censored, 1 the cause of
-interest, 2 a competing event) used for cumulative incidence (death with LT competing, HCC with
-death and LT competing).
+:func:`competing_risks` is the one competing-risks dataset of the kit (``status``: the name of the
+first event, ``"hcc"``, ``"death"`` or ``"transplant"``, or ``"censored"``; ``event`` 1 for the
+cause of interest), used for cumulative incidence (:mod:`trialkit.stats.competing`: death with LT
+competing, HCC with death and LT competing), event counts and cause-specific Cox models.
 
 Examples
 --------
@@ -201,6 +202,10 @@ def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study
 
     Parameters
     ----------
+    trial_or_subjects : Trial or DataFrame
+        A :class:`~trialkit.Trial`, or its ``subjects`` table (then pass ``events`` and ``study``).
+    events : DataFrame, optional
+    study : Study, optional
     cause : str
         The event of interest: ``"death"``, ``"transplant"`` or ``"hcc"``.
     competing : sequence of str
@@ -210,8 +215,12 @@ def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study
     Returns
     -------
     DataFrame
-        As :func:`time_to_event` plus ``status``: 0 censored, 1 ``cause``, 2 a competing event
-        (``event`` = ``status == 1``). A cause and a competing event on the same day count as the cause.
+        One row per subject, in the order of ``subjects``: ``subject_id``, ``arm``, one 0/1 column
+        per factor, ``time`` (days, float: the first of the events, else the end of follow-up =
+        last contact or death, capped at the horizon), ``status`` (str: ``cause``, the competing
+        event that came first, or ``"censored"``) and ``event`` (0/1 int: ``status == cause``).
+        A cause and a competing event on the same day count as the cause; an event after the
+        horizon is censored at the horizon.
 
     Examples
     --------
@@ -221,11 +230,11 @@ def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study
     >>> e = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "c"],
     ...                   "event": ["death", "last_contact", "hcc", "last_contact", "last_contact"],
     ...                   "day": [40, 40, 100, 200, 300]})
-    >>> competing_risks(s, e, load_study(), cause="hcc", competing=["death"])[["time", "status"]]
-        time  status
-    0   40.0       2
-    1  100.0       1
-    2  300.0       0
+    >>> competing_risks(s, e, load_study(), cause="hcc", competing=["death"])[["time", "status", "event"]]
+        time    status  event
+    0   40.0     death      0
+    1  100.0       hcc      1
+    2  300.0  censored      0
     """
     subjects, events, study = _unpack(trial_or_subjects, events, study)
     names = [cause, *competing]
@@ -236,19 +245,19 @@ def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study
         raise ValueError(f"{cause!r} cannot compete with itself")
     h = horizon_days(study, horizon)
     d = event_days(subjects, events)
-    c_day = d[cause]
-    k_day = d[list(competing)].min(axis=1) if competing else pd.Series(np.nan, index=d.index)
-    first = np.fmin(c_day, k_day)
-    status = np.where(c_day.notna() & ~(k_day < c_day), 1, np.where(k_day.notna(), 2, 0))
+    days = d[names].to_numpy(dtype=float)  # the cause first: it wins a tie (argmin keeps the first)
+    any_event = ~np.isnan(days).all(axis=1)
+    which = np.argmin(np.where(np.isnan(days), np.inf, days), axis=1)
+    first = pd.Series(np.where(any_event, days[np.arange(len(d)), which], np.nan), index=d.index)
     has = first.notna() & (first <= h)
-    status = np.where(has, status, 0)
+    status = np.where(has, np.array(names, dtype=object)[which], "censored")
     # follow-up for the cause continues after an LT only if LT is not competing; death always ends it
     end = d["end"]
     time = np.where(has, first, np.fmin(end, h))
     out = factor_columns(subjects, study)
     out["time"] = time.astype(float)
-    out["status"] = status.astype("int64")
-    out["event"] = (out["status"] == 1).astype("int64")
+    out["status"] = pd.Series(status, dtype=object).astype(str).to_numpy(dtype=object)
+    out["event"] = (out["status"] == cause).astype("int64")
     return out
 
 

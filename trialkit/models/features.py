@@ -2,7 +2,7 @@
 
 Features are what a clinician knows on the day of randomization (study day 0): the documented
 baseline columns of ``subjects``, every lab parameter's baseline value, the baseline severity scores
-(computed by :func:`trialkit.scores.add_scores` through :func:`trialkit.derive.baseline_dataset`),
+(computed by :func:`trialkit.derive.severity.add_scores` through :func:`trialkit.derive.baseline_dataset`),
 the baseline symptom scores and the randomized treatment (one 0/1 column per factor of the study
 file, plus ``arm`` when the factors do not identify the arm). Nothing measured after day 0 enters:
 before anything is derived, lab and symptom rows after ``min(baseline window end, 0)`` are removed,
@@ -101,7 +101,7 @@ def _reference(trial, subject_columns, clif_missing_as_normal) -> pd.DataFrame:
         base = base.merge(trial.subjects[["subject_id", *extra]].astype({"subject_id": object}),
                           on="subject_id", how="left", validate="one_to_one")
     labs = [p for p in study.parameters if p in base.columns]
-    from trialkit.scores import SCORE_COLUMNS
+    from trialkit.derive.severity import SCORE_COLUMNS
 
     score_cols = [c for c in SCORE_COLUMNS if c not in _COARSE and c in base.columns]
     symptom_cols = [c for c in base.columns if c.startswith("symptom_")]
@@ -154,7 +154,7 @@ def baseline_features(trial, *, subject_columns=None, clif_missing_as_normal: bo
         undocumented columns) is never used: it may have been recorded after day 0.
     clif_missing_as_normal : bool, default True
         Score CLIF-C OF / CLIF-C ACLF assuming the unrecorded organs (circulation, lungs) normal, as
-        :func:`trialkit.scores.add_scores` documents; otherwise these scores are missing.
+        :func:`trialkit.derive.severity.add_scores` documents; otherwise these scores are missing.
     deduplicate : bool, default True
         Drop columns that are entirely missing and exact duplicates (e.g. the subject column
         ``encephalopathy`` when the baseline ``HE`` grade holds the same values).
@@ -165,7 +165,7 @@ def baseline_features(trial, *, subject_columns=None, clif_missing_as_normal: bo
         ``subject_id``; one 0/1 float column per study factor (and ``arm`` when factors do not
         identify the arm); baseline subject columns (booleans as 0/1); the study's lab parameters
         (last value in the baseline window, never after day 0); the continuous scores of
-        :data:`trialkit.scores.SCORE_COLUMNS`; ``symptom_<name>`` when symptoms were recorded.
+        :data:`trialkit.derive.severity.SCORE_COLUMNS`; ``symptom_<name>`` when symptoms were recorded.
         Text columns (``sex``) stay text: the pipelines one-hot encode them.
 
     Examples
@@ -453,7 +453,7 @@ def feature_table(data: pd.DataFrame, study) -> pd.DataFrame:
     >>> ft.groupby("source").size().to_dict()
     {'lab': 19, 'score': 8, 'subject': 5, 'symptom': 4, 'treatment': 2}
     """
-    from trialkit.scores import SCORE_COLUMNS
+    from trialkit.derive.severity import SCORE_COLUMNS
 
     rows = []
     for c in data.columns:

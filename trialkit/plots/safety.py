@@ -103,9 +103,10 @@ def plot_cumulative_incidence(curve: pd.DataFrame, state: str, *, ax=None, label
     Death with HCC as a competing event (a pandas Categorical keeps the groups in study order):
 
     >>> from trialkit.simulate import simulate
-    >>> from trialkit.stats.competing import aalen_johansen, competing_risks_data
+    >>> from trialkit.derive.tte import competing_risks
+    >>> from trialkit.stats.competing import aalen_johansen
     >>> trial = simulate(seed=1)
-    >>> cr = competing_risks_data(trial)
+    >>> cr = competing_risks(trial, cause="hcc", competing=["death", "transplant"])
     >>> cif = aalen_johansen(cr["time"], cr["status"], group=pd.Categorical(cr["arm"], trial.study.arm_ids),
     ...                      censor="censored")
     >>> fig, ax = plt.subplots()

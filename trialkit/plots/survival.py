@@ -133,17 +133,17 @@ def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict 
 
 def cif_plot(cif: pd.DataFrame, *, groups=None, labels: dict | None = None, scale: float = 7.0,
              xlabel: str = "Weeks since randomization", ylabel: str = "Cumulative incidence", ax=None):
-    """Step plot of cumulative incidence per group from :func:`trialkit.stats.survival.cumulative_incidence`
-    evaluated on a grid of times (``group``, ``time``, ``cif``). Returns the axes.
+    """Step plot of cumulative incidence per group from :func:`trialkit.stats.competing.cumulative_incidence`
+    evaluated on a grid of times for one cause (``group``, ``time``, ``estimate``). Returns the axes.
 
     Examples
     --------
     >>> import matplotlib.pyplot as plt
     >>> from trialkit.simulate import simulate
     >>> from trialkit.derive.tte import competing_risks
-    >>> from trialkit.stats.survival import cumulative_incidence
+    >>> from trialkit.stats.competing import cumulative_incidence
     >>> trial = simulate(seed=1)
-    >>> cif = cumulative_incidence(competing_risks(trial), [0, 28, 56, 84, 168, 336])
+    >>> cif = cumulative_incidence(competing_risks(trial), [0, 28, 56, 84, 168, 336], causes=["death"])
     >>> fig, ax = plt.subplots()
     >>> ax = cif_plot(cif, groups=trial.study.arm_ids, labels=trial.study.arm_labels, ax=ax)
     >>> [t.get_text() for t in ax.get_legend().get_texts()], len(ax.lines)
@@ -161,8 +161,8 @@ def cif_plot(cif: pd.DataFrame, *, groups=None, labels: dict | None = None, scal
     colors = arm_colors(groups)
     for g in groups:
         d = cif[cif["group"] == g].sort_values("time")
-        ax.step(d["time"] / scale, d["cif"], where="post", color=colors[g], label=labels.get(g, g))
-    top = float(cif["cif"].max()) if len(cif) else 0.0
+        ax.step(d["time"] / scale, d["estimate"], where="post", color=colors[g], label=labels.get(g, g))
+    top = float(cif["estimate"].max()) if len(cif) else 0.0
     ax.set_ylim(0, max(0.1, top * 1.2))
     ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)

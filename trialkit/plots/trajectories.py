@@ -1,7 +1,7 @@
 """Exploratory figures: lab trajectories by arm over the visit schedule, and baseline correlations.
 
 * :func:`trajectory_data` — one value per subject, visit and parameter (labs placed in visits by
-  :func:`trialkit.derive.status.assign_visits`; scores from :func:`trialkit.scores.add_scores`),
+  :func:`trialkit.derive.visits.assign_visits`; scores from :func:`trialkit.derive.severity.add_scores`),
   with the subject's arm and outcome (survivor / died / transplanted by the horizon).
 * :func:`summarize_trajectories` — mean (or geometric mean) with a t-based 95% CI per arm and
   visit, among subjects measured at that visit (so, after a death, among survivors: a
@@ -44,7 +44,7 @@ def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:
     trial : Trial
     parameters : list of str
         Lab parameters (study names, e.g. ``"ALT"``) and/or score columns of
-        :func:`trialkit.scores.add_scores` (e.g. ``"meld"``).
+        :func:`trialkit.derive.severity.add_scores` (e.g. ``"meld"``).
     horizon : "primary", "secondary", int or None
         Visits with a nominal day beyond it are dropped; also the horizon of ``outcome``.
 
@@ -66,12 +66,13 @@ def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:
     >>> data.groupby("outcome")["subject_id"].nunique().to_dict()
     {'died': 53, 'survivor': 67}
     """
-    from trialkit.derive.status import assign_visits, follow_up_status
+    from trialkit.derive.status import follow_up_status
+    from trialkit.derive.visits import assign_visits
 
     study = trial.study
     parameters = list(parameters)
     labs = [p for p in parameters if p in study.parameters]
-    from trialkit.scores import SCORE_COLUMNS
+    from trialkit.derive.severity import SCORE_COLUMNS
 
     scores = [p for p in parameters if p in SCORE_COLUMNS]
     unknown = set(parameters) - set(labs) - set(scores)
@@ -82,7 +83,7 @@ def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:
         lv = assign_visits(trial.labs[trial.labs["parameter"].isin(labs)], study)
         parts.append(lv[["subject_id", "parameter", "visit", "visit_day", "value"]])
     if scores:
-        from trialkit.scores import add_scores
+        from trialkit.derive.severity import add_scores
 
         sc = add_scores(trial)
         long = sc.melt(id_vars=["subject_id", "visit", "day"], value_vars=scores, var_name="parameter",

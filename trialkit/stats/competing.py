@@ -1,4 +1,4 @@
-"""Competing risks: Aalen-Johansen cumulative incidence, and models guarded by an event count.
+"""Competing risks: the Aalen-Johansen cumulative incidence, and models guarded by an event count.
 
 Hepatocellular carcinoma (HCC) within 48 weeks is the textbook case: death and liver
 transplantation end the time at risk, so ``1 - Kaplan-Meier`` would overstate the incidence.
@@ -7,9 +7,14 @@ infinitesimal-jackknife standard error and log-transformed confidence interval t
 ``survival::survfit`` reports for multi-state data (checked to 1e-10 in
 ``tests/test_stats_competing.py`` against ``tests/reference/competing_risks.R``).
 
+This is the kit's one Aalen-Johansen estimator: the safety and efficacy notebooks both read it
+(:func:`cumulative_incidence` for tables, :func:`aalen_johansen` curves for figures), from the one
+competing-risks dataset :func:`trialkit.derive.tte.competing_risks`.
+
 Why not ``lifelines.AalenJohansenFitter``: it breaks tied times by random jitter (study days are
 heavily tied, so the estimate would depend on a seed) and its variance is a delta-method
-Greenwood form that differs from R's; the estimator itself is twenty lines.
+Greenwood form with a log(-log) interval that differs from R's; the estimator itself is twenty
+lines.
 
 Examples
 --------
@@ -32,15 +37,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-__all__ = ["aalen_johansen", "cif_at", "competing_risks_data", "event_counts", "GuardedFit",
-           "cause_specific_cox"]
+__all__ = ["aalen_johansen", "cif_at", "cumulative_incidence", "GuardedFit", "cause_specific_cox"]
 
 _CURVE_COLUMNS = ["group", "state", "time", "n_risk", "n_event", "n_censor", "estimate", "se",
                   "ci_low", "ci_high"]
 
 
 def _aj_one(time: np.ndarray, status: np.ndarray, causes: list, z: float) -> pd.DataFrame:
-    """AJ estimate and infinitesimal-jackknife SE for one group (one transient state)."""
+    """AJ estimate and infinitesimal-jackknife SE for one group (one transient state).
+
+    ``causes`` must hold every non-censoring status: a cause left out would act as censoring.
+    """
     n = len(time)
     times = np.unique(time)
     k = len(causes)
@@ -95,6 +102,8 @@ def aalen_johansen(time, status, *, group=None, causes=None, censor=0, alpha: fl
         ``group`` is a pandas Categorical (then in category order). Default: one group ``"all"``.
     causes : list, optional
         The causes to report, in order (default: every non-censor value of ``status``, sorted).
+        Every non-censor value of ``status`` is a cause of the estimate whether reported or not
+        (a competing event never acts as censoring).
     censor : default 0
         The ``status`` value meaning "censored".
     alpha : float, default 0.05
@@ -137,9 +146,9 @@ def aalen_johansen(time, status, *, group=None, causes=None, censor=0, alpha: fl
         raise ValueError("time and status must have the same length")
     if np.isnan(t).any() or (t < 0).any():
         raise ValueError("time must be non-negative and not missing")
-    if causes is None:
-        causes = sorted({v for v in s.tolist() if v != censor})
-    causes = list(causes)
+    observed = sorted({v for v in s.tolist() if v != censor})
+    causes = observed if causes is None else list(causes)
+    every = [*causes, *(c for c in observed if c not in causes)]
     z = stats.norm.ppf(1 - alpha / 2)
     if group is None:
         g = np.full(len(t), "all", dtype=object)
@@ -153,7 +162,8 @@ def aalen_johansen(time, status, *, group=None, causes=None, censor=0, alpha: fl
         m = g == lev
         if not m.any() or not causes:
             continue
-        cur = _aj_one(t[m], s[m], causes, z)
+        cur = _aj_one(t[m], s[m], every, z)
+        cur = cur[cur["state"].isin(causes)]
         cur.insert(0, "group", lev)
         frames.append(cur)
     if not frames:
@@ -204,114 +214,50 @@ def cif_at(curve: pd.DataFrame, times) -> pd.DataFrame:
                                        "ci_high", "n_risk", "n_events"])
 
 
-def competing_risks_data(trial, event: str = "hcc", competing=("death", "transplant"),
-                         horizon="primary") -> pd.DataFrame:
-    """Time to the first of ``event`` and ``competing`` events, per subject, within a horizon.
+def cumulative_incidence(cr: pd.DataFrame, times, *, causes=None, group: str = "arm", groups=None,
+                         time: str = "time", status: str = "status", censor="censored",
+                         alpha: float = 0.05) -> pd.DataFrame:
+    """Aalen-Johansen cumulative incidence of each cause at given times, per group (R ``summary(survfit)``).
+
+    :func:`aalen_johansen` read at ``times`` by :func:`cif_at`: the same estimate, standard error
+    and log-scale interval as R's ``summary(survfit(Surv(time, factor(status)) ~ group),
+    times = times)``.
 
     Parameters
     ----------
-    trial : Trial
-    event : str, default "hcc"
-        The event of interest (an ``event`` value of ``trial.events``).
-    competing : tuple of str, default ("death", "transplant")
-        Events that end the time at risk for ``event``.
-    horizon : "primary", "secondary" or int
-        A key of ``study.horizons`` or a study day; follow-up is censored there.
+    cr : DataFrame
+        A competing-risks dataset (:func:`trialkit.derive.tte.competing_risks`): ``group``,
+        ``time`` and ``status`` columns.
+    times : list of float
+        Study days.
+    causes : list, optional
+        The causes to report (default: every non-censor status); the others still compete.
+    groups : list, optional
+        Group order (default: order of appearance); groups absent from ``cr`` are left out.
+    alpha : float, default 0.05
 
     Returns
     -------
     DataFrame
-        One row per subject (``trial.subjects`` order): ``subject_id``, ``arm``, one boolean column
-        per study factor, ``time`` (study day of the first event, else of the end of follow-up =
-        last contact or death, capped at the horizon) and ``status`` (``event``, a competing
-        event's name, or ``"censored"``). An event of interest on the same day as a competing
-        event counts as the event of interest.
+        As :func:`cif_at`: ``group``, ``state``, ``time``, ``estimate``, ``se``, ``ci_low``,
+        ``ci_high``, ``n_risk``, ``n_events``; by group, cause and time.
 
     Examples
     --------
-    >>> import pandas as pd
-    >>> from trialkit.data.trial import Trial
-    >>> from trialkit.study import load_study
-    >>> subj = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["control", "msc", "pe"]})
-    >>> ev = pd.DataFrame({"subject_id": ["a", "a", "b", "b", "c"],
-    ...                    "event": ["hcc", "last_contact", "death", "last_contact", "last_contact"],
-    ...                    "day": [100, 400, 20, 20, 200]})
-    >>> t = Trial(study=load_study(), subjects=subj, labs=pd.DataFrame(), events=ev)
-    >>> competing_risks_data(t)[["subject_id", "time", "status"]]
-      subject_id  time    status
-    0          a   100       hcc
-    1          b    20     death
-    2          c   200  censored
+    >>> cr = pd.DataFrame({"arm": "a", "time": [2., 3, 5, 5, 8, 10],
+    ...                    "status": ["hcc", "death", "hcc", "censored", "hcc", "censored"]})
+    >>> cumulative_incidence(cr, [4, 10], causes=["hcc"])[["group", "time", "estimate", "n_events"]].round(3)
+      group  time  estimate  n_events
+    0     a     4     0.167         1
+    1     a    10     0.583         3
     """
-    study = trial.study
-    h = study.horizons[horizon] if isinstance(horizon, str) else int(horizon)
-    subj = trial.subjects[["subject_id", "arm"]].copy()
-    ev = trial.events
-    first = (ev.groupby(["subject_id", "event"], observed=True)["day"].min()
-               .unstack("event"))
-    ids = subj["subject_id"]
-
-    def day_of(name):
-        if name in first.columns:
-            return ids.map(first[name]).astype(float).to_numpy()
-        return np.full(len(ids), np.nan)
-
-    end = np.fmax(day_of("last_contact"), day_of("death"))
-    candidates = [event, *[c for c in competing if c != event]]
-    days = np.column_stack([day_of(c) for c in candidates])  # event of interest first: wins ties
-    with np.errstate(invalid="ignore"):
-        any_event = ~np.isnan(days).all(axis=1)
-        first_idx = np.where(any_event, np.nanargmin(np.where(np.isnan(days), np.inf, days), axis=1), 0)
-    ev_day = np.where(any_event, days[np.arange(len(ids)), first_idx], np.nan)
-    status = np.where(any_event, np.array(candidates, dtype=object)[first_idx], "censored")
-    time = np.where(any_event, ev_day, end)
-    late = time > h
-    status = np.where(late, "censored", status)
-    time = np.where(late, h, time)
-    if np.isnan(time).any():
-        raise ValueError("some subjects have neither an event nor a last contact")
-    factors = study.arm_factors().set_index("arm")
-    out = subj.reset_index(drop=True)
-    for f in study.factor_names:
-        out[f] = out["arm"].map(factors[f]).astype(bool)
-    out["time"] = time.astype("int64") if np.all(np.mod(time, 1) == 0) else time
-    out["status"] = pd.Series(status, dtype=object).astype(str)
-    return out
-
-
-def event_counts(data: pd.DataFrame, *, group: str = "arm", status: str = "status",
-                 order=None, states=None) -> pd.DataFrame:
-    """Subjects and first events by group, from :func:`competing_risks_data`.
-
-    Returns
-    -------
-    DataFrame
-        One row per group (``order`` if given) plus ``"total"``: ``group``, ``n``, then one
-        column per event (``states`` if given, so an event that never occurred still gets its
-        column of zeros; else the observed ones, sorted) and ``censored``, with the number of
-        subjects.
-
-    Examples
-    --------
-    >>> d = pd.DataFrame({"arm": ["a", "a", "b"], "status": ["hcc", "censored", "death"]})
-    >>> event_counts(d)
-       group  n  death  hcc  censored
-    0      a  2      0    1         1
-    1      b  1      1    0         0
-    2  total  3      1    1         1
-    """
-    levels = list(order) if order is not None else list(pd.unique(data[group]))
-    seen = sorted(s for s in pd.unique(data[status]) if s != "censored")
-    states = [*(list(states) if states is not None else seen), "censored"]
-    missing = set(seen) - set(states)
-    if missing:
-        raise ValueError(f"status values {sorted(missing)} are not in states={list(states)}")
-    tab = pd.crosstab(data[group].astype(object), data[status].astype(object))
-    tab = tab.reindex(index=levels, columns=states, fill_value=0)
-    tab.loc["total"] = tab.sum()
-    tab.insert(0, "n", tab.sum(axis=1))
-    tab = tab.rename_axis(index="group", columns=None).reset_index()
-    return tab.astype({c: "int64" for c in tab.columns if c != "group"})
+    g = cr[group].astype(object)
+    levels = list(pd.unique(g)) if groups is None else [x for x in groups if (g == x).any()]
+    keep = g.isin(levels).to_numpy()
+    curve = aalen_johansen(cr[time].to_numpy()[keep], cr[status].to_numpy()[keep],
+                           group=pd.Categorical(g[keep], categories=levels), causes=causes, censor=censor,
+                           alpha=alpha)
+    return cif_at(curve, times)
 
 
 @dataclass(frozen=True)
@@ -338,7 +284,7 @@ def cause_specific_cox(data: pd.DataFrame, cause: str, covariates, *, min_events
     Parameters
     ----------
     data : DataFrame
-        From :func:`competing_risks_data`.
+        From :func:`trialkit.derive.tte.competing_risks`.
     cause : str
         The ``status`` value of interest.
     covariates : list of str

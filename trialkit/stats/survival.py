@@ -31,8 +31,8 @@ import pandas as pd
 from scipy import stats
 
 __all__ = ["km_table", "survival_at", "number_at_risk", "logrank", "cox_model", "cox_arm", "cox_factorial",
-           "factorial_terms", "ph_test", "ph_verdict", "rmst", "rmst_difference", "cumulative_incidence",
-           "event_counts", "CoxResult", "cox_arm_by_endpoint"]
+           "factorial_terms", "ph_test", "ph_verdict", "rmst", "rmst_difference", "event_counts", "CoxResult",
+           "cox_arm_by_endpoint"]
 
 
 class _Quiet:
@@ -164,8 +164,33 @@ def survival_at(tte: pd.DataFrame, times, *, group: str = "arm", groups=None,
     return pd.DataFrame(out)
 
 
-def event_counts(tte: pd.DataFrame, *, group: str = "arm", groups=None) -> pd.DataFrame:
-    """``group``, ``n``, ``events``, ``censored`` and ``follow_up_days`` (total) per group.
+def event_counts(data: pd.DataFrame, *, group: str = "arm", groups=None, status: str | None = None,
+                 states=None, total: bool = False) -> pd.DataFrame:
+    """Subjects, events, censored subjects and follow-up per group: the kit's one event count.
+
+    Parameters
+    ----------
+    data : DataFrame
+        A time-to-event dataset (:func:`trialkit.derive.tte.time_to_event`: ``time``, ``event``
+        0/1) or, with ``status``, a competing-risks dataset
+        (:func:`trialkit.derive.tte.competing_risks`: ``time``, ``status`` names).
+    groups : list, optional
+        Group order (default: order of appearance); groups absent from ``data`` are left out.
+    status : str, optional
+        A column of event names (``"censored"`` when none): one count column per event.
+        Default: count ``event == 1`` as ``events``.
+    states : list, optional
+        With ``status``: the event columns, in order, so an event that never occurred still gets
+        its column of zeros (default: the observed ones, sorted). An observed event outside
+        ``states`` raises ``ValueError``.
+    total : bool, default False
+        Append a ``"total"`` row.
+
+    Returns
+    -------
+    DataFrame
+        ``group``, ``n``, then ``events`` (or one column per state), ``censored`` (ints) and
+        ``follow_up_days`` (total time at risk, float).
 
     Examples
     --------
@@ -176,13 +201,36 @@ def event_counts(tte: pd.DataFrame, *, group: str = "arm", groups=None) -> pd.Da
       group  n  events  censored  follow_up_days
     0     c  3       2         1           391.0
     1     t  3       1         2           762.0
+    >>> cr = d.assign(status=["hcc", "death", "censored", "death", "censored", "censored"])
+    >>> event_counts(cr, status="status", states=["hcc", "death", "transplant"], total=True)
+       group  n  hcc  death  transplant  censored  follow_up_days
+    0      c  3    1      1           0         1           391.0
+    1      t  3    0      1           0         2           762.0
+    2  total  6    1      2           0         3          1153.0
     """
+    gs = _groups(data, group, groups)
+    if status is None:
+        lab = np.where(data["event"].to_numpy() == 1, "events", "censored")
+        cols = ["events"]
+    else:
+        lab = data[status].astype(object).to_numpy()
+        seen = sorted({v for v in lab.tolist() if v != "censored"})
+        cols = list(states) if states is not None else seen
+        missing = set(seen) - set(cols)
+        if missing:
+            raise ValueError(f"status values {sorted(missing)} are not in states={cols}")
+    lab = pd.Series(lab, index=data.index)
     rows = []
-    for g in _groups(tte, group, groups):
-        d = tte[tte[group] == g]
-        rows.append({"group": g, "n": len(d), "events": int(d["event"].sum()),
-                     "censored": int((d["event"] == 0).sum()), "follow_up_days": float(d["time"].sum())})
-    return pd.DataFrame(rows)
+    for g in gs:
+        m = (data[group] == g).to_numpy()
+        counts = lab[m].value_counts()
+        rows.append({"group": g, "n": int(m.sum()), **{c: int(counts.get(c, 0)) for c in [*cols, "censored"]},
+                     "follow_up_days": float(data.loc[m, "time"].astype(float).sum())})
+    out = pd.DataFrame(rows, columns=["group", "n", *cols, "censored", "follow_up_days"])
+    if total:
+        tot = out.drop(columns="group").sum()
+        out = pd.concat([out, pd.DataFrame([{"group": "total", **tot.to_dict()}])], ignore_index=True)
+    return out.astype({c: "int64" for c in ["n", *cols, "censored"]}).astype({"follow_up_days": float})
 
 
 def _logrank_chisq(time, event, codes, k: int) -> float:
@@ -268,12 +316,19 @@ def logrank(tte: pd.DataFrame, *, group: str = "arm", groups=None, control=None)
 
 
 class CoxResult:
-    """A fitted Cox model: the lifelines fitter, the design it was fitted on, and the tidy table."""
+    """A fitted Cox model: the lifelines fitter, the design it was fitted on, and the tidy table.
 
-    def __init__(self, model, data: pd.DataFrame, table: pd.DataFrame):
+    ``terms`` groups the model's columns into the terms of the model formula (``{term: [columns]}``,
+    e.g. one ``arm`` term for the indicators of a factor, as R's ``fit$assign``); by default each
+    column is its own term. :func:`ph_test` tests per term.
+    """
+
+    def __init__(self, model, data: pd.DataFrame, table: pd.DataFrame, terms: dict | None = None):
         self.model = model
         self.data = data
         self.table = table
+        cols = list(table["term"])
+        self.terms = {c: [c] for c in cols} if terms is None else {k: list(v) for k, v in terms.items()}
 
     @property
     def loglik(self) -> float:
@@ -290,8 +345,11 @@ class CoxResult:
 
 
 def cox_model(data: pd.DataFrame, terms: list[str], *, alpha: float = 0.05, labels: dict | None = None,
-              duration: str = "time", event: str = "event") -> CoxResult:
+              duration: str = "time", event: str = "event", groups: dict | None = None) -> CoxResult:
     """Fit a Cox model (Efron ties, as R ``coxph`` default) on numeric columns ``terms``.
+
+    ``groups`` (optional, ``{name: [columns]}``) says which columns form one term of the model
+    formula (e.g. the indicators of a factor), for :func:`ph_test`; default: each column alone.
 
     Returns
     -------
@@ -332,7 +390,7 @@ def cox_model(data: pd.DataFrame, terms: list[str], *, alpha: float = 0.05, labe
         if why:
             table.loc[i, ["estimate", "ci_low", "ci_high", "coef", "se", "z", "p_value"]] = np.nan
             table.loc[i, "note"] = why
-    return CoxResult(cph, X, table)
+    return CoxResult(cph, X, table, groups)
 
 
 def _not_estimable(x: pd.Series, event: pd.Series, coef: float, se: float) -> str:
@@ -381,8 +439,8 @@ def cox_arm(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> CoxResult:
     for a in arms:
         X[a] = (tte["arm"] == a).astype(float)
     lab = study.arm_labels
-    return cox_model(X, arms, alpha=alpha,
-                     labels={a: f"{lab[a]} vs {lab[study.control_arm]}" for a in arms})
+    return cox_model(X, arms, alpha=alpha, labels={a: f"{lab[a]} vs {lab[study.control_arm]}" for a in arms},
+                     groups={"arm": arms})
 
 
 def factorial_terms(study, *, interaction: bool = True) -> list[tuple[str, ...]]:
@@ -456,33 +514,80 @@ def _km_left(durations, events, weights):
     return pd.Series(out, index=getattr(durations, "index", None))
 
 
-def ph_test(fit: CoxResult, *, alpha: float = 0.05) -> pd.DataFrame:
-    """Proportional-hazards test on scaled Schoenfeld residuals, per term and global.
+def _km_transform(time: np.ndarray, event: np.ndarray) -> np.ndarray:
+    """1 - KM(t-) of all subjects (unweighted, left-continuous): R ``cox.zph``'s ``transform = "km"``."""
+    ut = np.unique(time[event])
+    n_risk = (time[None, :] >= ut[:, None]).sum(axis=1)
+    n_dead = (event[None, :] & (time[None, :] == ut[:, None])).sum(axis=1)
+    surv = np.concatenate([[1.0], np.cumprod(1.0 - n_dead / n_risk)])
+    return 1.0 - surv[np.searchsorted(ut, time, side="left")]
 
-    lifelines' ``proportional_hazard_test`` (the Grambsch & Therneau approximation that R's
-    ``cox.zph`` computed before survival 3.0) with the "km" time transform as R defined it,
-    1 − KM(t−). The global statistic is the same approximation's multivariate form,
-    ``d · U'VU / Σ(g − ḡ)²`` (U: Schoenfeld residuals summed against the centred transformed event
-    times g, V: the coefficients' covariance, d: number of events). R's current ``cox.zph`` uses an
-    exact score test, so its numbers differ slightly by definition; ``tests/reference/efficacy.R``
-    reproduces this approximation in R from ``residuals(fit, "schoenfeld")``.
 
-    Returns
-    -------
-    DataFrame
-        ``term`` (each term, then ``"GLOBAL"``), ``statistic`` (chi-square), ``df``, ``p_value``,
-        ``violated`` (p < alpha).
+def _zph_score(time, event, X, eta, weights) -> tuple[np.ndarray, np.ndarray]:
+    """Score vector of the time-by-covariate terms and the 2p x 2p information (R ``zph1.c``, Efron).
 
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> d = pd.DataFrame({"time": [5., 8, 12, 3, 9, 15, 20, 7, 4, 11], "event": [1, 1, 0, 1, 1, 0, 1, 1, 1, 1],
-    ...                   "x": [0, 0, 0, 0, 1, 1, 1, 1, 1, 0]})
-    >>> ph_test(cox_model(d, ["x"])).round(3)
-         term  statistic  df  p_value  violated
-    0       x      0.001   1    0.976     False
-    1  GLOBAL      0.001   1    0.976     False
+    At ``beta`` fixed at the fit, adds ``g(t) x`` (``g``: the centred km transform) to the model
+    and returns ``U`` (the score for the p added terms; the score for the p original terms is 0 at
+    the estimate) and the information matrix of all 2p terms, with Efron's handling of ties.
     """
+    n, p = X.shape
+    g_all = _km_transform(time, event)
+    g_all = g_all - g_all[event].mean()
+    Xc = X - X.mean(axis=0)
+    risk = np.exp(eta - eta.mean()) * weights
+    u = np.zeros(p)
+    imat = np.zeros((2 * p, 2 * p))
+    for t in np.unique(time[event]):
+        dead = event & (time == t)
+        alive = (time >= t) & ~dead
+        m = int(dead.sum())
+        g = g_all[dead][0]
+        xd, rd, wd = Xc[dead], risk[dead], weights[dead]
+        xa, ra = Xc[alive], risk[alive]
+        u += g * (wd @ xd)
+        d0, a0, c0 = ra.sum(), ra @ xa, (xa * ra[:, None]).T @ xa
+        d2, a2, c2 = rd.sum(), rd @ xd, (xd * rd[:, None]).T @ xd
+        wtave = wd.sum() / m
+        for k in range(1, m + 1):  # Efron: the tied deaths are k/m in the risk set
+            f = k / m
+            den = d0 + f * d2
+            mean = (a0 + f * a2) / den
+            v = wtave * ((c0 + f * c2) / den - np.outer(mean, mean))
+            u -= g * wtave * mean
+            imat[:p, :p] += v
+            imat[:p, p:] += g * v
+            imat[p:, p:] += g * g * v
+    imat[p:, :p] = imat[:p, p:].T
+    return u, imat
+
+
+def _ph_exact(fit: CoxResult, terms: bool) -> list[dict]:
+    m = fit.model
+    cols = list(m.params_.index)
+    X = fit.data[cols].to_numpy(dtype=float)
+    beta = m.params_.to_numpy(dtype=float)
+    time = fit.data[m.duration_col].to_numpy(dtype=float)
+    event = fit.data[m.event_col].to_numpy(dtype=float) > 0
+    w = np.ones(len(time)) if m.weights_col is None else fit.data[m.weights_col].to_numpy(dtype=float)
+    u, imat = _zph_score(time, event, X, X @ beta, w)
+    p = len(cols)
+    groups = fit.terms if terms else {c: [c] for c in cols}
+
+    def score_test(idx: list[int]) -> float:
+        kk = [*range(p), *(p + j for j in idx)]
+        uu = np.concatenate([np.zeros(p), u[idx]])
+        try:
+            return float(np.linalg.solve(imat[np.ix_(kk, kk)], uu) @ uu)
+        except np.linalg.LinAlgError:
+            return float("nan")
+
+    rows = [{"term": name, "statistic": score_test([cols.index(c) for c in cs]), "df": len(cs)}
+            for name, cs in groups.items()]
+    rows.append({"term": "GLOBAL", "statistic": score_test(list(range(p))), "df": p})
+    return rows
+
+
+def _ph_approximate(fit: CoxResult) -> list[dict]:
     from lifelines.statistics import proportional_hazard_test
 
     m = fit.model
@@ -501,6 +606,68 @@ def ph_test(fit: CoxResult, *, alpha: float = 0.05) -> pd.DataFrame:
     glob = float(s @ np.linalg.solve(V, s) / (d * (gc ** 2).sum()))
     rows = [{"term": t, "statistic": float(per[t]), "df": 1} for t in terms]
     rows.append({"term": "GLOBAL", "statistic": glob, "df": len(terms)})
+    return rows
+
+
+def ph_test(fit: CoxResult, *, method: str = "exact", terms: bool = True, alpha: float = 0.05) -> pd.DataFrame:
+    """Proportional-hazards test, per term and global, as R ``cox.zph`` (survival >= 3.0) computes it.
+
+    Parameters
+    ----------
+    fit : CoxResult
+        From :func:`cox_model`, :func:`cox_arm` or :func:`cox_factorial`.
+    method : {"exact", "approximate"}
+        ``"exact"`` (default): the score test of R's ``cox.zph`` since survival 3.0
+        (``transform = "km"``). ``"approximate"``: the Grambsch & Therneau approximation that
+        ``cox.zph`` computed before 3.0 (lifelines' ``proportional_hazard_test`` with the same
+        time transform, plus its multivariate form for the global test), one test per column.
+    terms : bool, default True
+        As R's ``terms``: test each term of the model formula (``fit.terms``; the arm indicators
+        of :func:`cox_arm` form one ``arm`` term with as many df as indicators), else each column.
+        Only the exact method groups columns.
+    alpha : float, default 0.05
+
+    Returns
+    -------
+    DataFrame
+        ``term`` (each term, then ``"GLOBAL"``), ``statistic`` (chi-square), ``df``, ``p_value``,
+        ``violated`` (p < alpha).
+
+    Notes
+    -----
+    With the coefficients fixed at their estimate, the model is extended by ``g(t) x`` for the
+    term's columns, with ``g`` the km transform ``1 - KM(t-)`` of all subjects centred at its mean
+    over the events. The statistic is the score test ``U' I⁻¹ U`` of these added coefficients,
+    ``U`` their score (the original coefficients' score is 0) and ``I`` the information of the
+    original and added coefficients together (Efron's method for tied times, as the Cox fit). It
+    is hand-written (numpy) because no Python library computes it: lifelines offers only the
+    earlier approximation, which differs from R's current output in the third decimal. Checked
+    against R's ``cox.zph`` to 1e-6 in ``tests/test_stats_survival.py``
+    (``tests/reference/ph_test.R``: the efficacy fixture and the Rossi recidivism trial).
+
+    References
+    ----------
+    Grambsch PM, Therneau TM. Proportional hazards tests and diagnostics based on weighted
+    residuals. Biometrika 1994;81:515-526. R survival, ``R/cox.zph.R`` and ``src/zph1.c``.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> d = pd.DataFrame({"time": [5., 8, 12, 3, 9, 15, 20, 7, 4, 11], "event": [1, 1, 0, 1, 1, 0, 1, 1, 1, 1],
+    ...                   "x": [0, 0, 0, 0, 1, 1, 1, 1, 1, 0]})
+    >>> ph_test(cox_model(d, ["x"])).round(3)
+         term  statistic  df  p_value  violated
+    0       x      0.001   1    0.972     False
+    1  GLOBAL      0.001   1    0.972     False
+    >>> ph_test(cox_model(d, ["x"]), method="approximate").round(3)["p_value"].tolist()
+    [0.976, 0.976]
+    """
+    if method == "exact":
+        rows = _ph_exact(fit, terms)
+    elif method == "approximate":
+        rows = _ph_approximate(fit)
+    else:
+        raise ValueError(f"method {method!r}: expected 'exact' or 'approximate'")
     out = pd.DataFrame(rows)
     out["p_value"] = stats.chi2.sf(out["statistic"], out["df"])
     out["violated"] = out["p_value"] < alpha
@@ -612,64 +779,6 @@ def rmst_difference(tte: pd.DataFrame, horizon: float, *, group: str = "arm", gr
                      "p_value": float(2 * stats.norm.sf(abs(est / se))) if se > 0 else np.nan,
                      "rmst": r.loc[g, "estimate"], "rmst_control": r.loc[control, "estimate"],
                      "horizon": float(horizon)})
-    return pd.DataFrame(rows)
-
-
-def cumulative_incidence(cr: pd.DataFrame, times, *, group: str = "arm", groups=None,
-                         alpha: float = 0.05) -> pd.DataFrame:
-    """Aalen-Johansen cumulative incidence of ``status == 1`` with competing ``status == 2``, per group.
-
-    Uses lifelines' ``AalenJohansenFitter``. That fitter jitters tied event times at random; to keep
-    results exact and reproducible, ties are broken deterministically beforehand (events at the
-    same day are spread by 1e-6 days, censorings placed after events of the same day, as R does),
-    which leaves the estimate at whole days unchanged.
-
-    Returns
-    -------
-    DataFrame
-        ``group``, ``time``, ``cif``, ``ci_low``, ``ci_high`` (lifelines' log(-log) delta-method
-        interval; NaN before the first event), ``n_events`` (cause, up to t), ``n_competing``, ``n``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> cr = pd.DataFrame({"arm": "a", "time": [2., 3, 5, 5, 8, 10], "status": [1, 2, 1, 0, 1, 0]})
-    >>> cumulative_incidence(cr, [4, 10])[["group", "time", "cif", "n_events", "n_competing", "n"]].round(3)
-      group  time    cif  n_events  n_competing  n
-    0     a   4.0  0.167         1            1  6
-    1     a  10.0  0.583         3            1  6
-    """
-    from lifelines import AalenJohansenFitter
-
-    rows = []
-    for g in _groups(cr, group, groups):
-        d = cr[cr[group] == g]
-        t = d["time"].to_numpy(float).copy()
-        st = d["status"].to_numpy(int)
-        order = np.lexsort((st == 0, t))
-        t2 = t.copy()
-        rank_in_day = pd.Series(t[order]).groupby(t[order]).cumcount().to_numpy()
-        t2[order] = t[order] + 1e-6 * rank_in_day + np.where(st[order] == 0, 1e-3, 0.0)
-        n1 = [int(((t <= x) & (st == 1)).sum()) for x in times]
-        n2 = [int(((t <= x) & (st == 2)).sum()) for x in times]
-        if (st == 1).sum() == 0:
-            for x, a, b in zip(times, n1, n2):
-                rows.append({"group": g, "time": float(x), "cif": 0.0, "ci_low": np.nan, "ci_high": np.nan,
-                             "n_events": a, "n_competing": b, "n": len(d)})
-            continue
-        aj = AalenJohansenFitter(alpha=alpha)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            aj.fit(t2, st, event_of_interest=1)
-        cif = aj.cumulative_density_.iloc[:, 0]
-        ci = aj.confidence_interval_
-        for x, a, b in zip(times, n1, n2):
-            idx = cif.index[cif.index <= x + 0.5]
-            at = idx.max()
-            rows.append({"group": g, "time": float(x), "cif": float(cif.loc[at]),
-                         "ci_low": float(ci.iloc[:, 0].loc[at]) if a else np.nan,
-                         "ci_high": float(ci.iloc[:, 1].loc[at]) if a else np.nan,
-                         "n_events": a, "n_competing": b, "n": len(d)})
     return pd.DataFrame(rows)
 
 
