@@ -49,6 +49,7 @@ import yaml
 
 from trialkit.errors import TrialkitError
 from trialkit.data.io import replace_dir
+from trialkit.report.captions import number_captions
 
 __all__ = [
     "RunParams",
@@ -146,6 +147,10 @@ class RunParams:
         declared in that notebook's ``parameters`` cell.
     cell_timeout : int or None
         Seconds a single cell may run (``None`` = no limit).
+    archive : dict
+        Metadata of the supplementary-material archive (``trialkit archive``): title, authors,
+        version, description, keywords, license_content, license_code, repository_code; see
+        :mod:`trialkit.report.archive`.
     source : str or None
         The YAML file these parameters came from.
     """
@@ -164,6 +169,7 @@ class RunParams:
     notebooks: str = "notebooks"
     notebook_parameters: dict = field(default_factory=dict)
     cell_timeout: int | None = None
+    archive: dict = field(default_factory=dict)
     source: str | None = None
 
     @property
@@ -218,6 +224,9 @@ def _check_params(raw: dict, src: str) -> RunParams:
     if not isinstance(p.notebook_parameters, dict) or not all(
             isinstance(v, dict) for v in p.notebook_parameters.values()):
         raise _fail(src, "notebook_parameters", "expected a mapping notebook name -> {parameter: value}")
+    from trialkit.report.archive import check_settings
+
+    check_settings(p.archive, src)
     return p
 
 
@@ -883,7 +892,10 @@ def _write_scenario(scenario, params: RunParams, dest: Path) -> tuple[Path, list
         study_src = _resolve_input(params.study)
     else:
         study_src = Path(sc.study) if sc.study else default_study_path()
-    text = (f"# The scenario this report simulated ({sc.source if sc.source != '<scenario dict>' else 'inline'}"
+    from trialkit.report.archive import neutral_paths  # no machine path in a published file
+
+    shown = "inline" if sc.source == "<scenario dict>" else neutral_paths(str(Path(sc.source).resolve()), project_root())
+    text = (f"# The scenario this report simulated ({shown}"
             f"{', n_subjects ' + str(params.n_subjects) if params.n_subjects is not None else ''}), "
             "self-contained.\n" + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     dest.write_text(text, encoding="utf-8", newline="\n")
@@ -1076,6 +1088,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
         if failed:
             kept = _keep_failed(build, target) if keep_failed else None
             raise NotebookFailed(failed, kept)
+        number_captions(build, [nb.stem for nb in notebooks])  # Table S1, Figure S1, ... in reading order
         publish.write_index(build, params=params, notebooks=[nb.stem for nb in notebooks],
                             study_title=info["study_title"], dataset_source=info["dataset_source"])
         if not params.allow_listings:
