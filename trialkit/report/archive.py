@@ -12,9 +12,9 @@
   how to reproduce), ``LICENSE``, ``CITATION.cff``, ``params.yaml`` (the run parameters),
   ``requirements-lock.txt``, ``ro-crate-metadata.json`` (RO-Crate 1.1) and ``SHA256SUMS``.
 
-The simulated ``data/`` folder is included only when the run allowed listings
-(``allow_listings: true``); otherwise its files are named with their SHA-256 (from the manifest)
-and marked as not included. Machine paths never enter the archive: paths in ``manifest.json`` and
+A simulated dataset (the report's ``data/``) is included. Real data files are copied into
+``data/`` only for an internal report (``allow_listings: true``); otherwise they are described by
+name and SHA-256 (from the manifest) and marked as not included. Machine paths never enter the archive: paths in ``manifest.json`` and
 ``params.yaml`` are written relative to the checkout (or as a bare file name), and the archive is
 refused if the checkout path, the home folder, the temporary folder or the host name appears in
 any file.
@@ -56,7 +56,8 @@ from trialkit.errors import TrialkitError
 
 __all__ = ["ArchiveError", "SETTINGS", "CFF_SCHEMA", "PRINT_CSS", "check_settings", "archive_settings",
            "archive_report", "citation_cff", "validate_citation", "ro_crate", "sha256sums", "neutral_paths",
-           "find_machine_strings", "print_pdfs", "fit_tables", "clipped_tables", "pdf_page_count", "find_chromium"]
+           "find_machine_strings", "print_pdfs", "prepare_print", "fit_tables", "clipped_tables", "pdf_page_count",
+           "find_chromium"]
 
 CFF_SCHEMA = Path(__file__).resolve().parent / "cff-1.2.0.schema.json"
 ROOT_FOLDER = "supplement"
@@ -816,14 +817,15 @@ def archive_report(report: str | Path, *, out: str | Path | None = None, pdf: bo
              for s in stems]
     captions = collect_captions(report, stems)
     root = project_root()
-    include_data = bool(params.get("allow_listings"))
+    simulated = params.get("dataset") == "simulate"
+    allow = bool(params.get("allow_listings"))
 
     work = Path(tempfile.mkdtemp(prefix=f".{dest.stem}.archive-", dir=dest.parent))
     try:
         folder = work / ROOT_FOLDER
         if progress is not None:
             progress("copying the report")
-        shutil.copytree(report, folder, ignore=shutil.ignore_patterns(*([] if include_data else ["data"])))
+        shutil.copytree(report, folder)
         neutral = neutral_paths(manifest, root)
         (folder / "manifest.json").write_text(json.dumps(neutral, indent=2, ensure_ascii=False) + "\n",
                                               encoding="utf-8", newline="\n")
@@ -834,24 +836,33 @@ def archive_report(report: str | Path, *, out: str | Path | None = None, pdf: bo
         lock = root / "requirements-lock.txt"
         if lock.is_file():
             shutil.copyfile(lock, folder / "requirements-lock.txt")
-        excluded = []
-        if not include_data:
-            note = ("not included: the run did not allow subject-level listings (allow_listings: false), so "
-                    "subject-level data are not shared; the SHA-256 identifies the file analysed")
-            if params.get("dataset") == "simulate":
-                note += "; simulated data: `trialkit run --params params.yaml` regenerates it identically"
-            excluded = [{"path": i["path"], "sha256": i["sha256"], "note": note}
-                        for i in neutral.get("inputs", []) if i.get("role") == "data"]
-        if include_data and (folder / "data").is_dir():
-            data_note = ("The dataset every notebook analysed is included in `data/` (the run allowed listings). "
-                         "`manifest.json` lists its SHA-256 hashes.")
+        excluded, copied = [], []
+        if not simulated:  # the analysed files live outside the report: copied only for an internal report
+            for raw_row, row in zip(manifest.get("inputs", []), neutral.get("inputs", [])):
+                if raw_row.get("role") != "data":
+                    continue
+                src = Path(raw_row["path"]) if Path(raw_row["path"]).is_absolute() else root / raw_row["path"]
+                if allow and src.is_file():
+                    (folder / "data").mkdir(exist_ok=True)
+                    shutil.copyfile(src, folder / "data" / src.name)
+                    copied.append(f"data/{src.name}")
+                else:
+                    excluded.append({"path": row["path"], "sha256": row["sha256"], "note": (
+                        "not included: subject-level data are not shared (the run did not allow listings); the "
+                        "SHA-256 identifies the file analysed" if not allow else "not included: not found")})
+        if simulated:
+            data_note = ("The notebooks analysed a **simulated** trial; `data/` holds it (no real subject), and "
+                         "`trialkit run --params params.yaml` regenerates it identically from `scenario.yaml` "
+                         "and the seed.")
+        elif copied:
+            data_note = ("The dataset every notebook analysed is included in `data/` (an internal report: the run "
+                         "allowed listings). `manifest.json` lists its SHA-256 hashes.")
         elif excluded:
             data_note = ("The subject-level data are **not included** (the run did not allow listings). "
                          "`manifest.json` and `ro-crate-metadata.json` give the SHA-256 of each input file ("
                          + ", ".join(f"`{x['path']}`" for x in excluded) + ") so that a reader holding the data "
-                         "can check it is the same."
-                         + (" The data were simulated: the commands below regenerate them identically."
-                            if params.get("dataset") == "simulate" else ""))
+                         "can check it is the same, then run the commands below with `dataset` in `params.yaml` "
+                         "pointing to it.")
         else:
             data_note = "No data files are recorded for this run."
         (folder / "LICENSE").write_text(_license_text(settings, date), encoding="utf-8", newline="\n")

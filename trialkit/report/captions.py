@@ -62,8 +62,8 @@ def caption_for(kind: str, name: str, caption: str | None = None) -> str:
 
     Examples
     --------
-    >>> caption_for("table", "safety_shift_alt")
-    'CTCAE grade shift of alt from baseline to the worst post-baseline value, by arm.'
+    >>> caption_for("figure", "efficacy_symptom_bars_leg_edema")
+    'Distribution of the leg edema score over the visits, by arm.'
     >>> caption_for("figure", "efficacy_km", caption="Survival by arm.")
     'Survival by arm.'
     """
