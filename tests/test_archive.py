@@ -223,7 +223,7 @@ def test_ro_crate_describes_every_file_the_notebooks_inputs_and_software(unpacke
     for f in files - {"ro-crate-metadata.json"}:
         e = graph[f]
         assert "File" in (e["@type"] if isinstance(e["@type"], list) else [e["@type"]]), f
-        assert e["encodingFormat"] and e["sha256"] == sha256_file(unpacked / f), f
+        assert e["encodingFormat"] and (f == "SHA256SUMS" or e["sha256"] == sha256_file(unpacked / f)), f
         assert crate.dereference(f) is not None, f
     manifest = json.loads((report / "manifest.json").read_text())
     for n in manifest["notebooks"]:
@@ -252,7 +252,8 @@ def test_no_machine_paths_user_or_host_names_in_the_archive(unpacked, report):
         text = p.read_bytes().decode("latin-1")
         for s in secrets:
             assert s not in text, f"{p.relative_to(unpacked)} contains {s!r}"
-        assert not re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-])", text), f"{p.name}: host name"
+        if len(host) >= 3:  # a shorter host name ("vm") cannot be told from ordinary text
+            assert not re.search(rf"(?<![\w.-]){re.escape(host)}(?![\w-])", text), f"{p.name}: host name"
         if user != "root":  # root's home (/root/) is checked above; the word itself is ordinary
             assert not re.search(rf"(?<![\w.-]){re.escape(user)}(?![\w-])", text), f"{p.name}: user name"
     manifest = json.loads((unpacked / "manifest.json").read_text())

@@ -405,7 +405,8 @@ def ro_crate(folder: str | Path, *, settings: dict, manifest: dict, captions: li
              date: str, excluded: list[dict]) -> dict:
     """The RO-Crate 1.1 metadata of the supplement folder (every file present in it, plus ``excluded`` inputs).
 
-    Every file is a ``File`` with its media type, size and SHA-256; folders are ``Dataset``; the
+    Every file is a ``File`` with its media type, size and SHA-256 (``SHA256SUMS``, written after
+    this, without them); folders are ``Dataset``; the
     notebooks are also ``SoftwareSourceCode``; each notebook's execution is a ``CreateAction``
     (instrument: the notebook; object: its injected parameters as ``PropertyValue`` and the
     inputs; result: its page, PDF, tables and figures); the software (Python, trialkit and the
@@ -422,13 +423,13 @@ def ro_crate(folder: str | Path, *, settings: dict, manifest: dict, captions: li
     ...                  captions=[], pages=[], date="2026-01-31", excluded=[])
     >>> graph = {e["@id"]: e for e in crate["@graph"]}
     >>> graph["ro-crate-metadata.json"]["conformsTo"], graph["./"]["hasPart"], graph["index.html"]["encodingFormat"]
-    ({'@id': 'https://w3id.org/ro/crate/1.1'}, [{'@id': 'index.html'}], 'text/html')
+    ({'@id': 'https://w3id.org/ro/crate/1.1'}, [{'@id': 'SHA256SUMS'}, {'@id': 'index.html'}], 'text/html')
     """
     from trialkit.report.publish import sha256_file
 
     folder = Path(folder)
-    files = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
-                   if p.is_file() and p.name != "ro-crate-metadata.json")
+    files = sorted({p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                    if p.is_file() and p.name != "ro-crate-metadata.json"} | {"SHA256SUMS"})
     dirs = sorted({f.rsplit("/", 1)[0] + "/" for f in files if "/" in f})
     by_href = {c["href"]: c for c in captions}
     page_titles = {p["stem"]: p["title"] for p in pages}
@@ -452,6 +453,10 @@ def ro_crate(folder: str | Path, *, settings: dict, manifest: dict, captions: li
         graph.append({"@id": d, "@type": "Dataset", "name": d.rstrip("/"),
                       "hasPart": [{"@id": f} for f in files if f.startswith(d)]})
     for f in files:
+        if not (folder / f).is_file():  # SHA256SUMS, written last: it holds this file's hash
+            graph.append({"@id": f, "@type": "File", "name": f, "encodingFormat": _mime(f),
+                          "description": "SHA-256 of every other file (sha256sum -c SHA256SUMS)"})
+            continue
         e: dict[str, Any] = {"@id": f, "@type": "File", "name": Path(f).name, "encodingFormat": _mime(f),
                              "contentSize": str((folder / f).stat().st_size), "sha256": sha256_file(folder / f)}
         stem = Path(f).stem
