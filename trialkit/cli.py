@@ -70,7 +70,7 @@ def cmd_run(args) -> int:
 
     try:
         result = run_report(args.params, out=args.out, jobs=args.jobs, only=args.only,
-                            allow_listings=True if args.allow_listings else None, code=args.code)
+                            allow_listings=True if args.allow_listings else None, code=args.code, force=args.force)
     except NotebookFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -159,6 +159,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--allow-listings", action="store_true",
                    help="internal report: subject-level listings allowed, identifier check off")
     r.add_argument("--code", choices=["show", "fold", "hide"], help="code cells in the HTML (default: the parameters')")
+    r.add_argument("--force", action="store_true",
+                   help="re-execute every notebook (default: reuse those whose inputs did not change since the "
+                        "report already there)")
     r.add_argument("--archive", action="store_true",
                    help="then write the supplementary-material archive <report>.zip (see `trialkit archive`)")
     r.set_defaults(func=cmd_run)

@@ -439,7 +439,6 @@ def ro_crate(folder: str | Path, *, settings: dict, manifest: dict, captions: li
          "about": {"@id": "./"}},
     ]
     authors = [_author_entity(i, a) for i, a in enumerate(settings["authors"], start=1)]
-    params = manifest.get("parameters") or {}
     runs = [f"#run-{p['stem']}" for p in pages]
     root = {"@id": "./", "@type": "Dataset", "name": settings["title"], "description": settings["description"],
             "datePublished": date, "version": str(settings["version"]), "license": {"@id": content_license["@id"]},
@@ -544,6 +543,8 @@ img, svg { max-width: 100% !important; height: auto !important; break-inside: av
 h1, h2, h3, h4 { break-after: avoid; }
 .tk-caption { break-before: avoid; }
 .tk-cover { break-after: page; }
+.tk-cover td { text-align: left !important; vertical-align: top; }
+.tk-cover td:first-child, .tk-cover td:last-child { white-space: nowrap !important; }
 .tk-part { break-before: page; }
 """
 FOOTER = ('<div style="font: 8px sans-serif; color: #555; width: 100%; text-align: center;">'
@@ -666,8 +667,9 @@ def _cover_html(settings: dict, captions: list[dict], pages: list[dict], date: s
     import html as h
 
     authors = ", ".join(_author_name(a) for a in settings["authors"])
+    ordered = [c for c in captions if c["kind"] == "table"] + [c for c in captions if c["kind"] == "figure"]
     rows = "".join(f"<tr><td><b>{h.escape(c['label'])}</b></td><td>{h.escape(c['caption'])}</td>"
-                   f"<td>{h.escape(c['notebook'])}</td></tr>" for c in captions)
+                   f"<td>{h.escape(c['notebook'])}</td></tr>" for c in ordered)
     parts = "".join(f"<li>{h.escape(p['title'])} <small>({h.escape(p['stem'])})</small></li>" for p in pages)
     return (f'<section class="tk-cover jp-RenderedHTMLCommon"><h1>{h.escape(settings["title"])}</h1>'
             f"<p>{h.escape(authors)} &middot; version {h.escape(str(settings['version']))} &middot; {date}</p>"

@@ -49,6 +49,7 @@ import yaml
 
 from trialkit.errors import TrialkitError
 from trialkit.data.io import replace_dir
+from trialkit.report import inputs
 from trialkit.report.captions import number_captions
 
 __all__ = [
@@ -447,7 +448,7 @@ class NotebookResult:
     """What happened to one notebook."""
 
     name: str
-    status: str = "queued"  # queued | starting | running | done | failed | cancelled
+    status: str = "queued"  # queued | starting | running | done | failed | cancelled | reused
     seconds: float = 0.0  # executing the cells (the kernel's start-up and imports are not counted)
     started: float | None = None  # time.perf_counter() when execution began
     cell: int | None = None  # 1-based cell number in the source notebook of the failing cell
@@ -982,7 +983,7 @@ def _notebook_params(params: RunParams, nb: Path, dataset_param: str, declared: 
 def run_report(params: RunParams | str | Path | None = None, *, out: str | Path | None = None,
                jobs: int | None = None, only: list[str] | None = None, allow_listings: bool | None = None,
                code: str | None = None, progress: bool | Progress | None = True,
-               keep_failed: bool = True) -> RunResult:
+               keep_failed: bool = True, force: bool = False) -> RunResult:
     """Execute the notebooks and publish the report into ``out`` (default ``<outputs>/<name>``).
 
     Parameters
@@ -1001,6 +1002,9 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
         Show progress on stderr.
     keep_failed : bool
         After a failure keep the build as ``<out>.failed`` for inspection.
+    force : bool
+        Re-execute every notebook. Otherwise a notebook whose inputs did not change since the report
+        already at ``out`` is reused from it (:mod:`trialkit.report.inputs`).
 
     Returns
     -------
@@ -1069,19 +1073,29 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
             jobs_list.append(NotebookJob(
                 name=nb.stem, source=nb, output=build / f"{nb.stem}.ipynb", parameters=injected, cwd=build,
                 post=lambda job: publish.finish_notebook(job.output, job.source, code=params.code)))
-        ordered = _longest_first(jobs_list, target)
         by_name = {r.name: r for r in results}
         n_jobs = jobs or default_jobs()
+        injected_all = {j.name: j.parameters for j in jobs_list}
+        previous = None if force else inputs.previous_manifest(target)
+        info, reused = None, []
+        if previous is not None:  # a report is there: prepare the inputs first, then reuse what is unchanged
+            info = _prepare_inputs(params, build, prog)
+            hashes = inputs.notebook_hashes(notebooks, injected_all, info["inputs"], build, code=params.code)
+            reused = inputs.reuse_outputs(target, build, hashes, previous)
+            for stem in reused:
+                _set_status(prog, stem, by_name[stem], "reused")
+        ordered = _longest_first([j for j in jobs_list if j.name not in reused], target)
         # kernels start (and import their notebook's modules) while the inputs are prepared
         pool = NotebookPool(ordered, n_jobs, progress=prog, cell_timeout=params.cell_timeout, warm=True,
                             results=[by_name[j.name] for j in ordered]).start()
         try:
-            info = _prepare_inputs(params, build, prog)
+            info = info or _prepare_inputs(params, build, prog)
         except BaseException:
             pool.abort()
             raise
         if prog is not None:
-            prog.note(f"running {len(jobs_list)} notebook(s), up to {pool.n_jobs} at once")
+            prog.note(f"running {len(ordered)} notebook(s), up to {pool.n_jobs} at once"
+                      + (f"; {len(reused)} reused (inputs unchanged)" if reused else ""))
         pool.release()
         pool.join()
         failed = [r for r in results if r.status == "failed"]
@@ -1100,6 +1114,8 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
             build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
             injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
             wall_seconds=time.perf_counter() - t_start, jobs=pool.n_jobs, root=project_root(), t0=t_start)
+        manifest = inputs.record_hashes(build, manifest, inputs.notebook_hashes(
+            notebooks, injected_all, info["inputs"], build, code=params.code))
         replace_dir(build, target)
         ok = True
         if prog is not None:
