@@ -305,6 +305,21 @@ def test_real_data_are_described_not_shared_unless_listings_are_allowed(tmp_path
         assert not find_machine_strings(folder, ROOT)
 
 
+def test_run_archive_flag_writes_the_zip_after_publishing(tmp_path, capsys):
+    params = tmp_path / "run.yaml"
+    params.write_text(yaml.safe_dump({"name": "fx", "outputs": str(tmp_path / "outputs"), "n_subjects": 40,
+                                      "notebooks": str(ROOT / "tests" / "fixtures" / "notebooks" / "report")}))
+    assert main(["run", "--params", str(params), "--jobs", "2", "--archive"]) == 0
+    assert "supplementary material written to" in capsys.readouterr().out
+    with zipfile.ZipFile(tmp_path / "outputs" / "fx.zip") as z:
+        names = set(z.namelist())
+    assert {"supplement/pdf/supplement.pdf", "supplement/pdf/01_summary.pdf", "supplement/README.md",
+            "supplement/01_summary.html"} <= names
+    first = (tmp_path / "outputs" / "fx.zip").read_bytes()
+    assert main(["archive", str(tmp_path / "outputs" / "fx")]) == 0
+    assert (tmp_path / "outputs" / "fx.zip").read_bytes() == first, "same report, same zip (PDFs included)"
+
+
 def test_archiving_twice_gives_the_same_zip(report, tmp_path):
     a = archive_report(report, out=tmp_path / "a.zip", pdf=False)
     b = archive_report(report, out=tmp_path / "b.zip", pdf=False)
