@@ -14,8 +14,9 @@
 
 A simulated dataset (the report's ``data/``) is included. Real data files are copied into
 ``data/`` only for an internal report (``allow_listings: true``); otherwise they are described by
-name and SHA-256 (from the manifest) and marked as not included. Machine paths never enter the archive: paths in ``manifest.json`` and
-``params.yaml`` are written relative to the checkout (or as a bare file name), and the archive is
+name and SHA-256 (from the manifest) and marked as not included. Machine paths never enter the
+archive: paths in ``manifest.json`` and ``params.yaml`` are written relative to the checkout (or
+as a bare file name), and the archive is
 refused if the checkout path, the home folder, the temporary folder or the host name appears in
 any file.
 
@@ -131,8 +132,8 @@ def check_settings(raw: Any, src: str = "<params>") -> None:
             if "name" not in a and "family-names" not in a:
                 raise ArchiveError(f"{src}: archive.authors[{i}]: expected 'name' or 'family-names'")
             if "orcid" in a and not re.fullmatch(r"https://orcid\.org/\d{4}-\d{4}-\d{4}-\d{3}[0-9X]", a["orcid"]):
-                raise ArchiveError(f"{src}: archive.authors[{i}].orcid: expected https://orcid.org/0000-0000-0000-0000, "
-                                   f"got {a['orcid']!r}")
+                raise ArchiveError(f"{src}: archive.authors[{i}].orcid: expected "
+                                   f"https://orcid.org/0000-0000-0000-0000, got {a['orcid']!r}")
 
 
 def archive_settings(raw: dict | None, *, study_title: str, study_id: str | None = None) -> dict:
@@ -141,8 +142,10 @@ def archive_settings(raw: dict | None, *, study_title: str, study_id: str | None
     Examples
     --------
     >>> s = archive_settings({"version": "2.1"}, study_title="DEMO-1: a demonstration trial", study_id="DEMO-1")
-    >>> s["title"], s["version"], s["authors"], s["license_content"], s["license_code"]
-    ('Supplementary material: DEMO-1: a demonstration trial', '2.1', [{'name': 'DEMO-1 investigators'}], 'CC-BY-4.0', 'MIT')
+    >>> s["title"], s["version"], s["authors"]
+    ('Supplementary material: DEMO-1: a demonstration trial', '2.1', [{'name': 'DEMO-1 investigators'}])
+    >>> s["license_content"], s["license_code"]
+    ('CC-BY-4.0', 'MIT')
     """
     check_settings(raw)
     s = {**SETTINGS, **{k: v for k, v in (raw or {}).items() if v is not None}}
@@ -574,7 +577,9 @@ _CLIPPED_JS = """(width) => {
   return out;
 }"""
 _STRIP_LINKS_JS = """() => {
-  document.querySelectorAll('a[href]').forEach(a => { if (!a.getAttribute('href').startsWith('#')) a.removeAttribute('href'); });
+  document.querySelectorAll('a[href]').forEach(a => {
+    if (!a.getAttribute('href').startsWith('#')) a.removeAttribute('href');
+  });
 }"""
 
 
@@ -637,9 +642,11 @@ def prepare_print(page) -> None:
 
 def _fix_pdf_dates(data: bytes) -> bytes:
     """Chromium stamps the current time: replace the digits in place (same length, offsets unchanged)."""
-    return re.sub(rb"/(CreationDate|ModDate)\s*\(D:(\d+)",
-                  lambda m: m.group(0)[:-len(m.group(2))] + b"19800101000000"[:len(m.group(2))].ljust(len(m.group(2)), b"0"),
-                  data)
+    def fixed(m: re.Match) -> bytes:
+        n = len(m.group(2))
+        return m.group(0)[:-n] + b"19800101000000"[:n].ljust(n, b"0")
+
+    return re.sub(rb"/(CreationDate|ModDate)\s*\(D:(\d+)", fixed, data)
 
 
 def pdf_page_count(path: str | Path) -> int:
@@ -811,7 +818,8 @@ def archive_report(report: str | Path, *, out: str | Path | None = None, pdf: bo
     if dest.exists() and not _is_ours(dest):
         raise FileExistsError(f"{dest} exists and is not a trialkit archive: not overwritten")
     params = manifest.get("parameters") or {}
-    study = yaml.safe_load((report / "study.yaml").read_text(encoding="utf-8")) if (report / "study.yaml").is_file() else {}
+    study_file = report / "study.yaml"
+    study = yaml.safe_load(study_file.read_text(encoding="utf-8")) if study_file.is_file() else {}
     st = (study or {}).get("study") or {}
     study_title = f"{st.get('id')}: {st.get('title')}" if st.get("id") else str(st.get("title") or report.name)
     try:

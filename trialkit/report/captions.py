@@ -98,8 +98,10 @@ def caption_output(kind: str, name: str, caption: str | None = None, number: str
     Examples
     --------
     >>> out = caption_output("table", "efficacy_logrank")
-    >>> out["output_type"], out["data"]["text/plain"]
-    ('display_data', 'Table S? (tables/efficacy_logrank.csv). Global and pairwise log-rank tests of the primary endpoint.')
+    >>> out["output_type"]
+    'display_data'
+    >>> out["data"]["text/plain"]
+    'Table S? (tables/efficacy_logrank.csv). Global and pairwise log-rank tests of the primary endpoint.'
     >>> out["metadata"]["trialkit_caption"]["name"]
     'efficacy_logrank'
     """

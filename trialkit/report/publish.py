@@ -681,7 +681,8 @@ def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_t
         "code": params.code, "allow_listings": params.allow_listings,
         "headlines": headline_results(report_dir / "tables",
                                       {str(a.get("id")): str(a.get("label", a.get("id"))) for a in study.get("arms", [])}),
-        "pages": pages, "tables": tables, "figures": figures, "supplement": collect_captions(report_dir, notebooks), "has_data": (report_dir / "data" / "subjects.csv").is_file(),
+        "pages": pages, "tables": tables, "figures": figures, "has_data": (report_dir / "data" / "subjects.csv").is_file(),
+        "supplement": collect_captions(report_dir, notebooks),
         "has_truth": (report_dir / "data" / "truth.json").is_file(),
         "areas": _group(tables),
     }

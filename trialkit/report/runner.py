@@ -895,7 +895,8 @@ def _write_scenario(scenario, params: RunParams, dest: Path) -> tuple[Path, list
         study_src = Path(sc.study) if sc.study else default_study_path()
     from trialkit.report.archive import neutral_paths  # no machine path in a published file
 
-    shown = "inline" if sc.source == "<scenario dict>" else neutral_paths(str(Path(sc.source).resolve()), project_root())
+    shown = ("inline" if sc.source == "<scenario dict>"
+             else neutral_paths(str(Path(sc.source).resolve()), project_root()))
     text = (f"# The scenario this report simulated ({shown}"
             f"{', n_subjects ' + str(params.n_subjects) if params.n_subjects is not None else ''}), "
             "self-contained.\n" + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
