@@ -33,7 +33,6 @@ Examples
 """
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import platform
@@ -52,9 +51,11 @@ def _file_digest(path: Path) -> str:
     return sha256_file(path)
 
 
-@functools.lru_cache(maxsize=4)
 def source_digest(package: str | None = None, lock: str | None = None) -> str:
-    """SHA-256 over the ``trialkit`` package's files (path and content) and the lock file.
+    """SHA-256 over the ``trialkit`` package's files (path and content), the lock file and the Python version.
+
+    Computed afresh on every call (a few hundred small files): a session that edits the library
+    between two runs gets a new digest.
 
     Examples
     --------

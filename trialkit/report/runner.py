@@ -1078,7 +1078,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
         n_jobs = jobs or default_jobs()
         injected_all = {j.name: j.parameters for j in jobs_list}
         previous = None if force else inputs.previous_manifest(target)
-        info, reused = None, []
+        info, hashes, reused = None, None, []
         if previous is not None:  # a report is there: prepare the inputs first, then reuse what is unchanged
             info = _prepare_inputs(params, build, prog)
             hashes = inputs.notebook_hashes(notebooks, injected_all, info["inputs"], build, code=params.code)
@@ -1115,7 +1115,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
             build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
             injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
             wall_seconds=time.perf_counter() - t_start, jobs=pool.n_jobs, root=project_root(), t0=t_start)
-        manifest = inputs.record_hashes(build, manifest, inputs.notebook_hashes(
+        manifest = inputs.record_hashes(build, manifest, hashes or inputs.notebook_hashes(
             notebooks, injected_all, info["inputs"], build, code=params.code))
         replace_dir(build, target)
         ok = True
