@@ -1,4 +1,4 @@
-"""Command line: ``trialkit validate | simulate | summary | run | power``.
+"""Command line: ``trialkit validate | simulate | summary | run | archive | power``.
 
 Bad input ends with a message on stderr and exit status 2, never a traceback.
 """
@@ -70,7 +70,7 @@ def cmd_run(args) -> int:
 
     try:
         result = run_report(args.params, out=args.out, jobs=args.jobs, only=args.only,
-                            allow_listings=True if args.allow_listings else None, code=args.code)
+                            allow_listings=True if args.allow_listings else None, code=args.code, force=args.force)
     except NotebookFailed as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -80,7 +80,24 @@ def cmd_run(args) -> int:
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
     print(f"report written to {result.target}")
+    if args.archive:
+        return _archive(result.target)
     return EXIT_OK
+
+
+def _archive(report, out=None, pdf=True) -> int:
+    from trialkit.report.archive import archive_report
+
+    def note(msg: str) -> None:
+        print(f"archive: {msg}", file=sys.stderr)
+
+    dest = archive_report(report, out=out, pdf=pdf, progress=note)
+    print(f"supplementary material written to {dest}")
+    return EXIT_OK
+
+
+def cmd_archive(args) -> int:
+    return _archive(args.report, out=args.out, pdf=not args.no_pdf)
 
 
 def _int_at_least(lo: int, what: str):
@@ -142,7 +159,19 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--allow-listings", action="store_true",
                    help="internal report: subject-level listings allowed, identifier check off")
     r.add_argument("--code", choices=["show", "fold", "hide"], help="code cells in the HTML (default: the parameters')")
+    r.add_argument("--force", action="store_true",
+                   help="re-execute every notebook (default: reuse those whose inputs did not change since the "
+                        "report already there)")
+    r.add_argument("--archive", action="store_true",
+                   help="then write the supplementary-material archive <report>.zip (see `trialkit archive`)")
     r.set_defaults(func=cmd_run)
+
+    a = sub.add_parser("archive", help="write <report>.zip: the report as supplementary material (README, LICENSE, "
+                                       "CITATION.cff, RO-Crate, SHA256SUMS, PDFs)")
+    a.add_argument("report", help="a report folder written by `trialkit run` (e.g. outputs/default)")
+    a.add_argument("--out", help="the zip file (default: <report>.zip beside the report folder)")
+    a.add_argument("--no-pdf", action="store_true", help="leave out the PDFs (no browser needed)")
+    a.set_defaults(func=cmd_archive)
     return p
 
 

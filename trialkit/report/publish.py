@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from trialkit.errors import TrialkitError
+from trialkit.report.captions import collect_captions, place_captions
 
 __all__ = [
     "PrivacyError",
@@ -370,6 +371,7 @@ def finish_notebook(executed: str | Path, source: str | Path, *, code: str = "fo
 
     nb = nbformat.read(str(executed), as_version=4)
     clean_notebook(nb, f"{source.parent.name}/{source.name}", notebook_parameters(source))
+    place_captions(nb)
     _write_nb(nb, executed)
     render_html(nb, executed.with_suffix(".html"), code=code, notebook_href=executed.name)
 
@@ -684,6 +686,7 @@ def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_t
         "headlines": headline_results(report_dir / "tables",
                                       {str(a.get("id")): str(a.get("label", a.get("id"))) for a in study.get("arms", [])}),
         "pages": pages, "tables": tables, "figures": figures, "has_data": (report_dir / "data" / "subjects.csv").is_file(),
+        "supplement": collect_captions(report_dir, notebooks),
         "has_truth": (report_dir / "data" / "truth.json").is_file(),
         "areas": _group(tables),
     }
@@ -858,7 +861,7 @@ def write_manifest(report_dir: str | Path, *, name: str, params, inputs: list[tu
         "packages": package_versions(),
         "python": platform.python_version(),
         "platform": platform.platform(),
-        "executable": sys.executable,
+        "executable": Path(sys.executable).name,  # the interpreter's name only: no machine path in a report
         "git": git_commit(root),
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),

@@ -49,6 +49,8 @@ import yaml
 
 from trialkit.data.io import replace_dir
 from trialkit.errors import TrialkitError
+from trialkit.report import inputs
+from trialkit.report.captions import number_captions
 
 __all__ = [
     "RunParams",
@@ -166,6 +168,10 @@ class RunParams:
         declared in that notebook's ``parameters`` cell.
     cell_timeout : int or None
         Seconds a single cell may run (``None`` = no limit).
+    archive : dict
+        Metadata of the supplementary-material archive (``trialkit archive``): title, authors,
+        version, description, keywords, license_content, license_code, repository_code; see
+        :mod:`trialkit.report.archive`.
     source : str or None
         The YAML file these parameters came from.
     """
@@ -184,6 +190,7 @@ class RunParams:
     notebooks: str = "notebooks"
     notebook_parameters: dict = field(default_factory=dict)
     cell_timeout: int | None = None
+    archive: dict = field(default_factory=dict)
     source: str | None = None
 
     @property
@@ -238,6 +245,9 @@ def _check_params(raw: dict, src: str) -> RunParams:
     if not isinstance(p.notebook_parameters, dict) or not all(
             isinstance(v, dict) for v in p.notebook_parameters.values()):
         raise _fail(src, "notebook_parameters", "expected a mapping notebook name -> {parameter: value}")
+    from trialkit.report.archive import check_settings
+
+    check_settings(p.archive, src)
     return p
 
 
@@ -458,7 +468,7 @@ class NotebookResult:
     """What happened to one notebook."""
 
     name: str
-    status: str = "queued"  # queued | starting | running | done | failed | cancelled
+    status: str = "queued"  # queued | starting | running | done | failed | cancelled | reused
     seconds: float = 0.0  # executing the cells (the kernel's start-up and imports are not counted)
     started: float | None = None  # time.perf_counter() when execution began
     cell: int | None = None  # 1-based cell number in the source notebook of the failing cell
@@ -903,7 +913,11 @@ def _write_scenario(scenario, params: RunParams, dest: Path) -> tuple[Path, list
         study_src = _resolve_input(params.study)
     else:
         study_src = Path(sc.study) if sc.study else default_study_path()
-    text = (f"# The scenario this report simulated ({sc.source if sc.source != '<scenario dict>' else 'inline'}"
+    from trialkit.report.archive import neutral_paths  # no machine path in a published file
+
+    shown = ("inline" if sc.source == "<scenario dict>"
+             else neutral_paths(str(Path(sc.source).resolve()), project_root()))
+    text = (f"# The scenario this report simulated ({shown}"
             f"{', n_subjects ' + str(params.n_subjects) if params.n_subjects is not None else ''}), "
             "self-contained.\n" + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
     dest.write_text(text, encoding="utf-8", newline="\n")
@@ -1009,7 +1023,7 @@ def _check_notebook_keys(params: RunParams, folder: Path) -> None:
 def run_report(params: RunParams | str | Path | None = None, *, out: str | Path | None = None,
                jobs: int | None = None, only: list[str] | None = None, allow_listings: bool | None = None,
                code: str | None = None, progress: bool | Progress | None = True,
-               keep_failed: bool = True) -> RunResult:
+               keep_failed: bool = True, force: bool = False) -> RunResult:
     """Execute the notebooks and publish the report into ``out`` (default ``<outputs>/<name>``).
 
     Parameters
@@ -1028,6 +1042,9 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
         Show progress on stderr.
     keep_failed : bool
         After a failure keep the build as ``<out>.failed`` for inspection.
+    force : bool
+        Re-execute every notebook. Otherwise a notebook whose inputs did not change since the report
+        already at ``out`` is reused from it (:mod:`trialkit.report.inputs`).
 
     Returns
     -------
@@ -1097,25 +1114,36 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
             jobs_list.append(NotebookJob(
                 name=nb.stem, source=nb, output=build / f"{nb.stem}.ipynb", parameters=injected, cwd=build,
                 post=lambda job: publish.finish_notebook(job.output, job.source, code=params.code)))
-        ordered = _longest_first(jobs_list, target)
         by_name = {r.name: r for r in results}
         n_jobs = jobs or default_jobs()
+        injected_all = {j.name: j.parameters for j in jobs_list}
+        previous = None if force else inputs.previous_manifest(target)
+        info, hashes, reused = None, None, []
+        if previous is not None:  # a report is there: prepare the inputs first, then reuse what is unchanged
+            info = _prepare_inputs(params, build, prog)
+            hashes = inputs.notebook_hashes(notebooks, injected_all, info["inputs"], build, code=params.code)
+            reused = inputs.reuse_outputs(target, build, hashes, previous)
+            for stem in reused:
+                _set_status(prog, stem, by_name[stem], "reused")
+        ordered = _longest_first([j for j in jobs_list if j.name not in reused], target)
         # kernels start (and import their notebook's modules) while the inputs are prepared
         pool = NotebookPool(ordered, n_jobs, progress=prog, cell_timeout=params.cell_timeout, warm=True,
                             results=[by_name[j.name] for j in ordered]).start()
         try:
-            info = _prepare_inputs(params, build, prog)
+            info = info or _prepare_inputs(params, build, prog)
         except BaseException:
             pool.abort()
             raise
         if prog is not None:
-            prog.note(f"running {len(jobs_list)} notebook(s), up to {pool.n_jobs} at once")
+            prog.note(f"running {len(ordered)} notebook(s), up to {pool.n_jobs} at once"
+                      + (f"; {len(reused)} reused (inputs unchanged)" if reused else ""))
         pool.release()
         pool.join()
         failed = [r for r in results if r.status == "failed"]
         if failed:
             kept = _keep_failed(build, target) if keep_failed else None
             raise NotebookFailed(failed, kept)
+        number_captions(build, [nb.stem for nb in notebooks])  # Table S1, Figure S1, ... in reading order
         publish.write_index(build, params=params, notebooks=[nb.stem for nb in notebooks],
                             study_title=info["study_title"], dataset_source=info["dataset_source"])
         if not params.allow_listings:
@@ -1127,6 +1155,8 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
             build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
             injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
             wall_seconds=time.perf_counter() - t_start, jobs=pool.n_jobs, root=project_root(), t0=t_start)
+        manifest = inputs.record_hashes(build, manifest, hashes or inputs.notebook_hashes(
+            notebooks, injected_all, info["inputs"], build, code=params.code))
         replace_dir(build, target)
         ok = True
         if prog is not None:

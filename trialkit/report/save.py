@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from trialkit.report.captions import show_caption
+
 __all__ = ["notebook_setup", "save_table", "save_figure", "FIGURE_FORMATS"]
 
 FIGURE_FORMATS = ("png", "svg")
@@ -106,8 +108,13 @@ def _check_name(name: str) -> None:
         raise ValueError(f"output name {name!r}: use lower-case letters, digits and underscores")
 
 
-def save_table(df: pd.DataFrame, name: str, out_dir: str | Path | None, *, index: bool = False) -> pd.DataFrame:
+def save_table(df: pd.DataFrame, name: str, out_dir: str | Path | None, *, index: bool = False,
+               caption: str | None = None) -> pd.DataFrame:
     """Write ``df`` to ``<out_dir>/tables/<name>.csv`` (deterministic) and return it for display.
+
+    In a report run (``out_dir`` given, inside a kernel) the notebook also shows the table's
+    caption, numbered later as a supplementary table (:mod:`trialkit.report.captions`): ``caption``,
+    else the registry's entry for ``name`` (``trialkit/report/captions.yaml``).
 
     Examples
     --------
@@ -133,11 +140,16 @@ def save_table(df: pd.DataFrame, name: str, out_dir: str | Path | None, *, index
         tmp = path.with_suffix(".csv.tmp")
         df.to_csv(tmp, index=index, lineterminator="\n", float_format="%.6g")
         os.replace(tmp, path)
+        show_caption("table", name, caption)
     return df
 
 
-def save_figure(fig, name: str, out_dir: str | Path | None, formats=FIGURE_FORMATS):
+def save_figure(fig, name: str, out_dir: str | Path | None, formats=FIGURE_FORMATS, *, caption: str | None = None):
     """Save a matplotlib figure as PNG and SVG with fixed metadata (byte-identical across runs).
+
+    In a report run (``out_dir`` given, inside a kernel) the notebook also shows the figure's
+    caption below it, numbered later as a supplementary figure (:mod:`trialkit.report.captions`):
+    ``caption``, else the registry's entry for ``name`` (``trialkit/report/captions.yaml``).
 
     Examples
     --------
@@ -166,4 +178,5 @@ def save_figure(fig, name: str, out_dir: str | Path | None, formats=FIGURE_FORMA
             tmp = folder / f".{name}.{fmt}.tmp"
             fig.savefig(tmp, format=fmt, metadata=meta, bbox_inches="tight")
             os.replace(tmp, path)
+        show_caption("figure", name, caption)
     return fig
