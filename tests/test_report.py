@@ -535,3 +535,220 @@ def test_every_notebook_runs_on_a_minimal_foreign_dataset(tmp_path):
     assert "no `infusions` table" in text and "no symptoms table" in text and "no simulation truth" in text
     sizes = pd.read_csv(out / "tables" / "exploratory_consort_counts.csv")
     assert "active" in sizes.to_string() and "placebo" in sizes.to_string()
+
+
+# ------------------------------------------------------------------------------------------------
+# The runner replaces only folders it created (issue 12)
+# ------------------------------------------------------------------------------------------------
+def _fine_params(tmp: Path, **kw) -> Path:
+    return _params(tmp, notebooks=str(FIXTURES / "failing"), n_subjects=40, **kw)
+
+
+def _tree(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_run_refuses_to_replace_a_folder_that_is_not_a_report(tmp_path, capsys):
+    docs = tmp_path / "documents"
+    (docs / "sub").mkdir(parents=True)
+    (docs / "thesis.docx").write_bytes(b"years of work")
+    (docs / "sub" / "notes.txt").write_text("more")
+    before = _tree(docs)
+    assert main(["run", "--params", str(_fine_params(tmp_path)), "--out", str(docs), "--only", "01"]) == 2
+    err = capsys.readouterr().err
+    assert f"refusing to replace {docs}" in err and "sub/, thesis.docx" in err and "Traceback" not in err
+    assert _tree(docs) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["documents", "params.yaml"]  # no build, no lock left
+
+
+def test_outputs_and_name_follow_the_same_rule(tmp_path, capsys):
+    (tmp_path / "X" / "default").mkdir(parents=True)
+    (tmp_path / "X" / "default" / "keep.txt").write_text("mine")
+    params = _fine_params(tmp_path, outputs=str(tmp_path / "X"), name="default")
+    assert main(["run", "--params", str(params), "--only", "01"]) == 2
+    assert f"refusing to replace {tmp_path / 'X' / 'default'}" in capsys.readouterr().err
+    assert (tmp_path / "X" / "default" / "keep.txt").read_text() == "mine"
+
+
+@pytest.mark.parametrize("where, fragment", [
+    ("cwd", "it is the current folder"),
+    ("parent_of_cwd", "it holds the current folder"),
+    ("home", "it is the home folder"),
+    ("dataset", "it is the dataset"),
+    ("inside_dataset", "it is inside the dataset folder"),
+    ("root", "it is the root of the file system"),
+    ("etc_default", "it is inside the system folder /etc"),
+    ("usr", "inside the system folder /usr"),
+])
+def test_run_never_writes_into_protected_folders(tmp_path, monkeypatch, capsys, where, fragment):
+    work = tmp_path / "work"
+    home = tmp_path / "home"
+    data = tmp_path / "data"
+    for d in (work, home):
+        d.mkdir()
+    write_csv_dataset(tiny_tables(), data)
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("HOME", str(home))
+    out = {"cwd": ".", "parent_of_cwd": "..", "home": str(home), "dataset": str(data),
+           "inside_dataset": str(data / "report"), "root": "/", "etc_default": "/etc/default",
+           "usr": "/usr/local/share/report"}[where]
+    params = _params(tmp_path, notebooks=str(FIXTURES / "failing"), dataset=str(data))
+    before = _tree(tmp_path)
+    assert main(["run", "--params", str(params), "--out", out, "--only", "01"]) == 2
+    err = capsys.readouterr().err
+    assert "refusing to write a report into" in err and fragment in err and "Traceback" not in err
+    assert _tree(tmp_path) == before
+
+
+def test_outputs_in_a_system_folder_are_refused(tmp_path, capsys):
+    params = _fine_params(tmp_path, outputs="/etc", name="default")
+    assert main(["run", "--params", str(params)]) == 2
+    assert "refusing to write a report into /etc/default: it is inside the system folder /etc" in capsys.readouterr().err
+
+
+def test_a_second_concurrent_run_exits_2(tmp_path, capsys):
+    from trialkit.report.folders import report_lock
+
+    params = _fine_params(tmp_path, outputs=str(tmp_path / "out"), name="rep")
+    (tmp_path / "out").mkdir()
+    with report_lock(tmp_path / "out" / "rep"):
+        assert main(["run", "--params", str(params), "--only", "01"]) == 2
+    err = capsys.readouterr().err
+    assert f"another trialkit run (process {os.getpid()}) is writing the report {tmp_path / 'out' / 'rep'}" in err
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_lock_is_exclusive_across_processes(tmp_path):
+    """A lock held by another process (flock) stops this one; released when that process ends."""
+    from trialkit.report.folders import TargetError, report_lock
+
+    target = tmp_path / "rep"
+    code = ("import sys, time; from trialkit.report.folders import report_lock\n"
+            f"with report_lock({str(target)!r}):\n    print('held', flush=True); sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(TargetError, match=f"process {holder.pid}"):
+            with report_lock(target):
+                pass
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)
+    with report_lock(target):  # free again
+        pass
+
+
+def test_report_is_replaced_and_leftover_builds_removed(tmp_path):
+    from trialkit.report.folders import is_report_folder, new_build_folder
+
+    params = _fine_params(tmp_path, outputs=str(tmp_path / "out"), name="rep")
+    first = run_report(params, only=["01"], progress=False).target
+    assert is_report_folder(first)
+    assert json.loads((first / "manifest.json").read_text())["generator"] == "trialkit run"
+    stale = new_build_folder(first)             # what a SIGKILLed run leaves: marked, with data
+    (stale / "data").mkdir()
+    (stale / "data" / "subjects.csv").write_text("subject_id\nS001\n")
+    foreign = first.parent / ".rep.build-not-ours"
+    foreign.mkdir()
+    again = run_report(params, only=["01"], progress=False).target
+    assert again == first and is_report_folder(again)
+    assert sorted(p.name for p in first.parent.iterdir()) == [".rep.build-not-ours", "rep"]
+    assert ".trialkit-build" not in {p.name for p in again.iterdir()}
+
+
+def test_failed_build_never_replaces_a_foreign_failed_folder(tmp_path):
+    out = tmp_path / "out"
+    (out / "rep.failed").mkdir(parents=True)
+    (out / "rep.failed" / "mine.txt").write_text("mine")
+    params = _params(tmp_path, outputs=str(out), name="rep", notebooks=str(FIXTURES / "failing"), n_subjects=40)
+    with pytest.raises(NotebookFailed) as exc:
+        run_report(params, only=["02"], progress=False)
+    assert exc.value.kept is None
+    assert (out / "rep.failed" / "mine.txt").read_text() == "mine"
+
+
+# ------------------------------------------------------------------------------------------------
+# Parameters carry JSON types only, and reach the kernel exactly (issue 12)
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text, fragment", [
+    ("notebook_parameters:\n  01_echo: {payload: !!set {\"__import__('os').system('id')\": null}}\n",
+     "notebook_parameters.01_echo.payload: a YAML set (tag !!set) is not allowed"),
+    ("notebook_parameters:\n  01_echo: {payload: !!binary aGVsbG8=}\n",
+     "notebook_parameters.01_echo.payload: binary data (tag !!binary) is not allowed"),
+    ("notebook_parameters:\n  01_echo: {payload: !!python/object/apply:os.system [id]}\n",
+     "notebook_parameters.01_echo.payload: a value (tag !!python/object/apply:os.system) is not allowed"),
+    ("notebook_parameters:\n  01_echo: {payload: !custom x}\n", "payload: a value (tag !custom) is not allowed"),
+    ("notebook_parameters:\n  01_echo: {payload: 2024-01-31}\n", "payload: a date or time is not allowed"),
+    ("notebook_parameters:\n  01_echo: {payload: [1, 2024-01-31 10:00:00]}\n", "payload.[1]: a date or time"),
+    ("notebook_parameters:\n  01_echo: {payload: 123456789012345678901}\n",
+     "notebook_parameters.01_echo.payload: 123456789012345678901 is beyond the range of exact whole numbers"),
+    ("seed: 9007199254740993\n", "seed: 9007199254740993 is beyond the range"),
+    ("notebook_parameters:\n  01_echo: {payload: .nan}\n", "payload: nan is not a finite number"),
+    ("alpha: -.inf\n", "alpha: -inf is not a finite number"),
+    ("notebook_parameters:\n  01_echo: {1: x}\n", "notebook_parameters.01_echo: key 1 is not text"),
+    ("base: &b {a: 1}\nnotebook_parameters:\n  01_echo: {<<: *b}\n", "a merge key (<<)"),
+    ("horizons: !!omap [{primary: 336}]\n", "horizons: an ordered map (tag !!omap) is not allowed"),
+])
+def test_params_refuse_non_json_types_naming_the_key(tmp_path, capsys, text, fragment):
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    with pytest.raises(ParamsError) as exc:
+        load_params(path)
+    assert str(path) in str(exc.value) and fragment in str(exc.value)
+    assert main(["run", "--params", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("value, fragment", [
+    ({"x": {1, 2}}, "notebook_parameters.01_echo.x: a set is not allowed"),
+    ({"x": b"abc"}, "notebook_parameters.01_echo.x: binary data is not allowed"),
+    ({"x": (1, 2)}, "notebook_parameters.01_echo.x: a tuple is not allowed"),
+    ({"x": float("inf")}, "notebook_parameters.01_echo.x: inf is not a finite number"),
+    ({"x": 2**64}, "notebook_parameters.01_echo.x: 18446744073709551616 is beyond"),
+])
+def test_run_params_built_in_python_are_checked_too(tmp_path, value, fragment):
+    params = runner.RunParams(outputs=str(tmp_path), notebooks=str(FIXTURES / "report"),
+                              notebook_parameters={"01_echo": value})
+    with pytest.raises(ParamsError, match=re.escape(fragment)):
+        run_report(params, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+PAYLOAD = {
+    "quotes": "it's \"double\" and 'single' ''' \"\"\" `back`",
+    "backslashes": "C:\\new\\table \\x41 \\u0041 \\N{BULLET} \\\\ \\",
+    "newlines": "line 1\nline 2\r\nline 3\ttab\x0bvt\x00nul",
+    "breakout": "\"\"\"); __import__('os').system('touch PWNED'); (\"\"\"",
+    "breakout2": "'); import os; os.system('touch PWNED') #",
+    "braces": "{__import__('os').getcwd()} %s {0}",
+    "unicode": "é ✓ 😀 \u2028 \u202e right-to-left",
+    "big": 9007199254740991,
+    "negative": -9007199254740991,
+    "tiny": 5e-324,
+    "huge": 1.7976931348623157e308,
+    "tenth": 0.1,
+    "flags": [True, False, None],
+    "nested": {"": [], "a b": {"c": [[], {}]}, "0": "0"},
+    "empty": "",
+}
+
+
+def test_notebook_parameters_reach_the_kernel_exactly(tmp_path):
+    """Strings full of quotes, backslashes and newlines, extreme numbers and nested containers are
+    injected through papermill (the runner's path) and the kernel holds exactly the value given."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    params_cell = nbformat.v4.new_code_cell("payload = None", metadata={"tags": ["parameters"]})
+    echo = nbformat.v4.new_code_cell("import json\nprint(json.dumps(payload, ensure_ascii=True))")
+    nbformat.write(nbformat.v4.new_notebook(cells=[params_cell, echo]), str(nbs / "01_echo.ipynb"))
+    params = _params(tmp_path, outputs=str(tmp_path / "out"), name="echo", notebooks=str(nbs), n_subjects=40,
+                     notebook_parameters={"01_echo": {"payload": PAYLOAD}})
+    assert load_params(params).notebook_parameters["01_echo"]["payload"] == PAYLOAD
+    out = run_report(params, progress=False).target
+    nb = nbformat.read(str(out / "01_echo.ipynb"), as_version=4)
+    printed = nb.cells[-1].outputs[0]["text"]
+    received = json.loads(printed)
+    assert received == PAYLOAD
+    assert all(type(received[k]) is type(v) for k, v in PAYLOAD.items())
+    assert not list(tmp_path.rglob("PWNED"))

@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from trialkit.errors import TrialkitError
+from trialkit.report.folders import BUILD_MARKER, SIGNATURE
 
 __all__ = [
     "PrivacyError",
@@ -844,9 +845,10 @@ def write_manifest(report_dir: str | Path, *, name: str, params, inputs: list[tu
         input_rows.append({"role": role, "path": _display_path(path, root, report_dir), "sha256": sha256_file(path)})
     outputs = []
     for p in sorted(report_dir.rglob("*")):
-        if p.is_file() and p.name != "manifest.json" and "data" not in p.relative_to(report_dir).parts[:1]:
+        if p.is_file() and p.name not in ("manifest.json", BUILD_MARKER) and "data" not in p.relative_to(report_dir).parts[:1]:
             outputs.append({"path": p.relative_to(report_dir).as_posix(), "sha256": sha256_file(p)})
     manifest = {
+        "generator": SIGNATURE,  # marks the folder as a report the kit wrote (and may replace)
         "report": name,
         "parameters": {k: v for k, v in params.as_dict().items()},
         "injected_parameters": injected,

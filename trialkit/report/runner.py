@@ -47,8 +47,18 @@ from typing import Any, Callable
 
 import yaml
 
-from trialkit.errors import TrialkitError
 from trialkit.data.io import replace_dir
+from trialkit.errors import TrialkitError
+from trialkit.report.folders import (
+    BUILD_MARKER,
+    check_target,
+    is_build_folder,
+    is_report_folder,
+    new_build_folder,
+    remove_stale_builds,
+    report_lock,
+)
+from trialkit.report.jsontypes import JsonTypeError, check_json_value, load_yaml_json
 
 __all__ = [
     "RunParams",
@@ -186,6 +196,10 @@ def _check_params(raw: dict, src: str) -> RunParams:
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
         raise _fail(src, unknown[0], f"unknown key; expected one of {', '.join(_KEYS)}")
+    try:
+        check_json_value({k: v for k, v in raw.items() if k != "source"})
+    except JsonTypeError as exc:
+        raise ParamsError(f"{src}: {exc}") from None
     p = RunParams(**{k: v for k, v in raw.items() if v is not None or k in _NULLABLE}, source=src)
     if not isinstance(p.name, str) or not p.name or "/" in p.name or p.name.startswith("."):
         raise _fail(src, "name", f"expected a folder name, got {p.name!r}")
@@ -251,9 +265,11 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> RunParams:
     path = Path(path)
     src = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml_json(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ParamsError(f"{src}: not valid YAML: {exc}") from None
+    except JsonTypeError as exc:
+        raise ParamsError(f"{src}: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -1027,27 +1043,42 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
     """
     started = _dt.datetime.now(_dt.timezone.utc)
     _fast_imports()
-    from trialkit.report import publish
-
     t_start = time.perf_counter()
     if not isinstance(params, RunParams):
         params = load_params(params)
     overrides = {k: v for k, v in (("allow_listings", allow_listings), ("code", code)) if v is not None}
-    if overrides:
-        params = _check_params({**{k: getattr(params, k) for k in _KEYS}, **overrides}, params.source or "<params>")
+    # checked again even without overrides: a RunParams built in Python never went through load_params
+    params = _check_params({**{k: getattr(params, k) for k in _KEYS}, **overrides}, params.source or "<params>")
     if jobs is not None and jobs < 1:
         raise ParamsError(f"--jobs must be at least 1, got {jobs}")
     target = _resolve(out) if out is not None else _resolve(Path(params.outputs) / params.name)
     notebooks = discover_notebooks(_resolve_input(params.notebooks), only)
     declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
 
+    dataset_path = None if params.simulate else _resolve_input(params.dataset)
+    protected = [("checkout", project_root()), ("notebooks folder", _resolve_input(params.notebooks))]
+    if params.source and Path(params.source).is_file():
+        protected.append(("parameters file", Path(params.source)))
+    if params.study:
+        protected.append(("study file", _resolve_input(params.study)))
+    datasets = [dataset_path] if dataset_path is not None else []
+    check_target(target, inputs=protected, datasets=datasets)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with report_lock(target):
+        check_target(target, inputs=protected, datasets=datasets)  # again, now that no other run can write it
+        remove_stale_builds(target)
+        return _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed, started, t_start)
+
+
+def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed, started, t_start) -> RunResult:
+    """The body of :func:`run_report`, holding the report's lock."""
+    from trialkit.report import publish
+
     results = [NotebookResult(nb.stem) for nb in notebooks]
     prog = progress if isinstance(progress, Progress) else (Progress(results) if progress else None)
     if isinstance(progress, Progress):
         prog.results = {r.name: r for r in results}
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
+    build = new_build_folder(target)
     ok = False
     try:
         dataset_param = "simulate" if params.simulate else _rel_or_abs(_resolve_input(params.dataset), target)
@@ -1087,6 +1118,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
             build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
             injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
             wall_seconds=time.perf_counter() - t_start, jobs=pool.n_jobs, root=project_root(), t0=t_start)
+        (build / BUILD_MARKER).unlink()  # the signed manifest marks the folder as the kit's from now on
         replace_dir(build, target)
         ok = True
         if prog is not None:
@@ -1120,9 +1152,12 @@ def _longest_first(jobs: list[NotebookJob], target: Path) -> list[NotebookJob]:
     return unknown + sorted((j for j in jobs if j.name in seconds), key=lambda j: -seconds[j.name])
 
 
-def _keep_failed(build: Path, target: Path) -> Path:
+def _keep_failed(build: Path, target: Path) -> Path | None:
+    """Copy the failed build (without ``data/``) to ``<target>.failed``, replacing only a kept build."""
     kept = target.with_name(f"{target.name}.failed")
-    if kept.exists():
+    if kept.exists() or kept.is_symlink():
+        if not (kept.is_dir() and not kept.is_symlink() and (is_build_folder(kept) or is_report_folder(kept))):
+            return None  # not the kit's: never replaced
         shutil.rmtree(kept)
     shutil.copytree(build, kept, ignore=shutil.ignore_patterns("data"))
     return kept
