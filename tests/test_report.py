@@ -741,7 +741,9 @@ def test_notebook_parameters_reach_the_kernel_exactly(tmp_path):
     nbs.mkdir()
     params_cell = nbformat.v4.new_code_cell("payload = None", metadata={"tags": ["parameters"]})
     echo = nbformat.v4.new_code_cell("import json\nprint(json.dumps(payload, ensure_ascii=True))")
-    nbformat.write(nbformat.v4.new_notebook(cells=[params_cell, echo]), str(nbs / "01_echo.ipynb"))
+    meta = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+            "language_info": {"name": "python"}}
+    nbformat.write(nbformat.v4.new_notebook(cells=[params_cell, echo], metadata=meta), str(nbs / "01_echo.ipynb"))
     params = _params(tmp_path, outputs=str(tmp_path / "out"), name="echo", notebooks=str(nbs), n_subjects=40,
                      notebook_parameters={"01_echo": {"payload": PAYLOAD}})
     assert load_params(params).notebook_parameters["01_echo"]["payload"] == PAYLOAD

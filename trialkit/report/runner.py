@@ -578,6 +578,8 @@ def _source_cell_number(source_nb, executed_index: int) -> int | None:
     papermill inserts its ``injected-parameters`` cell right after the ``parameters`` cell (or at
     the top when there is none); that cell itself maps to None.
     """
+    if executed_index is None:  # failed before any cell started (e.g. while writing the notebook)
+        return None
     cells = source_nb.cells
     param = next((i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     injected = 0 if param is None else param + 1
