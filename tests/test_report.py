@@ -754,3 +754,42 @@ def test_notebook_parameters_reach_the_kernel_exactly(tmp_path):
     assert received == PAYLOAD
     assert all(type(received[k]) is type(v) for k, v in PAYLOAD.items())
     assert not list(tmp_path.rglob("PWNED"))
+
+
+# ------------------------------------------------------------------------------------------------
+# Horizons and landmarks within the data's follow-up (issue 12)
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra, fragment", [
+    ({"horizons": {"primary": 5000}},
+     "params.yaml: horizons.primary: day 5000 is beyond the last follow-up of the data (day 336)"),
+    ({"horizons": {"secondary": 337}}, "horizons.secondary: day 337 is beyond the last follow-up of the data (day 336)"),
+    ({"notebook_parameters": {"03_efficacy": {"landmark_weeks": [4, 52]}}},
+     "notebook_parameters.03_efficacy.landmark_weeks: week 52 (day 364) is beyond the last follow-up of the data "
+     "(day 336)"),
+    ({"notebook_parameters": {"04_predictive": {"horizon_days": 400}}},
+     "notebook_parameters.04_predictive.horizon_days: day 400 is beyond the last follow-up"),
+    ({"notebook_parameters": {"01_exploratory": {"horizon": 999}}},
+     "notebook_parameters.01_exploratory.horizon: day 999 is beyond the last follow-up"),
+])
+def test_horizons_beyond_follow_up_are_refused_before_any_notebook(tmp_path, tiny_dataset, capsys, extra, fragment):
+    params = _params(tmp_path, outputs=str(tmp_path / "out"), name="h", dataset=str(tiny_dataset),
+                     notebooks=str(ROOT / "notebooks"), **extra)
+    assert main(["run", "--params", str(params), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and "Traceback" not in err
+    assert "running" not in err  # refused before any notebook executed
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_study_horizon_beyond_follow_up_names_the_study_file(tmp_path):
+    study = yaml.safe_load((ROOT / "params" / "study.yaml").read_text())
+    study["horizons"]["primary"] = 700
+    (tmp_path / "study.yaml").write_text(yaml.safe_dump(study, sort_keys=False))
+    t = tiny_tables()
+    data = tmp_path / "tiny"
+    write_csv_dataset(t, data)
+    params = _params(tmp_path, outputs=str(tmp_path / "out"), name="h", dataset=str(data),
+                     study=str(tmp_path / "study.yaml"), notebooks=str(FIXTURES / "report"))
+    with pytest.raises(ParamsError, match=re.escape(f"{tmp_path / 'study.yaml'}: horizons.primary: day 700 is beyond "
+                                                    "the last follow-up of the data (day 336)")):
+        run_report(params, progress=False)

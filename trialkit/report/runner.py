@@ -43,7 +43,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import yaml
 
@@ -69,6 +69,8 @@ __all__ = [
     "load_params",
     "discover_notebooks",
     "notebook_parameters",
+    "check_horizons",
+    "HORIZON_PARAMETERS",
     "notebook_stem_matches",
     "run_report",
     "execute_notebooks",
@@ -961,10 +963,87 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
         if not study_src.is_file():
             raise ParamsError(f"study file {study_src} does not exist")
         _write_study(study_src, params.horizons, build / "study.yaml")
+    events = trial.events
+    last = events["day"].max() if events is not None and len(events) else None
     info.update(inputs=inputs, subject_ids=subject_ids,
                 study_title=f"{trial.study.id}: {trial.study.title}",
-                arms=[(a.id, a.label) for a in trial.study.arms])
+                arms=[(a.id, a.label) for a in trial.study.arms],
+                horizons={**trial.study.horizons, **(params.horizons or {})}, study_file=str(study_src),
+                last_follow_up=None if last is None else float(last))
     return info
+
+
+#: Notebook parameters that name a time point: the unit of their values. A value given in the run
+#: parameters' ``notebook_parameters`` must lie within the data's follow-up (see :func:`check_horizons`).
+HORIZON_PARAMETERS = {"horizon": "days", "horizon_days": "days", "landmark_days": "days", "landmark_weeks": "weeks"}
+
+
+def check_horizons(horizons: dict, last_follow_up: float | None, notebook_parameters: dict | None = None, *,
+                   source: str = "<params>", from_params: Iterable[str] = (), study_file: str = "study file") -> None:
+    """Refuse horizons and landmarks beyond the last follow-up day of the data.
+
+    Survival at a time nobody was followed to has nobody at risk, and a restricted mean survival
+    time up to it is an extrapolation: the report would print numbers the data cannot give. So
+    every study horizon (with the run parameters' ``horizons`` applied) and every time point given
+    in ``notebook_parameters`` (:data:`HORIZON_PARAMETERS`; weeks count 7 days) must be at most the
+    last day recorded in the ``events`` table.
+
+    Parameters
+    ----------
+    horizons : dict
+        ``{name: day}`` as the notebooks will see them.
+    last_follow_up : float or None
+        Largest ``day`` of the events table (None: no events, nothing to check).
+    notebook_parameters : dict, optional
+        ``{notebook: {parameter: value}}`` as injected.
+    source : str
+        The parameters file (for the message).
+    from_params : iterable of str
+        Horizon names set by the run parameters (the others come from the study file).
+    study_file : str
+        The study file (for the message).
+
+    Raises
+    ------
+    ParamsError
+        Naming the horizon or parameter, its value and the last follow-up day.
+
+    Examples
+    --------
+    >>> check_horizons({"primary": 336, "secondary": 168}, 350.0) is None
+    True
+    >>> check_horizons({"primary": 5000}, 350.0, source="run.yaml", from_params=["primary"])
+    Traceback (most recent call last):
+    ...
+    trialkit.report.runner.ParamsError: run.yaml: horizons.primary: day 5000 is beyond the last follow-up of the data (day 350) ...
+    >>> check_horizons({"primary": 336}, 350.0, {"03_efficacy": {"landmark_weeks": [4, 60]}}, source="run.yaml")
+    Traceback (most recent call last):
+    ...
+    trialkit.report.runner.ParamsError: run.yaml: notebook_parameters.03_efficacy.landmark_weeks: week 60 (day 420) is beyond ...
+    """
+    if last_follow_up is None:
+        return
+    last = int(last_follow_up) if float(last_follow_up).is_integer() else last_follow_up
+    advice = ("nobody is followed that long, so survival, risk sets and RMST there would be extrapolated; "
+              f"choose at most day {last}")
+    from_params = set(from_params)
+    for name, day in horizons.items():
+        if isinstance(day, (int, float)) and day > last_follow_up:
+            where = f"{source}: horizons.{name}" if name in from_params else f"{study_file}: horizons.{name}"
+            raise ParamsError(f"{where}: day {day} is beyond the last follow-up of the data (day {last}); {advice}")
+    for nb, values in (notebook_parameters or {}).items():
+        for key, unit in HORIZON_PARAMETERS.items():
+            if key not in values:
+                continue
+            items = values[key] if isinstance(values[key], list) else [values[key]]
+            for v in items:
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    continue  # a named horizon ("primary") is checked above
+                day = v * 7 if unit == "weeks" else v
+                if day > last_follow_up:
+                    shown = f"week {v} (day {day})" if unit == "weeks" else f"day {v}"
+                    raise ParamsError(f"{source}: notebook_parameters.{nb}.{key}: {shown} is beyond the last "
+                                      f"follow-up of the data (day {last}); {advice}")
 
 
 def _notebook_params(params: RunParams, nb: Path, dataset_param: str, declared: dict) -> dict:
@@ -1098,6 +1177,9 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
                             results=[by_name[j.name] for j in ordered]).start()
         try:
             info = _prepare_inputs(params, build, prog)
+            explicit = {nb: dict(values) for nb, values in params.notebook_parameters.items()}
+            check_horizons(info["horizons"], info["last_follow_up"], explicit, source=str(params.source),
+                           from_params=(params.horizons or {}).keys(), study_file=info["study_file"])
         except BaseException:
             pool.abort()
             raise
