@@ -793,3 +793,13 @@ def test_study_horizon_beyond_follow_up_names_the_study_file(tmp_path):
     with pytest.raises(ParamsError, match=re.escape(f"{tmp_path / 'study.yaml'}: horizons.primary: day 700 is beyond "
                                                     "the last follow-up of the data (day 336)")):
         run_report(params, progress=False)
+
+
+def test_notebook_parameters_for_a_notebook_that_does_not_exist_are_refused(tmp_path, capsys):
+    params = _params(tmp_path, outputs=str(tmp_path / "out"), notebooks=str(FIXTURES / "report"),
+                     notebook_parameters={"04_predictive": {"n_splits": 3}})
+    assert main(["run", "--params", str(params), "--only", "01"]) == 2
+    err = capsys.readouterr().err
+    assert ("notebook_parameters: '04_predictive' names no notebook in" in err
+            and "(have: 01_summary, 02_outcomes)" in err and "Traceback" not in err)
+    assert not (tmp_path / "out").exists()

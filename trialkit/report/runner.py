@@ -1134,6 +1134,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
         raise ParamsError(f"--jobs must be at least 1, got {jobs}")
     target = _resolve(out) if out is not None else _resolve(Path(params.outputs) / params.name)
     notebooks = discover_notebooks(_resolve_input(params.notebooks), only)
+    _check_notebook_names(params)
     declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
 
     dataset_path = None if params.simulate else _resolve_input(params.dataset)
@@ -1213,6 +1214,16 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
             prog.close()
         if not ok and build.exists():
             shutil.rmtree(build, ignore_errors=True)
+
+
+def _check_notebook_names(params: RunParams) -> None:
+    """Every key of ``notebook_parameters`` names a notebook of the folder (``--only`` aside)."""
+    folder = _resolve_input(params.notebooks)
+    every = discover_notebooks(folder)
+    for key in params.notebook_parameters:
+        if not any(notebook_stem_matches(nb.stem, key) for nb in every):
+            raise ParamsError(f"{params.source}: notebook_parameters: {key!r} names no notebook in {folder} "
+                              f"(have: {', '.join(nb.stem for nb in every)})")
 
 
 def _longest_first(jobs: list[NotebookJob], target: Path) -> list[NotebookJob]:
