@@ -387,13 +387,17 @@ def test_html_code_modes_toc_and_no_external_resources(tmp_path, code):
 
 @pytest.mark.parametrize("text, ids, expected", [
     ("Patient S017 died", ["S017", "S018"], ["S017"]),
-    ("S0170 and XS017 and S017_b", ["S017"], []),          # whole tokens only
+    ("S0170 and XS017 and S0171_b", ["S017"], []),          # not inside another letter/digit run
+    ("S017_b and visit-s018", ["S017", "S018"], ["S017", "S018"]),  # compound tokens, any case
     ("(S017), S018.", ["S017", "S018"], ["S017", "S018"]),
     ("S1 and S2", ["S1", "S2"], []),                          # shorter than 3 characters: not searched
     ("n = 120 at day 101", ["101", "120", "115"], []),       # two number-like ids: ordinary numbers
     ("ids 101, 102 and 117", ["101", "102", "117"], ["101", "102", "117"]),  # three: a listing
     ("0.101 1,102 117.5 101 102", ["101", "102", "117"], []),  # parts of decimals / grouped numbers
-    ("subject 007", ["007"], ["007"]),                        # leading zero: distinctive
+    ("p 0.083, 0.001 and 0.120", ["001", "083", "120"], []),  # zero-padded ids inside decimals
+    ("1.75e-146 1e-120 font-size: 125%; 101px #101", ["101", "120", "125", "146"], []),
+    ("120 randomized, 101 analysed", ["101", "120", "117"], []),
+    ("subject 007", ["007"], []),                             # number-like: one occurrence is a number
     ("id 12-0034 seen", ["12-0034"], ["12-0034"]),
 ])
 def test_identifier_rule(text, ids, expected):
@@ -404,7 +408,7 @@ def test_identifier_search_ignores_embedded_images(tmp_path):
     (tmp_path / "page.html").write_text('<img src="data:image/png;base64,AAAA+S017/BBBB"><p>fine</p>')
     assert publish.find_identifiers(tmp_path, ["S017"], []) == []
     (tmp_path / "page.html").write_text("<td>S017</td>")
-    assert [h.where for h in publish.find_identifiers(tmp_path, ["S017"], [])] == ["page.html"]
+    assert [h.where for h in publish.find_identifiers(tmp_path, ["S017"], [])] == ["page.html line 1"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -803,3 +807,144 @@ def test_notebook_parameters_for_a_notebook_that_does_not_exist_are_refused(tmp_
     assert ("notebook_parameters: '04_predictive' names no notebook in" in err
             and "(have: 01_summary, 02_outcomes)" in err and "Traceback" not in err)
     assert not (tmp_path / "out").exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# The identifier gate: every published file, compound tokens, any case; no false positives (issue 12)
+# ------------------------------------------------------------------------------------------------
+def _png(*chunks: tuple[bytes, bytes]) -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind, body):
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", 1, 1, 8, 0, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + b"".join(chunk(k, b) for k, b in chunks)
+            + chunk(b"IDAT", zlib.compress(b"\x00\x00")) + chunk(b"IEND", b""))
+
+
+def _nb_with(*, cells=None, metadata=None):
+    nb = nbformat.v4.new_notebook(cells=cells or [nbformat.v4.new_markdown_cell("# Fine")])
+    nb.metadata.update(metadata or {})
+    return nb
+
+
+def _stream(text):
+    return nbformat.v4.new_code_cell("print(x)", outputs=[nbformat.v4.new_output("stream", text=text)])
+
+
+def _data(mime, value):
+    return nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output("display_data", data={mime: value})])
+
+
+LEAK = "S047"
+LEAK_FORMS = {  # name: (relative path, content: str | bytes | notebook)
+    "stream": ("01_a.ipynb", _nb_with(cells=[_stream(f"first subject: {LEAK}\n")])),
+    "lower case": ("01_a.ipynb", _nb_with(cells=[_stream("first subject: s047\n")])),
+    "suffix": ("01_a.ipynb", _nb_with(cells=[_stream("S047_visit1 42\n")])),
+    "prefix": ("01_a.ipynb", _nb_with(cells=[_stream("visit1-S047\n")])),
+    "markdown source": ("01_a.ipynb", _nb_with(cells=[nbformat.v4.new_markdown_cell("Patient **S047** died")])),
+    "code comment": ("01_a.ipynb", _nb_with(cells=[nbformat.v4.new_code_cell("x = 1  # see S047")])),
+    "html output": ("01_a.ipynb", _nb_with(cells=[_data("text/html", "<table><td>S047</td></table>")])),
+    "latex output": ("01_a.ipynb", _nb_with(cells=[_data("text/latex", r"\textbf{S047}")])),
+    "json output": ("01_a.ipynb", _nb_with(cells=[_data("application/json", {"id": "S047"})])),
+    "svg output": ("01_a.ipynb", _nb_with(cells=[_data("image/svg+xml", "<svg><text>S047</text></svg>")])),
+    "error value": ("01_a.ipynb", _nb_with(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+        "error", ename="KeyError", evalue="'S047'", traceback=[])])])),
+    "ansi traceback": ("01_a.ipynb", _nb_with(cells=[nbformat.v4.new_code_cell("x", outputs=[nbformat.v4.new_output(
+        "error", ename="E", evalue="", traceback=["\x1b[0;31mS047\x1b[0m is missing"])])])),
+    "notebook metadata": ("01_a.ipynb", _nb_with(metadata={"papermill": {"parameters": {"who": "S047"}}})),
+    "csv table": ("tables/listing.csv", "subject_id,day\nS047,12\n"),
+    "html table": ("tables/listing.html", "<table><tr><td>S047</td></tr></table>"),
+    "svg comment": ("figures/km.svg", "<svg><!-- S047 --><path d='M 0 0 L 101.2 4'/></svg>"),
+    "svg text": ("figures/km.svg", "<svg><text x='1.5'>s047</text></svg>"),
+    "png text chunk": ("figures/km.png", _png((b"tEXt", b"Title\x00Survival of S047"))),
+    "png compressed text": ("figures/km.png", _png((b"zTXt", b"Comment\x00\x00" + __import__("zlib").compress(b"S047")))),
+    "png international text": ("figures/km.png", _png((b"iTXt", b"Title\x00\x00\x00en\x00\x00S047 curve"))),
+    "file name": ("figures/S047_trajectory.png", _png()),
+    "html attribute": ("index.html", "<a title='S047' href='#'>a patient</a>"),
+    "html entity": ("index.html", "<p>&#83;047 withdrew</p>"),
+    "standalone page": ("extra.html", "<p>Subject S047 withdrew</p>"),
+    "text in subfolder": ("tables/notes/readme.txt", "ask about S047"),
+    "manifest": ("manifest.json", json.dumps({"parameters": {"notebook_parameters": {"01_a": {"who": "S047"}}}})),
+    "yaml": ("study.yaml", "title: a study\nnote: excluded S047\n"),
+    "binary table": ("tables/listing.parquet", b"PAR1\x00\x15\x04S047\x00\x00PAR1"),
+    "range": ("01_a.ipynb", _nb_with(cells=[_stream("subjects S046-S047\n")])),
+    "in parentheses": ("01_a.ipynb", _nb_with(cells=[_stream("(S047)\n")])),
+}
+IDS = [f"S{i:03d}" for i in range(1, 121) if i != 46]
+
+
+def _write(base: Path, rel: str, content) -> None:
+    path = base / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(content, bytes):
+        path.write_bytes(content)
+    elif isinstance(content, str):
+        path.write_text(content)
+    else:
+        nbformat.write(content, str(path))
+
+
+@pytest.mark.parametrize("form", sorted(LEAK_FORMS))
+def test_identifier_gate_catches_every_planted_leak(tmp_path, form):
+    assert len(LEAK_FORMS) >= 20
+    rel, content = LEAK_FORMS[form]
+    _write(tmp_path, rel, content)
+    hits = publish.find_identifiers(tmp_path, IDS)
+    assert [h.subject_id for h in hits] == [LEAK], form
+    with pytest.raises(PrivacyError, match=re.escape(rel.split("/")[-1].split(".")[0])):
+        publish.check_privacy(tmp_path, IDS)
+
+
+def test_identifier_gate_has_no_false_positives_in_ordinary_text(tmp_path):
+    """Numbers in decimals, exponents, CSS, counts and hashes; ids inside longer tokens: nothing flagged,
+    neither for distinctive ids nor for number-like ones (searched when pseudonyms are switched off)."""
+    text = ("p = 0.083; 0.001; 0.120; HR 1.75e-146; font-size: 125%; width: 101px; color: #101; 120 randomized, "
+            "117 analysed; 1,101 lab values; S0470 and XS047 and S047A1; sha256 a9f3e047b8c1; 2013-01-05\n")
+    (tmp_path / "tables").mkdir()
+    (tmp_path / "tables" / "numbers.csv").write_text("estimate,p_value,n\n" + "\n".join(
+        f"{i / 7:.6g},{i / 1000:.3f},{i}" for i in range(1, 200)))
+    (tmp_path / "index.html").write_text(f"<p style='font-size: 125%'>{text}</p>")
+    nbformat.write(_nb_with(cells=[_stream(text), _data("text/html", f"<td>{text}</td>")]), str(tmp_path / "01_a.ipynb"))
+    ids = IDS + [LEAK]
+    assert publish.find_identifiers(tmp_path, ids) == []
+    assert publish.find_identifiers(tmp_path, [f"{i:03d}" for i in range(1, 121)] + ["146", "125"]) == []
+
+
+def test_identifier_gate_has_no_false_positives_on_the_default_report(tmp_path):
+    """The committed notebooks (executed with the default parameters), rendered as the report renders
+    them, searched for every subject id of the default simulated trial."""
+    from trialkit import simulate
+
+    ids = [str(s) for s in simulate().subjects["subject_id"]]
+    for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        nb = nbformat.read(str(src), as_version=4)
+        nbformat.write(nb, str(tmp_path / src.name))
+        publish.render_html(nb, tmp_path / f"{src.stem}.html", notebook_href=src.name)
+    assert publish.find_identifiers(tmp_path, ids) == []
+
+
+def test_number_like_ids_are_noted_at_validation_and_pseudonymized_in_the_report(tmp_path, capsys):
+    t = tiny_tables()
+    rename = {"S01": "101", "S02": "102", "S03": "103", "S04": "104"}
+    for df in t.values():
+        if df is not None and "subject_id" in df.columns:
+            df["subject_id"] = df["subject_id"].map(rename)
+    data = tmp_path / "numeric"
+    write_csv_dataset(t, data)
+    assert main(["validate", str(data)]) == 0
+    out = capsys.readouterr().out
+    assert "note: subjects: 4 subject_id value(s) look like ordinary numbers (e.g. '101', '102', '103')" in out
+    assert "pseudonymize_ids" in out
+
+    params = _params(tmp_path, outputs=str(tmp_path / "out"), name="num", dataset=str(data),
+                     notebooks=str(FIXTURES / "leaky"))
+    with pytest.raises(PrivacyError) as exc:  # the notebook saw (and printed) a pseudonym, never the id
+        run_report(params, progress=False)
+    assert "'PSN001'" in str(exc.value) and "101" not in str(exc.value)
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+    internal = run_report(params, allow_listings=True, progress=False).target  # internal: the real ids
+    assert "first subject: 101" in (internal / "01_leaks_id.html").read_text()
+    assert not (internal / runner.PSEUDONYM_INPUT).exists()

@@ -25,6 +25,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from trialkit.data import checks
+from trialkit.data.ids import ambiguity_note
 from trialkit.data.schema import columns_for, pandera_schema
 from trialkit.data.trial import REQUIRED_TABLES, TABLES, Trial
 from trialkit.errors import StudyFileError, ValidationError
@@ -406,6 +407,11 @@ def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collec
         _run_schema(c, table, study, col)
         coerced[table] = c
     checks.run_all(coerced, study, col)
+    subjects = coerced.get("subjects")
+    if subjects is not None and "subject_id" in subjects.columns:
+        note = ambiguity_note(subjects["subject_id"].dropna())
+        if note:
+            col.warn(note)
     return coerced
 
 

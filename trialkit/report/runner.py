@@ -47,6 +47,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
+from trialkit.data.ids import ambiguous_ids, pseudonyms
 from trialkit.data.io import replace_dir
 from trialkit.errors import TrialkitError
 from trialkit.report.folders import (
@@ -158,6 +159,11 @@ class RunParams:
         declared in that notebook's ``parameters`` cell.
     cell_timeout : int or None
         Seconds a single cell may run (``None`` = no limit).
+    pseudonymize_ids : {"auto", True, False}
+        With a dataset (not ``simulate``): the notebooks see pseudonyms (``PSN001`` …, see
+        :mod:`trialkit.data.ids`) instead of the subject ids — always (``true``), never
+        (``false``), or when some ids cannot be told apart from ordinary numbers or words and the
+        report is not internal (``auto``).
     source : str or None
         The YAML file these parameters came from.
     """
@@ -176,6 +182,7 @@ class RunParams:
     notebooks: str = "notebooks"
     notebook_parameters: dict = field(default_factory=dict)
     cell_timeout: int | None = None
+    pseudonymize_ids: Any = "auto"
     source: str | None = None
 
     @property
@@ -231,6 +238,8 @@ def _check_params(raw: dict, src: str) -> RunParams:
         raise _fail(src, "code", f"expected one of {', '.join(CODE_MODES)}, got {p.code!r}")
     if not isinstance(p.allow_listings, bool):
         raise _fail(src, "allow_listings", f"expected true or false, got {p.allow_listings!r}")
+    if not (p.pseudonymize_ids == "auto" or isinstance(p.pseudonymize_ids, bool)):
+        raise _fail(src, "pseudonymize_ids", f"expected auto, true or false, got {p.pseudonymize_ids!r}")
     if not isinstance(p.notebook_parameters, dict) or not all(
             isinstance(v, dict) for v in p.notebook_parameters.values()):
         raise _fail(src, "notebook_parameters", "expected a mapping notebook name -> {parameter: value}")
@@ -963,6 +972,12 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
         if not study_src.is_file():
             raise ParamsError(f"study file {study_src} does not exist")
         _write_study(study_src, params.horizons, build / "study.yaml")
+        mode = params.pseudonymize_ids
+        if mode is True or (mode == "auto" and ambiguous_ids(subject_ids) and not params.allow_listings):
+            if progress is not None:
+                progress.note(f"the notebooks see pseudonyms ({PSEUDONYM_INPUT}/), not the subject ids")
+            subject_ids = _write_pseudonymized(trial, build / PSEUDONYM_INPUT)
+            info["dataset_param"] = PSEUDONYM_INPUT
     events = trial.events
     last = events["day"].max() if events is not None and len(events) else None
     info.update(inputs=inputs, subject_ids=subject_ids,
@@ -971,6 +986,25 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
                 horizons={**trial.study.horizons, **(params.horizons or {})}, study_file=str(study_src),
                 last_follow_up=None if last is None else float(last))
     return info
+
+
+#: Folder of the build holding the pseudonymized dataset the notebooks read (removed before publishing).
+PSEUDONYM_INPUT = ".pseudonymized"
+
+
+def _write_pseudonymized(trial, dest: Path) -> list[str]:
+    """Write ``trial`` with every ``subject_id`` replaced by its pseudonym (CSV, with its study file) into
+    ``dest``; return the pseudonyms. The key is not written: :func:`trialkit.data.ids.pseudonyms` of the
+    subjects table (in its order) rebuilds it."""
+    import dataclasses
+
+    from trialkit.data.io import write_dataset
+
+    key = pseudonyms(trial.subjects["subject_id"].astype(str))
+    renamed = {name: df.assign(subject_id=df["subject_id"].astype(str).map(key))
+               for name, df in trial.tables().items() if df is not None and "subject_id" in df.columns}
+    write_dataset(dataclasses.replace(trial, **renamed), dest, fmt="csv")
+    return list(key.values())
 
 
 #: Notebook parameters that name a time point: the unit of their values. A value given in the run
@@ -1015,7 +1049,7 @@ def check_horizons(horizons: dict, last_follow_up: float | None, notebook_parame
     >>> check_horizons({"primary": 5000}, 350.0, source="run.yaml", from_params=["primary"])
     Traceback (most recent call last):
     ...
-    trialkit.report.runner.ParamsError: run.yaml: horizons.primary: day 5000 is beyond the last follow-up of the data (day 350) ...
+    trialkit.report.runner.ParamsError: run.yaml: horizons.primary: day 5000 is beyond the last follow-up of the data (day 350); ...
     >>> check_horizons({"primary": 336}, 350.0, {"03_efficacy": {"landmark_weeks": [4, 60]}}, source="run.yaml")
     Traceback (most recent call last):
     ...
@@ -1178,6 +1212,10 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
                             results=[by_name[j.name] for j in ordered]).start()
         try:
             info = _prepare_inputs(params, build, prog)
+            if "dataset_param" in info:  # pseudonymized: every notebook reads that copy
+                for job in jobs_list:
+                    if "dataset" in job.parameters:
+                        job.parameters["dataset"] = info["dataset_param"]
             explicit = {nb: dict(values) for nb, values in params.notebook_parameters.items()}
             check_horizons(info["horizons"], info["last_follow_up"], explicit, source=str(params.source),
                            from_params=(params.horizons or {}).keys(), study_file=info["study_file"])
@@ -1188,21 +1226,24 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
             prog.note(f"running {len(jobs_list)} notebook(s), up to {pool.n_jobs} at once")
         pool.release()
         pool.join()
+        shutil.rmtree(build / PSEUDONYM_INPUT, ignore_errors=True)  # never published
         failed = [r for r in results if r.status == "failed"]
         if failed:
             kept = _keep_failed(build, target) if keep_failed else None
             raise NotebookFailed(failed, kept)
         publish.write_index(build, params=params, notebooks=[nb.stem for nb in notebooks],
                             study_title=info["study_title"], dataset_source=info["dataset_source"])
-        if not params.allow_listings:
-            if prog is not None:
-                prog.note("checking the rendered outputs for subject identifiers")
-            publish.check_privacy(build, info["subject_ids"], [nb.stem for nb in notebooks])
         finished = _dt.datetime.now(_dt.timezone.utc)
         manifest = publish.write_manifest(
             build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
             injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
             wall_seconds=time.perf_counter() - t_start, jobs=pool.n_jobs, root=project_root(), t0=t_start)
+        if not params.allow_listings:
+            if prog is not None:
+                prog.note("checking every published file for subject identifiers")
+            # a simulated run publishes its synthetic dataset in data/ on purpose
+            publish.check_privacy(build, info["subject_ids"], [nb.stem for nb in notebooks],
+                                  skip=("data",) if params.simulate else ())
         (build / BUILD_MARKER).unlink()  # the signed manifest marks the folder as the kit's from now on
         replace_dir(build, target)
         ok = True
