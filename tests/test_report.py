@@ -948,3 +948,104 @@ def test_number_like_ids_are_noted_at_validation_and_pseudonymized_in_the_report
     internal = run_report(params, allow_listings=True, progress=False).target  # internal: the real ids
     assert "first subject: 101" in (internal / "01_leaks_id.html").read_text()
     assert not (internal / runner.PSEUDONYM_INPUT).exists()
+
+
+# ------------------------------------------------------------------------------------------------
+# Interruption, disk full, permissions (issue 12)
+# ------------------------------------------------------------------------------------------------
+def _sleeper(tmp: Path) -> Path:
+    nbs = tmp / "nbs"
+    nbs.mkdir()
+    meta = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+            "language_info": {"name": "python"}}
+    cells = [nbformat.v4.new_markdown_cell("# Sleeps"),
+             nbformat.v4.new_code_cell("import time\nfor _ in range(600):\n    time.sleep(0.5)")]
+    nbformat.write(nbformat.v4.new_notebook(cells=cells, metadata=meta), str(nbs / "01_sleep.ipynb"))
+    return nbs
+
+
+def _previous_report(folder: Path) -> dict[str, bytes]:
+    folder.mkdir(parents=True)
+    (folder / "manifest.json").write_text(json.dumps({"generator": "trialkit run", "report": folder.name}))
+    (folder / "index.html").write_text("<h1>previous report</h1>")
+    return _tree(folder)
+
+
+def _processes_mentioning(text: str) -> list[str]:
+    ps = subprocess.run(["ps", "-eww", "-o", "pid,args"], capture_output=True, text=True).stdout.splitlines()
+    return [line for line in ps if text in line and "ps -eww" not in line]
+
+
+@pytest.mark.parametrize("sig, code, background", [("SIGTERM", 143, False), ("SIGINT", 130, True)])
+def test_interrupted_run_stops_kernels_cleans_up_and_keeps_the_previous_report(tmp_path, sig, code, background):
+    import signal
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "out"
+    before = _previous_report(out / "rep")
+    params = _params(tmp_path, outputs=str(out), name="rep", notebooks=str(_sleeper(tmp_path)), n_subjects=40)
+    env = {**os.environ, "TMPDIR": str(tmp), "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime")}
+    ignore = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if background else None  # as `cmd &` starts it
+    proc = subprocess.Popen([sys.executable, "-m", "trialkit.cli", "run", "--params", str(params), "--jobs", "1"],
+                            stderr=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            preexec_fn=ignore)
+    lines = []
+    try:
+        for line in proc.stderr:
+            lines.append(line)
+            if "01_sleep: running" in line:
+                break
+        time.sleep(2)
+        assert _processes_mentioning(str(tmp)), "the kernel runs with its connection file in TMPDIR"
+        proc.send_signal(getattr(signal, sig))
+        _, rest = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    err = "".join(lines) + rest
+    assert proc.returncode == code, err
+    assert rest.strip().splitlines()[-1] == (f"interrupted by {sig}: notebooks stopped, build and temporary files "
+                                              "removed; the previous report is untouched")
+    assert "Traceback" not in err
+    assert _tree(out / "rep") == before
+    assert sorted(p.name for p in out.iterdir()) == ["rep"]          # no build, no lock
+    assert list(tmp.iterdir()) == []                                   # sockets and connection files gone
+    assert not (tmp_path / "runtime").exists() or not list((tmp_path / "runtime").iterdir())
+    time.sleep(1)
+    assert _processes_mentioning(str(tmp)) == []                       # the kernel is dead
+
+
+def test_disk_full_and_permission_errors_are_one_line(tmp_path, monkeypatch, capsys):
+    import errno
+    import shutil
+
+    params = _fine_params(tmp_path, outputs=str(tmp_path / "out"), name="rep")
+
+    def full(*a, **k):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / ".rep.build-x" / "index.html"))
+
+    monkeypatch.setattr(publish, "write_index", full)
+    assert main(["run", "--params", str(params), "--only", "01", "--jobs", "1"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f"error: no space left on device while writing {tmp_path / 'out' / '.rep.build-x' / 'index.html'}; free some space and run again"
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
+
+    def denied(target):
+        raise PermissionError(errno.EACCES, "Permission denied", str(target.parent))
+
+    monkeypatch.setattr(runner, "new_build_folder", denied)
+    assert main(["run", "--params", str(params), "--only", "01"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: permission denied: {tmp_path / 'out'}"
+
+    many = shutil.Error([(f"/a/{i}", f"/b/{i}", "[Errno 28] No space left on device") for i in range(500)])
+
+    def copy_fails(*a, **k):
+        raise many
+
+    monkeypatch.setattr(runner, "new_build_folder", lambda target: (_ for _ in ()).throw(many))
+    assert main(["run", "--params", str(params), "--only", "01"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["error: no space left on device while writing /b/0 (500 file(s) not copied); free some space "
+                   "and run again"]

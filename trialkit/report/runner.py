@@ -66,6 +66,7 @@ __all__ = [
     "RunResult",
     "NotebookResult",
     "NotebookFailed",
+    "RunInterrupted",
     "ParamsError",
     "load_params",
     "discover_notebooks",
@@ -102,6 +103,55 @@ def project_root() -> Path:
 
 class ParamsError(TrialkitError):
     """The run-parameters file is unreadable or inconsistent."""
+
+
+class RunInterrupted(BaseException):
+    """The run received SIGINT or SIGTERM; kernels and the build were cleaned up.
+
+    A :class:`BaseException` (like KeyboardInterrupt), so no ``except Exception`` swallows it.
+    ``exit_code`` is 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {self.name}")
+
+
+class _interruptible:
+    """Turn SIGINT and SIGTERM into :class:`RunInterrupted` in the main thread for the duration.
+
+    Installed explicitly: a process started in the background by a non-interactive shell inherits
+    SIGINT *ignored*, and Python's default SIGTERM action ends the process without any clean-up.
+    A second signal during the clean-up is ignored. Outside the main thread this does nothing.
+    """
+
+    def __enter__(self):
+        import signal
+
+        self.previous = {}
+        self.fired = False
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.fired:
+            return
+        self.fired = True
+        raise RunInterrupted(signum)
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        return False
 
 
 class NotebookFailed(Exception):
@@ -421,6 +471,7 @@ def _kernel_manager_class(sock_dir: Path):
 
     counter = itertools.count()
     lock = threading.Lock()
+    started: list = []  # every kernel manager that launched a kernel: what kill_kernels stops
     spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                       display_name="Python 3 (ipykernel)", language="python")
 
@@ -435,6 +486,11 @@ def _kernel_manager_class(sock_dir: Path):
                 self._tk_n = next(counter)
             return str(sock_dir / f"k{self._tk_n}")
 
+        @default("connection_file")
+        def _default_connection_file(self):  # beside the sockets: one folder to remove, not ~/.local/share
+            with lock:
+                return str(sock_dir / f"kernel-{next(counter)}.json")
+
         @property
         def kernel_spec(self):
             return spec
@@ -443,9 +499,47 @@ def _kernel_manager_class(sock_dir: Path):
             kw.setdefault("env", kernel_env())
             kw.setdefault("stdout", subprocess.DEVNULL)
             kw.setdefault("stderr", subprocess.DEVNULL)
+            with lock:
+                started.append(self)
             return await super()._async_pre_start_kernel(**kw)
 
+    TrialkitKernelManager.started = started
     return TrialkitKernelManager
+
+
+def kill_kernels(km_class) -> int:
+    """Kill every kernel a :func:`_kernel_manager_class` class started (with its process group: a
+    notebook's worker processes too) and remove their connection and socket files; return how many.
+
+    Used on interruption: a kernel busy in a cell does not answer a polite shutdown request.
+    """
+    import signal
+
+    killed = 0
+    for km in list(getattr(km_class, "started", [])):
+        prov = getattr(km, "provisioner", None)
+        proc = getattr(prov, "process", None)
+        pgid = getattr(prov, "pgid", None)
+        try:
+            if pgid and hasattr(os, "killpg") and pgid != os.getpgid(0):
+                os.killpg(pgid, signal.SIGKILL)
+                killed += 1
+            elif proc is not None and proc.poll() is None:
+                proc.kill()
+                killed += 1
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+        if proc is not None:
+            try:
+                proc.wait(timeout=5)
+            except Exception:  # pragma: no cover - a zombie we cannot reap: the system will
+                pass
+        for cleanup in ("cleanup_connection_file", "cleanup_ipc_files"):
+            try:
+                getattr(km, cleanup)()
+            except Exception:  # pragma: no cover - already gone
+                pass
+    return killed
 
 
 @dataclass
@@ -761,6 +855,19 @@ class NotebookPool:
         if self.errors:
             raise self.errors[0]
         return self.results
+
+    def kill(self, wait: float = 20.0) -> None:
+        """Interrupted: run nothing more, kill every kernel at once, remove connection files and sockets."""
+        self.aborted = True
+        self.stop.set()
+        self.go.set()
+        kill_kernels(self.km_class)
+        deadline = time.monotonic() + wait
+        for t in self.threads:  # the workers notice their dead kernels; daemon threads: never waited for long
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        kill_kernels(self.km_class)  # any kernel a worker started meanwhile
+        self._quiet.__exit__(None, None, None)
+        shutil.rmtree(self._sock.name, ignore_errors=True)
 
     def _next(self):
         with self.lock:
@@ -1180,7 +1287,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
     datasets = [dataset_path] if dataset_path is not None else []
     check_target(target, inputs=protected, datasets=datasets)
     target.parent.mkdir(parents=True, exist_ok=True)
-    with report_lock(target):
+    with _interruptible(), report_lock(target):
         check_target(target, inputs=protected, datasets=datasets)  # again, now that no other run can write it
         remove_stale_builds(target)
         return _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed, started, t_start)
@@ -1196,6 +1303,7 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
         prog.results = {r.name: r for r in results}
     build = new_build_folder(target)
     ok = False
+    pool = None
     try:
         dataset_param = "simulate" if params.simulate else _rel_or_abs(_resolve_input(params.dataset), target)
         jobs_list = []
@@ -1219,6 +1327,8 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
             explicit = {nb: dict(values) for nb, values in params.notebook_parameters.items()}
             check_horizons(info["horizons"], info["last_follow_up"], explicit, source=str(params.source),
                            from_params=(params.horizons or {}).keys(), study_file=info["study_file"])
+        except RunInterrupted:
+            raise
         except BaseException:
             pool.abort()
             raise
@@ -1226,10 +1336,18 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
             prog.note(f"running {len(jobs_list)} notebook(s), up to {pool.n_jobs} at once")
         pool.release()
         pool.join()
+        pool = None
         shutil.rmtree(build / PSEUDONYM_INPUT, ignore_errors=True)  # never published
         failed = [r for r in results if r.status == "failed"]
         if failed:
-            kept = _keep_failed(build, target) if keep_failed else None
+            kept = None
+            if keep_failed:
+                try:
+                    kept = _keep_failed(build, target)
+                except (OSError, shutil.Error):  # e.g. the disk is full: the failure itself matters more
+                    partial = target.with_name(f"{target.name}.failed")
+                    if is_build_folder(partial):
+                        shutil.rmtree(partial, ignore_errors=True)
             raise NotebookFailed(failed, kept)
         publish.write_index(build, params=params, notebooks=[nb.stem for nb in notebooks],
                             study_title=info["study_title"], dataset_source=info["dataset_source"])
@@ -1245,16 +1363,41 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
             publish.check_privacy(build, info["subject_ids"], [nb.stem for nb in notebooks],
                                   skip=("data",) if params.simulate else ())
         (build / BUILD_MARKER).unlink()  # the signed manifest marks the folder as the kit's from now on
-        replace_dir(build, target)
+        with _signals_blocked():  # the swap is two renames: not to be split by a signal
+            replace_dir(build, target)
         ok = True
         if prog is not None:
             prog.note(f"report published in {target}")
         return RunResult(target=target, notebooks=results, manifest=manifest)
+    except RunInterrupted:
+        if pool is not None:
+            pool.kill()
+        raise
     finally:
         if prog is not None and not isinstance(progress, Progress):
             prog.close()
         if not ok and build.exists():
             shutil.rmtree(build, ignore_errors=True)
+
+
+class _signals_blocked:
+    """Hold SIGINT and SIGTERM back (delivered on exit) while a few file-system steps must finish."""
+
+    def __enter__(self):
+        import signal
+
+        self.sigs = {signal.SIGINT, signal.SIGTERM}
+        self.ok = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+        if self.ok:
+            signal.pthread_sigmask(signal.SIG_BLOCK, self.sigs)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.ok:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.sigs)
+        return False
 
 
 def _check_notebook_names(params: RunParams) -> None:
