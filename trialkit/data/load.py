@@ -36,6 +36,8 @@ __all__ = ["Problem", "Report", "load", "validate", "build_trial", "read_tables"
 #: How many rows are listed for one rule in one column before the rest are summarised.
 MAX_PER_RULE = 20
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+#: Largest whole number a float holds exactly (2**53 - 1); integer columns beyond it are refused.
+MAX_EXACT_INT = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -245,6 +247,15 @@ def read_tables(path: str | Path, col: _Collector | None = None) -> tuple[dict[s
         col.files["dataset"] = str(p)
         col.add("dataset", "expected a directory of CSV/Parquet tables or an Excel workbook (.xlsx)")
         return tables, files
+    if p.is_dir() and not any((p / f"{t}{ext}").is_file() for t in TABLES for ext in (".csv", ".parquet", ".pq")):
+        books = sorted(f for f in p.iterdir() if f.suffix.lower() in EXCEL_SUFFIXES and not f.name.startswith("~$"))
+        if len(books) == 1:  # a dataset folder holding one workbook (as `simulate --format xlsx` writes it)
+            return read_tables(books[0], col)
+        if len(books) > 1:
+            col.files["dataset"] = str(p)
+            col.add("dataset", f"the folder holds no CSV/Parquet tables but {len(books)} workbooks "
+                               f"({', '.join(b.name for b in books)}); give the workbook to use")
+            return tables, files
     for table in TABLES:
         found = [f for f in (p / f"{table}.csv", p / f"{table}.parquet", p / f"{table}.pq") if f.is_file()]
         if len(found) > 1:
@@ -328,15 +339,29 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
                 if frac.any():
                     col.add_rows(table, spec.name, "expected a whole number", s.index[frac], new[frac])
                     new = new.mask(frac)
+                huge = new.notna() & (new.abs() > MAX_EXACT_INT)
+                if huge.any():  # beyond 2**53 a float is no exact whole number (1e20 would not even fit int64)
+                    col.add_rows(table, spec.name, f"expected a whole number between -{MAX_EXACT_INT} and "
+                                 f"{MAX_EXACT_INT}", s.index[huge], new[huge])
+                    new = new.mask(huge)
                 new = new.round().astype("Int64")
                 if not new.isna().any():
                     new = new.astype("int64")
         elif spec.kind == "date":
-            if pd.api.types.is_datetime64_any_dtype(s):
+            if isinstance(s.dtype, pd.DatetimeTZDtype):
+                col.add(table, f"expected dates without a time zone (the column holds times in {s.dtype.tz}); "
+                               "write plain dates YYYY-MM-DD", column=spec.name)
+                new = s.dt.tz_localize(None).astype("datetime64[ns]")
+            elif pd.api.types.is_datetime64_any_dtype(s):
                 new = pd.to_datetime(s).astype("datetime64[ns]")
             else:
                 text = s.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
                 text = _as_value_text(text)
+                zoned = text.str.contains(r"T.*(?:[+-]\d\d:?\d\d|Z)$|[+-]\d\d:\d\d$", regex=True, na=False)
+                if zoned.any():
+                    col.add_rows(table, spec.name, "expected a date YYYY-MM-DD without a time zone",
+                                 s.index[zoned], text[zoned])
+                    text = text.mask(zoned)
                 new = pd.to_datetime(text, errors="coerce", format="ISO8601").astype("datetime64[ns]")
                 bad = text.notna() & new.isna()
                 if bad.any():
