@@ -1336,7 +1336,7 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
             prog.note(f"running {len(jobs_list)} notebook(s), up to {pool.n_jobs} at once")
         pool.release()
         pool.join()
-        pool = None
+        n_used, pool = pool.n_jobs, None  # joined: nothing left to kill on an interruption
         shutil.rmtree(build / PSEUDONYM_INPUT, ignore_errors=True)  # never published
         failed = [r for r in results if r.status == "failed"]
         if failed:
@@ -1355,7 +1355,7 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
         manifest = publish.write_manifest(
             build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
             injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
-            wall_seconds=time.perf_counter() - t_start, jobs=pool.n_jobs, root=project_root(), t0=t_start)
+            wall_seconds=time.perf_counter() - t_start, jobs=n_used, root=project_root(), t0=t_start)
         if not params.allow_listings:
             if prog is not None:
                 prog.note("checking every published file for subject identifiers")
