@@ -1049,3 +1049,50 @@ def test_disk_full_and_permission_errors_are_one_line(tmp_path, monkeypatch, cap
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["error: no space left on device while writing /b/0 (500 file(s) not copied); free some space "
                    "and run again"]
+
+
+def test_a_run_killed_with_sigkill_is_cleaned_up_by_the_next_run(tmp_path):
+    """SIGKILL cannot be handled: the build folder (with the dataset) and the kernel folder stay behind.
+    The orphaned kernel exits by itself (its parent is gone); the next run of the report removes both."""
+    import signal
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "out"
+    before = _previous_report(out / "rep")
+    params = _params(tmp_path, outputs=str(out), name="rep", notebooks=str(_sleeper(tmp_path)), n_subjects=40)
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.Popen([sys.executable, "-m", "trialkit.cli", "run", "--params", str(params), "--jobs", "1"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env, cwd=tmp_path)
+    try:
+        for line in proc.stderr:
+            if "01_sleep: running" in line:
+                break
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    builds = sorted(out.glob(".rep.build-*"))
+    assert len(builds) == 1 and (builds[0] / "data" / "subjects.csv").is_file()
+    assert [p.name.startswith(f"tk-k{proc.pid}-") for p in tmp.iterdir()] == [True]
+    for _ in range(30):  # the kernel notices its parent is gone
+        if not _processes_mentioning(str(tmp)):
+            break
+        time.sleep(1)
+    assert _processes_mentioning(str(tmp)) == []
+    assert _tree(out / "rep") == before
+
+    nbs = tmp_path / "quick"
+    nbs.mkdir()
+    (nbs / "01_fine.ipynb").write_bytes((FIXTURES / "failing" / "01_fine.ipynb").read_bytes())
+    raw = yaml.safe_load(params.read_text())
+    raw["notebooks"] = str(nbs)
+    params.write_text(yaml.safe_dump(raw))
+    again = subprocess.run([sys.executable, "-m", "trialkit.cli", "run", "--params", str(params), "--jobs", "1"],
+                           capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["rep"]          # the leftover build is gone
+    assert list(tmp.iterdir()) == []                                   # and the killed run's kernel folder
+    assert (out / "rep" / "01_fine.html").is_file()

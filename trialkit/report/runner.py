@@ -507,6 +507,34 @@ def _kernel_manager_class(sock_dir: Path):
     return TrialkitKernelManager
 
 
+def remove_stale_kernel_dirs(tmp: str | Path | None = None) -> list[Path]:
+    """Remove the kernel folders (connection files, sockets) of runs that were killed (SIGKILL, power cut).
+
+    A run keeps them in ``<tmp>/tk-k<pid>-XXXX``; a folder whose process no longer exists is stale.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> (tmp / "tk-k999999999-abc").mkdir(); (tmp / f"tk-k{os.getpid()}-def").mkdir()
+    >>> [p.name for p in remove_stale_kernel_dirs(tmp)], sorted(p.name for p in tmp.iterdir()) == [f"tk-k{os.getpid()}-def"]
+    (['tk-k999999999-abc'], True)
+    """
+    removed = []
+    for d in Path(tmp or tempfile.gettempdir()).glob("tk-k*-*"):
+        pid = d.name[4:].split("-", 1)[0]
+        if not (pid.isdigit() and d.is_dir() and not d.is_symlink()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # no such process: stale
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except (PermissionError, OverflowError):  # another user's live process, or not a process id
+            pass
+    return removed
+
+
 def kill_kernels(km_class) -> int:
     """Kill every kernel a :func:`_kernel_manager_class` class started (with its process group: a
     notebook's worker processes too) and remove their connection and socket files; return how many.
@@ -824,7 +852,9 @@ class NotebookPool:
 
     def start(self) -> "NotebookPool":
         _fast_imports()
-        self._sock = tempfile.TemporaryDirectory(prefix="tk-k")  # short: unix socket paths are limited
+        remove_stale_kernel_dirs()
+        # short (unix socket paths are limited); the pid lets a later run remove it if this one is killed
+        self._sock = tempfile.TemporaryDirectory(prefix=f"tk-k{os.getpid()}-")
         self.km_class = _kernel_manager_class(Path(self._sock.name))
         self._quiet = _quiet_papermill()
         self._quiet.__enter__()
