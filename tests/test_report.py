@@ -1029,7 +1029,8 @@ def test_disk_full_and_permission_errors_are_one_line(tmp_path, monkeypatch, cap
     monkeypatch.setattr(publish, "write_index", full)
     assert main(["run", "--params", str(params), "--only", "01", "--jobs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == f"error: no space left on device while writing {tmp_path / 'out' / '.rep.build-x' / 'index.html'}; free some space and run again"
+    written = tmp_path / "out" / ".rep.build-x" / "index.html"
+    assert err[-1] == f"error: no space left on device while writing {written}; free some space and run again"
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
 
     def denied(target):
@@ -1040,9 +1041,6 @@ def test_disk_full_and_permission_errors_are_one_line(tmp_path, monkeypatch, cap
     assert capsys.readouterr().err.strip().splitlines()[-1] == f"error: permission denied: {tmp_path / 'out'}"
 
     many = shutil.Error([(f"/a/{i}", f"/b/{i}", "[Errno 28] No space left on device") for i in range(500)])
-
-    def copy_fails(*a, **k):
-        raise many
 
     monkeypatch.setattr(runner, "new_build_folder", lambda target: (_ for _ in ()).throw(many))
     assert main(["run", "--params", str(params), "--only", "01"]) == 2

@@ -666,7 +666,8 @@ def check_scheduler(address: str, timeout: float = 3.0) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
     except OSError as exc:
         raise SchedulerError(f"--scheduler {address}: nothing answers there ({type(exc).__name__}: "
-                             f"{exc.strerror or exc}); start the scheduler (dask scheduler) or check the address") from None
+                             f"{exc.strerror or exc}); start the scheduler (dask scheduler) or check the "
+                             "address") from None
 
 
 def _map(spec: DesignSpec, chunks: list[list], n_jobs: int, client):

@@ -286,7 +286,8 @@ def remove_stale_builds(target: str | Path) -> list[Path]:
     """
     target = Path(target)
     removed = []
-    for p in sorted(target.parent.glob(f".{target.name}.build-*")) + sorted(target.parent.glob(f".{target.name}.old-*")):
+    left = sorted(target.parent.glob(f".{target.name}.build-*")) + sorted(target.parent.glob(f".{target.name}.old-*"))
+    for p in left:
         if p.is_dir() and not p.is_symlink() and (is_build_folder(p) or is_report_folder(p)):
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
