@@ -198,3 +198,38 @@ def test_power_scheduler_where_nothing_listens_fails_fast(capsys):
     err = capsys.readouterr().err
     assert f"error: --scheduler tcp://127.0.0.1:{port}: nothing answers there (ConnectionRefusedError" in err
     assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------------
+# Validate once, hand the validated tables to the kernels (issue 12, scale)
+# ------------------------------------------------------------------------------------------------
+def test_handoff_returns_exactly_the_validated_trial_and_only_for_its_dataset(tmp_path, monkeypatch):
+    from trialkit.data import handoff
+    from trialkit.data import load as load_module
+
+    data = tmp_path / "ds"
+    write_csv_dataset(tiny_tables(), data)
+    study = tmp_path / "study.yaml"
+    shutil.copy(load_study(None).path, study)
+    trial = load(data, study)
+    folder = handoff.write_validated(trial, tmp_path / "input", study_file=study, dataset=data)
+    again = handoff.read_validated(folder, study, dataset=data)
+    for name, df in trial.tables().items():
+        if df is not None:
+            pd.testing.assert_frame_equal(getattr(again, name), df)
+    assert again.warnings == trial.warnings and again.study.id == trial.study.id
+
+    assert handoff.read_validated(folder, study, dataset=tmp_path / "other") is None     # another dataset
+    other = tmp_path / "other.yaml"
+    other.write_text(study.read_text() + "\n# edited\n")
+    assert handoff.read_validated(folder, other, dataset=data) is None                  # another study file
+
+    monkeypatch.setenv(handoff.HANDOFF_ENV, str(folder))
+    monkeypatch.setattr(load_module, "validate", lambda *a, **k: pytest.fail("validated again"))
+    assert load(data, study).labs.equals(trial.labs)                                     # the fast path
+
+    table = folder / "labs.parquet"
+    table.write_bytes(table.read_bytes()[:-10] + b"0123456789")                          # tampered with
+    assert handoff.read_validated(folder, study, dataset=data) is None
+    with pytest.raises(pytest.fail.Exception, match="validated again"):
+        load(data, study)                                                                # falls back

@@ -947,7 +947,7 @@ def test_number_like_ids_are_noted_at_validation_and_pseudonymized_in_the_report
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == []
     internal = run_report(params, allow_listings=True, progress=False).target  # internal: the real ids
     assert "first subject: 101" in (internal / "01_leaks_id.html").read_text()
-    assert not (internal / runner.PSEUDONYM_INPUT).exists()
+    assert not (internal / runner.KERNEL_INPUT).exists()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -1094,3 +1094,28 @@ def test_a_run_killed_with_sigkill_is_cleaned_up_by_the_next_run(tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["rep"]          # the leftover build is gone
     assert list(tmp.iterdir()) == []                                   # and the killed run's kernel folder
     assert (out / "rep" / "01_fine.html").is_file()
+
+
+def test_kernels_read_the_tables_the_driver_validated(tmp_path, tiny_dataset):
+    """With a dataset, the driver validates once; every kernel's trialkit.load of it returns the stamped,
+    validated tables (no second validation); the hand-off folder is not published."""
+    nbs = tmp_path / "nbs"
+    nbs.mkdir()
+    meta = {"kernelspec": {"name": "python3", "language": "python", "display_name": "Python 3"},
+            "language_info": {"name": "python"}}
+    params_cell = nbformat.v4.new_code_cell('dataset = "simulate"\nstudy = None', metadata={"tags": ["parameters"]})
+    check = nbformat.v4.new_code_cell(
+        "import os\nimport trialkit as tk\nfrom trialkit.data.handoff import HANDOFF_ENV, read_validated\n"
+        "handed = read_validated(os.environ[HANDOFF_ENV], study, dataset=dataset)\n"
+        "trial = tk.load(dataset, study)\n"
+        "print(handed is not None, trial.labs.equals(handed.labs), len(trial.labs))")
+    nbformat.write(nbformat.v4.new_notebook(cells=[params_cell, check], metadata=meta), str(nbs / "01_check.ipynb"))
+    params = _params(tmp_path, outputs=str(tmp_path / "out"), name="h", dataset=str(tiny_dataset), notebooks=str(nbs))
+    out = run_report(params, progress=False).target
+    nb = nbformat.read(str(out / "01_check.ipynb"), as_version=4)
+    from trialkit.data.load import load
+
+    n_labs = len(load(tiny_dataset).labs)
+    assert nb.cells[-1].outputs[0]["text"] == f"True True {n_labs}\n"
+    assert not (out / runner.KERNEL_INPUT).exists()
+    assert nb.metadata.papermill["parameters"]["dataset"] == os.path.relpath(tiny_dataset, out)

@@ -47,6 +47,7 @@ from typing import Any, Callable, Iterable
 
 import yaml
 
+from trialkit.data.handoff import HANDOFF_ENV, write_validated
 from trialkit.data.ids import ambiguous_ids, pseudonyms
 from trialkit.data.io import replace_dir
 from trialkit.errors import TrialkitError
@@ -455,7 +456,7 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def _kernel_manager_class(sock_dir: Path):
+def _kernel_manager_class(sock_dir: Path, extra_env: dict | None = None):
     """A KernelManager class that starts *this* interpreter's ipykernel on private IPC sockets.
 
     - the kernel command is ``sys.executable -m ipykernel_launcher``, whatever kernelspecs a user
@@ -496,7 +497,7 @@ def _kernel_manager_class(sock_dir: Path):
             return spec
 
         async def _async_pre_start_kernel(self, **kw):
-            kw.setdefault("env", kernel_env())
+            kw.setdefault("env", {**kernel_env(), **(extra_env or {})})
             kw.setdefault("stdout", subprocess.DEVNULL)
             kw.setdefault("stderr", subprocess.DEVNULL)
             with lock:
@@ -836,7 +837,7 @@ class NotebookPool:
 
     def __init__(self, jobs: list[NotebookJob], n_jobs: int | None = None, *, progress: Progress | None = None,
                  cell_timeout: int | None = None, fail_fast: bool = True, warm: bool = False,
-                 results: list[NotebookResult] | None = None):
+                 results: list[NotebookResult] | None = None, env: dict | None = None):
         if results is None:
             results = ([progress.results[j.name] for j in jobs] if progress is not None
                        else [NotebookResult(j.name) for j in jobs])
@@ -844,6 +845,7 @@ class NotebookPool:
         self.results = results
         self.n_jobs = max(1, min(n_jobs or default_jobs(), len(jobs)))
         self.progress, self.cell_timeout, self.fail_fast, self.warm = progress, cell_timeout, fail_fast, warm
+        self.env = env  # added to every kernel's environment
         self.queue = list(self.pairs)
         self.lock = threading.Lock()
         self.go, self.stop, self.aborted = threading.Event(), threading.Event(), False
@@ -855,7 +857,7 @@ class NotebookPool:
         remove_stale_kernel_dirs()
         # short (unix socket paths are limited); the pid lets a later run remove it if this one is killed
         self._sock = tempfile.TemporaryDirectory(prefix=f"tk-k{os.getpid()}-")
-        self.km_class = _kernel_manager_class(Path(self._sock.name))
+        self.km_class = _kernel_manager_class(Path(self._sock.name), self.env)
         self._quiet = _quiet_papermill()
         self._quiet.__enter__()
         self.threads = [threading.Thread(target=self._worker, name=f"notebook-{i}", daemon=True)
@@ -1110,11 +1112,13 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
             raise ParamsError(f"study file {study_src} does not exist")
         _write_study(study_src, params.horizons, build / "study.yaml")
         mode = params.pseudonymize_ids
+        kernel_trial = trial
         if mode is True or (mode == "auto" and ambiguous_ids(subject_ids) and not params.allow_listings):
             if progress is not None:
-                progress.note(f"the notebooks see pseudonyms ({PSEUDONYM_INPUT}/), not the subject ids")
-            subject_ids = _write_pseudonymized(trial, build / PSEUDONYM_INPUT)
-            info["dataset_param"] = PSEUDONYM_INPUT
+                progress.note("the notebooks see pseudonyms (PSN001 …), not the subject ids")
+            kernel_trial = _pseudonymized(trial)
+            subject_ids = [str(s) for s in kernel_trial.subjects["subject_id"]]
+        write_validated(kernel_trial, build / KERNEL_INPUT, study_file=build / "study.yaml", dataset=data)
     events = trial.events
     last = events["day"].max() if events is not None and len(events) else None
     info.update(inputs=inputs, subject_ids=subject_ids,
@@ -1125,23 +1129,20 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
     return info
 
 
-#: Folder of the build holding the pseudonymized dataset the notebooks read (removed before publishing).
-PSEUDONYM_INPUT = ".pseudonymized"
+#: Folder of the build holding the validated dataset (pseudonymized if so) the kernels read, named to
+#: them by the environment variable ``TRIALKIT_VALIDATED``; removed before publishing.
+KERNEL_INPUT = ".input"
 
 
-def _write_pseudonymized(trial, dest: Path) -> list[str]:
-    """Write ``trial`` with every ``subject_id`` replaced by its pseudonym (CSV, with its study file) into
-    ``dest``; return the pseudonyms. The key is not written: :func:`trialkit.data.ids.pseudonyms` of the
-    subjects table (in its order) rebuilds it."""
+def _pseudonymized(trial):
+    """``trial`` with every ``subject_id`` replaced by its pseudonym. The key is not kept:
+    :func:`trialkit.data.ids.pseudonyms` of the subjects table (in its order) rebuilds it."""
     import dataclasses
 
-    from trialkit.data.io import write_dataset
-
     key = pseudonyms(trial.subjects["subject_id"].astype(str))
-    renamed = {name: df.assign(subject_id=df["subject_id"].astype(str).map(key))
+    renamed = {name: df.assign(subject_id=df["subject_id"].astype(str).map(key).astype(df["subject_id"].dtype))
                for name, df in trial.tables().items() if df is not None and "subject_id" in df.columns}
-    write_dataset(dataclasses.replace(trial, **renamed), dest, fmt="csv")
-    return list(key.values())
+    return dataclasses.replace(trial, **renamed)
 
 
 #: Notebook parameters that name a time point: the unit of their values. A value given in the run
@@ -1346,14 +1347,12 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
         by_name = {r.name: r for r in results}
         n_jobs = jobs or default_jobs()
         # kernels start (and import their notebook's modules) while the inputs are prepared
+        # a dataset is validated once, here; the kernels read the validated tables (trialkit.data.handoff)
+        handoff = None if params.simulate else {HANDOFF_ENV: str(build / KERNEL_INPUT)}
         pool = NotebookPool(ordered, n_jobs, progress=prog, cell_timeout=params.cell_timeout, warm=True,
-                            results=[by_name[j.name] for j in ordered]).start()
+                            results=[by_name[j.name] for j in ordered], env=handoff).start()
         try:
             info = _prepare_inputs(params, build, prog)
-            if "dataset_param" in info:  # pseudonymized: every notebook reads that copy
-                for job in jobs_list:
-                    if "dataset" in job.parameters:
-                        job.parameters["dataset"] = info["dataset_param"]
             explicit = {nb: dict(values) for nb, values in params.notebook_parameters.items()}
             check_horizons(info["horizons"], info["last_follow_up"], explicit, source=str(params.source),
                            from_params=(params.horizons or {}).keys(), study_file=info["study_file"])
@@ -1367,7 +1366,7 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
         pool.release()
         pool.join()
         n_used, pool = pool.n_jobs, None  # joined: nothing left to kill on an interruption
-        shutil.rmtree(build / PSEUDONYM_INPUT, ignore_errors=True)  # never published
+        shutil.rmtree(build / KERNEL_INPUT, ignore_errors=True)  # never published
         failed = [r for r in results if r.status == "failed"]
         if failed:
             kept = None
