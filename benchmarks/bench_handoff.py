@@ -60,11 +60,16 @@ def step_write_validated(folder: Path, **_) -> dict:
 
 
 def step_load_handoff(folder: Path, **_) -> dict:
-    from trialkit.data.handoff import HANDOFF_ENV, read_validated
+    from trialkit.data.handoff import HANDOFF_ENV
     from trialkit.data.load import load
 
+    from trialkit.data import load as load_module
+
+    def validated_again(*a, **k):
+        raise AssertionError("the hand-off was not used")
+
     os.environ[HANDOFF_ENV] = str(folder / "input")
-    assert read_validated(folder / "input", folder / "csv" / "study.yaml", dataset=folder / "csv") is not None
+    load_module.validate = validated_again  # the measured load must come from the hand-off
     with Peak() as p:
         trial = load(folder / "csv", folder / "csv" / "study.yaml")
     return p.record(lab_rows=len(trial.labs))
@@ -142,10 +147,17 @@ def main(argv: list[str] | None = None) -> int:
 
 def test_bench_handoff_smoke(tmp_path):
     """The steps run (on 200 subjects) and the kernel's load comes from the hand-off."""
+    from trialkit.data import load as load_module
+
+    validate = load_module.validate
     step_setup(200, tmp_path)
     assert step_write_validated(tmp_path)["disk_mb"] > 0
-    assert step_load_handoff(tmp_path)["lab_rows"] == step_load_csv(tmp_path)["lab_rows"]
-    os.environ.pop("TRIALKIT_VALIDATED", None)
+    rows = step_load_csv(tmp_path)["lab_rows"]
+    try:
+        assert step_load_handoff(tmp_path)["lab_rows"] == rows
+    finally:
+        os.environ.pop("TRIALKIT_VALIDATED", None)
+        load_module.validate = validate
 
 
 if __name__ == "__main__":
