@@ -1,10 +1,12 @@
 """Round trips through CSV, Parquet and Excel give the same validated Trial; writes are atomic."""
 from __future__ import annotations
 
+import shutil
+
 import pandas as pd
 import pytest
 
-from conftest import tiny_tables
+from conftest import tiny_tables, write_csv_dataset
 from trialkit.data.io import atomic_dir, write_dataset, write_tables
 from trialkit.data.load import build_trial, load, validate
 from trialkit.study import load_study
@@ -126,3 +128,108 @@ def test_cli_simulate_never_overwrites_a_foreign_folder(tmp_path, capsys):
     assert main(["simulate", "--out", str(tmp_path)]) == 2
     assert "refusing to replace it" in capsys.readouterr().err
     assert (tmp_path / "notes.txt").read_text() == "mine" and sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+# ------------------------------------------------------------------------------------------------
+# One line, exit 2, instead of a traceback (issue 12)
+# ------------------------------------------------------------------------------------------------
+def test_validate_reads_the_folder_simulate_wrote_as_a_workbook(tmp_path, capsys):
+    from trialkit.cli import main
+
+    assert main(["simulate", "--out", str(tmp_path / "xl"), "--format", "xlsx", "--seed", "3"]) == 0
+    assert sorted(p.name for p in (tmp_path / "xl").iterdir()) == ["study.yaml", "trial.xlsx", "truth.json"]
+    assert main(["validate", str(tmp_path / "xl")]) == 0
+    assert f"{tmp_path / 'xl'}: valid" in capsys.readouterr().out
+    shutil.copy(tmp_path / "xl" / "trial.xlsx", tmp_path / "xl" / "copy.xlsx")
+    assert main(["validate", str(tmp_path / "xl")]) == 2
+    assert "no CSV/Parquet tables but 2 workbooks (copy.xlsx, trial.xlsx)" in capsys.readouterr().err
+
+
+def test_time_zone_aware_dates_are_a_problem_not_a_traceback(tmp_path, capsys):
+    from trialkit.cli import main
+
+    t = tiny_tables()
+    out = tmp_path / "pq"
+    out.mkdir()
+    for name, df in t.items():
+        if df is not None:
+            df.to_parquet(out / f"{name}.parquet", index=False)
+    s = pd.read_parquet(out / "subjects.parquet")
+    s["randomization_date"] = pd.to_datetime(s["randomization_date"]).dt.tz_localize("Asia/Shanghai")
+    s.to_parquet(out / "subjects.parquet", index=False)
+    assert main(["validate", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert ("subjects.parquet, column 'randomization_date': expected dates without a time zone (the column holds "
+            "times in Asia/Shanghai)") in err and "Traceback" not in err
+    csv = tmp_path / "csv"
+    t["subjects"]["randomization_date"] = ["2013-01-05T08:00:00+08:00", "2013-01-07", "2013-02-01", "2013-03-10"]
+    write_csv_dataset(t, csv)
+    assert main(["validate", str(csv)]) == 2
+    assert ("row 2, column 'randomization_date': value '2013-01-05T08:00:00+08:00': expected a date YYYY-MM-DD "
+            "without a time zone") in capsys.readouterr().err
+
+
+def test_whole_numbers_beyond_exact_range_are_a_problem_not_a_traceback(tmp_path, capsys):
+    from trialkit.cli import main
+
+    t = tiny_tables()
+    t["events"]["day"] = t["events"]["day"].astype(float)
+    t["events"].loc[0, "day"] = 1e20
+    write_csv_dataset(t, tmp_path / "ds")
+    assert main(["validate", str(tmp_path / "ds")]) == 2
+    err = capsys.readouterr().err
+    assert ("events.csv, row 2, column 'day': value 1e+20: expected a whole number between -9007199254740991 and "
+            "9007199254740991") in err and "Traceback" not in err
+
+
+def test_power_scheduler_where_nothing_listens_fails_fast(capsys):
+    import socket
+    import time
+
+    from trialkit.cli import main
+
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    t0 = time.monotonic()
+    assert main(["power", "--scheduler", f"tcp://127.0.0.1:{port}", "--n-trials", "2", "--no-progress"]) == 2
+    assert time.monotonic() - t0 < 10  # refused at once, not after distributed's 30 s timeout
+    err = capsys.readouterr().err
+    assert f"error: --scheduler tcp://127.0.0.1:{port}: nothing answers there (ConnectionRefusedError" in err
+    assert "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------------------
+# Validate once, hand the validated tables to the kernels (issue 12, scale)
+# ------------------------------------------------------------------------------------------------
+def test_handoff_returns_exactly_the_validated_trial_and_only_for_its_dataset(tmp_path, monkeypatch):
+    from trialkit.data import handoff
+    from trialkit.data import load as load_module
+
+    data = tmp_path / "ds"
+    write_csv_dataset(tiny_tables(), data)
+    study = tmp_path / "study.yaml"
+    shutil.copy(load_study(None).path, study)
+    trial = load(data, study)
+    folder = handoff.write_validated(trial, tmp_path / "input", study_file=study, dataset=data)
+    again = handoff.read_validated(folder, study, dataset=data)
+    for name, df in trial.tables().items():
+        if df is not None:
+            pd.testing.assert_frame_equal(getattr(again, name), df)
+    assert again.warnings == trial.warnings and again.study.id == trial.study.id
+
+    assert handoff.read_validated(folder, study, dataset=tmp_path / "other") is None     # another dataset
+    other = tmp_path / "other.yaml"
+    other.write_text(study.read_text() + "\n# edited\n")
+    assert handoff.read_validated(folder, other, dataset=data) is None                  # another study file
+
+    monkeypatch.setenv(handoff.HANDOFF_ENV, str(folder))
+    monkeypatch.setattr(load_module, "validate", lambda *a, **k: pytest.fail("validated again"))
+    assert load(data, study).labs.equals(trial.labs)                                     # the fast path
+
+    table = folder / "labs.parquet"
+    table.write_bytes(table.read_bytes()[:-10] + b"0123456789")                          # tampered with
+    assert handoff.read_validated(folder, study, dataset=data) is None
+    with pytest.raises(pytest.fail.Exception, match="validated again"):
+        load(data, study)                                                                # falls back

@@ -5,6 +5,8 @@ Bad input ends with a message on stderr and exit status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
+import shutil
 import sys
 
 import pandas as pd
@@ -65,17 +67,34 @@ def cmd_summary(args) -> int:
     return EXIT_OK
 
 
+def _disk_full(text: str) -> bool:
+    return f"[Errno {errno.ENOSPC}]" in text or f"[Errno {errno.EDQUOT}]" in text
+
+
 def cmd_run(args) -> int:
-    from trialkit.report.runner import NotebookFailed, run_report
+    from trialkit.report.runner import NotebookFailed, RunInterrupted, run_report
 
     try:
         result = run_report(args.params, out=args.out, jobs=args.jobs, only=args.only,
                             allow_listings=True if args.allow_listings else None, code=args.code, force=args.force)
+    except RunInterrupted as exc:
+        print(f"interrupted by {exc.name}: notebooks stopped, build and temporary files removed; "
+              "the previous report is untouched", file=sys.stderr)
+        return exc.exit_code
     except NotebookFailed as exc:
+        if any(_disk_full(f.error or "") for f in exc.failures):
+            print("error: no space left on device while the notebooks wrote their outputs; free some space "
+                  "and run again (the previous report is untouched)", file=sys.stderr)
+            return EXIT_INPUT
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
     except (TrialkitError, FileNotFoundError, IsADirectoryError, PermissionError, KeyboardInterrupt):
         raise
+    except (OSError, shutil.Error) as exc:
+        if isinstance(exc, shutil.Error) or exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return _os_error(exc)
+        print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_ERROR
     except Exception as exc:  # an environment problem (e.g. a kernel that cannot start): no traceback
         print(f"error: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_ERROR
@@ -98,6 +117,31 @@ def _archive(report, out=None, pdf=True) -> int:
 
 def cmd_archive(args) -> int:
     return _archive(args.report, out=args.out, pdf=not args.no_pdf)
+
+
+def _os_error(exc: BaseException) -> int:
+    """One line for a file-system failure (disk full, no permission), exit 2 — never a dump of
+    ``shutil.Error``'s list of (source, destination, reason) tuples."""
+    if isinstance(exc, shutil.Error):
+        first = exc.args[0][0] if exc.args and isinstance(exc.args[0], list) and exc.args[0] else None
+        n = len(exc.args[0]) if first is not None else 0
+        reason = str(first[2]) if first is not None and len(first) > 2 else str(exc)
+        where = first[1] if first is not None and len(first) > 1 else ""
+        if _disk_full(reason):
+            print(f"error: no space left on device while writing {where} ({n} file(s) not copied); free some "
+                  "space and run again", file=sys.stderr)
+        else:
+            print(f"error: could not copy {n} file(s), first {where}: {reason}", file=sys.stderr)
+        return EXIT_INPUT
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        where = f" while writing {exc.filename}" if exc.filename else ""
+        print(f"error: no space left on device{where}; free some space and run again", file=sys.stderr)
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        what = "read-only file system" if exc.errno == errno.EROFS else "permission denied"
+        print(f"error: {what}: {exc.filename or exc}", file=sys.stderr)
+    else:
+        print(f"error: {exc.strerror or exc}: {exc.filename}", file=sys.stderr)
+    return EXIT_INPUT
 
 
 def _int_at_least(lo: int, what: str):
@@ -185,12 +229,20 @@ def main(argv: list[str] | None = None) -> int:
     except TrialkitError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
-    except (FileNotFoundError, IsADirectoryError, NotADirectoryError, PermissionError) as exc:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError) as exc:
         print(f"error: {exc.strerror}: {exc.filename}", file=sys.stderr)
         return EXIT_INPUT
+    except PermissionError as exc:
+        return _os_error(exc)
     except FileExistsError as exc:  # e.g. --out names a folder holding other files: never overwritten
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_INPUT
+    except shutil.Error as exc:
+        return _os_error(exc)
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            return _os_error(exc)
+        raise
     except KeyboardInterrupt:  # pragma: no cover
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours

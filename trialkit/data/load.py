@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,8 @@ import pandas as pd
 import pandera.pandas as pa
 
 from trialkit.data import checks
+from trialkit.data.handoff import HANDOFF_ENV, read_validated
+from trialkit.data.ids import ambiguity_note
 from trialkit.data.schema import columns_for, pandera_schema
 from trialkit.data.trial import REQUIRED_TABLES, TABLES, Trial
 from trialkit.errors import StudyFileError, ValidationError
@@ -35,6 +38,8 @@ __all__ = ["Problem", "Report", "load", "validate", "build_trial", "read_tables"
 #: How many rows are listed for one rule in one column before the rest are summarised.
 MAX_PER_RULE = 20
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+#: Largest whole number a float holds exactly (2**53 - 1); integer columns beyond it are refused.
+MAX_EXACT_INT = 2**53 - 1
 
 
 @dataclass(frozen=True)
@@ -244,6 +249,15 @@ def read_tables(path: str | Path, col: _Collector | None = None) -> tuple[dict[s
         col.files["dataset"] = str(p)
         col.add("dataset", "expected a directory of CSV/Parquet tables or an Excel workbook (.xlsx)")
         return tables, files
+    if p.is_dir() and not any((p / f"{t}{ext}").is_file() for t in TABLES for ext in (".csv", ".parquet", ".pq")):
+        books = sorted(f for f in p.iterdir() if f.suffix.lower() in EXCEL_SUFFIXES and not f.name.startswith("~$"))
+        if len(books) == 1:  # a dataset folder holding one workbook (as `simulate --format xlsx` writes it)
+            return read_tables(books[0], col)
+        if len(books) > 1:
+            col.files["dataset"] = str(p)
+            col.add("dataset", f"the folder holds no CSV/Parquet tables but {len(books)} workbooks "
+                               f"({', '.join(b.name for b in books)}); give the workbook to use")
+            return tables, files
     for table in TABLES:
         found = [f for f in (p / f"{table}.csv", p / f"{table}.parquet", p / f"{table}.pq") if f.is_file()]
         if len(found) > 1:
@@ -327,15 +341,29 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
                 if frac.any():
                     col.add_rows(table, spec.name, "expected a whole number", s.index[frac], new[frac])
                     new = new.mask(frac)
+                huge = new.notna() & (new.abs() > MAX_EXACT_INT)
+                if huge.any():  # beyond 2**53 a float is no exact whole number (1e20 would not even fit int64)
+                    col.add_rows(table, spec.name, f"expected a whole number between -{MAX_EXACT_INT} and "
+                                 f"{MAX_EXACT_INT}", s.index[huge], new[huge])
+                    new = new.mask(huge)
                 new = new.round().astype("Int64")
                 if not new.isna().any():
                     new = new.astype("int64")
         elif spec.kind == "date":
-            if pd.api.types.is_datetime64_any_dtype(s):
+            if isinstance(s.dtype, pd.DatetimeTZDtype):
+                col.add(table, f"expected dates without a time zone (the column holds times in {s.dtype.tz}); "
+                               "write plain dates YYYY-MM-DD", column=spec.name)
+                new = s.dt.tz_localize(None).astype("datetime64[ns]")
+            elif pd.api.types.is_datetime64_any_dtype(s):
                 new = pd.to_datetime(s).astype("datetime64[ns]")
             else:
                 text = s.map(lambda v: v.isoformat() if hasattr(v, "isoformat") else v)
                 text = _as_value_text(text)
+                zoned = text.str.contains(r"T.*(?:[+-]\d\d:?\d\d|Z)$|[+-]\d\d:\d\d$", regex=True, na=False)
+                if zoned.any():
+                    col.add_rows(table, spec.name, "expected a date YYYY-MM-DD without a time zone",
+                                 s.index[zoned], text[zoned])
+                    text = text.mask(zoned)
                 new = pd.to_datetime(text, errors="coerce", format="ISO8601").astype("datetime64[ns]")
                 bad = text.notna() & new.isna()
                 if bad.any():
@@ -406,6 +434,11 @@ def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collec
         _run_schema(c, table, study, col)
         coerced[table] = c
     checks.run_all(coerced, study, col)
+    subjects = coerced.get("subjects")
+    if subjects is not None and "subject_id" in subjects.columns:
+        note = ambiguity_note(subjects["subject_id"].dropna())
+        if note:
+            col.warn(note)
     return coerced
 
 
@@ -532,6 +565,10 @@ def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
     ...     print(len(exc.problems), exc.problems[0].message)
     3 required table 'subjects' is missing (expected subjects.csv, subjects.parquet or a sheet named subjects)
     """
+    if os.environ.get(HANDOFF_ENV):  # a report kernel: the driver validated this dataset once already
+        handed = read_validated(os.environ[HANDOFF_ENV], study, dataset=path)
+        if handed is not None:
+            return handed
     report = validate(path, study)
     if not report.ok:
         raise ValidationError(report.problems, source=report.source)

@@ -140,6 +140,8 @@ def cmd_power(args) -> int:
     labs = tuple(args.labs) if args.labs else ("TBIL", "ALB")
     from trialkit.simulate.scenario import load_scenario
 
+    if args.scheduler:
+        pw.check_scheduler(args.scheduler)  # fail fast, before any simulation
     scenarios = [load_scenario(args.scenario)]
     if args.null:
         scenarios.append(pw.null_scenario(scenarios[0]))

@@ -39,9 +39,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from trialkit.errors import TrialkitError
+
 __all__ = ["ANALYSES", "PRIMARY_ANALYSES", "DEFAULT_ANALYSES", "RESULT_COLUMNS", "DesignSpec", "replicate_seeds",
            "design_spec", "simulate_replicate", "analyze_trial", "run_replicate", "run_replicates",
-           "with_effects", "null_scenario", "scenario_truth"]
+           "with_effects", "null_scenario", "scenario_truth", "check_scheduler", "SchedulerError",
+           "SCHEDULER_TIMEOUT"]
 
 #: Every analysis a replicate can run.
 ANALYSES = ("logrank", "cox_main", "cox_interaction", "labs")
@@ -614,8 +617,57 @@ def _connect(scheduler):
     if isinstance(scheduler, Client):
         yield scheduler
         return
-    with Client(str(scheduler), set_as_default=False) as client:
+    address = str(scheduler)
+    check_scheduler(address)
+    try:
+        client = Client(address, set_as_default=False, timeout=SCHEDULER_TIMEOUT)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise SchedulerError(f"--scheduler {address}: could not connect within {SCHEDULER_TIMEOUT:g} s "
+                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+    with client:
         yield client
+
+
+#: Seconds to wait for a Dask scheduler before giving up (a quick TCP check comes first).
+SCHEDULER_TIMEOUT = 10.0
+
+
+class SchedulerError(TrialkitError):
+    """The Dask scheduler given cannot be reached."""
+
+
+def check_scheduler(address: str, timeout: float = 3.0) -> None:
+    """Fail fast (:class:`SchedulerError`) when nothing listens at a ``tcp://host:port`` scheduler address.
+
+    Other transports (``inproc://``, ``tls://`` …) are left to ``distributed`` itself.
+
+    Examples
+    --------
+    >>> import socket
+    >>> s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()  # a free port
+    >>> check_scheduler(f"tcp://127.0.0.1:{port}")
+    Traceback (most recent call last):
+    ...
+    trialkit.design.power.SchedulerError: --scheduler tcp://127.0.0.1:...: nothing answers there (ConnectionRefusedError...
+    >>> check_scheduler("tcp://host-without-port")
+    Traceback (most recent call last):
+    ...
+    trialkit.design.power.SchedulerError: --scheduler tcp://host-without-port: expected an address like tcp://host:8786
+    """
+    import socket
+
+    if "://" in address and not address.startswith("tcp://"):
+        return
+    hostport = address.split("://", 1)[-1].rstrip("/")
+    host, sep, port = hostport.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise SchedulerError(f"--scheduler {address}: expected an address like tcp://host:8786")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise SchedulerError(f"--scheduler {address}: nothing answers there ({type(exc).__name__}: "
+                             f"{exc.strerror or exc}); start the scheduler (dask scheduler) or check the "
+                             "address") from None
 
 
 def _map(spec: DesignSpec, chunks: list[list], n_jobs: int, client):

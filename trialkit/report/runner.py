@@ -43,24 +43,39 @@ import threading
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 import yaml
 
+from trialkit.data.handoff import HANDOFF_ENV, write_validated
+from trialkit.data.ids import ambiguous_ids, pseudonyms
 from trialkit.data.io import replace_dir
 from trialkit.errors import TrialkitError
 from trialkit.report import inputs
 from trialkit.report.captions import number_captions
+from trialkit.report.folders import (
+    BUILD_MARKER,
+    check_target,
+    is_build_folder,
+    is_report_folder,
+    new_build_folder,
+    remove_stale_builds,
+    report_lock,
+)
+from trialkit.report.jsontypes import JsonTypeError, check_json_value, load_yaml_json
 
 __all__ = [
     "RunParams",
     "RunResult",
     "NotebookResult",
     "NotebookFailed",
+    "RunInterrupted",
     "ParamsError",
     "load_params",
     "discover_notebooks",
     "notebook_parameters",
+    "check_horizons",
+    "HORIZON_PARAMETERS",
     "notebook_stem_matches",
     "run_report",
     "execute_notebooks",
@@ -111,6 +126,55 @@ def project_root() -> Path:
 
 class ParamsError(TrialkitError):
     """The run-parameters file is unreadable or inconsistent."""
+
+
+class RunInterrupted(BaseException):
+    """The run received SIGINT or SIGTERM; kernels and the build were cleaned up.
+
+    A :class:`BaseException` (like KeyboardInterrupt), so no ``except Exception`` swallows it.
+    ``exit_code`` is 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
+    """
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+        self.exit_code = 128 + signum
+        super().__init__(f"interrupted by {self.name}")
+
+
+class _interruptible:
+    """Turn SIGINT and SIGTERM into :class:`RunInterrupted` in the main thread for the duration.
+
+    Installed explicitly: a process started in the background by a non-interactive shell inherits
+    SIGINT *ignored*, and Python's default SIGTERM action ends the process without any clean-up.
+    A second signal during the clean-up is ignored. Outside the main thread this does nothing.
+    """
+
+    def __enter__(self):
+        import signal
+
+        self.previous = {}
+        self.fired = False
+        if threading.current_thread() is not threading.main_thread():
+            return self
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self.previous[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def _handler(self, signum, frame):
+        if self.fired:
+            return
+        self.fired = True
+        raise RunInterrupted(signum)
+
+    def __exit__(self, *exc):
+        import signal
+
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler if handler is not None else signal.SIG_DFL)
+        return False
 
 
 class NotebookFailed(Exception):
@@ -172,6 +236,11 @@ class RunParams:
         Metadata of the supplementary-material archive (``trialkit archive``): title, authors,
         version, description, keywords, license_content, license_code, repository_code; see
         :mod:`trialkit.report.archive`.
+    pseudonymize_ids : {"auto", True, False}
+        With a dataset (not ``simulate``): the notebooks see pseudonyms (``PSN001`` …, see
+        :mod:`trialkit.data.ids`) instead of the subject ids — always (``true``), never
+        (``false``), or when some ids cannot be told apart from ordinary numbers or words and the
+        report is not internal (``auto``).
     source : str or None
         The YAML file these parameters came from.
     """
@@ -191,6 +260,7 @@ class RunParams:
     notebook_parameters: dict = field(default_factory=dict)
     cell_timeout: int | None = None
     archive: dict = field(default_factory=dict)
+    pseudonymize_ids: Any = "auto"
     source: str | None = None
 
     @property
@@ -213,6 +283,10 @@ def _check_params(raw: dict, src: str) -> RunParams:
     unknown = sorted(set(raw) - set(_KEYS))
     if unknown:
         raise _fail(src, unknown[0], f"unknown key; expected one of {', '.join(_KEYS)}")
+    try:
+        check_json_value({k: v for k, v in raw.items() if k != "source"})
+    except JsonTypeError as exc:
+        raise ParamsError(f"{src}: {exc}") from None
     p = RunParams(**{k: v for k, v in raw.items() if v is not None or k in _NULLABLE}, source=src)
     if not isinstance(p.name, str) or not p.name or "/" in p.name or p.name.startswith("."):
         raise _fail(src, "name", f"expected a folder name, got {p.name!r}")
@@ -242,6 +316,8 @@ def _check_params(raw: dict, src: str) -> RunParams:
         raise _fail(src, "code", f"expected one of {', '.join(CODE_MODES)}, got {p.code!r}")
     if not isinstance(p.allow_listings, bool):
         raise _fail(src, "allow_listings", f"expected true or false, got {p.allow_listings!r}")
+    if not (p.pseudonymize_ids == "auto" or isinstance(p.pseudonymize_ids, bool)):
+        raise _fail(src, "pseudonymize_ids", f"expected auto, true or false, got {p.pseudonymize_ids!r}")
     if not isinstance(p.notebook_parameters, dict) or not all(
             isinstance(v, dict) for v in p.notebook_parameters.values()):
         raise _fail(src, "notebook_parameters", "expected a mapping notebook name -> {parameter: value}")
@@ -281,9 +357,11 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> RunParams:
     path = Path(path)
     src = str(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = load_yaml_json(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ParamsError(f"{src}: not valid YAML: {exc}") from None
+    except JsonTypeError as exc:
+        raise ParamsError(f"{src}: {exc}") from None
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
@@ -408,7 +486,7 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def _kernel_manager_class(sock_dir: Path):
+def _kernel_manager_class(sock_dir: Path, extra_env: dict | None = None):
     """A KernelManager class that starts *this* interpreter's ipykernel on private IPC sockets.
 
     - the kernel command is ``sys.executable -m ipykernel_launcher``, whatever kernelspecs a user
@@ -424,6 +502,7 @@ def _kernel_manager_class(sock_dir: Path):
 
     counter = itertools.count()
     lock = threading.Lock()
+    started: list = []  # every kernel manager that launched a kernel: what kill_kernels stops
     spec = KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
                       display_name=notebook_kernelspec()["display_name"], language="python")
 
@@ -438,17 +517,88 @@ def _kernel_manager_class(sock_dir: Path):
                 self._tk_n = next(counter)
             return str(sock_dir / f"k{self._tk_n}")
 
+        @default("connection_file")
+        def _default_connection_file(self):  # beside the sockets: one folder to remove, not ~/.local/share
+            with lock:
+                return str(sock_dir / f"kernel-{next(counter)}.json")
+
         @property
         def kernel_spec(self):
             return spec
 
         async def _async_pre_start_kernel(self, **kw):
-            kw.setdefault("env", kernel_env())
+            kw.setdefault("env", {**kernel_env(), **(extra_env or {})})
             kw.setdefault("stdout", subprocess.DEVNULL)
             kw.setdefault("stderr", subprocess.DEVNULL)
+            with lock:
+                started.append(self)
             return await super()._async_pre_start_kernel(**kw)
 
+    TrialkitKernelManager.started = started
     return TrialkitKernelManager
+
+
+def remove_stale_kernel_dirs(tmp: str | Path | None = None) -> list[Path]:
+    """Remove the kernel folders (connection files, sockets) of runs that were killed (SIGKILL, power cut).
+
+    A run keeps them in ``<tmp>/tk-k<pid>-XXXX``; a folder whose process no longer exists is stale.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> tmp = pathlib.Path(tempfile.mkdtemp())
+    >>> (tmp / "tk-k999999999-abc").mkdir(); (tmp / f"tk-k{os.getpid()}-def").mkdir()
+    >>> [p.name for p in remove_stale_kernel_dirs(tmp)], sorted(p.name for p in tmp.iterdir()) == [f"tk-k{os.getpid()}-def"]
+    (['tk-k999999999-abc'], True)
+    """
+    removed = []
+    for d in Path(tmp or tempfile.gettempdir()).glob("tk-k*-*"):
+        pid = d.name[4:].split("-", 1)[0]
+        if not (pid.isdigit() and d.is_dir() and not d.is_symlink()):
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # no such process: stale
+            shutil.rmtree(d, ignore_errors=True)
+            removed.append(d)
+        except (PermissionError, OverflowError):  # another user's live process, or not a process id
+            pass
+    return removed
+
+
+def kill_kernels(km_class) -> int:
+    """Kill every kernel a :func:`_kernel_manager_class` class started (with its process group: a
+    notebook's worker processes too) and remove their connection and socket files; return how many.
+
+    Used on interruption: a kernel busy in a cell does not answer a polite shutdown request.
+    """
+    import signal
+
+    killed = 0
+    for km in list(getattr(km_class, "started", [])):
+        prov = getattr(km, "provisioner", None)
+        proc = getattr(prov, "process", None)
+        pgid = getattr(prov, "pgid", None)
+        try:
+            if pgid and hasattr(os, "killpg") and pgid != os.getpgid(0):
+                os.killpg(pgid, signal.SIGKILL)
+                killed += 1
+            elif proc is not None and proc.poll() is None:
+                proc.kill()
+                killed += 1
+        except (ProcessLookupError, PermissionError, OSError):
+            pass
+        if proc is not None:
+            try:
+                proc.wait(timeout=5)
+            except Exception:  # pragma: no cover - a zombie we cannot reap: the system will
+                pass
+        for cleanup in ("cleanup_connection_file", "cleanup_ipc_files"):
+            try:
+                getattr(km, cleanup)()
+            except Exception:  # pragma: no cover - already gone
+                pass
+    return killed
 
 
 @dataclass
@@ -592,6 +742,8 @@ def _source_cell_number(source_nb, executed_index: int) -> int | None:
     papermill inserts its ``injected-parameters`` cell right after the ``parameters`` cell (or at
     the top when there is none); that cell itself maps to None.
     """
+    if executed_index is None:  # failed before any cell started (e.g. while writing the notebook)
+        return None
     cells = source_nb.cells
     param = next((i for i, c in enumerate(cells) if "parameters" in c.get("metadata", {}).get("tags", [])), None)
     injected = 0 if param is None else param + 1
@@ -715,7 +867,7 @@ class NotebookPool:
 
     def __init__(self, jobs: list[NotebookJob], n_jobs: int | None = None, *, progress: Progress | None = None,
                  cell_timeout: int | None = None, fail_fast: bool = True, warm: bool = False,
-                 results: list[NotebookResult] | None = None):
+                 results: list[NotebookResult] | None = None, env: dict | None = None):
         if results is None:
             results = ([progress.results[j.name] for j in jobs] if progress is not None
                        else [NotebookResult(j.name) for j in jobs])
@@ -723,6 +875,7 @@ class NotebookPool:
         self.results = results
         self.n_jobs = max(1, min(n_jobs or default_jobs(), len(jobs)))
         self.progress, self.cell_timeout, self.fail_fast, self.warm = progress, cell_timeout, fail_fast, warm
+        self.env = env  # added to every kernel's environment
         self.queue = list(self.pairs)
         self.lock = threading.Lock()
         self.go, self.stop, self.aborted = threading.Event(), threading.Event(), False
@@ -731,8 +884,10 @@ class NotebookPool:
 
     def start(self) -> "NotebookPool":
         _fast_imports()
-        self._sock = tempfile.TemporaryDirectory(prefix="tk-k")  # short: unix socket paths are limited
-        self.km_class = _kernel_manager_class(Path(self._sock.name))
+        remove_stale_kernel_dirs()
+        # short (unix socket paths are limited); the pid lets a later run remove it if this one is killed
+        self._sock = tempfile.TemporaryDirectory(prefix=f"tk-k{os.getpid()}-")
+        self.km_class = _kernel_manager_class(Path(self._sock.name), self.env)
         self._quiet = _quiet_papermill()
         self._quiet.__enter__()
         self.threads = [threading.Thread(target=self._worker, name=f"notebook-{i}", daemon=True)
@@ -762,6 +917,19 @@ class NotebookPool:
         if self.errors:
             raise self.errors[0]
         return self.results
+
+    def kill(self, wait: float = 20.0) -> None:
+        """Interrupted: run nothing more, kill every kernel at once, remove connection files and sockets."""
+        self.aborted = True
+        self.stop.set()
+        self.go.set()
+        kill_kernels(self.km_class)
+        deadline = time.monotonic() + wait
+        for t in self.threads:  # the workers notice their dead kernels; daemon threads: never waited for long
+            t.join(timeout=max(0.0, deadline - time.monotonic()))
+        kill_kernels(self.km_class)  # any kernel a worker started meanwhile
+        self._quiet.__exit__(None, None, None)
+        shutil.rmtree(self._sock.name, ignore_errors=True)
 
     def _next(self):
         with self.lock:
@@ -977,10 +1145,111 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
         if not study_src.is_file():
             raise ParamsError(f"study file {study_src} does not exist")
         _write_study(study_src, params.horizons, build / "study.yaml")
+        mode = params.pseudonymize_ids
+        kernel_trial = trial
+        if mode is True or (mode == "auto" and ambiguous_ids(subject_ids) and not params.allow_listings):
+            if progress is not None:
+                progress.note("the notebooks see pseudonyms (PSN001 …), not the subject ids")
+            kernel_trial = _pseudonymized(trial)
+            subject_ids = [str(s) for s in kernel_trial.subjects["subject_id"]]
+        write_validated(kernel_trial, build / KERNEL_INPUT, study_file=build / "study.yaml", dataset=data)
+    events = trial.events
+    last = events["day"].max() if events is not None and len(events) else None
     info.update(inputs=inputs, subject_ids=subject_ids,
                 study_title=f"{trial.study.id}: {trial.study.title}",
-                arms=[(a.id, a.label) for a in trial.study.arms])
+                arms=[(a.id, a.label) for a in trial.study.arms],
+                horizons={**trial.study.horizons, **(params.horizons or {})}, study_file=str(study_src),
+                last_follow_up=None if last is None else float(last))
     return info
+
+
+#: Folder of the build holding the validated dataset (pseudonymized if so) the kernels read, named to
+#: them by the environment variable ``TRIALKIT_VALIDATED``; removed before publishing.
+KERNEL_INPUT = ".input"
+
+
+def _pseudonymized(trial):
+    """``trial`` with every ``subject_id`` replaced by its pseudonym. The key is not kept:
+    :func:`trialkit.data.ids.pseudonyms` of the subjects table (in its order) rebuilds it."""
+    import dataclasses
+
+    key = pseudonyms(trial.subjects["subject_id"].astype(str))
+    renamed = {name: df.assign(subject_id=df["subject_id"].astype(str).map(key).astype(df["subject_id"].dtype))
+               for name, df in trial.tables().items() if df is not None and "subject_id" in df.columns}
+    return dataclasses.replace(trial, **renamed)
+
+
+#: Notebook parameters that name a time point: the unit of their values. A value given in the run
+#: parameters' ``notebook_parameters`` must lie within the data's follow-up (see :func:`check_horizons`).
+HORIZON_PARAMETERS = {"horizon": "days", "horizon_days": "days", "landmark_days": "days", "landmark_weeks": "weeks"}
+
+
+def check_horizons(horizons: dict, last_follow_up: float | None, notebook_parameters: dict | None = None, *,
+                   source: str = "<params>", from_params: Iterable[str] = (), study_file: str = "study file") -> None:
+    """Refuse horizons and landmarks beyond the last follow-up day of the data.
+
+    Survival at a time nobody was followed to has nobody at risk, and a restricted mean survival
+    time up to it is an extrapolation: the report would print numbers the data cannot give. So
+    every study horizon (with the run parameters' ``horizons`` applied) and every time point given
+    in ``notebook_parameters`` (:data:`HORIZON_PARAMETERS`; weeks count 7 days) must be at most the
+    last day recorded in the ``events`` table.
+
+    Parameters
+    ----------
+    horizons : dict
+        ``{name: day}`` as the notebooks will see them.
+    last_follow_up : float or None
+        Largest ``day`` of the events table (None: no events, nothing to check).
+    notebook_parameters : dict, optional
+        ``{notebook: {parameter: value}}`` as injected.
+    source : str
+        The parameters file (for the message).
+    from_params : iterable of str
+        Horizon names set by the run parameters (the others come from the study file).
+    study_file : str
+        The study file (for the message).
+
+    Raises
+    ------
+    ParamsError
+        Naming the horizon or parameter, its value and the last follow-up day.
+
+    Examples
+    --------
+    >>> check_horizons({"primary": 336, "secondary": 168}, 350.0) is None
+    True
+    >>> check_horizons({"primary": 5000}, 350.0, source="run.yaml", from_params=["primary"])
+    Traceback (most recent call last):
+    ...
+    trialkit.report.runner.ParamsError: run.yaml: horizons.primary: day 5000 is beyond the last follow-up of the data (day 350); ...
+    >>> check_horizons({"primary": 336}, 350.0, {"03_efficacy": {"landmark_weeks": [4, 60]}}, source="run.yaml")
+    Traceback (most recent call last):
+    ...
+    trialkit.report.runner.ParamsError: run.yaml: notebook_parameters.03_efficacy.landmark_weeks: week 60 (day 420) is beyond ...
+    """
+    if last_follow_up is None:
+        return
+    last = int(last_follow_up) if float(last_follow_up).is_integer() else last_follow_up
+    advice = ("nobody is followed that long, so survival, risk sets and RMST there would be extrapolated; "
+              f"choose at most day {last}")
+    from_params = set(from_params)
+    for name, day in horizons.items():
+        if isinstance(day, (int, float)) and day > last_follow_up:
+            where = f"{source}: horizons.{name}" if name in from_params else f"{study_file}: horizons.{name}"
+            raise ParamsError(f"{where}: day {day} is beyond the last follow-up of the data (day {last}); {advice}")
+    for nb, values in (notebook_parameters or {}).items():
+        for key, unit in HORIZON_PARAMETERS.items():
+            if key not in values:
+                continue
+            items = values[key] if isinstance(values[key], list) else [values[key]]
+            for v in items:
+                if isinstance(v, bool) or not isinstance(v, (int, float)):
+                    continue  # a named horizon ("primary") is checked above
+                day = v * 7 if unit == "weeks" else v
+                if day > last_follow_up:
+                    shown = f"week {v} (day {day})" if unit == "weeks" else f"day {v}"
+                    raise ParamsError(f"{source}: notebook_parameters.{nb}.{key}: {shown} is beyond the last "
+                                      f"follow-up of the data (day {last}); {advice}")
 
 
 def _notebook_params(params: RunParams, nb: Path, dataset_param: str, declared: dict) -> dict:
@@ -1083,14 +1352,12 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
     """
     started = _dt.datetime.now(_dt.timezone.utc)
     _fast_imports()
-    from trialkit.report import publish
-
     t_start = time.perf_counter()
     if not isinstance(params, RunParams):
         params = load_params(params)
     overrides = {k: v for k, v in (("allow_listings", allow_listings), ("code", code)) if v is not None}
-    if overrides:
-        params = _check_params({**{k: getattr(params, k) for k in _KEYS}, **overrides}, params.source or "<params>")
+    # checked again even without overrides: a RunParams built in Python never went through load_params
+    params = _check_params({**{k: getattr(params, k) for k in _KEYS}, **overrides}, params.source or "<params>")
     if jobs is not None and jobs < 1:
         raise ParamsError(f"--jobs must be at least 1, got {jobs}")
     target = _resolve(out) if out is not None else _resolve(Path(params.outputs) / params.name)
@@ -1098,14 +1365,34 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
     _check_notebook_keys(params, _resolve_input(params.notebooks))
     declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
 
+    dataset_path = None if params.simulate else _resolve_input(params.dataset)
+    protected = [("checkout", project_root()), ("notebooks folder", _resolve_input(params.notebooks))]
+    if params.source and Path(params.source).is_file():
+        protected.append(("parameters file", Path(params.source)))
+    if params.study:
+        protected.append(("study file", _resolve_input(params.study)))
+    datasets = [dataset_path] if dataset_path is not None else []
+    check_target(target, inputs=protected, datasets=datasets)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with _interruptible(), report_lock(target):
+        check_target(target, inputs=protected, datasets=datasets)  # again, now that no other run can write it
+        remove_stale_builds(target)
+        return _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed, started, t_start,
+                           force)
+
+
+def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed, started, t_start,
+                force) -> RunResult:
+    """The body of :func:`run_report`, holding the report's lock."""
+    from trialkit.report import publish
+
     results = [NotebookResult(nb.stem) for nb in notebooks]
     prog = progress if isinstance(progress, Progress) else (Progress(results) if progress else None)
     if isinstance(progress, Progress):
         prog.results = {r.name: r for r in results}
-
-    target.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{target.name}.build-", dir=target.parent))
+    build = new_build_folder(target)
     ok = False
+    pool = None
     try:
         dataset_param = "simulate" if params.simulate else _rel_or_abs(_resolve_input(params.dataset), target)
         jobs_list = []
@@ -1127,10 +1414,17 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
                 _set_status(prog, stem, by_name[stem], "reused")
         ordered = _longest_first([j for j in jobs_list if j.name not in reused], target)
         # kernels start (and import their notebook's modules) while the inputs are prepared
+        # a dataset is validated once, here; the kernels read the validated tables (trialkit.data.handoff)
+        handoff = None if params.simulate else {HANDOFF_ENV: str(build / KERNEL_INPUT)}
         pool = NotebookPool(ordered, n_jobs, progress=prog, cell_timeout=params.cell_timeout, warm=True,
-                            results=[by_name[j.name] for j in ordered]).start()
+                            results=[by_name[j.name] for j in ordered], env=handoff).start()
         try:
             info = info or _prepare_inputs(params, build, prog)
+            explicit = {nb: dict(values) for nb, values in params.notebook_parameters.items()}
+            check_horizons(info["horizons"], info["last_follow_up"], explicit, source=str(params.source),
+                           from_params=(params.horizons or {}).keys(), study_file=info["study_file"])
+        except RunInterrupted:
+            raise
         except BaseException:
             pool.abort()
             raise
@@ -1139,34 +1433,71 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
                       + (f"; {len(reused)} reused (inputs unchanged)" if reused else ""))
         pool.release()
         pool.join()
+        n_used, pool = pool.n_jobs, None  # joined: nothing left to kill on an interruption
+        shutil.rmtree(build / KERNEL_INPUT, ignore_errors=True)  # never published
         failed = [r for r in results if r.status == "failed"]
         if failed:
-            kept = _keep_failed(build, target) if keep_failed else None
+            kept = None
+            if keep_failed:
+                try:
+                    kept = _keep_failed(build, target)
+                except (OSError, shutil.Error):  # e.g. the disk is full: the failure itself matters more
+                    partial = target.with_name(f"{target.name}.failed")
+                    if is_build_folder(partial):
+                        shutil.rmtree(partial, ignore_errors=True)
             raise NotebookFailed(failed, kept)
         number_captions(build, [nb.stem for nb in notebooks])  # Table S1, Figure S1, ... in reading order
         publish.write_index(build, params=params, notebooks=[nb.stem for nb in notebooks],
                             study_title=info["study_title"], dataset_source=info["dataset_source"])
-        if not params.allow_listings:
-            if prog is not None:
-                prog.note("checking the rendered outputs for subject identifiers")
-            publish.check_privacy(build, info["subject_ids"], [nb.stem for nb in notebooks])
         finished = _dt.datetime.now(_dt.timezone.utc)
         manifest = publish.write_manifest(
             build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
             injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
-            wall_seconds=time.perf_counter() - t_start, jobs=pool.n_jobs, root=project_root(), t0=t_start)
+            wall_seconds=time.perf_counter() - t_start, jobs=n_used, root=project_root(), t0=t_start)
         manifest = inputs.record_hashes(build, manifest, hashes or inputs.notebook_hashes(
             notebooks, injected_all, info["inputs"], build, code=params.code))
-        replace_dir(build, target)
+        if not params.allow_listings:
+            if prog is not None:
+                prog.note("checking every published file for subject identifiers")
+            # a simulated run publishes its synthetic dataset in data/ on purpose
+            publish.check_privacy(build, info["subject_ids"], [nb.stem for nb in notebooks],
+                                  skip=("data",) if params.simulate else ())
+        (build / BUILD_MARKER).unlink()  # the signed manifest marks the folder as the kit's from now on
+        with _signals_blocked():  # the swap is two renames: not to be split by a signal
+            replace_dir(build, target)
         ok = True
         if prog is not None:
             prog.note(f"report published in {target}")
         return RunResult(target=target, notebooks=results, manifest=manifest)
+    except RunInterrupted:
+        if pool is not None:
+            pool.kill()
+        raise
     finally:
         if prog is not None and not isinstance(progress, Progress):
             prog.close()
         if not ok and build.exists():
             shutil.rmtree(build, ignore_errors=True)
+
+
+class _signals_blocked:
+    """Hold SIGINT and SIGTERM back (delivered on exit) while a few file-system steps must finish."""
+
+    def __enter__(self):
+        import signal
+
+        self.sigs = {signal.SIGINT, signal.SIGTERM}
+        self.ok = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
+        if self.ok:
+            signal.pthread_sigmask(signal.SIG_BLOCK, self.sigs)
+        return self
+
+    def __exit__(self, *exc):
+        import signal
+
+        if self.ok:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, self.sigs)
+        return False
 
 
 def _longest_first(jobs: list[NotebookJob], target: Path) -> list[NotebookJob]:
@@ -1190,9 +1521,12 @@ def _longest_first(jobs: list[NotebookJob], target: Path) -> list[NotebookJob]:
     return unknown + sorted((j for j in jobs if j.name in seconds), key=lambda j: -seconds[j.name])
 
 
-def _keep_failed(build: Path, target: Path) -> Path:
+def _keep_failed(build: Path, target: Path) -> Path | None:
+    """Copy the failed build (without ``data/``) to ``<target>.failed``, replacing only a kept build."""
     kept = target.with_name(f"{target.name}.failed")
-    if kept.exists():
+    if kept.exists() or kept.is_symlink():
+        if not (kept.is_dir() and not kept.is_symlink() and (is_build_folder(kept) or is_report_folder(kept))):
+            return None  # not the kit's: never replaced
         shutil.rmtree(kept)
     shutil.copytree(build, kept, ignore=shutil.ignore_patterns("data"))
     return kept

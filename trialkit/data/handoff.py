@@ -1,0 +1,154 @@
+"""A validated dataset handed from one process to others: validate once, read many times.
+
+``trialkit run`` validates the dataset once in the driver, then writes the validated tables with
+:func:`write_validated` (Parquet, every column already in its contract type) into the build folder;
+each notebook's ``trialkit.load`` of that folder (:func:`read_validated`) reads them back without
+coercing or checking again. The folder carries ``validated.json``: the kit's version, the warnings
+of the validation, and the SHA-256 of every table and of the study file. :func:`read_validated`
+takes the fast path only when all of them match (same kit version, files untouched, and the study
+file asked for is the one stored); otherwise ``load`` validates the folder like any Parquet dataset.
+
+Examples
+--------
+>>> import tempfile, pathlib
+>>> from trialkit.simulate import simulate
+>>> trial = simulate(seed=3)
+>>> folder = write_validated(trial, pathlib.Path(tempfile.mkdtemp()) / "validated")
+>>> sorted(p.name for p in folder.iterdir())[:3], (folder / "validated.json").is_file()
+(['adverse_events.parquet', 'events.parquet', 'infusions.parquet'], True)
+>>> again = read_validated(folder)
+>>> again.subjects.equals(trial.subjects), again.labs.equals(trial.labs), again.study.id == trial.study.id
+(True, True, True)
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from importlib import metadata
+from pathlib import Path
+
+import pandas as pd
+
+from trialkit.data.trial import TABLES, Trial
+
+__all__ = ["STAMP", "HANDOFF_ENV", "write_validated", "read_validated"]
+
+#: The stamp file of a validated hand-off folder.
+STAMP = "validated.json"
+#: Environment variable naming a hand-off folder: ``trialkit.load`` of the dataset it was made from
+#: reads the folder instead (the report runner sets it for its kernels).
+HANDOFF_ENV = "TRIALKIT_VALIDATED"
+_GENERATOR = "trialkit validated dataset"
+
+
+def _version() -> str:
+    try:
+        return metadata.version("trialkit")
+    except metadata.PackageNotFoundError:  # pragma: no cover - not installed
+        return "unknown"
+
+
+def _sha(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def write_validated(trial: Trial, dest: str | Path, study_file: str | Path | None = None,
+                    dataset: str | Path | None = None) -> Path:
+    """Write a validated :class:`Trial` (tables as Parquet, dtypes kept) with its stamp into ``dest``.
+
+    Parameters
+    ----------
+    trial : Trial
+        Validated (``trialkit.load`` / ``build_trial`` / ``simulate`` returned it).
+    dest : path
+        A new folder.
+    study_file : path, optional
+        The study file to store as ``study.yaml`` (default: the trial's study written out). Give
+        the file the readers will name, so that :func:`read_validated` recognises it.
+    dataset : path, optional
+        The dataset (folder or workbook) the tables were validated from: a reader must then name
+        it (``read_validated(..., dataset=...)``) to get them.
+
+    Returns
+    -------
+    Path
+        ``dest``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from trialkit.simulate import simulate
+    >>> folder = write_validated(simulate(seed=1), pathlib.Path(tempfile.mkdtemp()) / "v")
+    >>> sorted(json.loads((folder / STAMP).read_text())["tables"])
+    ['adverse_events', 'events', 'infusions', 'labs', 'subjects', 'symptoms']
+    """
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=False)
+    hashes = {}
+    for name, df in trial.tables().items():
+        if df is None:
+            continue
+        path = dest / f"{name}.parquet"
+        df.to_parquet(path, index=False, engine="pyarrow")
+        hashes[name] = _sha(path)
+    if study_file is None and trial.study.path and Path(trial.study.path).is_file():
+        study_file = trial.study.path
+    if study_file is not None:
+        (dest / "study.yaml").write_bytes(Path(study_file).read_bytes())
+    else:
+        (dest / "study.yaml").write_text(trial.study.to_yaml(), encoding="utf-8", newline="\n")
+    stamp = {"generator": _GENERATOR, "trialkit": _version(), "source": trial.source,
+             "warnings": list(trial.warnings), "tables": hashes, "study": _sha(dest / "study.yaml"),
+             "truth": trial.truth, "dataset": str(Path(dataset).resolve()) if dataset is not None else None}
+    (dest / STAMP).write_text(json.dumps(stamp, indent=1, default=str) + "\n", encoding="utf-8")
+    return dest
+
+
+def read_validated(path: str | Path, study=None, dataset: str | Path | None = None) -> Trial | None:
+    """The :class:`Trial` of a hand-off folder, or ``None`` when it is not one (or not intact).
+
+    ``study``: the study file the caller asks for (a path), or ``None`` for the stored one; a
+    different file, or a :class:`~trialkit.study.Study` object, means ``None`` (validate instead).
+    ``dataset``: the dataset the caller asks for; it must be the one the folder was made from
+    (when the folder records one).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> read_validated(tempfile.mkdtemp()) is None       # no stamp: an ordinary dataset folder
+    True
+    """
+    from trialkit.study import load_study
+
+    path = Path(path)
+    try:
+        stamp = json.loads((path / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stamp, dict) or stamp.get("generator") != _GENERATOR or stamp.get("trialkit") != _version():
+        return None
+    if stamp.get("dataset") is not None and (dataset is None or str(Path(dataset).resolve()) != stamp["dataset"]):
+        return None
+    study_path = path / "study.yaml"
+    if study is not None:
+        if not isinstance(study, (str, Path)) or not Path(study).is_file():
+            return None
+        study_path = Path(study)
+    try:
+        if _sha(study_path) != stamp.get("study"):
+            return None
+        tables = {}
+        for name, digest in (stamp.get("tables") or {}).items():
+            if name not in TABLES or _sha(path / f"{name}.parquet") != digest:
+                return None
+            tables[name] = pd.read_parquet(path / f"{name}.parquet", engine="pyarrow")
+    except OSError:
+        return None
+    if not {"subjects", "labs", "events"} <= set(tables):
+        return None
+    return Trial(study=load_study(study_path), source=stamp.get("source"), warnings=tuple(stamp.get("warnings", ())),
+                 truth=stamp.get("truth"), **tables)
