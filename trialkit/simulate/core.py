@@ -173,7 +173,7 @@ def simulate_survival(study: Study, sc: Scenario, seed: int,
     True
     >>> fu.event_day[:3].tolist(), fu.observed[:3].tolist()
     ([16964, 100, 2761], [False, True, False])
-    >>> events_table(fu, tables["subjects"]["subject_id"]).equals(tables["events"])
+    >>> events_table(fu, tables["subjects"]["subject_id"].array).equals(tables["events"])
     True
     """
     rng = _streams(seed)
@@ -198,10 +198,10 @@ def events_table(fu: events.FollowUp, sid) -> pd.DataFrame:
     --------
     >>> arm, fu = simulate_survival(load_study(), load_scenario("default"), seed=1, n_subjects=2)
     >>> events_table(fu, pd.array(["S001", "S002"], dtype="str"))
-      subject_id         event  day               detail
-    0       S001  last_contact  335            completed
-    1       S002         death  100  multi-organ failure
-    2       S002  last_contact  100                 died
+      subject_id         event  day     detail
+    0       S001  last_contact  336  completed
+    1       S002         death   28     sepsis
+    2       S002  last_contact   28       died
     """
     n = len(fu.last_day)
     idx = np.arange(n)
