@@ -389,7 +389,8 @@ def test_power_parser_options():
     assert (a.scenario, a.n_trials, a.n_subjects, a.jobs, a.out, a.scheduler, a.seed) == (
         "params/scenarios/null.yaml", 7, [60, 120], 2, "x", "tcp://h:8786", 3)
     d = _parser().parse_args(["power"])
-    assert (d.n_trials, d.jobs, d.scheduler, d.labs, d.null) == (1000, 1, None, None, False)
+    assert (d.n_trials, d.jobs, d.scheduler, d.labs, d.null, d.engine) == (1000, 1, None, None, False, "auto")
+    assert _parser().parse_args(["power", "--engine", "per-trial"]).engine == "per-trial"
     with pytest.raises(SystemExit):
         _parser().parse_args(["power", "--n-trials", "many"])
 
@@ -418,7 +419,8 @@ def test_power_command_rejects_bad_input(capsys):
     assert "factors are msc, pe" in capsys.readouterr().err
     for argv, fragment in ((["--n-subjects", "120", "0"], "--n-subjects must be positive"),
                            (["--hr", "-1"], "--hr must be positive"), (["--alpha", "1.5"], "--alpha must be"),
-                           (["--jobs", "0"], "--jobs must be"), (["--seed", "-3"], "--seed must be")):
+                           (["--jobs", "0"], "--jobs must be"), (["--seed", "-3"], "--seed must be"),
+                           (["--engine", "batch", "--labs"], "--labs needs --engine per-trial")):
         a = _parser().parse_args(["power", "--n-trials", "1", "--no-progress", *argv])
         assert a.func(a) == 2
         assert fragment in capsys.readouterr().err
