@@ -19,9 +19,8 @@ What it measures:
 2. **Trials per second, side by side** (the default design, the runner's default analyses: global
    and pairwise log-rank, Cox main effects, Cox with interaction; ``n_jobs`` loky workers, started
    by a small first run whose time is reported): the per-trial path on ``--per-trial-trials`` trials,
-   then the batch engine on
-   ``--trials`` trials (target: 10,000 trials in under 60 s on 2 cores), then the per-trial path
-   again, so that the ratio compares runs made under the same load; peak RSS over the process tree.
+   then the batch engine on ``--trials`` trials (target: 10,000 trials in under 60 s on 2 cores),
+   then the per-trial path again, so that the ratio compares runs made under the same load; peak RSS over the process tree.
    The batch results are checked against the per-trial path's on the replicates both ran.
 3. **Notebook 05's workload** with its default parameters (read from the notebook's parameters
    cell; one process, ``n_jobs = 1``, as the report runs it): the main and null runs, the two power
