@@ -15,9 +15,17 @@ Reproducibility: replicate ``i`` uses the seed ``replicate_seeds(seed, n)[i]``, 
 runs it, so the results are identical for any ``n_jobs``, any scheduler, and the first ``m`` of
 ``n`` replicates are the ``m`` replicates of a smaller run.
 
-Speed: a replicate that needs only the survival analyses simulates only the ``subjects`` and
-``events`` tables (``tables="auto"``), with the simulator's own components and random streams, so
-they are identical to those of :func:`trialkit.simulate.simulate` (checked in
+Engines: by default (``engine="auto"``) a run of survival analyses only goes to the batch engine
+(:mod:`trialkit.design.batch`): each chunk of replicates is simulated as (replicate × subject)
+arrays with the same streams, and analysed together (about 3 ms per trial instead of about 50);
+a replicate it cannot fit exactly as lifelines would (e.g. an arm without events) is re-run here,
+per trial. Runs with the lab models (``"labs"``), ``tables="all"`` or ``validate=True`` use the
+per-trial path: :func:`run_replicate` per replicate. The two engines give the same rows to about
+1e-13 (``tests/test_design.py``).
+
+Speed of the per-trial path: a replicate that needs only the survival analyses simulates only the
+``subjects`` and ``events`` tables (``tables="auto"``), with the simulator's own components and
+random streams, so they are identical to those of :func:`trialkit.simulate.simulate` (checked in
 ``tests/test_design.py``); and simulated tables are not re-validated (the simulator's output is
 validated by its own tests). ``validate=True`` takes the slow, fully validated path.
 
