@@ -383,8 +383,8 @@ def _solve(h: np.ndarray, g: np.ndarray, active: np.ndarray) -> tuple[np.ndarray
     except np.linalg.LinAlgError:
         for i in idx:
             try:
-                np.linalg.cholesky(-h[i])
-                delta[i] = np.linalg.solve(-h[i], g[i])
+                np.linalg.cholesky(-h[i:i + 1])
+                delta[i] = np.linalg.solve(-h[i:i + 1], g[i:i + 1, :, None])[0, :, 0]  # as in the stack
             except np.linalg.LinAlgError:
                 failed[i] = True
     failed |= active & ~np.isfinite(delta).all(axis=1)

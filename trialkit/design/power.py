@@ -524,10 +524,12 @@ def _engine(spec: DesignSpec, engine: str) -> str:
 # ------------------------------------------------------------------------------------------------
 # many replicates
 # ------------------------------------------------------------------------------------------------
-def _chunks(items: list, n_jobs: int, chunk_size: int | None, engine: str = "per-trial") -> list[list]:
+def _chunks(items: list, n_jobs: int, chunk_size: int | None, engine: str = "per-trial",
+            n_subjects: int = 120) -> list[list]:
     if chunk_size is None:
         per_task = 4 if engine == "per-trial" else 2  # tasks per worker
-        most = 25 if engine == "per-trial" else 500  # replicates per task
+        # replicates per task; a batch holds about 13 floats per subject and replicate in each array
+        most = 25 if engine == "per-trial" else max(1, min(500, 120_000 // max(1, n_subjects)))
         chunk_size = max(1, min(most, math.ceil(len(items) / max(1, per_task * n_jobs))))
     return [items[i:i + chunk_size] for i in range(0, len(items), chunk_size)]
 
@@ -625,7 +627,9 @@ def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects
         with _connect(scheduler) as client:
             workers = _n_workers(n_jobs, client)
             run = _run_batch_chunk if engine == "batch" else _run_chunk
-            for done, block in _map(run, spec, _chunks(items, workers, chunk_size, engine), n_jobs, client):
+            per_trial = int(spec.truth.get("n_subjects") or 120)
+            chunks = _chunks(items, workers, chunk_size, engine, per_trial)
+            for done, block in _map(run, spec, chunks, n_jobs, client):
                 parts.extend(block)
                 if bar is not None:
                     bar.update(done)
