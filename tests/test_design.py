@@ -1,9 +1,11 @@
 """Design simulation (trialkit.design): replicate runner, operating characteristics, CLI.
 
 The two statistical checks of issue 8 run here on fixed seeds: the type I error of the global
-log-rank test over 2,000 null trials, and the coverage of the Cox 95% CI of the UC-MSC hazard ratio
-over 1,000 default trials. They use two worker processes and take a few minutes on a busy 2-core
-machine; larger runs are recorded in benchmarks/README.md.
+log-rank test (and the coverage of the Cox 95% CIs) over 2,000 null trials, and the coverage of the
+Cox 95% CI of the UC-MSC hazard ratio over 2,000 default trials, both on the batch engine (the
+runner's default; a few seconds each). The
+batch engine is checked against the per-trial path (lifelines, the numpy log-rank) replicate by
+replicate; larger runs are recorded in benchmarks/README.md.
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import pytest
 import yaml
 
 from conftest import run_notebook
+from trialkit.design import batch as bt
 from trialkit.design import power as pw
 from trialkit.design import summaries as sm
 from trialkit.design.cli import OUTPUT_FILES, add_power_parser
@@ -146,51 +149,164 @@ def test_failed_analysis_is_recorded_not_raised(monkeypatch):
         raise np.linalg.LinAlgError("singular")
 
     monkeypatch.setattr(pw, "analyze_trial", boom)
-    res = pw.run_replicates("default", n_trials=2, seed=1)
+    res = pw.run_replicates("default", n_trials=2, seed=1, engine="per-trial")
     assert res["analysis"].tolist() == ["error", "error"] and res["term"].eq("LinAlgError").all()
     oc = sm.operating_characteristics(pd.concat([res, _fake_results()], ignore_index=True))
     assert oc.empty is False
 
 
 # ------------------------------------------------------------------------------------------------
+# the batch engine against the per-trial path
+# ------------------------------------------------------------------------------------------------
+def _assert_same_results(batch: pd.DataFrame, per_trial: pd.DataFrame) -> None:
+    """Identical rows, labels, flags and integer columns; floats to 1e-8 (they agree to about 1e-13)."""
+    pd.testing.assert_frame_equal(batch, per_trial, check_exact=False, rtol=1e-8, atol=1e-10)
+    floats = [c for c in pw.RESULT_COLUMNS if batch[c].dtype.kind == "f"]
+    assert (batch[floats].isna() == per_trial[floats].isna()).all().all()  # NaN exactly where it was
+
+
+def test_batch_simulates_the_per_trial_data():
+    from trialkit.derive.tte import time_to_event
+
+    for spec in (pw.design_spec("default"), pw.design_spec(two_arm_scenario(), study=TWO_ARM_STUDY)):
+        seeds = pw.replicate_seeds(3, 4)
+        sv = bt.simulate_replicates(spec, seeds)
+        for r, seed in enumerate(seeds):
+            tte = time_to_event(simulate(study=spec.study, scenario=spec.scenario, seed=seed))
+            assert [spec.study.arm_ids[a] for a in sv.arm[r]] == tte["arm"].tolist()
+            np.testing.assert_array_equal(sv.time[r], tte["time"].to_numpy())
+            np.testing.assert_array_equal(sv.event[r], tte["event"].to_numpy() == 1)
+
+
+def test_batch_engine_equals_the_per_trial_path_replicate_by_replicate():
+    batch = pw.run_replicates("default", n_trials=40, seed=21, engine="batch")
+    per_trial = pw.run_replicates("default", n_trials=40, seed=21, engine="per-trial")
+    assert set(batch["analysis"]) == {"logrank", "cox_main", "cox_interaction"} and batch["coef"].notna().sum() == 200
+    _assert_same_results(batch, per_trial)
+    two = {"scenario": two_arm_scenario(), "study": TWO_ARM_STUDY, "n_trials": 10, "seed": 2}
+    _assert_same_results(pw.run_replicates(**two, engine="batch"), pw.run_replicates(**two, engine="per-trial"))
+
+
+def test_batch_flags_non_estimable_replicates_exactly_as_today():
+    """16 subjects (4 per arm): arms without events, i.e. monotone likelihoods, are common."""
+    spec = pw.design_spec("default", n_subjects=16)
+    seeds = pw.replicate_seeds(2, 30)
+    _, redo = bt.analyze_replicates(spec, range(30), seeds)
+    assert 3 <= redo.sum() < 30  # flagged: handed to the per-trial path
+    batch = pw.run_replicates("default", n_trials=30, n_subjects=16, seed=2)
+    per_trial = pw.run_replicates("default", n_trials=30, n_subjects=16, seed=2, engine="per-trial")
+    cox = batch[batch["analysis"].str.startswith("cox")]
+    assert cox["coef"].isna().sum() >= 3  # "not estimable" terms: NaN, as the per-trial path reports them
+    _assert_same_results(batch, per_trial)
+
+
+def test_batch_fallback_records_a_failed_analysis(monkeypatch):
+    """A flagged replicate goes through analyze_trial; if that fails, the replicate is an error row."""
+    def boom(*a, **k):
+        raise np.linalg.LinAlgError("singular")
+
+    monkeypatch.setattr(pw, "analyze_trial", boom)
+    spec = pw.design_spec("default", n_subjects=16)
+    seeds = pw.replicate_seeds(2, 12)
+    _, redo = bt.analyze_replicates(spec, range(12), seeds)
+    res = pw.run_replicates("default", n_trials=12, n_subjects=16, seed=2)
+    errors = res.loc[res["analysis"] == "error", "replicate"].tolist()
+    assert errors == np.flatnonzero(redo).tolist() and 0 < len(errors) < 12
+    assert res["replicate"].is_monotonic_increasing
+
+
+def test_batch_statistics_on_tied_data_equal_lifelines_and_the_numpy_logrank():
+    """Heavy ties (times in weeks), three arms, one factor-coded Cox model: every replicate."""
+    from trialkit.stats import survival as sv
+
+    rng = np.random.default_rng(5)
+    r, n = 25, 45
+    arm = np.tile(np.repeat([0, 1, 2], 15), (r, 1))
+    time = np.ceil(rng.exponential(20 / np.array([1.0, 0.6, 1.4])[arm]) / 7) * 7
+    event = rng.random((r, n)) < 0.7
+    time = np.minimum(time, 70.0)
+    event &= time < 70.0
+    s = bt.sort_replicates(bt.SurvivalReplicates(arm=arm, time=time, event=event))
+    design = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    fit = bt.cox_replicates(s, design)
+    lr = bt.logrank_replicates(s, k=3, control=0)
+    assert fit.ok.all()
+    for i in range(r):
+        d = pd.DataFrame({"arm": np.array(["c", "a", "b"])[arm[i]], "time": time[i], "event": event[i].astype(int)})
+        d["a"], d["b"] = (d["arm"] == "a").astype(float), (d["arm"] == "b").astype(float)
+        ref = sv.cox_model(d, ["a", "b"]).table
+        np.testing.assert_allclose(fit.coef[i], ref["coef"], rtol=1e-8, atol=1e-12)
+        np.testing.assert_allclose(fit.se[i], ref["se"], rtol=1e-8, atol=1e-12)
+        lrt = sv.logrank(d, groups=["c", "a", "b"])
+        np.testing.assert_allclose([lr["global"][i], *lr["pairwise"][i]], lrt["statistic"], rtol=1e-8, atol=1e-12)
+        assert [int(d["event"].sum()), *lr["pair_events"][i]] == lrt["events"].tolist()
+
+
+def test_engine_choice():
+    assert pw._engine(pw.design_spec("default"), "auto") == "batch"
+    assert pw._engine(pw.design_spec("default", analyses=("labs",)), "auto") == "per-trial"
+    with pytest.raises(ValueError, match="engine 'batch' runs the survival analyses only"):
+        pw.run_replicates("default", n_trials=1, analyses=("labs",), engine="batch")
+    with pytest.raises(ValueError, match="expected one of"):
+        pw.run_replicates("default", n_trials=1, engine="fast")
+
+
+# ------------------------------------------------------------------------------------------------
 # reproducibility across workers and schedulers
 # ------------------------------------------------------------------------------------------------
 def test_same_results_with_one_or_two_workers_and_by_chunk():
-    a = pw.run_replicates("default", n_trials=10, seed=9, n_jobs=1)
-    b = pw.run_replicates("default", n_trials=10, seed=9, n_jobs=2, chunk_size=3)
-    pd.testing.assert_frame_equal(a, b, check_exact=True)
-    c = pw.run_replicates("default", n_trials=4, seed=9, start=6)  # extending a run
-    pd.testing.assert_frame_equal(a[a["replicate"] >= 6].reset_index(drop=True), c, check_exact=True)
+    a = pw.run_replicates("default", n_trials=30, seed=9, n_jobs=1)
+    for kw in ({"n_jobs": 2, "chunk_size": 7}, {"chunk_size": 1}):
+        pd.testing.assert_frame_equal(a, pw.run_replicates("default", n_trials=30, seed=9, **kw), check_exact=True)
+    c = pw.run_replicates("default", n_trials=4, seed=9, start=26)  # extending a run
+    pd.testing.assert_frame_equal(a[a["replicate"] >= 26].reset_index(drop=True), c, check_exact=True)
+    p1 = pw.run_replicates("default", n_trials=4, seed=9, engine="per-trial")
+    p2 = pw.run_replicates("default", n_trials=4, seed=9, engine="per-trial", n_jobs=2, chunk_size=3)
+    pd.testing.assert_frame_equal(p1, p2, check_exact=True)
 
 
 @pytest.mark.filterwarnings("ignore:Starting with pandas version 4.0")  # lifelines, in dask's worker threads
-def test_dask_local_cluster_gives_identical_results():
+def test_dask_local_cluster_gives_the_joblib_tables():
+    """A scheduler and two workers on 127.0.0.1 (TCP), started and shut down here: the replicate
+    results and the operating-characteristics tables are identical to the joblib (loky) run."""
     from distributed import Client, LocalCluster
 
-    ref = pw.run_replicates("default", n_trials=6, seed=4)
-    with LocalCluster(processes=False, n_workers=1, threads_per_worker=2, dashboard_address=None) as cluster, \
-            Client(cluster) as client:
-        by_client = pw.run_replicates("default", n_trials=6, seed=4, scheduler=client)
-        by_address = pw.run_replicates("default", n_trials=6, seed=4, scheduler=cluster.scheduler_address)
-    pd.testing.assert_frame_equal(ref, by_client, check_exact=True)
-    pd.testing.assert_frame_equal(ref, by_address, check_exact=True)
+    kw = {"n_trials": 40, "seed": 4, "chunk_size": 6}
+    ref = pw.run_replicates("default", n_jobs=2, **kw)
+    ref_pt = pw.run_replicates("default", n_trials=4, seed=4, n_jobs=2, engine="per-trial")
+    with LocalCluster(host="127.0.0.1", protocol="tcp", processes=False, n_workers=2, threads_per_worker=1,
+                      dashboard_address=None) as cluster, Client(cluster) as client:
+        assert cluster.scheduler_address.startswith("tcp://127.0.0.1:") and len(client.nthreads()) == 2
+        by_client = pw.run_replicates("default", scheduler=client, **kw)
+        by_address = pw.run_replicates("default", scheduler=cluster.scheduler_address, **kw)
+        by_client_pt = pw.run_replicates("default", n_trials=4, seed=4, scheduler=client, engine="per-trial")
+    for got in (by_client, by_address):
+        pd.testing.assert_frame_equal(ref, got, check_exact=True)
+        for table in (sm.power_table, sm.bias_coverage, sm.type_one_error):
+            pd.testing.assert_frame_equal(table(ref), table(got), check_exact=True)
+    pd.testing.assert_frame_equal(ref_pt, by_client_pt, check_exact=True)
 
 
 # ------------------------------------------------------------------------------------------------
 # the statistical checks of issue 8
 # ------------------------------------------------------------------------------------------------
-def test_type_one_error_of_the_global_logrank_under_null():
-    res = pw.run_replicates("null", n_trials=2000, seed=8, analyses=("logrank",), n_jobs=2)
-    t1 = sm.type_one_error(res).set_index("term")
-    assert t1.loc["global", "n"] == 2000
-    assert 0.04 <= t1.loc["global", "estimate"] <= 0.06
-    assert (t1["estimate"] > 0.03).all() and (t1["estimate"] < 0.07).all()  # each pairwise test too
+def test_type_one_error_and_coverage_over_2000_null_trials():
+    """On the batch engine (the default): the global log-rank test's type I error and the coverage of
+    the Cox 95% CIs (true hazard ratio 1) over 2,000 trials of the null scenario."""
+    res = pw.run_replicates("null", n_trials=2000, seed=8, analyses=("logrank", "cox_main"), n_jobs=2)
+    t1 = sm.type_one_error(res).set_index(["analysis", "term"])
+    assert t1.loc[("logrank", "global"), "n"] == 2000
+    assert 0.04 <= t1.loc[("logrank", "global"), "estimate"] <= 0.06
+    assert (t1["estimate"] > 0.03).all() and (t1["estimate"] < 0.07).all()  # each pairwise test, each Cox term too
+    bc = sm.bias_coverage(res).set_index("term")
+    assert set(bc.index) == {"msc", "pe"} and (bc["n"] == 2000).all() and (bc["truth"] == 1.0).all()
+    assert bc["estimate"].between(0.93, 0.97).all()
 
 
 def test_coverage_of_the_cox_ci_for_the_msc_hazard_ratio():
-    res = pw.run_replicates("default", n_trials=1000, seed=8, analyses=("cox_main",), n_jobs=2)
+    res = pw.run_replicates("default", n_trials=2000, seed=8, analyses=("cox_main",), n_jobs=2)
     bc = sm.bias_coverage(res).set_index("term")
-    assert bc.loc["msc", "n"] == 1000 and bc.loc["msc", "truth"] == 0.6
+    assert bc.loc["msc", "n"] == 2000 and bc.loc["msc", "truth"] == 0.6
     assert 0.93 <= bc.loc["msc", "estimate"] <= 0.97
     assert abs(bc.loc["msc", "bias"]) < 0.05  # log-HR bias: small against its SE of about 0.31
     assert bc.loc["msc", "model_se"] == pytest.approx(bc.loc["msc", "empirical_se"], rel=0.1)
@@ -279,7 +395,8 @@ def test_power_parser_options():
     assert (a.scenario, a.n_trials, a.n_subjects, a.jobs, a.out, a.scheduler, a.seed) == (
         "params/scenarios/null.yaml", 7, [60, 120], 2, "x", "tcp://h:8786", 3)
     d = _parser().parse_args(["power"])
-    assert (d.n_trials, d.jobs, d.scheduler, d.labs, d.null) == (1000, 1, None, None, False)
+    assert (d.n_trials, d.jobs, d.scheduler, d.labs, d.null, d.engine) == (1000, 1, None, None, False, "auto")
+    assert _parser().parse_args(["power", "--engine", "per-trial"]).engine == "per-trial"
     with pytest.raises(SystemExit):
         _parser().parse_args(["power", "--n-trials", "many"])
 
@@ -308,7 +425,8 @@ def test_power_command_rejects_bad_input(capsys):
     assert "factors are msc, pe" in capsys.readouterr().err
     for argv, fragment in ((["--n-subjects", "120", "0"], "--n-subjects must be positive"),
                            (["--hr", "-1"], "--hr must be positive"), (["--alpha", "1.5"], "--alpha must be"),
-                           (["--jobs", "0"], "--jobs must be"), (["--seed", "-3"], "--seed must be")):
+                           (["--jobs", "0"], "--jobs must be"), (["--seed", "-3"], "--seed must be"),
+                           (["--engine", "batch", "--labs"], "--labs needs --engine per-trial")):
         a = _parser().parse_args(["power", "--n-trials", "1", "--no-progress", *argv])
         assert a.func(a) == 2
         assert fragment in capsys.readouterr().err

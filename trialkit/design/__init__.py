@@ -1,8 +1,11 @@
 """Design simulation: power, type I error, bias and coverage over many simulated trials.
 
-:mod:`~trialkit.design.power` runs the replicates (simulate a trial, analyse it with the efficacy
-analyses; reproducible per-replicate seeds; joblib or a Dask cluster), and
-:mod:`~trialkit.design.summaries` turns their results into operating characteristics and power
+:mod:`~trialkit.design.power` runs the replicates (reproducible per-replicate seeds; joblib or a Dask
+cluster) on one of two engines that draw the same simulated trials and give the same results:
+:mod:`~trialkit.design.batch` simulates and analyses the survival part of many replicates at once as
+arrays (the default), and the per-trial path analyses one :class:`~trialkit.Trial` at a time with the
+efficacy notebook's functions (needed for the lab models; the reference in the tests).
+:mod:`~trialkit.design.summaries` turns the results into operating characteristics and power
 curves. ``trialkit power`` (:mod:`~trialkit.design.cli`) is the command line.
 """
 from trialkit.design.power import (ANALYSES, DEFAULT_ANALYSES, PRIMARY_ANALYSES, analyze_trial, null_scenario,

@@ -43,8 +43,8 @@ def add_power_parser(subparsers) -> argparse.ArgumentParser:
     >>> power.prog
     'trialkit power'
     >>> args = parser.parse_args(["power", "--null", "--hr", "0.5", "0.7", "--labs"])
-    >>> args.null, args.hr, args.labs, args.n_trials, args.func is cmd_power
-    (True, [0.5, 0.7], [], 1000, True)
+    >>> args.null, args.hr, args.labs, args.n_trials, args.engine, args.func is cmd_power
+    (True, [0.5, 0.7], [], 1000, 'auto', True)
     """
     p = subparsers.add_parser(
         "power", help="simulate many trials of the design and report power, type I error, bias and coverage",
@@ -62,8 +62,11 @@ def add_power_parser(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--null", action="store_true",
                    help="also simulate the scenario without any effect (type I error)")
     p.add_argument("--labs", nargs="*", metavar="PARAM",
-                   help="also analyse these labs with the repeated-measures model (slow; default labs TBIL ALB "
-                        "when the option is given without names)")
+                   help="also analyse these labs with the repeated-measures model (slow: one trial at a time; "
+                        "default labs TBIL ALB when the option is given without names)")
+    p.add_argument("--engine", choices=("auto", "batch", "per-trial"), default="auto",
+                   help="auto (default): the survival analyses of many replicates at once as arrays (batch), "
+                        "one trial at a time (per-trial) with --labs; both give the same results")
     p.add_argument("--jobs", type=int, default=1, help="worker processes (default 1; -1 = all cores)")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="Dask scheduler address (e.g. tcp://host:8786): run the replicates on that cluster")
@@ -95,6 +98,8 @@ def _check_args(args) -> str | None:
         return f"--jobs must be a positive number of workers or -1 (all cores), got {args.jobs}"
     if args.seed is not None and args.seed < 0:
         return f"--seed must be >= 0, got {args.seed}"
+    if args.engine == "batch" and args.labs is not None:
+        return "--engine batch runs the survival analyses only; --labs needs --engine per-trial (or auto)"
     return None
 
 
@@ -161,7 +166,8 @@ def cmd_power(args) -> int:
         for n in sizes:
             parts.append(pw.run_replicates(sc, study=args.study, n_trials=args.n_trials, n_subjects=n, seed=args.seed,
                                            analyses=analyses, labs=labs, alpha=args.alpha, n_jobs=args.jobs,
-                                           scheduler=args.scheduler, progress=not args.no_progress))
+                                           scheduler=args.scheduler, progress=not args.no_progress,
+                                           engine=args.engine))
     res = pd.concat(parts, ignore_index=True)
     power = sm.power_table(res, alpha=args.alpha)
     bc = sm.bias_coverage(res, alpha=args.alpha)

@@ -15,9 +15,17 @@ Reproducibility: replicate ``i`` uses the seed ``replicate_seeds(seed, n)[i]``, 
 runs it, so the results are identical for any ``n_jobs``, any scheduler, and the first ``m`` of
 ``n`` replicates are the ``m`` replicates of a smaller run.
 
-Speed: a replicate that needs only the survival analyses simulates only the ``subjects`` and
-``events`` tables (``tables="auto"``), with the simulator's own components and random streams, so
-they are identical to those of :func:`trialkit.simulate.simulate` (checked in
+Engines: by default (``engine="auto"``) a run of survival analyses only goes to the batch engine
+(:mod:`trialkit.design.batch`): each chunk of replicates is simulated as (replicate × subject)
+arrays with the same streams, and analysed together (about 3 ms per trial instead of about 50);
+a replicate it cannot fit exactly as lifelines would (e.g. an arm without events) is re-run here,
+per trial. Runs with the lab models (``"labs"``), ``tables="all"`` or ``validate=True`` use the
+per-trial path: :func:`run_replicate` per replicate. The two engines give the same rows to about
+1e-13 (``tests/test_design.py``).
+
+Speed of the per-trial path: a replicate that needs only the survival analyses simulates only the
+``subjects`` and ``events`` tables (``tables="auto"``), with the simulator's own components and
+random streams, so they are identical to those of :func:`trialkit.simulate.simulate` (checked in
 ``tests/test_design.py``); and simulated tables are not re-validated (the simulator's output is
 validated by its own tests). ``validate=True`` takes the slow, fully validated path.
 
@@ -41,7 +49,7 @@ import pandas as pd
 
 from trialkit.errors import TrialkitError
 
-__all__ = ["ANALYSES", "PRIMARY_ANALYSES", "DEFAULT_ANALYSES", "RESULT_COLUMNS", "DesignSpec", "replicate_seeds",
+__all__ = ["ANALYSES", "PRIMARY_ANALYSES", "DEFAULT_ANALYSES", "RESULT_COLUMNS", "ENGINES", "DesignSpec", "replicate_seeds",
            "design_spec", "simulate_replicate", "analyze_trial", "run_replicate", "run_replicates",
            "with_effects", "null_scenario", "scenario_truth", "check_scheduler", "SchedulerError",
            "SCHEDULER_TIMEOUT"]
@@ -229,34 +237,17 @@ def design_spec(scenario=None, *, study=None, n_subjects: int | None = None, ana
 # one replicate
 # ------------------------------------------------------------------------------------------------
 def _survival_tables(study, sc, seed: int, n_subjects: int | None) -> dict:
-    """Only ``subjects`` (id, arm) and ``events``, from the simulator's own components and streams.
+    """Only ``subjects`` (id, arm) and ``events``, from the simulator's own components and streams
+    (:func:`trialkit.simulate.core.simulate_survival`): the same arrays as
+    :func:`trialkit.simulate.core.simulate_tables` draws; the other streams are simply not used."""
+    from trialkit.simulate import allocation
+    from trialkit.simulate.core import events_table, simulate_survival
 
-    The same arrays as :func:`trialkit.simulate.core.simulate_tables` draws (its ``allocation``,
-    ``cohort``, ``visits`` and ``events`` streams); the other streams are simply not used.
-    A simulator option ``simulate_tables(..., tables=("subjects", "events"))`` would make this
-    wrapper unnecessary.
-    """
-    from trialkit.simulate import allocation, cohort, events, schedule
-    from trialkit.simulate.core import _events_table, _streams
-    from trialkit.simulate.effects import arm_effects, arm_hazard_ratio
-
-    rng = _streams(seed)
-    sizes, ratio = allocation.arm_sizes(sc, study, n_subjects)
-    arm_idx, _ = allocation.randomize(rng["allocation"], sizes, ratio, sc.block_size)
-    n = len(arm_idx)
-    ids = allocation.subject_ids(n)
-    base = cohort.draw_cohort(rng["cohort"], n, sc)
-    _, z = cohort.severity_z(base, sc)
-    active = arm_effects(sc, study)
-    hr = np.array([arm_hazard_ratio(active[a]) for a in study.arm_ids])[arm_idx]
-    days, _ = schedule.visit_schedule(rng["visits"], study, n, sc)
-    curve = events.PiecewiseSurvival(sc.survival["control"])
-    T, _, _ = events.event_times(rng["events"], z, hr, curve, sc.survival["copula_rho"])
-    fu = events.follow_up(rng["events"], T, days[:, -1], sc)
-    sid = pd.array(ids, dtype="str")
+    arm_idx, fu = simulate_survival(study, sc, seed, n_subjects)
+    sid = pd.array(allocation.subject_ids(len(arm_idx)), dtype="str")
     arms = np.array(study.arm_ids, dtype=object)
     subjects = pd.DataFrame({"subject_id": sid, "arm": pd.array(arms[arm_idx], dtype="str")})
-    return {"subjects": subjects, "events": _events_table(fu, sid)}
+    return {"subjects": subjects, "events": events_table(fu, sid)}
 
 
 _EMPTY_LABS = pd.DataFrame({"subject_id": pd.array([], dtype="str"), "day": np.array([], dtype=np.int64),
@@ -300,6 +291,26 @@ def _truth_hr(truth: dict, term: str) -> float:
     terms = truth["hazard_ratios"]["terms"]
     key = next((t for t in terms if frozenset(t.split("*")) == frozenset(term.split(":"))), None)
     return float(terms[key]) if key is not None else math.nan
+
+
+def _logrank_meta(study, truth: dict | None, comparison: str, group: str | None) -> dict:
+    """The descriptive columns of a log-rank row (``"global"`` or ``"<arm> vs <control>"``)."""
+    arm_hr = (truth or {}).get("hazard_ratios", {}).get("arms_vs_control", {})
+    if comparison == "global":
+        null = len({round(v, 12) for v in arm_hr.values()}) == 1 if arm_hr else None
+        label = f"global log-rank ({len(study.arm_ids)} arms)"
+    else:
+        null = bool(abs(arm_hr[group] - 1) < 1e-12) if group in arm_hr else None
+        label = f"{study.arm_labels[group]} vs {study.arm_labels[study.control_arm]} (log-rank)"
+    return {"analysis": "logrank", "term": comparison, "label": label, "null_true": null, "scale": "chi-square"}
+
+
+def _cox_meta(truth: dict | None, analysis: str, term: str, label: str) -> dict:
+    """The descriptive columns and the truth of a Cox row (``term`` as ``"msc"`` or ``"msc:pe"``)."""
+    hr = _truth_hr(truth, term) if truth else math.nan
+    return {"analysis": analysis, "term": term, "label": label, "truth": hr,
+            "truth_coef": math.log(hr) if hr > 0 else math.nan,
+            "null_true": None if math.isnan(hr) else bool(abs(hr - 1) < 1e-12), "scale": "hazard ratio"}
 
 
 def _truth_lab(truth: dict, lab: str, arm: str) -> float:
@@ -375,19 +386,11 @@ def analyze_trial(trial, *, analyses=DEFAULT_ANALYSES, labs=("TBIL", "ALB"), alp
     rows: list[dict] = []
     tte = time_to_event(trial, endpoint="transplant_free", horizon="primary")
     events = int(tte["event"].sum())
-    arm_hr = (truth or {}).get("hazard_ratios", {}).get("arms_vs_control", {})
     if "logrank" in analyses:
         lr = sv.logrank(tte, groups=study.arm_ids, control=study.control_arm)
         for r in lr.itertuples(index=False):
-            if r.comparison == "global":
-                null = len({round(v, 12) for v in arm_hr.values()}) == 1 if arm_hr else None
-                label = f"global log-rank ({len(study.arm_ids)} arms)"
-            else:
-                null = bool(abs(arm_hr[r.group] - 1) < 1e-12) if r.group in arm_hr else None
-                label = f"{study.arm_labels[r.group]} vs {study.arm_labels[study.control_arm]} (log-rank)"
-            rows.append({"analysis": "logrank", "term": r.comparison, "label": label, "statistic": r.statistic,
-                         "df": float(r.df), "p_value": r.p_value, "null_true": null, "scale": "chi-square",
-                         "events": int(r.events), "n": int(r.n)})
+            rows.append({**_logrank_meta(study, truth, r.comparison, r.group), "statistic": r.statistic,
+                         "df": float(r.df), "p_value": r.p_value, "events": int(r.events), "n": int(r.n)})
     for name, inter in (("cox_main", False), ("cox_interaction", True)):
         if name not in analyses:
             continue
@@ -396,12 +399,9 @@ def analyze_trial(trial, *, analyses=DEFAULT_ANALYSES, labs=("TBIL", "ALB"), alp
         if inter and not t["term"].str.contains(":").any():
             continue  # no identifiable interaction: the same model as cox_main
         for r in t.itertuples(index=False):
-            hr = _truth_hr(truth, r.term) if truth else math.nan
-            rows.append({"analysis": name, "term": r.term, "label": r.label, "estimate": r.estimate,
-                         "ci_low": r.ci_low, "ci_high": r.ci_high, "coef": r.coef, "se": r.se, "statistic": r.z,
-                         "p_value": r.p_value, "truth": hr, "truth_coef": math.log(hr) if hr > 0 else math.nan,
-                         "null_true": None if math.isnan(hr) else bool(abs(hr - 1) < 1e-12),
-                         "scale": "hazard ratio", "events": int(r.events), "n": int(r.n)})
+            rows.append({**_cox_meta(truth, name, r.term, r.label), "estimate": r.estimate, "ci_low": r.ci_low,
+                         "ci_high": r.ci_high, "coef": r.coef, "se": r.se, "statistic": r.z, "p_value": r.p_value,
+                         "events": int(r.events), "n": int(r.n)})
     if "labs" in analyses and labs:
         rows += _lab_rows(trial, labs, truth, alpha, lab_covariance, lab_population)
     out = pd.DataFrame(rows)
@@ -481,6 +481,7 @@ def run_replicate(spec: DesignSpec, replicate: int, seed: int) -> pd.DataFrame:
 
 
 def _run_chunk(spec: DesignSpec, items: list[tuple[int, int]]) -> list[pd.DataFrame]:
+    """Per-trial engine: each replicate simulated and analysed on its own."""
     import warnings
 
     with warnings.catch_warnings():
@@ -488,12 +489,51 @@ def _run_chunk(spec: DesignSpec, items: list[tuple[int, int]]) -> list[pd.DataFr
         return [run_replicate(spec, i, s) for i, s in items]
 
 
+def _run_batch_chunk(spec: DesignSpec, items: list[tuple[int, int]]) -> list[pd.DataFrame]:
+    """Batch engine (:mod:`trialkit.design.batch`): the chunk's replicates simulated and analysed as
+    arrays; a replicate the batch flags (e.g. an arm without events) goes through :func:`run_replicate`."""
+    import warnings
+
+    from trialkit.design.batch import analyze_replicates
+
+    reps = [i for i, _ in items]
+    seeds = [s for _, s in items]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res, redo = analyze_replicates(spec, reps, seeds)
+        if not redo.any():
+            return [res]
+        again = [run_replicate(spec, i, s) for (i, s), r in zip(items, redo) if r]
+    out = pd.concat([res, *again], ignore_index=True)
+    return [out.sort_values("replicate", kind="stable", ignore_index=True)]
+
+
+#: The engines of :func:`run_replicates`.
+ENGINES = ("auto", "batch", "per-trial")
+
+
+def _engine(spec: DesignSpec, engine: str) -> str:
+    from trialkit.design.batch import batch_supported
+
+    if engine not in ENGINES:
+        raise ValueError(f"engine {engine!r}: expected one of {ENGINES}")
+    ok = batch_supported(spec)
+    if engine == "batch" and not ok:
+        raise ValueError("engine 'batch' runs the survival analyses only (no 'labs', tables='auto', no validation, "
+                         "every arm with subjects); use engine='per-trial'")
+    return "batch" if engine == "batch" or (engine == "auto" and ok) else "per-trial"
+
+
 # ------------------------------------------------------------------------------------------------
 # many replicates
 # ------------------------------------------------------------------------------------------------
-def _chunks(items: list, n_jobs: int, chunk_size: int | None) -> list[list]:
+def _chunks(items: list, n_jobs: int, chunk_size: int | None, engine: str = "per-trial",
+            n_subjects: int = 120) -> list[list]:
     if chunk_size is None:
-        chunk_size = max(1, min(25, math.ceil(len(items) / max(1, 4 * n_jobs))))
+        per_task = 4 if engine == "per-trial" else 2  # tasks per worker
+        # replicates per task; a batch holds about 13 floats per subject and replicate in each array
+        most = 25 if engine == "per-trial" else max(1, min(500, 120_000 // max(1, n_subjects)))
+        chunk_size = max(1, min(most, math.ceil(len(items) / max(1, per_task * n_jobs))))
     return [items[i:i + chunk_size] for i in range(0, len(items), chunk_size)]
 
 
@@ -501,7 +541,7 @@ def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects
                    seed: int | None = None, analyses=DEFAULT_ANALYSES, labs=("TBIL", "ALB"), alpha: float = 0.05,
                    n_jobs: int = 1, scheduler=None, progress: bool = False, chunk_size: int | None = None,
                    tables: str = "auto", validate: bool = False, lab_covariance: str = "unstructured",
-                   lab_population: str = "survivors", start: int = 0) -> pd.DataFrame:
+                   lab_population: str = "survivors", start: int = 0, engine: str = "auto") -> pd.DataFrame:
     """Simulate ``n_trials`` trials under a scenario and analyse each one.
 
     Parameters
@@ -538,6 +578,13 @@ def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects
         Options of the ``"labs"`` analysis, as in the efficacy notebook (see :func:`analyze_trial`).
     start : int
         Index of the first replicate (to extend an earlier run with ``start=n_done``).
+    engine : {"auto", "batch", "per-trial"}
+        ``"batch"``: the replicates of a task are simulated and analysed together as arrays
+        (:mod:`trialkit.design.batch`; survival analyses only, about 20× faster); ``"per-trial"``:
+        one :class:`~trialkit.Trial` per replicate through the efficacy notebook's functions
+        (:func:`run_replicate`; needed for ``"labs"``); ``"auto"`` (default): batch whenever it
+        can. Both draw the same simulated trials and give the same results to about 1e-13
+        (``tests/test_design.py``).
 
     Returns
     -------
@@ -569,6 +616,7 @@ def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects
     spec = design_spec(sc, study=study, n_subjects=n_subjects, analyses=analyses, labs=labs, alpha=alpha,
                        tables=tables, validate=validate, lab_covariance=lab_covariance,
                        lab_population=lab_population)
+    engine = _engine(spec, engine)
     seed = sc.seed if seed is None else int(seed)
     seeds = replicate_seeds(seed, start + n_trials)[start:]
     items = list(zip(range(start, start + n_trials), seeds))
@@ -581,10 +629,13 @@ def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects
     try:
         with _connect(scheduler) as client:
             workers = _n_workers(n_jobs, client)
-            for block in _map(spec, _chunks(items, workers, chunk_size), n_jobs, client):
+            run = _run_batch_chunk if engine == "batch" else _run_chunk
+            per_trial = int(spec.truth.get("n_subjects") or 120)
+            chunks = _chunks(items, workers, chunk_size, engine, per_trial)
+            for done, block in _map(run, spec, chunks, n_jobs, client):
                 parts.extend(block)
                 if bar is not None:
-                    bar.update(len(block))
+                    bar.update(done)
     finally:
         if bar is not None:
             bar.close()
@@ -670,16 +721,18 @@ def check_scheduler(address: str, timeout: float = 3.0) -> None:
                              "address") from None
 
 
-def _map(spec: DesignSpec, chunks: list[list], n_jobs: int, client):
-    """Yield each chunk's results, in order."""
+def _map(run, spec: DesignSpec, chunks: list[list], n_jobs: int, client):
+    """Yield (replicates done, results) of each chunk, in order; ``run(spec, chunk)`` does a chunk."""
     if client is None and (n_jobs is None or n_jobs == 1):
         for c in chunks:
-            yield _run_chunk(spec, c)
+            yield len(c), run(spec, c)
         return
     from joblib import Parallel, delayed, parallel_config
 
     if client is not None:
         with parallel_config(backend="dask", client=client, wait_for_workers_timeout=60):
-            yield from Parallel(return_as="generator")(delayed(_run_chunk)(spec, c) for c in chunks)
+            results = Parallel(return_as="generator")(delayed(run)(spec, c) for c in chunks)
+            yield from zip(map(len, chunks), results)
     else:
-        yield from Parallel(n_jobs=n_jobs, return_as="generator")(delayed(_run_chunk)(spec, c) for c in chunks)
+        results = Parallel(n_jobs=n_jobs, return_as="generator")(delayed(run)(spec, c) for c in chunks)
+        yield from zip(map(len, chunks), results)

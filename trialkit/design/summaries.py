@@ -249,7 +249,7 @@ def schoenfeld_events(hr, *, power: float = 0.8, alpha: float = 0.05, variance_f
 def power_curve(scenario=None, *, study=None, n_subjects=None, hrs=None, factor: str | None = None,
                 n_trials: int = 200, seed: int | None = None, analyses=("logrank", "cox_main", "cox_interaction"),
                 alpha: float = 0.05, n_jobs: int = 1, scheduler=None, progress: bool = False,
-                base_results: pd.DataFrame | None = None) -> pd.DataFrame:
+                base_results: pd.DataFrame | None = None, engine: str = "auto") -> pd.DataFrame:
     """Simulated power over a grid of sample sizes and/or effect sizes.
 
     Parameters
@@ -263,7 +263,7 @@ def power_curve(scenario=None, *, study=None, n_subjects=None, hrs=None, factor:
         ``hr`` in the scenario's effects (its other effects are kept).
     factor : str, optional
         The factor whose hazard ratio varies (default: the study's first factor).
-    n_trials, seed, analyses, alpha, n_jobs, scheduler, progress
+    n_trials, seed, analyses, alpha, n_jobs, scheduler, progress, engine
         As :func:`~trialkit.design.power.run_replicates`; every grid point uses the same replicate
         seeds (common random numbers), so the curves are smooth.
     base_results : DataFrame, optional
@@ -314,7 +314,8 @@ def power_curve(scenario=None, *, study=None, n_subjects=None, hrs=None, factor:
                                    & base_results["analysis"].isin(list(analyses))]
             else:
                 res = run_replicates(s, study=st, n_trials=n_trials, n_subjects=n, seed=seed, analyses=analyses,
-                                     alpha=alpha, n_jobs=n_jobs, scheduler=scheduler, progress=progress)
+                                     alpha=alpha, n_jobs=n_jobs, scheduler=scheduler, progress=progress,
+                                     engine=engine)
             pt = power_table(res, alpha=alpha).assign(scenario=s.name)
             pt.insert(0, "hr", base_hr if h is None else h)
             pt.insert(0, "factor", factor)
