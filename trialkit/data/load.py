@@ -411,6 +411,8 @@ def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collec
 
 def _finish(coerced: dict[str, pd.DataFrame], study: Study, source: str, col: _Collector, **extra) -> Trial:
     tables = {}
+    if coerced.get("labs") is None:  # labs are optional: a study without labs gets an empty, typed table
+        coerced["labs"] = _coerce(pd.DataFrame(columns=[c.name for c in columns_for("labs", study)]), "labs", study, col)
     for table in TABLES:
         df = coerced.get(table)
         if df is not None:
@@ -530,7 +532,7 @@ def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
     ...     load(tempfile.mkdtemp())
     ... except ValidationError as exc:
     ...     print(len(exc.problems), exc.problems[0].message)
-    3 required table 'subjects' is missing (expected subjects.csv, subjects.parquet or a sheet named subjects)
+    2 required table 'subjects' is missing (expected subjects.csv, subjects.parquet or a sheet named subjects)
     """
     report = validate(path, study)
     if not report.ok:

@@ -13,9 +13,9 @@ from trialkit.study import Study
 
 __all__ = ["Trial", "TABLES", "REQUIRED_TABLES", "OPTIONAL_TABLES"]
 
-REQUIRED_TABLES = ("subjects", "labs", "events")
-OPTIONAL_TABLES = ("infusions", "adverse_events", "symptoms")
-TABLES = REQUIRED_TABLES + OPTIONAL_TABLES
+REQUIRED_TABLES = ("subjects", "events")
+OPTIONAL_TABLES = ("labs", "infusions", "adverse_events", "symptoms")
+TABLES = ("subjects", "labs", "events", "infusions", "adverse_events", "symptoms")
 
 
 @dataclass(frozen=True)

@@ -45,7 +45,7 @@ __all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horiz
            "estimands"]
 
 ENDPOINTS = ("transplant_free", "death_lt_censored", "overall")
-_EVENT_NAMES = ("death", "transplant", "hcc", "last_contact")
+_EVENT_NAMES = ("death", "transplant", "hcc")
 
 
 def _unpack(trial_or_subjects, events, study):
@@ -97,9 +97,12 @@ def factor_columns(subjects: pd.DataFrame, study) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def event_days(subjects: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def event_days(subjects: pd.DataFrame, events: pd.DataFrame, names=None) -> pd.DataFrame:
     """Per subject, the day of each event type (NaN when it did not happen) and ``end``, the last day
     of follow-up (``last_contact``, else the day of death).
+
+    ``names``: the event types to report (a study's ``event_names``); ``death``, ``transplant`` and
+    ``hcc`` are always present (NaN when a study does not record them).
 
     >>> import pandas as pd
     >>> s = pd.DataFrame({"subject_id": ["a", "b"]})
@@ -110,9 +113,10 @@ def event_days(subjects: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     1          b    NaN         NaN  NaN           9.0  9.0
     """
     ev = events[["subject_id", "event", "day"]].astype({"subject_id": object, "event": object})
-    ev = ev[ev["event"].isin(_EVENT_NAMES)]
+    cols = list(dict.fromkeys([*_EVENT_NAMES, *(names or ()), "last_contact"]))
+    ev = ev[ev["event"].isin(cols)]
     first = ev.groupby(["subject_id", "event"], sort=False)["day"].min().astype(float).unstack("event")
-    first = first.reindex(columns=list(_EVENT_NAMES))
+    first = first.reindex(columns=cols)
     out = pd.DataFrame({"subject_id": subjects["subject_id"].astype(object).to_numpy()})
     out = out.join(first, on="subject_id")
     out["end"] = out["last_contact"].fillna(out["death"])
@@ -133,7 +137,10 @@ def time_to_event(trial_or_subjects, events: pd.DataFrame | None = None, study=N
         A :class:`~trialkit.Trial`, or its ``subjects`` table (then pass ``events`` and ``study``).
     events : DataFrame, optional
     study : Study, optional
-    endpoint : {"transplant_free", "death_lt_censored", "overall"}
+    endpoint : str
+        A key of the study file's ``endpoints`` (``"primary"``: the declared primary endpoint; its
+        ``events`` make it, ``competing`` and ``censor`` events end follow-up without the event), or
+        one of the liver-trial estimands ``"transplant_free"``, ``"death_lt_censored"``, ``"overall"``.
     horizon : str, float or None
         ``"primary"`` (default) or another key of ``study.horizons``, a number of days, or None.
 
@@ -172,11 +179,18 @@ def time_to_event(trial_or_subjects, events: pd.DataFrame | None = None, study=N
     2          c       pe    0   1  100.0      0
     """
     subjects, events, study = _unpack(trial_or_subjects, events, study)
-    if endpoint not in ENDPOINTS:
-        raise ValueError(f"endpoint {endpoint!r}: expected one of {ENDPOINTS}")
+    declared = getattr(study, "endpoints", {}) or {}
+    if endpoint not in ENDPOINTS and endpoint not in declared:
+        raise ValueError(f"endpoint {endpoint!r}: expected one of {[*declared, *ENDPOINTS]}")
     h = horizon_days(study, horizon)
-    d = event_days(subjects, events)
-    if endpoint == "transplant_free":
+    d = event_days(subjects, events, getattr(study, "event_names", None))
+    if endpoint in declared:
+        spec = declared[endpoint]
+        ev_day = d[list(spec.events)].min(axis=1)
+        stop = d[list(spec.competing + spec.censor)].min(axis=1) if spec.competing + spec.censor else np.nan
+        ev_day = ev_day.where(~(stop < ev_day))  # a competing or censoring event first: no event
+        end = np.fmin(d["end"], stop)
+    elif endpoint == "transplant_free":
         ev_day = np.fmin(d["death"], d["transplant"])
         end = d["end"]
     elif endpoint == "overall":
@@ -229,13 +243,14 @@ def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study
     """
     subjects, events, study = _unpack(trial_or_subjects, events, study)
     names = [cause, *competing]
+    known = list(dict.fromkeys([*_EVENT_NAMES, *getattr(study, "event_names", ())]))
     for n in names:
-        if n not in ("death", "transplant", "hcc"):
-            raise ValueError(f"event {n!r}: expected death, transplant or hcc")
+        if n not in known:
+            raise ValueError(f"event {n!r}: expected one of {', '.join(known)}")
     if cause in competing:
         raise ValueError(f"{cause!r} cannot compete with itself")
     h = horizon_days(study, horizon)
-    d = event_days(subjects, events)
+    d = event_days(subjects, events, known)
     c_day = d[cause]
     k_day = d[list(competing)].min(axis=1) if competing else pd.Series(np.nan, index=d.index)
     first = np.fmin(c_day, k_day)
