@@ -105,6 +105,9 @@ def available_parameters(trial, candidates) -> list[str]:
         if p in SCORE_PARAMETERS:
             if SCORE_INPUTS[p] <= measured:
                 out.append(p)
+        elif p in _SCORES_INPUTS:  # a score column of add_scores (e.g. "meld")
+            if _SCORES_INPUTS[p] <= measured:
+                out.append(p)
         elif p in measured:
             out.append(p)
         elif "_" in p and set(p.split("_", 1)) <= measured:

@@ -304,6 +304,9 @@ def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
     """
     cont = [c for c in SEVERITY_VARIABLES["continuous"] if c in data and data[c].notna().any()]
     cat = [c for c in SEVERITY_VARIABLES["categorical"] if c in data and data[c].notna().any()]
+    if not cont and not cat:  # no score could be computed from these data: an empty table
+        return pd.DataFrame(columns=["variable", "label", "level", "statistic", "missing", "overall",
+                                     *study.arm_ids])
     return table_one(data, study, continuous=cont, categorical=cat, **kwargs)
 
 
