@@ -288,9 +288,11 @@ class Study:
         return self.endpoints["primary"]
 
     @property
-    def is_factorial(self) -> bool:
-        """True when some arm combines two or more factors (a factorial design)."""
-        return any(sum(bool(v) for v in a.factors.values()) > 1 for a in self.arms)
+    def other_events(self) -> list[str]:
+        """Declared events that are not part of the primary endpoint (e.g. HCC in the default study):
+        analysed by cumulative incidence with the primary endpoint's events competing."""
+        ep = self.primary_endpoint
+        return [e for e in self.events if e not in ep.events + ep.competing + ep.censor]
 
     @property
     def interventions(self) -> list[str]:
@@ -491,6 +493,7 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
         horizons = {str(k): parse_days(v, f"{name}: horizons.{k}") for k, v in horizons.items()}
     except ValueError as exc:
         raise StudyFileError(str(exc)) from None
+    horizons.setdefault("secondary", horizons["primary"])  # labs: the primary horizon unless stated
 
     parameters: dict[str, Parameter] = {}
     for pname, spec in (raw.get("parameters") or {}).items():

@@ -277,8 +277,12 @@ _SURVIVAL_TEXT = {
 }
 
 
-def estimands(study, *, survival_endpoint: str = "transplant_free") -> pd.DataFrame:
+def estimands(study, *, survival_endpoint: str = "primary") -> pd.DataFrame:
     """The estimands of the efficacy analysis (ICH E9(R1)), one row per endpoint, from the study file.
+
+    ``survival_endpoint`` is a key of the study's ``endpoints`` (default ``"primary"``) or one of the
+    transplant strategies of :data:`ENDPOINTS`. Rows for labs, symptoms, immune markers and other
+    declared events appear only when the study file declares them.
 
     Returns
     -------
@@ -292,35 +296,60 @@ def estimands(study, *, survival_endpoint: str = "transplant_free") -> pd.DataFr
     >>> estimands(load_study())["endpoint"].tolist()
     ['Primary: survival', 'Secondary: labs and scores', 'Symptoms', 'Immune function', 'HCC', 'Composite sensitivity']
     """
-    if survival_endpoint not in ENDPOINTS:
-        raise ValueError(f"survival_endpoint {survival_endpoint!r}: expected one of {ENDPOINTS}")
-    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"day {v}" for k, v in study.horizons.items()}
+    declared = getattr(study, "endpoints", {}) or {}
+    if survival_endpoint not in ENDPOINTS and survival_endpoint not in declared:
+        raise ValueError(f"survival_endpoint {survival_endpoint!r}: expected one of {[*declared, *ENDPOINTS]}")
+    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"day {v:g}" for k, v in study.horizons.items()}
     prim, sec = wk["primary"], wk.get("secondary", wk["primary"])
     ctrl = study.arm_labels[study.control_arm]
     pop = f"all randomized subjects, analysed as randomized ({len(study.arms)} arms; control: {ctrl})"
-    var, ice = _SURVIVAL_TEXT[survival_endpoint]
+    liver = "transplant" in study.events  # the transplant strategies of the liver-trial estimands
+    if survival_endpoint in declared:
+        ep = declared[survival_endpoint]
+        label = {e: study.events[e].label.lower() for e in study.events}
+        var = f"{ep.name}: time to {' or '.join(label[e] for e in ep.events)}, whichever comes first"
+        composite = ([f"{' and '.join(label[e] for e in ep.events)}: composite (the first is the event)"]
+                     if len(ep.events) > 1 else [])
+        ice = "; ".join([*composite, *(f"{label[e]}: competing (follow-up ends without the event)" for e in ep.competing),
+                         *(f"{label[e]}: censored (hypothetical)" for e in ep.censor)]) or "none declared"
+    else:
+        var, ice = _SURVIVAL_TEXT[survival_endpoint]
+    dead = "death and LT" if liver else "death"
     rows = [
         ("Primary: survival", pop, f"{var}, up to {prim}",
          f"{ice}; missed or incomplete treatment: treatment policy; loss to follow-up: censored (non-informative)",
          f"hazard ratio (Cox, Efron ties); Kaplan-Meier survival at fixed weeks; RMST difference to {prim}"),
-        ("Secondary: labs and scores", pop + ", with a baseline value",
-         f"change from baseline at each visit to {sec} (log ratio for log-transformed labs)",
-         "death and LT: while alive (mean change among patients alive and transplant-free at the horizon; values "
-         "after LT dropped); missing visits among survivors: missing at random given earlier values",
-         f"difference in LS-mean change vs control at {sec} (ratio of geometric means on the log scale)"),
-        ("Symptoms", pop + ", with the symptom at baseline",
-         f"symptom improved (score below baseline) at {sec}",
-         "death and LT: composite (counted as not improved; worst category in the ordinal test)",
-         "proportion improved and its difference vs control; Wilcoxon-Mann-Whitney probabilistic index"),
-        ("Immune function", pop + ", with a baseline value",
-         f"change from baseline of Th1, Th2 (log) and log(Th1/Th2) to {sec}",
-         "death and LT: while alive and transplant-free", "ratio of geometric means vs control"),
-        ("HCC", pop, f"hepatocellular carcinoma by {prim}",
-         "death and LT: competing risks (Aalen-Johansen cumulative incidence)",
-         f"cumulative incidence at {prim}"),
-        ("Composite sensitivity", pop + ", with a baseline value",
-         f"worst-rank of change at {sec}: death/LT by {sec} ranked below every survivor, earlier = worse",
-         "death and LT: composite (worst rank)", "probabilistic index (win probability) vs control"),
     ]
+    if study.parameters:
+        rows.append(("Secondary: labs and scores", pop + ", with a baseline value",
+                     f"change from baseline at each visit to {sec} (log ratio for log-transformed labs)",
+                     (f"{dead}: while alive (mean change among patients alive"
+                      + (" and transplant-free" if liver else "") + " at the horizon"
+                      + ("; values after LT dropped" if liver else "") + "); missing visits among survivors: "
+                      "missing at random given earlier values"),
+                     f"difference in LS-mean change vs control at {sec} (ratio of geometric means on the log scale)"))
+    if study.symptoms:
+        rows.append(("Symptoms", pop + ", with the symptom at baseline",
+                     f"symptom improved (score below baseline) at {sec}",
+                     f"{dead}: composite (counted as not improved; worst category in the ordinal test)",
+                     "proportion improved and its difference vs control; Wilcoxon-Mann-Whitney probabilistic index"))
+    markers = list(getattr(study, "immune_markers", ()))
+    if markers:
+        rows.append(("Immune function", pop + ", with a baseline value",
+                     f"change from baseline of {', '.join(markers)} (log)"
+                     + (f" and log({'/'.join(markers)})" if len(markers) == 2 else "") + f" to {sec}",
+                     f"{dead}: while alive" + (" and transplant-free" if liver else ""),
+                     "ratio of geometric means vs control"))
+    for e in getattr(study, "other_events", []):
+        name = e.upper() if len(e) <= 4 else study.events[e].label
+        competing = " and ".join(study.events[x].label.lower() for x in study.primary_endpoint.events)
+        rows.append((name, pop, f"{study.events[e].label.lower()} by {prim}",
+                     f"{competing}: competing risks (Aalen-Johansen cumulative incidence)",
+                     f"cumulative incidence at {prim}"))
+    if study.parameters:
+        what = "death/LT" if liver else "death"
+        rows.append(("Composite sensitivity", pop + ", with a baseline value",
+                     f"worst-rank of change at {sec}: {what} by {sec} ranked below every survivor, earlier = worse",
+                     f"{dead}: composite (worst rank)", "probabilistic index (win probability) vs control"))
     return pd.DataFrame(rows, columns=["endpoint", "population", "variable", "intercurrent_events",
                                        "summary_measure"])
