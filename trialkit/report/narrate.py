@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context"]
+__all__ = ["skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence"]
 
 
 def level_pct(alpha: float) -> str:
@@ -109,3 +109,27 @@ def trial_context(study) -> str:
     events = " or ".join(study.events[e].label.lower() for e in ep.events)
     parts.append(f"Primary endpoint: {ep.name} ({events}).")
     return " ".join(parts)
+
+
+def power_sentence(power, *, alpha: float, comparison: str = "global") -> str:
+    """What a power table (``hr``, ``comparison``, ``estimate``, ``mean_events``) says, in one sentence:
+    the power of ``comparison`` at each hazard ratio, and the smallest effect with at least 80% power.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pw = pd.DataFrame({"hr": [0.5, 0.7, 1.0], "comparison": "global", "estimate": [0.91, 0.42, 0.05],
+    ...                    "mean_events": [80.0, 90.0, 100.0]})
+    >>> power_sentence(pw, alpha=0.05)
+    'Simulated power of the global log-rank test (alpha 0.05): 91% at hazard ratio 0.5, 42% at 0.7, 5% at 1 \
+(type I error). At least 80% power needs a hazard ratio of 0.5 or further from 1.'
+    """
+    rows = power[power["comparison"] == comparison].sort_values("hr")
+    parts = [f"{100 * r.estimate:.0f}% at {'hazard ratio ' if i == 0 else ''}{r.hr:g}"
+             + (" (type I error)" if r.hr == 1 else "") for i, r in enumerate(rows.itertuples())]
+    text = f"Simulated power of the {comparison} log-rank test (alpha {alpha:g}): {', '.join(parts)}."
+    strong = rows[(rows["hr"] != 1) & (rows["estimate"] >= 0.8)]
+    if strong.empty:
+        return text + " No hazard ratio simulated here reaches 80% power."
+    best = strong.loc[strong["hr"].sub(1).abs().idxmin(), "hr"]
+    return text + f" At least 80% power needs a hazard ratio of {best:g} or further from 1."
