@@ -823,9 +823,10 @@ def add_scores(trial, *, bilirubin_cutpoints="exact", clif_missing_as_normal=Fal
     wide.columns.name = None
     wide["day"] = wide["visit"].map(nominal).astype("int64")
     subj = trial.subjects.set_index("subject_id")
-    sex = wide["subject_id"].map(subj["sex"].astype(object).str.upper().str.strip())
+    nan = pd.Series(np.nan, index=subj.index)  # age and sex are optional columns of subjects
+    sex = wide["subject_id"].map(subj.get("sex", nan).astype(object).str.upper().str.strip())
     female = sex.map({"F": 1.0, "M": 0.0}).astype(float)
-    age = wide["subject_id"].map(subj["age"]).astype(float)
+    age = wide["subject_id"].map(subj.get("age", nan)).astype(float)
 
     c = {p: wide[p].astype(float) for p in _TO_SI}
     out = wide[["subject_id", "visit", "day"]].copy()

@@ -92,6 +92,17 @@ def default_table_one_variables(data: pd.DataFrame, study) -> dict:
     cat = [c for c in _DEMOGRAPHICS["categorical"] if ok(c)]
     cat += [c for c in SEVERITY_VARIABLES["categorical"] if ok(c)]
     cat += [c for c in data.columns if c.startswith("symptom_") and ok(c)]
+    # the dataset's own baseline columns of subjects (a real trial's tumour size, prior convictions, ...)
+    from trialkit.derive.baseline import STATUS_COLUMNS
+    from trialkit.scores import SCORE_COLUMNS
+
+    known = {"subject_id", "arm", "arm_label", "randomization_date", *STATUS_COLUMNS, *SCORE_COLUMNS,
+             *study.factors, *study.parameters, *_DEMOGRAPHICS["continuous"], *_DEMOGRAPHICS["categorical"]}
+    for c in data.columns:
+        if c in known or c.startswith("symptom_") or c.endswith(("_received", "_doses")) or not ok(c):
+            continue
+        numeric = pd.api.types.is_numeric_dtype(data[c]) and data[c].nunique() > 5
+        (cont if numeric else cat).append(c)
     return {"continuous": cont, "categorical": cat}
 
 
