@@ -206,3 +206,47 @@ def write_trial(name: str, folder: Path, *, alpha: float = 0.05, notebook_parame
     path = Path(folder) / "params.yaml"
     path.write_text(yaml.safe_dump(params, sort_keys=False), encoding="utf-8")
     return path
+
+
+#: Words that belong to the default trial (its disease, treatments, scores and literature): none may
+#: appear in the prose or printed output of another trial's report.
+DEFAULT_TRIAL_WORDS = (r"ACLF", r"UC-MSC", r"\bMSC\b", r"plasma exchange", r"\bPE\b", r"HBV", r"HBeAg", r"MELD",
+                       r"Xu et al", r"liver", r"2×2", r"transplant", r"\bLT\b", r"hepat", r"Child.Pugh", r"bilirubin",
+                       r"Th1", r"Th2", r"\bHCC\b", r"cirrhosis")
+
+
+def report_text(report_dir: Path) -> dict[str, str]:
+    """What a reader of the report reads: the markdown and the outputs (not the code) of every executed
+    notebook, and the text of ``index.html``; by file name."""
+    import json
+    import re
+
+    out = {}
+    for nb_path in sorted(Path(report_dir).glob("*.ipynb")):
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+        parts = []
+        for cell in nb["cells"]:
+            if cell["cell_type"] == "markdown":
+                parts.append("".join(cell["source"]))
+            for o in cell.get("outputs", []):
+                parts.append("".join(o.get("text", "")))
+                data = o.get("data", {})
+                parts.append("".join(data.get("text/plain", "")))
+                parts.append(re.sub(r"<[^>]+>", " ", "".join(data.get("text/html", ""))))
+        out[nb_path.name] = "\n".join(parts)
+    index = Path(report_dir) / "index.html"
+    if index.is_file():
+        out["index.html"] = re.sub(r"<[^>]+>", " ", index.read_text(encoding="utf-8"))
+    return out
+
+
+def default_trial_words(report_dir: Path) -> list[tuple[str, str, str]]:
+    """``(file, word, context)`` for every default-trial word in the report's prose and outputs."""
+    import re
+
+    hits = []
+    for name, text in report_text(report_dir).items():
+        for w in DEFAULT_TRIAL_WORDS:
+            for m in re.finditer(w, text, flags=re.IGNORECASE if w.islower() else 0):
+                hits.append((name, m.group(0), text[max(0, m.start() - 60):m.end() + 60].replace("\n", " ")))
+    return hits

@@ -727,6 +727,27 @@ SCORE_INPUTS = {"meld": {"TBIL", "INR", "CREAT"}, "meld_na": {"TBIL", "INR", "CR
                 "cossh_aclf_ii": {"INR", "HE", "NEUT", "TBIL", "UREA"}}
 
 
+def convert_unit(value: float, parameter: str, from_unit: str, to_unit: str) -> float:
+    """Convert a value of ``parameter`` between two units the score tables know (e.g. TBIL µmol/L ↔ mg/dL).
+
+    Raises ``ValueError`` when either unit is not known for the parameter.
+
+    Examples
+    --------
+    >>> convert_unit(17.1, "TBIL", "umol/L", "mg/dL"), convert_unit(1.0, "TBIL", "mg/dL", "µmol/L")
+    (1.0, 17.1)
+    >>> convert_unit(40.0, "ALT", "U/L", "IU/L")
+    40.0
+    """
+    src, dst = normalize_unit(from_unit), normalize_unit(to_unit)
+    if src == dst:
+        return float(value)
+    table = _TO_SI.get(parameter, {})
+    if src not in table or dst not in table:
+        raise ValueError(f"{parameter}: cannot convert {from_unit!r} to {to_unit!r}")
+    return float(value) * table[src] / table[dst]
+
+
 def _si_factors(study, labs):
     factors = {}
     for p, table in _TO_SI.items():

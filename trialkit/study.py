@@ -238,6 +238,7 @@ class Parameter:
     unit: str
     label: str = ""
     range: tuple[float, float] | None = None
+    uln: float | None = None  # upper limit of normal, in ``unit`` (CTCAE grading)
 
 
 @dataclass(frozen=True)
@@ -499,14 +500,18 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
     for pname, spec in (raw.get("parameters") or {}).items():
         if not isinstance(spec, dict) or "unit" not in spec:
             raise _fail(name, f"parameters.{pname}", "each parameter needs a `unit`")
-        extra = sorted(str(k) for k in spec if k not in ("unit", "label", "range"))
+        extra = sorted(str(k) for k in spec if k not in ("unit", "label", "range", "uln"))
         if extra:  # e.g. an unquoted label with commas inside {...} splits into stray keys
             raise _fail(name, f"parameters.{pname}", f"unknown key(s) {', '.join(extra)} (allowed: unit, label, "
-                                                     "range; quote a label that contains commas)")
+                                                     "range, uln; quote a label that contains commas)")
+        uln = spec.get("uln")
+        if uln is not None and (isinstance(uln, bool) or not isinstance(uln, (int, float)) or uln <= 0):
+            raise _fail(name, f"parameters.{pname}.uln", f"expected a positive number in {spec['unit']}, got {uln!r}")
         rng = spec.get("range")
         parameters[str(pname)] = Parameter(
             name=str(pname), unit=str(spec["unit"]), label=str(spec.get("label", pname)),
             range=None if rng is None else (float(rng[0]), float(rng[1])),
+            uln=None if uln is None else float(uln),
         )
 
     events = _event_types(raw, name)
