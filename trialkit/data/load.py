@@ -392,6 +392,32 @@ def _resolve_study(path: Path, study) -> Study:
     return load_study(own if own.is_file() else default_study_path())
 
 
+def _apply_value_decisions(labs: pd.DataFrame, study: Study, col: _Collector) -> pd.DataFrame:
+    """Drop the lab rows the study file's ``values`` entries exclude (each listed as a warning, so the
+    report says what was excluded); mark accepted rows in ``labs.attrs["accepted"]`` (row labels)."""
+    decisions = getattr(study, "value_decisions", ())
+    if not decisions or not {"subject_id", "parameter", "day"} <= set(labs.columns):
+        return labs
+    key = (labs["subject_id"].astype(str) + "\x1f" + labs["parameter"].astype(str) + "\x1f"
+           + pd.to_numeric(labs["day"], errors="coerce").astype("Int64").astype(str))
+    drop, accepted = [], []
+    for d in decisions:
+        hit = labs.index[key == f"{d['subject_id']}\x1f{d['parameter']}\x1f{int(d['day'])}"]
+        if len(hit) == 0:
+            col.warn(f"study file `values`: no lab row for subject {d['subject_id']}, {d['parameter']}, day {d['day']} "
+                     f"({d['action']} has no effect)")
+            continue
+        for r in hit:
+            text = (f"labs row {_rownum(r)}: {d['parameter']} = {labs.at[r, 'value']} (subject {d['subject_id']}, day "
+                    f"{d['day']}) {'excluded' if d['action'] == 'exclude' else 'accepted'} by the study file"
+                    + (f": {d['reason']}" if d["reason"] else ""))
+            col.warn(text)
+            (drop if d["action"] == "exclude" else accepted).append(r)
+    out = labs.drop(index=drop)
+    out.attrs["accepted"] = set(accepted)
+    return out
+
+
 def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collector) -> dict[str, pd.DataFrame]:
     coerced: dict[str, pd.DataFrame] = {}
     for table in REQUIRED_TABLES:
@@ -403,6 +429,8 @@ def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collec
         if table in REQUIRED_TABLES and len(df) == 0:
             col.add(table, "table has no rows")
         c = _coerce(df, table, study, col)
+        if table == "labs":
+            c = _apply_value_decisions(c, study, col)
         _run_schema(c, table, study, col)
         coerced[table] = c
     checks.run_all(coerced, study, col)
