@@ -443,7 +443,8 @@ def run_all(tables: dict[str, pd.DataFrame], study: Study, col) -> None:
     labs, row 3: duplicated (subject_id, day, parameter) = (S001, 0, TBIL), first at row 2
     labs, row 5, column 'subject_id': value 'S003': subject is not in subjects (never randomized)
     labs, row 4, column 'day': value 56: record after the subject's death
-    labs, row 4, column 'value': value 1.2: TBIL is implausible in umol/L but ordinary in mg/dL: likely unit mix-up ...
+    >>> col.warnings  # one implausible bilirubin among ordinary ones: a warning, not a unit mix-up
+    ["labs row 4: TBIL = 1.2 umol/L is implausible (ordinary in mg/dL); the other values are ordinary, so it is kept: accept or exclude it in the study file's `values`"]
     """
     codes = _Codes(tables)
     for rule in RULES:
