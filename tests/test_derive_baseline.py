@@ -170,7 +170,7 @@ def test_consort_counts_against_direct_counts(sim):
             assert c.loc[arm, "no_active_treatment"] == len(sa)
     parts = ["received_full", "received_partial", "received_none", "no_active_treatment", "treatment_unknown"]
     assert (c[parts].sum(axis=1) == c["allocated"]).all()
-    fu = ["died", "ended_at_transplant", "withdrew", "lost", "completed"]
+    fu = ["died", "ended_at_transplant", "withdrew", "lost", "censored", "completed"]
     assert (c[fu].sum(axis=1) == c["allocated"]).all()
     assert (c.drop(index="total").sum(numeric_only=True) == c.loc["total"].drop("label")).all()
 
