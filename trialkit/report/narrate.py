@@ -7,29 +7,9 @@ from __future__ import annotations
 
 import math
 
+from trialkit.stats.levels import ci_label, level_pct
+
 __all__ = ["skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence"]
-
-
-def level_pct(alpha: float) -> str:
-    """The confidence level ``1 - alpha`` as a percentage string.
-
-    Examples
-    --------
-    >>> level_pct(0.05), level_pct(0.01), level_pct(0.1), level_pct(0.025)
-    ('95%', '99%', '90%', '97.5%')
-    """
-    return f"{100 * (1 - alpha):.10g}%"
-
-
-def ci_label(alpha: float) -> str:
-    """``"95% CI"`` for ``alpha = 0.05``, ``"99% CI"`` for 0.01, …
-
-    Examples
-    --------
-    >>> ci_label(0.01)
-    '99% CI'
-    """
-    return f"{level_pct(alpha)} CI"
 
 
 def skip_unless(ok: bool, what: str, why: str) -> bool:
@@ -108,6 +88,7 @@ def trial_context(study) -> str:
     ep = study.primary_endpoint
     events = " or ".join(study.events[e].label.lower() for e in ep.events)
     parts.append(f"Primary endpoint: {ep.name} ({events}).")
+    parts += list(getattr(study, "literature", ()))
     return " ".join(parts)
 
 
