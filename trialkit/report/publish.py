@@ -548,7 +548,8 @@ HEADLINES: list[dict] = [
     {"title": "Participants and follow-up",
      "note": "randomized subjects by arm and how their follow-up ended by the primary horizon",
      "tables": ["exploratory_consort_counts"],
-     "columns": ["label", "allocated", "died", "transplanted", "withdrew", "lost", "completed", "analysed"]},
+     "columns": ["label", "allocated", "died", "transplanted", "withdrew", "lost", "censored", "completed",
+                 "analysed"]},
     {"title": "{endpoint} at the primary horizon",
      "note": "Kaplan–Meier probability of being event-free ({endpoint_events}), by arm, with {ci}",
      "tables": ["efficacy_survival_at_horizon"],
@@ -721,7 +722,9 @@ def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_t
         figures.append({"name": png.stem, "png": f"figures/{png.name}",
                         "svg": f"figures/{svg.name}" if svg.is_file() else None})
     study = yaml.safe_load((report_dir / "study.yaml").read_text(encoding="utf-8")) if (report_dir / "study.yaml").is_file() else {}
-    horizons = study.get("horizons") or {}
+    from trialkit.study import parse_days
+
+    horizons = {k: f"{parse_days(v):g}" for k, v in (study.get("horizons") or {}).items()}  # "8 years" -> 2922
     if dataset_source.startswith("simulated:"):
         _, scen, seed = (dataset_source.split(":") + ["", ""])[:3]
         dataset_text = f"simulated trial (scenario “{scen}”, {seed.replace('=', ' ')})"
