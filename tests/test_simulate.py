@@ -116,7 +116,7 @@ def test_write_failure_leaves_nothing(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(core, "_write_tables", boom)
+    monkeypatch.setattr(core, "write_tables", boom)
     with pytest.raises(RuntimeError):
         write_simulation(tmp_path / "out", seed=1)
     assert list(tmp_path.iterdir()) == []  # neither the target nor a temporary folder

@@ -4,7 +4,7 @@ The public API: :func:`load` / :func:`validate` a dataset, :func:`simulate` one,
 (either, by name), the :class:`Trial` and :class:`Study` objects, and the modules ``scores``.
 """
 from trialkit.data.load import load, validate
-from trialkit.data.source import open_dataset
+from trialkit.datasets import open_dataset
 from trialkit.data.trial import Trial
 from trialkit.study import Study, load_study
 
