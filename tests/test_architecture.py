@@ -196,3 +196,18 @@ def test_no_module_over_600_lines_of_code():
     assert over == {}
     back_under = [rel for rel in WAITING if sizes.get(rel, 0) <= MAX_CODE_LINES]
     assert back_under == [], f"remove {back_under} from WAITING: they are under {MAX_CODE_LINES} now"
+
+
+def test_the_simulator_is_a_plain_package_and_a_plain_function():
+    """No class swap: the package is an ordinary module; ``trialkit.simulate(...)`` is a function."""
+    import sys
+    import types
+
+    import trialkit
+    from trialkit.simulate import simulate
+
+    package = sys.modules["trialkit.simulate"]
+    assert type(package) is types.ModuleType
+    assert isinstance(trialkit.simulate, types.FunctionType)
+    assert isinstance(simulate, types.FunctionType) and simulate.__module__ == "trialkit.simulate.core"
+    assert trialkit.simulate(seed=3, n_subjects=8).subjects.equals(simulate(seed=3, n_subjects=8).subjects)

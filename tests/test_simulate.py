@@ -18,9 +18,8 @@ import yaml
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy import stats
 
-import trialkit.simulate as sim_pkg
 from trialkit.errors import ScenarioError, StudyFileError
-from trialkit.simulate import load_scenario, simulate, write_simulation
+from trialkit.simulate import load_scenario, scenarios_dir, simulate, write_simulation
 from trialkit.simulate import allocation, cohort, core
 from trialkit.study import load_study, params_dir
 
@@ -298,7 +297,7 @@ def test_units_follow_the_study_file(tmp_path):
 # scenarios
 # ---------------------------------------------------------------------------------------------
 def test_bundled_scenarios_load():
-    names = {p.stem for p in sim_pkg.scenarios_dir().glob("*.yaml")}
+    names = {p.stem for p in scenarios_dir().glob("*.yaml")}
     assert {"default", "null", "published", "large"} <= names
     assert load_scenario("null").effects == {} and load_scenario("null").interactions == {}
     assert load_scenario("large").total == 4000
