@@ -79,3 +79,27 @@ def test_clopper_pearson_is_unchanged_and_exact_at_0_and_n(alpha):
     np.testing.assert_allclose(got["ci_high"], ref_hi, rtol=0, atol=1e-14)
     assert (got.loc[X == 0, "ci_low"] == 0.0).all() and (got.loc[X == N, "ci_high"] == 1.0).all()
     assert clopper_pearson(0, 0)[["estimate", "ci_low", "ci_high"]].isna().all(axis=None)
+
+
+def test_baseline_correlations_from_pingouin_match_scipy_fisher_z_and_holm():
+    import pandas as pd
+
+    from trialkit.tables.baseline import baseline_correlations
+
+    rng = np.random.default_rng(3)
+    d = pd.DataFrame(rng.normal(size=(40, 4)), columns=list("abcd"))
+    d["b"] += d["a"]
+    d.loc[:6, "c"] = np.nan
+    got = baseline_correlations(d, list("abcd"))
+    assert got.columns.tolist() == ["var1", "var2", "estimate", "ci_low", "ci_high", "p_value", "p_adjusted", "n"]
+    for r in got.itertuples():
+        pair = d[[r.var1, r.var2]].dropna()
+        rho, p = stats.spearmanr(pair[r.var1], pair[r.var2])
+        half = stats.norm.ppf(0.975) / np.sqrt(len(pair) - 3)
+        assert (r.estimate, r.p_value, r.n) == (pytest.approx(rho, abs=1e-12), pytest.approx(p, rel=1e-9), len(pair))
+        assert r.ci_low == pytest.approx(np.tanh(np.arctanh(rho) - half), abs=1e-6)
+        assert r.ci_high == pytest.approx(np.tanh(np.arctanh(rho) + half), abs=1e-6)
+    np.testing.assert_allclose(got["p_adjusted"], holm_by_hand(got["p_value"]), rtol=0, atol=1e-15)
+    constant = baseline_correlations(d.assign(k=1.0), ["a", "k", "b"]).set_index(["var1", "var2"])
+    assert constant.loc[("a", "k")].drop("n").isna().all()
+    assert constant.loc[("a", "b"), "p_adjusted"] == constant.loc[("a", "b"), "p_value"]  # NaN pairs do not count

@@ -506,6 +506,12 @@ def write_html(gt, name: str, out_dir) -> None:
 def baseline_correlations(data: pd.DataFrame, columns, *, method: str = "spearman") -> pd.DataFrame:
     """Pairwise rank correlations among baseline variables (pairwise complete observations).
 
+    Each pair is ``pingouin.corr`` (the coefficient and p-value are scipy's ``spearmanr`` /
+    ``kendalltau``; the 95% interval is pingouin's Fisher-z interval with the Pearson variance
+    ``1 / (n - 3)``, an approximation for rank correlations, computed to 6 decimals). The p-values
+    are Holm-adjusted over all pairs of the matrix (:func:`trialkit.stats.multiplicity.holm`):
+    the matrix is exploratory, and the adjusted p-values say how much of it survives multiplicity.
+
     Parameters
     ----------
     data : DataFrame
@@ -517,29 +523,43 @@ def baseline_correlations(data: pd.DataFrame, columns, *, method: str = "spearma
     -------
     DataFrame
         One row per unordered pair (``var1`` before ``var2`` in ``columns`` order): ``var1``,
-        ``var2``, ``estimate`` (rho or tau), ``p_value`` (scipy, two-sided, unadjusted), ``n``.
-        Pairs with fewer than 3 complete observations or a constant column give NaN.
+        ``var2``, ``estimate`` (rho or tau), ``ci_low``, ``ci_high``, ``p_value`` (two-sided,
+        unadjusted), ``p_adjusted`` (Holm over the pairs), ``n``. Pairs with fewer than 3 complete
+        observations or a constant column give NaN (and do not count in the adjustment).
 
     Examples
     --------
-    >>> df = pd.DataFrame({"a": [1, 2, 3, 4.0], "b": [2, 4, 6, 9.0], "c": [4, 3, 2, 1.0]})
-    >>> baseline_correlations(df, ["a", "b", "c"])[["var1", "var2", "estimate", "n"]]
-      var1 var2  estimate  n
-    0    a    b       1.0  4
-    1    a    c      -1.0  4
-    2    b    c      -1.0  4
+    >>> df = pd.DataFrame({"a": [1, 2, 3, 4.0, 5, 6], "b": [2, 4, 6, 9.0, 8, 12], "c": [4, 3, 2, 1.0, 2, 0]})
+    >>> baseline_correlations(df, ["a", "b", "c"]).round(3)
+      var1 var2  estimate  ci_low  ci_high  p_value  p_adjusted  n
+    0    a    b     0.943   0.559    0.994    0.005       0.010  6
+    1    a    c    -0.899  -0.989   -0.322    0.015       0.015  6
+    2    b    c    -0.986  -0.998   -0.870    0.000       0.001  6
     """
-    fn = {"spearman": stats.spearmanr, "kendall": stats.kendalltau}[method]
+    import pingouin
+
+    from trialkit.stats.multiplicity import holm
+
+    if method not in ("spearman", "kendall"):
+        raise ValueError(f"baseline_correlations: method must be 'spearman' or 'kendall', got {method!r}")
     columns = list(columns)
     rows = []
-    for i, a in enumerate(columns):
-        for b in columns[i + 1:]:
-            pair = data[[a, b]].apply(pd.to_numeric, errors="coerce").astype(float).dropna()
-            n = len(pair)
-            if n < 3 or pair[a].nunique() < 2 or pair[b].nunique() < 2:
-                est = p = float("nan")
-            else:
-                res = fn(pair[a].to_numpy(), pair[b].to_numpy())
-                est, p = float(res.statistic), float(res.pvalue)
-            rows.append({"var1": a, "var2": b, "estimate": est, "p_value": p, "n": n})
-    return pd.DataFrame(rows, columns=["var1", "var2", "estimate", "p_value", "n"])
+    rounding = pingouin.options.get("round.column.CI95")
+    pingouin.options["round.column.CI95"] = None  # pingouin rounds its displayed interval to 2 decimals
+    try:
+        for i, a in enumerate(columns):
+            for b in columns[i + 1:]:
+                pair = data[[a, b]].apply(pd.to_numeric, errors="coerce").astype(float).dropna()
+                n = len(pair)
+                est = p = lo = hi = float("nan")
+                if n >= 3 and pair[a].nunique() > 1 and pair[b].nunique() > 1:
+                    res = pingouin.corr(pair[a].to_numpy(), pair[b].to_numpy(), method=method).iloc[0]
+                    est, p = float(res["r"]), float(res["p_val"])
+                    lo, hi = (float(v) for v in res["CI95"])
+                rows.append({"var1": a, "var2": b, "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p,
+                             "n": n})
+    finally:
+        pingouin.options["round.column.CI95"] = rounding
+    out = pd.DataFrame(rows, columns=["var1", "var2", "estimate", "ci_low", "ci_high", "p_value", "n"])
+    out.insert(6, "p_adjusted", holm(out["p_value"].to_numpy(dtype=float)))
+    return out
