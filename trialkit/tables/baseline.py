@@ -33,12 +33,21 @@ Examples
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
 from trialkit.tables.display import format_number
+
+if TYPE_CHECKING:
+    from great_tables import GT
+
+    from trialkit.study import Study
 
 __all__ = ["summary_choice", "table_one", "smd_continuous", "smd_categorical", "render_table_one", "write_html",
            "severity_table", "SEVERITY_VARIABLES", "baseline_correlations", "default_table_one_variables"]
@@ -58,7 +67,7 @@ _DEMOGRAPHICS = {"continuous": ["age", "weight_kg", "hbv_dna_log10"],
 _SAME_AS_SUBJECT_COLUMN = {"HBVDNA": "hbv_dna_log10"}
 
 
-def default_table_one_variables(data: pd.DataFrame, study) -> dict:
+def default_table_one_variables(data: pd.DataFrame, study: Study) -> dict:
     """The Table 1 variables present in a :func:`~trialkit.derive.baseline.baseline_dataset`.
 
     Returns
@@ -98,7 +107,7 @@ def default_table_one_variables(data: pd.DataFrame, study) -> dict:
     return {"continuous": cont, "categorical": cat}
 
 
-def summary_choice(data: pd.DataFrame, columns, skew_limit: float = 1.0) -> pd.DataFrame:
+def summary_choice(data: pd.DataFrame, columns: Sequence[str], skew_limit: float = 1.0) -> pd.DataFrame:
     """Apply the distribution rule: which continuous variables get median [Q1, Q3].
 
     Returns
@@ -139,7 +148,8 @@ def _as_category(s: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna(), np.nan)
 
 
-def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, nonnormal=None,
+def table_one(data: pd.DataFrame, study: Study, *, continuous: Sequence[str] | None = None,
+              categorical: Sequence[str] | None = None, nonnormal: Sequence[str] | None = None,
               skew_limit: float = 1.0, tests: bool = False, decimals: int = 1, group: str = "arm",
               labels: dict | None = None) -> pd.DataFrame:
     """Baseline characteristics by arm and overall, as a tidy table.
@@ -253,7 +263,7 @@ def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, n
     return out[cols].reset_index(drop=True)
 
 
-def smd_continuous(control, arm) -> float:
+def smd_continuous(control: npt.ArrayLike, arm: npt.ArrayLike) -> float:
     """Standardized mean difference of a continuous variable, arm minus control.
 
     Parameters
@@ -306,7 +316,7 @@ def smd_continuous(control, arm) -> float:
     return diff / math.sqrt(pooled)
 
 
-def smd_categorical(control, arm) -> float:
+def smd_categorical(control: npt.ArrayLike, arm: npt.ArrayLike) -> float:
     """Yang & Dalton's multinomial standardized mean difference (always >= 0), computed exactly.
 
     Parameters
@@ -384,7 +394,7 @@ def smd_categorical(control, arm) -> float:
     return math.sqrt(q)
 
 
-def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
+def severity_table(data: pd.DataFrame, study: Study, **kwargs: Any) -> pd.DataFrame:
     """Baseline severity by arm: MELD, MELD-Na (continuous), Child-Pugh class and ACLF grade.
 
     A :func:`table_one` restricted to :data:`SEVERITY_VARIABLES` (those with any value).
@@ -410,8 +420,8 @@ def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
     return table_one(data, study, continuous=cont, categorical=cat, **kwargs)
 
 
-def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline characteristics",
-                     subtitle: str | None = None, table_id: str = "table_one"):
+def render_table_one(table: pd.DataFrame, study: Study, *, title: str = "Baseline characteristics",
+                     subtitle: str | None = None, table_id: str = "table_one") -> GT:
     """A publication table (``great_tables.GT``) from :func:`table_one` output.
 
     Arms become columns headed by their study labels with ``N = n``; SMD and p-value columns
@@ -447,7 +457,7 @@ def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline chara
         cols.append("p_value")
     body = body[cols].reset_index(drop=True)
     gt = GT(body, id=table_id).tab_header(title=title, subtitle=subtitle)
-    heads = {"characteristic": "Characteristic", "overall": f"Overall (N = {n_row['overall']})"}
+    heads: dict[str, Any] = {"characteristic": "Characteristic", "overall": f"Overall (N = {n_row['overall']})"}
     heads.update({a: f"{study.arm_labels[a]} (N = {n_row[a]})" for a in arms})
     heads.update({c: f"SMD {study.arm_labels.get(c[4:], c[4:])}" for c in cols if c.startswith("smd_")})
     if "p_value" in cols:
@@ -464,7 +474,7 @@ def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline chara
     return gt
 
 
-def write_html(gt, name: str, out_dir) -> None:
+def write_html(gt: GT, name: str, out_dir: str | Path | None) -> None:
     """Write a ``great_tables.GT`` as a stand-alone page ``<out_dir>/tables/<name>.html``.
 
     Nothing is written when ``out_dir`` is None (interactive use), as ``save_table``. The file is
@@ -503,7 +513,7 @@ def write_html(gt, name: str, out_dir) -> None:
     os.replace(tmp, folder / f"{name}.html")
 
 
-def baseline_correlations(data: pd.DataFrame, columns, *, method: str = "spearman") -> pd.DataFrame:
+def baseline_correlations(data: pd.DataFrame, columns: Sequence[str], *, method: str = "spearman") -> pd.DataFrame:
     """Pairwise rank correlations among baseline variables (pairwise complete observations).
 
     Each pair is ``pingouin.corr`` (the coefficient and p-value are scipy's ``spearmanr`` /
