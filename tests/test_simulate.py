@@ -19,8 +19,7 @@ from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy import stats
 
 from trialkit.errors import ScenarioError, StudyFileError
-from trialkit.simulate import load_scenario, scenarios_dir, simulate, write_simulation
-from trialkit.simulate import allocation, cohort, core
+from trialkit.simulate import allocation, cohort, core, load_scenario, scenarios_dir, simulate, write_simulation
 from trialkit.study import load_study, params_dir
 
 TABLES = ("subjects", "labs", "events", "infusions", "adverse_events", "symptoms")

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trialkit.stats.survival import kaplan_meier, number_at_risk, quiet
 from trialkit.plots.style import arm_colors
+from trialkit.stats.survival import kaplan_meier, number_at_risk, quiet
 
 __all__ = ["km_plot", "cif_plot", "arm_colors", "default_times"]
 

@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialkit.data.io import FORMATS, write_tables
 from trialkit.data.load import build_trial
 from trialkit.data.trial import Trial
 from trialkit.simulate import allocation, cohort, course, events, schedule, treatment
 from trialkit.simulate.effects import arm_effects, arm_hazard_ratio
 from trialkit.simulate.scenario import Scenario, load_scenario
 from trialkit.simulate.truth import build_truth, jsonable
-from trialkit.data.io import FORMATS, write_tables
 from trialkit.study import Study, default_study_path, load_study
 
 __all__ = ["simulate", "simulate_tables", "simulate_survival", "events_table", "write_simulation", "write_trial",
