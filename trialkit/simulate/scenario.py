@@ -42,6 +42,7 @@ __all__ = [
     "load_scenario",
     "scenarios_dir",
     "default_scenario_path",
+    "ratio_from_sizes",
     "LAB_NAMES",
     "GRADE_NAMES",
     "SEVERITY_INPUTS",
@@ -180,6 +181,41 @@ class Scenario:
     def factor_effect(self, factor: str) -> Effect:
         """The effect of ``factor`` (a null effect when the scenario does not mention it)."""
         return self.effects.get(factor, Effect())
+
+    def mapping(self) -> dict:
+        """A self-contained YAML mapping of this scenario (``extends`` applied, ``study`` absolute)."""
+        raw = copy.deepcopy(self.raw)
+        raw.pop("extends", None)
+        if self.study:
+            raw["study"] = str(self.study)
+        return raw
+
+    def with_effects(self, effects: dict | None = None, *, replace: bool = False,
+                     name: str | None = None) -> "Scenario":
+        """This scenario with some true effects overridden, checked like a scenario file.
+
+        ``effects`` is in the YAML form, keyed by factor (``{"msc": {"hr": 0.5}}``) or
+        ``"interaction"``; it is merged key by key into the effects unless ``replace``.
+        """
+        raw = self.mapping()
+        effects = {} if effects is None else copy.deepcopy(effects)
+        raw["effects"] = effects if replace else _merge(raw.get("effects") or {}, effects, top=False)
+        raw["name"] = name or f"{self.name}+{_short(effects)}"
+        return load_scenario(raw)
+
+    def null(self) -> "Scenario":
+        """This scenario with every treatment effect removed (same natural history and allocation)."""
+        return self.with_effects({}, replace=True, name=f"{self.name} (null)")
+
+
+def _short(effects: dict) -> str:
+    parts = []
+    for k, v in effects.items():
+        if isinstance(v, dict) and set(v) == {"hr"}:
+            parts.append(f"{k}_hr={v['hr']:g}")
+        else:
+            parts.append(str(k))
+    return ",".join(parts) or "no_effects"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -379,7 +415,7 @@ def _parse(raw: dict, source: str, base_dir: Path | None, files: tuple[str, ...]
 
     sizes, ratio, total = _parse_allocation(c, c.mapping(raw, "allocation", ""))
     block = c.number(raw, "block_size", "", lo=1, integer=True)
-    base_ratio = ratio if ratio is not None else _ratio_from_sizes(sizes)
+    base_ratio = ratio if ratio is not None else ratio_from_sizes(sizes)
     unit = sum(base_ratio.values())
     if block % unit:
         raise c.fail("block_size", f"{block} is not a multiple of the allocation ratio's sum {unit} "
@@ -454,7 +490,14 @@ def _date(c: _Check, d: dict, key: str) -> _dt.date:
         raise c.fail(f"recruitment.{key}", f"expected an ISO date YYYY-MM-DD, got {v!r}") from None
 
 
-def _ratio_from_sizes(sizes: dict[str, int]) -> dict[str, int]:
+def ratio_from_sizes(sizes: dict[str, int]) -> dict[str, int]:
+    """The smallest whole-number allocation ratio of fixed arm sizes (sizes divided by their gcd).
+
+    Examples
+    --------
+    >>> ratio_from_sizes({"control": 30, "msc": 30, "pe": 30, "pe_msc": 20})
+    {'control': 3, 'msc': 3, 'pe': 3, 'pe_msc': 2}
+    """
     g = 0
     for v in sizes.values():
         g = math.gcd(g, v)
