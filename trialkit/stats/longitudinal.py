@@ -306,7 +306,7 @@ def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
             bvec += np.matmul(yf, SiX)
             cache.append((ix, Y, XX, Si, SiX))
         Ainv, ldA = chol_inv(A)
-        beta = np.matmul(Ainv, bvec[:, :, None])[:, :, 0]
+        beta = np.linalg.solve(A, bvec[:, :, None])[:, :, 0]
         quad = np.zeros(K)
         G = np.zeros((K, T, T))
         for ix, Y, XX, Si, SiX in cache:
