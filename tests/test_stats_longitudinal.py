@@ -95,6 +95,43 @@ def test_contrast_is_difference_of_lsmeans(fits):
         assert np.isclose(est, ls[(a, v)] - ls[("control", v)], atol=1e-12)
 
 
+def test_lsmeans_contrasts_terms_equal_one_combination_at_a_time(fits):
+    """The matrix algebra of lsmeans/contrasts/term_effects gives MMRMFit.estimate's numbers row by row."""
+    from scipy import stats
+
+    for f in fits.values():
+        ls, ct = L.lsmeans(f), L.contrasts(f)
+        terms = pd.concat([L.term_effects(f, v) for v in f.visits], ignore_index=True)
+        rows = [(r, L._arm_weights(f, r.arm, r.visit)) for r in ls.itertuples()]
+        rows += [(r, L._arm_weights(f, r.arm, r.visit, minus=f.control)) for r in ct.itertuples()]
+        rows += [(r, {f"visit[{r.visit}]:{r.term}": 1.0}) for r in terms.itertuples()]
+        assert len(rows) == 32 + 24 + 24
+        for r, w in rows:
+            est, se, df = f.estimate(w)
+            q = stats.t.ppf(1 - f.alpha / 2, df)
+            p = 2 * stats.t.sf(abs(est / se), df)
+            assert np.allclose([r.estimate, r.se, r.df, r.statistic, r.ci_low, r.ci_high, r.p_value],
+                               [est, se, df, est / se, est - q * se, est + q * se, p], rtol=1e-12, atol=1e-14)
+
+
+def test_tables_equal_the_code_before_the_speed_up():
+    """analyze_parameters on the default trial (both covariances and populations, the factorial model)
+    gives the numbers the code before issue 16's speed-up wrote (benchmarks/longitudinal_reference.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent.parent / "benchmarks"))
+    from longitudinal_reference import reference_tables
+
+    ref = pd.read_csv(REF / "longitudinal_before_speedup.csv")
+    new = reference_tables()
+    keys = ["case", "table", "parameter", "arm", "term", "visit", "column"]
+    assert new[keys].astype(str).equals(ref[keys].astype(str))
+    a, b = ref["value"].to_numpy(float), new["value"].to_numpy(float)
+    assert (np.isnan(a) == np.isnan(b)).all()
+    assert np.nanmax(np.abs(a - b)) < 1e-10
+    assert len(ref) > 4000 and ref["case"].nunique() == 5
+
+
 def test_factorial_terms_against_R(labs, R):
     f = L.fit_mmrm(labs[labs["parameter"] == "TBIL"], study=load_study(), model="factorial",
                    covariance="random_intercept")
