@@ -130,7 +130,7 @@ def rossi_trial() -> tuple[dict[str, pd.DataFrame], dict]:
 
 
 def minimal_trial() -> tuple[dict[str, pd.DataFrame], dict]:
-    """Synthetic: two arms of 30, deaths only, exponential survival, 1 year; no labs, no optional table."""
+    """Synthetic: two arms of 30, deaths only, exponential survival, 48 weeks; no labs, no optional table."""
     rng = np.random.default_rng(13)
     n = 60
     arm = np.repeat(["standard", "new"], n // 2)
@@ -145,7 +145,7 @@ def minimal_trial() -> tuple[dict[str, pd.DataFrame], dict]:
         "factors": {"new": {"label": "New drug", "kind": "procedure", "days": [0]}},
         **_arms(("standard", "Standard care", {"new": False}), ("new", "New drug", {"new": True}),
                 control="standard"),
-        "horizons": {"primary": "12 months"},
+        "horizons": {"primary": "48 weeks"},
     }
     return {"subjects": subjects, "events": _events(ids, day, t <= c, "death")}, study
 
@@ -180,7 +180,7 @@ def three_arm_trial() -> tuple[dict[str, pd.DataFrame], dict]:
         **_arms(("placebo", "Placebo", {"low": False, "high": False}),
                 ("low", "Low dose", {"low": True, "high": False}),
                 ("high", "High dose", {"low": False, "high": True}), control="placebo"),
-        "horizons": {"primary": "18 months"},
+        "horizons": {"primary": "16 months"},
         "events": {"death": {"label": "Death"}, "progression": {"label": "Progression"}},
         "endpoints": {"primary": {"name": "Progression-free survival", "events": ["progression", "death"]}},
     }
