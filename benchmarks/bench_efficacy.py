@@ -68,18 +68,18 @@ def main(argv=None) -> int:
         long = change_from_baseline(trial, LABS, log=["ALT", "TBIL", "INR"])
         tb = long[long["parameter"] == "TBIL"]
         rows = [
-            ("derive", best(lambda: (time_to_event(trial),
+            ("derive", best(lambda trial=trial: (time_to_event(trial),
                                      change_from_baseline(trial, LABS, log=["ALT", "TBIL", "INR"])), a.repeat)),
-            ("survival", best(lambda: survival_all(tte, study), a.repeat)),
-            ("mmrm_un", best(lambda: L.fit_mmrm(tb, study=study, covariance="unstructured"), a.repeat)),
-            ("mmrm_ri", best(lambda: L.fit_mmrm(tb, study=study, covariance="random_intercept"), a.repeat)),
+            ("survival", best(lambda tte=tte, study=study: survival_all(tte, study), a.repeat)),
+            ("mmrm_un", best(lambda tb=tb, study=study: L.fit_mmrm(tb, study=study, covariance="unstructured"), a.repeat)),
+            ("mmrm_ri", best(lambda tb=tb, study=study: L.fit_mmrm(tb, study=study, covariance="random_intercept"), a.repeat)),
         ]
         original = L._single_thread
         try:
             import contextlib
 
             L._single_thread = contextlib.nullcontext
-            rows.append(("mmrm_un_blas", best(lambda: L.fit_mmrm(tb, study=study, covariance="unstructured"), 1)))
+            rows.append(("mmrm_un_blas", best(lambda tb=tb, study=study: L.fit_mmrm(tb, study=study, covariance="unstructured"), 1)))
         finally:
             L._single_thread = original
         for step, s in rows:

@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a checkout
-from trialkit.simulate import simulate  # noqa: E402
 from trialkit.derive import baseline_dataset, consort_counts, missing_summary, visit_status  # noqa: E402
 from trialkit.derive.tte import competing_risks  # noqa: E402
+from trialkit.simulate import simulate  # noqa: E402
 from trialkit.stats.competing import aalen_johansen  # noqa: E402
-from trialkit.tables import baseline as tb, safety as ts  # noqa: E402
+from trialkit.tables import baseline as tb  # noqa: E402
+from trialkit.tables import safety as ts
 
 TARGET_STEP_S = 5.0
 TARGET_AJ_S = 1.0

@@ -60,10 +60,9 @@ def step_write_validated(folder: Path, **_) -> dict:
 
 
 def step_load_handoff(folder: Path, **_) -> dict:
+    from trialkit.data import load as load_module
     from trialkit.data.handoff import HANDOFF_ENV
     from trialkit.data.load import load
-
-    from trialkit.data import load as load_module
 
     def validated_again(*a, **k):
         raise AssertionError("the hand-off was not used")

@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     specs = pipelines.model_specs(horizon=h, random_state=rs, n_jobs=nj, grid="light")
     kw = dict(time=xy.time, n_splits=a.n_splits, n_repeats=a.n_repeats, random_state=rs, n_jobs=nj)
     for name, spec in specs.items():
-        timed(f"nested_cv {name}", lambda: evaluation.nested_cv(xy.X, xy.y, [spec], **kw))
+        timed(f"nested_cv {name}", lambda spec=spec: evaluation.nested_cv(xy.X, xy.y, [spec], **kw))
     recal = [pipelines.score_spec(c, lab) for c, lab in features.RISK_SCORES.items() if c in xy.X.columns]
     timed("nested_cv 6 recalibrated scores", lambda: evaluation.nested_cv(xy.X, xy.y, recal, **kw))
     cv = evaluation.nested_cv(xy.X, xy.y, [specs["random_forest"]], keep_models=True, **kw)

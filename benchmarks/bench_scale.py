@@ -238,7 +238,7 @@ def step_scaling(score_rows: int, profile: bool = True, **_) -> dict:
 def _top(prof: cProfile.Profile, k: int) -> list[dict]:
     st = pstats.Stats(prof)
     rows = []
-    for (file, line, fn), (cc, nc, tt, ct, _) in st.stats.items():
+    for (file, line, fn), (_cc, nc, tt, ct, _) in st.stats.items():
         rows.append({"function": f"{Path(file).name}:{line}({fn})", "calls": nc, "tottime": round(tt, 3),
                      "cumtime": round(ct, 3)})
     return sorted(rows, key=lambda r: -r["tottime"])[:k]

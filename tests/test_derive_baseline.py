@@ -9,8 +9,15 @@ import yaml
 import trialkit
 from trialkit import scores
 from trialkit.data.trial import Trial
-from trialkit.derive import (assign_visits, baseline_dataset, baseline_labs, consort_counts, follow_up_status,
-                             missing_summary, visit_status)
+from trialkit.derive import (
+    assign_visits,
+    baseline_dataset,
+    baseline_labs,
+    consort_counts,
+    follow_up_status,
+    missing_summary,
+    visit_status,
+)
 from trialkit.study import load_study
 
 

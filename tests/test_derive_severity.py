@@ -16,7 +16,6 @@ from trialkit.derive.visits import assign_visits
 from trialkit.scores import clif_c_aclf, clif_c_of, cossh_aclf_ii, meld
 from trialkit.study import Parameter, load_study
 
-
 # ------------------------------------------------------------------------------------------
 # add_scores on a hand-built Trial
 # ------------------------------------------------------------------------------------------

@@ -8,11 +8,19 @@ import pytest
 import yaml
 
 from trialkit.data.trial import Trial
-from trialkit.derive.change import (analysis_visits, available_parameters, baseline_values, change_from_baseline,
-                                    parameter_label, symptom_outcomes, symptom_visits, target_visit,
-                                    visit_values, worst_rank_inputs)
-from trialkit.derive.tte import (competing_risks, estimands, event_days, factor_columns, horizon_days,
-                                 time_to_event)
+from trialkit.derive.change import (
+    analysis_visits,
+    available_parameters,
+    baseline_values,
+    change_from_baseline,
+    parameter_label,
+    symptom_outcomes,
+    symptom_visits,
+    target_visit,
+    visit_values,
+    worst_rank_inputs,
+)
+from trialkit.derive.tte import competing_risks, estimands, event_days, factor_columns, horizon_days, time_to_event
 from trialkit.study import load_study, study_from_dict
 
 

@@ -50,7 +50,7 @@ def test_excel_with_numeric_ids_and_real_dates(tmp_path):
     """A workbook as a hospital would send it: numeric ids, Excel dates, extra sheets ignored."""
     t = tiny_tables()
     ids = {"S01": 101, "S02": 102, "S03": 103, "S04": 104}
-    for name, df in t.items():
+    for df in t.values():
         df["subject_id"] = df["subject_id"].map(ids)
     t["subjects"]["randomization_date"] = pd.to_datetime(t["subjects"]["randomization_date"])
     path = tmp_path / "hospital.xlsx"

@@ -22,8 +22,15 @@ from sklearn.pipeline import Pipeline  # noqa: E402
 
 from trialkit.models import decision, evaluation, features, pipelines  # noqa: E402
 from trialkit.models.decision import decision_curve, net_benefit  # noqa: E402
-from trialkit.models.evaluation import (auc_ci, calibration_slope, compare_to_reference, corrected_ttest,  # noqa: E402
-                                        delong_test, nested_cv, performance_table)
+from trialkit.models.evaluation import (  # noqa: E402
+    auc_ci,
+    calibration_slope,
+    compare_to_reference,
+    corrected_ttest,
+    delong_test,
+    nested_cv,
+    performance_table,
+)
 from trialkit.models.features import LeakageError  # noqa: E402
 from trialkit.models.pipelines import ModelSpec, model_specs, score_spec  # noqa: E402
 from trialkit.plots import models as mplots  # noqa: E402

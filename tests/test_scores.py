@@ -18,7 +18,15 @@ import pandas as pd
 import pytest
 
 from trialkit.scores import (
-    albi, child_pugh, clif_c_aclf, clif_c_of, cossh_aclf_ii, meld, meld_3, meld_na, round_half_up,
+    albi,
+    child_pugh,
+    clif_c_aclf,
+    clif_c_of,
+    cossh_aclf_ii,
+    meld,
+    meld_3,
+    meld_na,
+    round_half_up,
 )
 
 CONV = {"units": "conventional"}

@@ -6,8 +6,13 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from trialkit.stats.categorical import (clopper_pearson, compare_to_reference, fisher_exact_test,
-                                        poisson_rate_ci, rate_ratio_exact)
+from trialkit.stats.categorical import (
+    clopper_pearson,
+    compare_to_reference,
+    fisher_exact_test,
+    poisson_rate_ci,
+    rate_ratio_exact,
+)
 
 
 @pytest.mark.parametrize("x,n", [(0, 1), (0, 30), (1, 30), (3, 30), (15, 30), (29, 30), (30, 30), (7, 113)])

@@ -342,7 +342,7 @@ def _unit_mixups(labs, study, col, codes):
         lo, hi = PLAUSIBLE[(p, declared)]
         olo, ohi = PLAUSIBLE[(p, other_key)]
 
-        def fits_other(x):
+        def fits_other(x, lo=lo, hi=hi, olo=olo, ohi=ohi):  # bound now: defined inside the loop
             return ((x < lo) | (x > hi)) & (x >= olo) & (x <= ohi) & (x > 0)
 
         odd = fits_other(v)

@@ -174,7 +174,7 @@ def _read_csv(path: Path, table: str, col: _Collector) -> pd.DataFrame | None:
             return None
     ragged = []
     try:
-        for lineno, fields in enumerate(reader, start=2):
+        for fields in reader:
             if fields and len(fields) != width:
                 ragged.append((reader.line_num, len(fields)))
     except csv.Error as exc:

@@ -24,8 +24,19 @@ import numpy as np
 import pandas as pd
 
 from trialkit.derive.visits import assign_visits
-from trialkit.scores import (ALBUMIN_G_L_PER_G_DL, BILIRUBIN_UMOL_PER_MG_DL, CREATININE_UMOL_PER_MG_DL, albi,
-                             child_pugh, clif_c_aclf, clif_c_of, cossh_aclf_ii, meld, meld_3, meld_na)
+from trialkit.scores import (
+    ALBUMIN_G_L_PER_G_DL,
+    BILIRUBIN_UMOL_PER_MG_DL,
+    CREATININE_UMOL_PER_MG_DL,
+    albi,
+    child_pugh,
+    clif_c_aclf,
+    clif_c_of,
+    cossh_aclf_ii,
+    meld,
+    meld_3,
+    meld_na,
+)
 from trialkit.study import normalize_unit
 
 __all__ = ["add_scores", "convert_unit", "SCORE_COLUMNS", "SCORE_INPUTS"]
