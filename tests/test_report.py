@@ -21,9 +21,11 @@ import yaml
 
 from conftest import tiny_tables, write_csv_dataset
 from trialkit.cli import main
-from trialkit.report import publish, runner
+from trialkit.report import jobs, kernels, notebooks, publish, runner
+from trialkit.report.jobs import NotebookFailed
+from trialkit.report.params import ParamsError, RunParams, load_params
 from trialkit.report.publish import PrivacyError, find_identifiers_in_text
-from trialkit.report.runner import NotebookFailed, ParamsError, load_params, run_report
+from trialkit.report.runner import run_report
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
@@ -117,16 +119,16 @@ def test_unknown_notebook_parameter_exits_2_naming_it_and_the_real_ones(tmp_path
 
 def test_discover_and_only():
     report = FIXTURES / "report"
-    assert [p.stem for p in runner.discover_notebooks(report)] == ["01_summary", "02_outcomes"]
-    assert [p.stem for p in runner.discover_notebooks(report, ["outcomes"])] == ["02_outcomes"]
-    assert [p.stem for p in runner.discover_notebooks(report, ["01"])] == ["01_summary"]
+    assert [p.stem for p in notebooks.discover_notebooks(report)] == ["01_summary", "02_outcomes"]
+    assert [p.stem for p in notebooks.discover_notebooks(report, ["outcomes"])] == ["02_outcomes"]
+    assert [p.stem for p in notebooks.discover_notebooks(report, ["01"])] == ["01_summary"]
     with pytest.raises(ParamsError, match="--only nope: no such notebook"):
-        runner.discover_notebooks(report, ["nope"])
+        notebooks.discover_notebooks(report, ["nope"])
 
 
 def test_notebook_parameters_reads_the_parameters_cell():
-    declared = runner.notebook_parameters(FIXTURES / "report" / "01_summary.ipynb")
-    assert set(runner.STANDARD_PARAMETERS) <= set(declared)
+    declared = notebooks.notebook_parameters(FIXTURES / "report" / "01_summary.ipynb")
+    assert set(notebooks.STANDARD_PARAMETERS) <= set(declared)
     assert declared["label"] == "default label" and declared["alpha"] == 0.05 and declared["study"] is None
 
 
@@ -141,8 +143,8 @@ def test_kernels_are_this_interpreter_with_the_run_environment(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     src = tmp_path / "01_probe.ipynb"
     nbformat.write(nb, str(src))
-    job = runner.NotebookJob(name="01_probe", source=src, output=tmp_path / "out.ipynb", parameters={}, cwd=tmp_path)
-    [res] = runner.execute_notebooks([job], 1)
+    job = jobs.NotebookJob(name="01_probe", source=src, output=tmp_path / "out.ipynb", parameters={}, cwd=tmp_path)
+    [res] = kernels.execute_notebooks([job], 1)
     assert res.status == "done", res.describe()
     out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells[0].outputs[0]["text"].split()
     assert out == [sys.executable, str(tmp_path), "0", "1", "ipc"]
@@ -213,7 +215,7 @@ def test_notebooks_simulate_exactly_the_published_data(run1):
 
 
 def test_n_subjects_is_folded_into_the_published_scenario(tmp_path):
-    params = runner.load_params(_params(tmp_path, n_subjects=17, scenario="null"))
+    params = load_params(_params(tmp_path, n_subjects=17, scenario="null"))
     study, files = runner._write_scenario("null", params, tmp_path / "scenario.yaml")
     from trialkit.simulate import load_scenario
 
@@ -695,7 +697,7 @@ def test_params_refuse_non_json_types_naming_the_key(tmp_path, capsys, text, fra
     ({"x": 2**64}, "notebook_parameters.01_echo.x: 18446744073709551616 is beyond"),
 ])
 def test_run_params_built_in_python_are_checked_too(tmp_path, value, fragment):
-    params = runner.RunParams(outputs=str(tmp_path), notebooks=str(FIXTURES / "report"),
+    params = RunParams(outputs=str(tmp_path), notebooks=str(FIXTURES / "report"),
                               notebook_parameters={"01_echo": value})
     with pytest.raises(ParamsError, match=re.escape(fragment)):
         run_report(params, progress=False)

@@ -807,8 +807,8 @@ def archive_report(report: str | Path, *, out: str | Path | None = None, pdf: bo
     import yaml
 
     from trialkit.report.captions import collect_captions
+    from trialkit.report.folders import project_root
     from trialkit.report.publish import notebook_title
-    from trialkit.report.runner import project_root
 
     report = Path(report)
     if not (report / "manifest.json").is_file():

@@ -62,7 +62,7 @@ def source_digest(package: str | None = None, lock: str | None = None) -> str:
     >>> len(source_digest()), source_digest() == source_digest()
     (64, True)
     """
-    from trialkit.report.runner import project_root
+    from trialkit.report.folders import project_root
 
     pkg = Path(package) if package else _PACKAGE
     lock_path = Path(lock) if lock else project_root() / "requirements-lock.txt"

@@ -437,7 +437,7 @@ def finish_notebook(executed: str | Path, source: str | Path, *, code: str = "fo
     import nbformat
 
     executed, source = Path(executed), Path(source)
-    from trialkit.report.runner import notebook_parameters
+    from trialkit.report.notebooks import notebook_parameters
 
     nb = nbformat.read(str(executed), as_version=4)
     clean_notebook(nb, f"{source.parent.name}/{source.name}", notebook_parameters(source))
@@ -473,7 +473,7 @@ def finish_committed(executed: str | Path, source: str | Path) -> None:
     """
     import nbformat
 
-    from trialkit.report.runner import notebook_kernelspec
+    from trialkit.report.notebooks import notebook_kernelspec
 
     executed, source = Path(executed), Path(source)
     ran = nbformat.read(str(executed), as_version=4)
@@ -711,7 +711,7 @@ def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_t
     Examples
     --------
     >>> import tempfile, pathlib, nbformat
-    >>> from trialkit.report.runner import RunParams
+    >>> from trialkit.report.params import RunParams
     >>> report = pathlib.Path(tempfile.mkdtemp())
     >>> nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Safety overview")]),
     ...                str(report / "01_safety.ipynb"))
@@ -883,7 +883,8 @@ def write_manifest(report_dir: str | Path, *, name: str, params, inputs: list[tu
     Examples
     --------
     >>> import datetime as dt, json, tempfile, pathlib
-    >>> from trialkit.report.runner import NotebookResult, RunParams
+    >>> from trialkit.report.jobs import NotebookResult
+    >>> from trialkit.report.params import RunParams
     >>> root = pathlib.Path(tempfile.mkdtemp())          # stands for the checkout
     >>> (root / "notebooks").mkdir(), (root / "report").mkdir(), (root / "report" / "data").mkdir()
     (None, None, None)
