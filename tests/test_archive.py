@@ -21,21 +21,12 @@ import pytest
 import yaml
 
 from trialkit.cli import main
-from trialkit.report.archive import (
-    ArchiveError,
-    archive_report,
-    check_settings,
-    clipped_tables,
-    find_chromium,
-    find_machine_strings,
-    fit_tables,
-    pdf_page_count,
-    prepare_print,
-    validate_citation,
-)
+from trialkit.report.archive import archive_report, find_machine_strings
 from trialkit.report.captions import caption_for, collect_captions, load_registry, number_captions
+from trialkit.report.citation import ArchiveError, check_settings, validate_citation
 from trialkit.report.notebooks import notebook_parameters
 from trialkit.report.params import load_params
+from trialkit.report.pdf import clipped_tables, find_chromium, fit_tables, pdf_page_count, prepare_print
 from trialkit.report.runner import run_report
 
 ROOT = Path(__file__).resolve().parent.parent

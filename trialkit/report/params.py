@@ -19,6 +19,7 @@ from typing import Any, Iterable
 import yaml
 
 from trialkit.errors import TrialkitError
+from trialkit.report.citation import check_settings
 from trialkit.report.folders import (
     project_root,
 )
@@ -160,8 +161,6 @@ def check_params(raw: dict, src: str) -> RunParams:
     if not isinstance(p.notebook_parameters, dict) or not all(
             isinstance(v, dict) for v in p.notebook_parameters.values()):
         raise _fail(src, "notebook_parameters", "expected a mapping notebook name -> {parameter: value}")
-    from trialkit.report.archive import check_settings
-
     check_settings(p.archive, src)
     return p
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import numpy as np
 
 from trialkit.errors import ScenarioError
-from trialkit.simulate.scenario import Scenario, _ratio_from_sizes
+from trialkit.simulate.scenario import Scenario, ratio_from_sizes
 from trialkit.study import Study
 
 __all__ = ["apportion", "arm_sizes", "allocation_note", "randomize", "subject_ids", "randomization_dates",
@@ -72,7 +72,7 @@ def arm_sizes(sc: Scenario, study: Study, n_subjects: int | None = None) -> tupl
     """
     declared = sc.allocation_sizes if sc.allocation_sizes is not None else sc.allocation_ratio
     total = int(sum(sc.allocation_sizes.values())) if sc.allocation_sizes is not None else int(sc.total)
-    ratio = sc.allocation_ratio if sc.allocation_ratio is not None else _ratio_from_sizes(sc.allocation_sizes)
+    ratio = sc.allocation_ratio if sc.allocation_ratio is not None else ratio_from_sizes(sc.allocation_sizes)
     exact = sc.allocation_sizes is not None and list(declared) == study.arm_ids
     if all(a in declared for a in study.arm_ids):
         ratio = {a: int(ratio[a]) for a in study.arm_ids}

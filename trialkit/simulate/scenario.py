@@ -42,6 +42,7 @@ __all__ = [
     "load_scenario",
     "scenarios_dir",
     "default_scenario_path",
+    "ratio_from_sizes",
     "LAB_NAMES",
     "GRADE_NAMES",
     "SEVERITY_INPUTS",
@@ -379,7 +380,7 @@ def _parse(raw: dict, source: str, base_dir: Path | None, files: tuple[str, ...]
 
     sizes, ratio, total = _parse_allocation(c, c.mapping(raw, "allocation", ""))
     block = c.number(raw, "block_size", "", lo=1, integer=True)
-    base_ratio = ratio if ratio is not None else _ratio_from_sizes(sizes)
+    base_ratio = ratio if ratio is not None else ratio_from_sizes(sizes)
     unit = sum(base_ratio.values())
     if block % unit:
         raise c.fail("block_size", f"{block} is not a multiple of the allocation ratio's sum {unit} "
@@ -454,7 +455,14 @@ def _date(c: _Check, d: dict, key: str) -> _dt.date:
         raise c.fail(f"recruitment.{key}", f"expected an ISO date YYYY-MM-DD, got {v!r}") from None
 
 
-def _ratio_from_sizes(sizes: dict[str, int]) -> dict[str, int]:
+def ratio_from_sizes(sizes: dict[str, int]) -> dict[str, int]:
+    """The smallest whole-number allocation ratio of fixed arm sizes (sizes divided by their gcd).
+
+    Examples
+    --------
+    >>> ratio_from_sizes({"control": 30, "msc": 30, "pe": 30, "pe_msc": 20})
+    {'control': 3, 'msc': 3, 'pe': 3, 'pe_msc': 2}
+    """
     g = 0
     for v in sizes.values():
         g = math.gcd(g, v)
