@@ -123,12 +123,14 @@ def test_follow_up_status_rules():
         "event": ["last_contact", "death", "last_contact", "last_contact", "last_contact", "transplant",
                   "last_contact", "transplant", "death", "last_contact", "last_contact", "death"],
         "day": [325, 50, 50, 100, 200, 20, 20, 30, 90, 0, 400, 400],
-        "detail": ["", "", "died", "withdrew", "", "", "transplanted", "", "", "", "", ""]})
+        "detail": ["", "", "died", "withdrew", "lost", "", "transplanted", "", "", "", "", ""]})
     st = follow_up_status(hand_trial(subjects=subj, events=ev)).set_index("subject_id")
     assert st["treatment"].to_dict() == {"a": "full", "b": "partial", "c": "none", "d": "no_active_treatment",
                                          "e": "partial", "f": "full", "g": "full", "h": "no_active_treatment"}
     assert st["follow_up"].to_dict() == {"a": "completed", "b": "died", "c": "withdrew", "d": "lost",
-                                         "e": "transplanted", "f": "died", "g": "lost", "h": "completed"}
+                                         "e": "transplanted", "f": "died", "g": "censored", "h": "completed"}
+    # g's follow-up ended without a recorded reason: censored, not lost to follow-up
+    assert st.loc["d", "lost_to_follow_up"] and not st.loc["g", "lost_to_follow_up"]
     assert st["outcome"].to_dict() == {"a": "survivor", "b": "died", "c": "survivor", "d": "survivor",
                                        "e": "transplanted", "f": "transplanted", "g": "survivor", "h": "survivor"}
     assert st.loc["f", "died"] and st.loc["f", "transplanted"]
@@ -168,7 +170,7 @@ def test_consort_counts_against_direct_counts(sim):
             assert c.loc[arm, "no_active_treatment"] == len(sa)
     parts = ["received_full", "received_partial", "received_none", "no_active_treatment", "treatment_unknown"]
     assert (c[parts].sum(axis=1) == c["allocated"]).all()
-    fu = ["died", "ended_at_transplant", "withdrew", "lost", "completed"]
+    fu = ["died", "ended_at_transplant", "withdrew", "lost", "censored", "completed"]
     assert (c[fu].sum(axis=1) == c["allocated"]).all()
     assert (c.drop(index="total").sum(numeric_only=True) == c.loc["total"].drop("label")).all()
 

@@ -408,13 +408,17 @@ def test_shift_table_against_direct(sim):
 def test_shift_table_unit_check():
     raw = yaml.safe_load(yaml.safe_dump(load_study().raw))
     raw["parameters"]["TBIL"]["unit"] = "mg/dL"
+    raw["parameters"]["TBIL"].pop("uln")  # the CTCAE default ULN, converted: 17.1 umol/L = 1.0 mg/dL
     t = Trial(study=study_from_dict(raw), subjects=pd.DataFrame({"subject_id": ["a"], "arm": ["control"]}),
               labs=pd.DataFrame({"subject_id": ["a", "a"], "day": [0, 5], "visit": ["D0", ""], "parameter": "TBIL",
                                  "value": [5.0, 12.0], "unit": "mg/dL"}), events=pd.DataFrame())
-    with pytest.raises(ValueError, match="pass uln="):
-        ts.shift_table(t, "TBIL")
-    st = ts.shift_table(t, "TBIL", uln=1.0)
+    st = ts.shift_table(t, "TBIL")
+    assert st.iloc[0]["uln"] == pytest.approx(1.0)
     assert st.iloc[0][["baseline_grade", "grade_4"]].tolist() == ["3", 1]
+    pd.testing.assert_frame_equal(st, ts.shift_table(t, "TBIL", uln=1.0))
+    raw["parameters"]["TBIL"]["unit"] = "mmol/L"  # no known conversion: the study file must say
+    with pytest.raises(ValueError, match="declare `uln` in the study file"):
+        ts.uln_for(study_from_dict(raw), "TBIL")
 
 
 def test_write_html_is_deterministic(sim, bl, tmp_path):

@@ -11,7 +11,7 @@ from conftest import tiny_tables, write_csv_dataset
 from trialkit.cli import main
 from trialkit.data.load import build_trial, load, validate
 from trialkit.errors import StudyFileError, ValidationError
-from trialkit.study import load_study
+from trialkit.study import default_study_path, load_study
 
 
 def _problems(tmp_path: Path, tables: dict, **kw) -> list[str]:
@@ -53,7 +53,7 @@ def test_every_problem_is_reported_at_once(tmp_path):
     _one(probs, "events.csv", "row 2", "'event'", "'died'", "expected an event")
 
 
-@pytest.mark.parametrize("table", ["subjects", "labs", "events"])
+@pytest.mark.parametrize("table", ["subjects", "events"])
 def test_missing_required_table(tmp_path, table):
     t = tiny_tables()
     del t[table]
@@ -68,6 +68,10 @@ def test_optional_tables_may_be_absent(tmp_path):
     write_csv_dataset(t, d)
     trial = load(d)
     assert not trial.has("infusions") and trial.has("labs")
+    del t["labs"]  # labs are optional too: an empty, typed table
+    write_csv_dataset(t, tmp_path / "nolabs")
+    trial = load(tmp_path / "nolabs")
+    assert not trial.has("labs") and len(trial.labs) == 0 and trial.labs["day"].dtype == "int64"
 
 
 def test_optional_subject_columns_may_be_absent(tmp_path):
@@ -106,8 +110,8 @@ def test_wrong_types(tmp_path):
 
 def test_empty_required_value(tmp_path):
     t = tiny_tables()
-    t["subjects"].loc[1, "sex"] = None
-    _one(_problems(tmp_path, t), "subjects.csv", "row 3", "'sex'", "required value is empty")
+    t["subjects"].loc[1, "arm"] = None
+    _one(_problems(tmp_path, t), "subjects.csv", "row 3", "'arm'", "required value is empty")
 
 
 def test_unparsable_files(tmp_path):
@@ -298,7 +302,7 @@ def test_unit_mixup_values_in_the_other_unit(tmp_path):
     m = (t["labs"]["parameter"] == "TBIL") & (t["labs"]["day"] == 0)
     t["labs"].loc[m, "value"] = 17.5  # 17.5 mg/dL = 299 µmol/L: below the inclusion minimum 85 µmol/L
     probs = _problems(tmp_path, t)
-    _one(probs, "labs.csv", "ALB is implausible in g/L but ordinary in g/dL", "likely unit mix-up")
+    _one(probs, "labs.csv", "ALB values are implausible in g/L but ordinary in g/dL (median 3)", "likely unit mix-up")
     _one(probs, "labs.csv", "baseline TBIL", "would meet them as mg/dL", "likely unit mix-up")
 
 
@@ -421,11 +425,11 @@ def test_missing_value_spellings_in_number_columns_but_not_in_text(tmp_path):
     t = tiny_tables()
     t["subjects"]["weight_kg"] = t["subjects"]["weight_kg"].astype(object)
     t["subjects"].loc[0, "weight_kg"] = "NA"
-    t["subjects"]["age"] = t["subjects"]["age"].astype(object)
-    t["subjects"].loc[1, "age"] = "NA"
-    probs = _problems(tmp_path, t)
-    assert len(probs) == 1
-    _one(probs, "subjects.csv", "row 3", "'age'", "required value is empty")
+    t["subjects"]["hbv_dna_log10"] = t["subjects"]["hbv_dna_log10"].astype(object)
+    t["subjects"].loc[1, "hbv_dna_log10"] = "NA"
+    write_csv_dataset(t, tmp_path / "na")
+    trial = load(tmp_path / "na")  # NA in number columns is empty, so nothing to report
+    assert pd.isna(trial.subjects.loc[0, "weight_kg"]) and pd.isna(trial.subjects.loc[1, "hbv_dna_log10"])
     d = tmp_path / "ds"
     t = tiny_tables()
     t["subjects"].loc[0, "weight_kg"] = float("nan")
@@ -443,7 +447,7 @@ def test_empty_optional_tables_are_valid(tmp_path):
     d = tmp_path / "ds"
     write_csv_dataset(t, d)
     trial = load(d)
-    assert trial.has("infusions") and len(trial.infusions) == 0
+    assert trial.infusions is not None and len(trial.infusions) == 0 and not trial.has("infusions")
     assert trial.infusions["day"].dtype == "int64"
     assert len(build_trial(t, load_study()).adverse_events) == 0
 
@@ -466,3 +470,46 @@ def test_study_parameter_with_stray_keys_is_refused(tmp_path):
     with pytest.raises(StudyFileError, match=r"study.yaml: parameters.ASCITES: unknown key\(s\) 1 mild"):
         load_study(p)
     assert load_study().parameters["ASCITES"].label.endswith("moderate-severe)")
+
+
+def test_single_implausible_value_is_a_warning_and_the_study_file_decides(tmp_path):
+    """One albumin of 3 g/L among ordinary values is not a unit mix-up: a warning naming the row; a
+    study-file `values` entry excludes it (listed, never silent) or accepts it (no warning)."""
+    import yaml
+
+    t = tiny_tables()
+    row = t["labs"].index[(t["labs"]["parameter"] == "ALB") & (t["labs"]["subject_id"] == "S02")
+                          & (t["labs"]["day"] == 7)][0]
+    t["labs"].loc[row, "value"] = 3.0
+    d = tmp_path / "ds"
+    write_csv_dataset(t, d)
+    report = validate(d)
+    assert report.ok, report.problems
+    assert any(f"labs row {row + 2}: ALB = 3 g/L is implausible" in w for w in report.warnings)
+    raw = yaml.safe_load(default_study_path().read_text())
+    for action in ("exclude", "accept"):
+        raw["values"] = [{"subject_id": "S02", "parameter": "ALB", "day": 7, "action": action,
+                          "reason": "transcription error confirmed by the site"}]
+        (d / "study.yaml").write_text(yaml.safe_dump(raw))
+        trial = load(d)
+        kept = ((trial.labs["subject_id"] == "S02") & (trial.labs["parameter"] == "ALB") & (trial.labs["day"] == 7)).sum()
+        assert kept == (0 if action == "exclude" else 1)
+        done = {"exclude": "excluded", "accept": "accepted"}[action]
+        assert any(f"{done} by the study file: transcription error" in w for w in trial.warnings)
+        assert not any("is implausible" in w for w in trial.warnings)
+
+
+def test_unit_mixup_is_called_on_the_distribution(tmp_path):
+    """Every albumin in g/dL under a g/L declaration is a mix-up; one genuine bilirubin of 0.1 mg/dL
+    written as 1.71 µmol/L (below the plausible range) among ordinary values is only a warning."""
+    t = tiny_tables()
+    m = t["labs"]["parameter"] == "ALB"
+    t["labs"].loc[m, "value"] = t["labs"].loc[m, "value"] / 10
+    _one(_problems(tmp_path / "a", t), "labs.csv", "ALB values are implausible in g/L but ordinary in g/dL",
+         "likely unit mix-up")
+    t = tiny_tables()
+    row = t["labs"].index[(t["labs"]["parameter"] == "TBIL") & (t["labs"]["day"] == 28)][0]
+    t["labs"].loc[row, "value"] = 1.71
+    write_csv_dataset(t, tmp_path / "b")
+    report = validate(tmp_path / "b")
+    assert report.ok and any(f"labs row {row + 2}: TBIL = 1.71 umol/L is implausible" in w for w in report.warnings)

@@ -16,6 +16,7 @@ Examples
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,11 @@ __all__ = [
     "params_dir",
     "normalize_unit",
     "normalize_units",
+    "parse_days",
+    "DAY_LENGTHS",
+    "Endpoint",
+    "EventType",
+    "FACTOR_KINDS",
 ]
 
 
@@ -121,13 +127,86 @@ def normalize_units(units: pd.Series) -> pd.Series:
     return pd.Series(table[codes], index=units.index, dtype=object)
 
 
+#: Day lengths used to read durations such as ``10 years`` or ``48 weeks`` (study file horizons).
+DAY_LENGTHS = {"day": 1.0, "week": 7.0, "month": 30.4375, "year": 365.25}
+_UNIT_WORDS = {"d": "day", "day": "day", "days": "day", "w": "week", "wk": "week", "wks": "week", "week": "week",
+               "weeks": "week", "m": "month", "mo": "month", "month": "month", "months": "month", "y": "year",
+               "yr": "year", "yrs": "year", "year": "year", "years": "year"}
+
+#: Treatment factor kinds: ``infusion`` (doses monitored 0-8 h afterwards, rows in ``infusions``),
+#: ``procedure`` (discrete doses or sessions on ``days``), ``continuous`` (taken every day, e.g. a daily
+#: oral drug: the arm is on treatment throughout, no dosing days).
+FACTOR_KINDS = ("infusion", "procedure", "continuous")
+
+
+def parse_days(value: Any, where: str = "duration") -> float:
+    """A duration in study days: a number of days (fractions allowed) or ``"<number> <unit>"``.
+
+    Units: days, weeks (7 d), months (30.4375 d = 365.25 / 12) and years (365.25 d), singular or
+    plural, also ``d``, ``w``, ``m``, ``y``. Anything else raises ``ValueError`` naming ``where``.
+
+    Examples
+    --------
+    >>> parse_days(336), parse_days("48 weeks"), parse_days("10 years"), parse_days("6 months")
+    (336, 336, 3652.5, 182.625)
+    >>> parse_days("10y"), parse_days(12.5)
+    (3652.5, 12.5)
+    >>> parse_days("ten years", "horizons.primary")
+    Traceback (most recent call last):
+    ...
+    ValueError: horizons.primary: expected a positive number of days or '<number> days|weeks|months|years' (e.g. '48 weeks', '10 years'), got 'ten years'
+    """
+    expected = (f"{where}: expected a positive number of days or '<number> days|weeks|months|years' "
+                f"(e.g. '48 weeks', '10 years'), got {value!r}")
+    if isinstance(value, bool):
+        raise ValueError(expected)
+    if isinstance(value, (int, float)):
+        days = float(value)
+    elif isinstance(value, str):
+        m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]+)?\s*", value)
+        unit = _UNIT_WORDS.get((m.group(2) or "day").lower()) if m else None
+        if unit is None:
+            raise ValueError(expected)
+        days = float(m.group(1)) * DAY_LENGTHS[unit]
+    else:
+        raise ValueError(expected)
+    if not np.isfinite(days) or days <= 0:
+        raise ValueError(expected)
+    return int(days) if days == int(days) else days
+
+
+@dataclass(frozen=True)
+class EventType:
+    """An event type the ``events`` table may contain (besides ``last_contact``)."""
+
+    name: str
+    label: str
+    ends_follow_up: bool = False  # True for death: nothing is recorded after it
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A time-to-event endpoint: the events that make it, those that compete with it, those that censor.
+
+    The first of ``events`` (on or before the horizon) is the event; a ``competing`` event first ends
+    follow-up as a competing event (cumulative incidence); a ``censor`` event first censors follow-up.
+    Other event types are ignored.
+    """
+
+    name: str
+    events: tuple[str, ...]
+    competing: tuple[str, ...] = ()
+    censor: tuple[str, ...] = ()
+    description: str = ""
+
+
 @dataclass(frozen=True)
 class Factor:
     """A treatment factor of the (factorial) design."""
 
     name: str
     label: str
-    kind: str = "procedure"  # "infusion": monitored 0-8 h after each dose
+    kind: str = "procedure"  # "infusion": monitored 0-8 h after each dose; "continuous": daily
     days: tuple[int, ...] = ()
     description: str = ""
 
@@ -159,6 +238,7 @@ class Parameter:
     unit: str
     label: str = ""
     range: tuple[float, float] | None = None
+    uln: float | None = None  # upper limit of normal, in ``unit`` (CTCAE grading)
 
 
 @dataclass(frozen=True)
@@ -171,10 +251,17 @@ class Study:
     control_arm: str
     factors: dict[str, Factor]
     visits: tuple[Visit, ...]
-    horizons: dict[str, int]
+    horizons: dict[str, float]
     parameters: dict[str, Parameter]
     symptoms: tuple[str, ...] = ()
     baseline_expected: dict[str, dict[str, float]] = field(default_factory=dict)
+    condition: str = ""
+    events: dict[str, EventType] = field(default_factory=dict)
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    subgroups: tuple[str, ...] = ()
+    immune_markers: tuple[str, ...] = ()
+    value_decisions: tuple[dict, ...] = ()
+    literature: tuple[str, ...] = ()
     path: str | None = field(default=None, compare=False)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -190,6 +277,28 @@ class Study:
     @property
     def factor_names(self) -> list[str]:
         return list(self.factors)
+
+    @property
+    def event_names(self) -> list[str]:
+        """The declared event types (without ``last_contact``)."""
+        return list(self.events)
+
+    @property
+    def primary_endpoint(self) -> Endpoint:
+        """The study's primary time-to-event endpoint (``endpoints.primary``)."""
+        return self.endpoints["primary"]
+
+    @property
+    def other_events(self) -> list[str]:
+        """Declared events that are not part of the primary endpoint (e.g. HCC in the default study):
+        analysed by cumulative incidence with the primary endpoint's events competing."""
+        ep = self.primary_endpoint
+        return [e for e in self.events if e not in ep.events + ep.competing + ep.censor]
+
+    @property
+    def interventions(self) -> list[str]:
+        """One phrase per treatment factor: its label, and its description when given."""
+        return [f"{f.label} ({f.description})" if f.description else f.label for f in self.factors.values()]
 
     @property
     def visit_ids(self) -> list[str]:
@@ -311,7 +420,7 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
     """Build a :class:`Study` from the parsed YAML mapping (see :func:`load_study`)."""
     if not isinstance(raw, dict):
         raise StudyFileError(f"{name}: expected a mapping at the top level")
-    for key in ("arms", "control_arm", "visits", "horizons", "parameters"):
+    for key in ("arms", "control_arm", "horizons"):
         if key not in raw:
             raise _fail(name, key, "required key is missing")
 
@@ -320,8 +429,8 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
     for fname, spec in (raw.get("factors") or {}).items():
         spec = spec or {}
         kind = spec.get("kind", "procedure")
-        if kind not in ("infusion", "procedure"):
-            raise _fail(name, f"factors.{fname}.kind", f"expected 'infusion' or 'procedure', got {kind!r}")
+        if kind not in FACTOR_KINDS:
+            raise _fail(name, f"factors.{fname}.kind", f"expected one of {', '.join(FACTOR_KINDS)}, got {kind!r}")
         factors[str(fname)] = Factor(
             name=str(fname),
             label=str(spec.get("label", fname)),
@@ -360,7 +469,8 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
         raise _fail(name, "control_arm", f"{raw['control_arm']!r} is not one of the arms {ids}")
 
     visits: list[Visit] = []
-    for i, spec in enumerate(raw["visits"] or []):
+    visit_specs = raw.get("visits") or [{"id": "BL", "day": 0, "window": [0, 0]}]  # baseline only
+    for i, spec in enumerate(visit_specs):
         where = f"visits[{i}]"
         try:
             lo, hi = spec["window"]
@@ -380,21 +490,42 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
     horizons = raw["horizons"]
     if not isinstance(horizons, dict) or "primary" not in horizons:
         raise _fail(name, "horizons", "expected a mapping with at least `primary` (study days)")
-    horizons = {str(k): int(v) for k, v in horizons.items()}
+    try:
+        horizons = {str(k): parse_days(v, f"{name}: horizons.{k}") for k, v in horizons.items()}
+    except ValueError as exc:
+        raise StudyFileError(str(exc)) from None
+    horizons.setdefault("secondary", horizons["primary"])  # labs: the primary horizon unless stated
 
     parameters: dict[str, Parameter] = {}
-    for pname, spec in (raw["parameters"] or {}).items():
+    for pname, spec in (raw.get("parameters") or {}).items():
         if not isinstance(spec, dict) or "unit" not in spec:
             raise _fail(name, f"parameters.{pname}", "each parameter needs a `unit`")
-        extra = sorted(str(k) for k in spec if k not in ("unit", "label", "range"))
+        extra = sorted(str(k) for k in spec if k not in ("unit", "label", "range", "uln"))
         if extra:  # e.g. an unquoted label with commas inside {...} splits into stray keys
             raise _fail(name, f"parameters.{pname}", f"unknown key(s) {', '.join(extra)} (allowed: unit, label, "
-                                                     "range; quote a label that contains commas)")
+                                                     "range, uln; quote a label that contains commas)")
+        uln = spec.get("uln")
+        if uln is not None and (isinstance(uln, bool) or not isinstance(uln, (int, float)) or uln <= 0):
+            raise _fail(name, f"parameters.{pname}.uln", f"expected a positive number in {spec['unit']}, got {uln!r}")
         rng = spec.get("range")
         parameters[str(pname)] = Parameter(
             name=str(pname), unit=str(spec["unit"]), label=str(spec.get("label", pname)),
             range=None if rng is None else (float(rng[0]), float(rng[1])),
+            uln=None if uln is None else float(uln),
         )
+
+    events = _event_types(raw, name)
+    endpoints = _endpoints(raw, name, events)
+    names = {"subgroups": (), "immune_markers": (), "literature": ()}
+    for key in names:
+        value = raw.get(key) or []
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise _fail(name, key, f"expected a list of names or sentences, got {value!r}")
+        names[key] = tuple(value)
+    for p in names["immune_markers"]:
+        if p not in parameters:
+            raise _fail(name, "immune_markers", f"{p!r} is not a declared parameter")
+    decisions = _value_decisions(raw, name, parameters)
 
     return Study(
         id=str(meta.get("id", "study")),
@@ -407,6 +538,92 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
         parameters=parameters,
         symptoms=tuple(raw.get("symptoms") or ()),
         baseline_expected={str(k): dict(v) for k, v in (raw.get("baseline_expected") or {}).items()},
+        condition=str(meta.get("condition", raw.get("condition", "")) or ""),
+        events=events,
+        endpoints=endpoints,
+        subgroups=names["subgroups"],
+        immune_markers=names["immune_markers"],
+        value_decisions=decisions,
+        literature=names["literature"],
         path=name,
         raw=raw,
     )
+
+
+_DEFAULT_EVENTS = {"death": {"label": "Death"}}
+
+
+def _event_types(raw: dict, name: str) -> dict[str, EventType]:
+    """``events``: a mapping event name -> {label} or a list of names; ``death`` ends follow-up."""
+    spec = raw.get("events", _DEFAULT_EVENTS)
+    if isinstance(spec, list):
+        spec = {str(e): {} for e in spec}
+    if not isinstance(spec, dict) or not spec:
+        raise _fail(name, "events", f"expected a mapping of event types, e.g. {{death: {{label: Death}}}}, got {spec!r}")
+    out = {}
+    for ev, item in spec.items():
+        item = item or {}
+        if str(ev) == "last_contact":
+            raise _fail(name, f"events.{ev}", "last_contact is always allowed; do not declare it")
+        if not isinstance(item, dict) or set(item) - {"label"}:
+            raise _fail(name, f"events.{ev}", f"expected {{label: ...}}, got {item!r}")
+        out[str(ev)] = EventType(name=str(ev), label=str(item.get("label", str(ev).replace("_", " ").capitalize())),
+                                 ends_follow_up=str(ev) == "death")
+    return out
+
+
+def _endpoints(raw: dict, name: str, events: dict[str, EventType]) -> dict[str, Endpoint]:
+    """``endpoints.<id>``: {name, events, competing, censor}; default primary: death (overall survival)."""
+    spec = raw.get("endpoints")
+    if spec is None:
+        first = "death" if "death" in events else next(iter(events))
+        spec = {"primary": {"name": "Overall survival" if first == "death" else f"Time to {events[first].label.lower()}",
+                            "events": [first]}}
+    if not isinstance(spec, dict) or "primary" not in spec:
+        raise _fail(name, "endpoints", "expected a mapping with at least `primary`")
+    out = {}
+    for key, item in spec.items():
+        where = f"endpoints.{key}"
+        if not isinstance(item, dict) or "events" not in item:
+            raise _fail(name, where, "expected {name, events: [...], competing: [...], censor: [...]}")
+        extra = sorted(set(item) - {"name", "events", "competing", "censor", "description"})
+        if extra:
+            raise _fail(name, where, f"unknown key(s) {', '.join(extra)}")
+        lists = {}
+        for part in ("events", "competing", "censor"):
+            value = item.get(part) or []
+            if not isinstance(value, list) or any(str(v) not in events for v in value):
+                raise _fail(name, f"{where}.{part}", f"expected a list of declared events {list(events)}, got {value!r}")
+            lists[part] = tuple(str(v) for v in value)
+        if not lists["events"]:
+            raise _fail(name, f"{where}.events", "at least one event makes the endpoint")
+        overlap = (set(lists["events"]) & set(lists["competing"] + lists["censor"])) | (
+            set(lists["competing"]) & set(lists["censor"]))
+        if overlap:
+            raise _fail(name, where, f"event(s) {sorted(overlap)} listed twice")
+        out[str(key)] = Endpoint(name=str(item.get("name", key)), description=str(item.get("description", "")),
+                                 **lists)
+    return out
+
+
+def _value_decisions(raw: dict, name: str, parameters: dict) -> tuple[dict, ...]:
+    """``values``: explicit decisions on single implausible lab values, ``accept`` or ``exclude``.
+
+    Each entry names ``subject_id``, ``parameter``, ``day``, ``action`` (accept | exclude) and a
+    ``reason``; the loader applies them and the report lists them.
+    """
+    out = []
+    for i, item in enumerate(raw.get("values") or []):
+        where = f"values[{i}]"
+        if not isinstance(item, dict):
+            raise _fail(name, where, "expected {subject_id, parameter, day, action, reason}")
+        missing = [k for k in ("subject_id", "parameter", "day", "action") if k not in item]
+        if missing:
+            raise _fail(name, where, f"missing key(s) {', '.join(missing)}")
+        if item["action"] not in ("accept", "exclude"):
+            raise _fail(name, f"{where}.action", f"expected accept or exclude, got {item['action']!r}")
+        if item["parameter"] not in parameters:
+            raise _fail(name, f"{where}.parameter", f"{item['parameter']!r} is not a declared parameter")
+        out.append({"subject_id": str(item["subject_id"]), "parameter": str(item["parameter"]),
+                    "day": item["day"], "action": item["action"], "reason": str(item.get("reason", ""))})
+    return tuple(out)

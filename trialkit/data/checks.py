@@ -313,9 +313,16 @@ _SHOW_UNIT = {"mg/dl": "mg/dL", "umol/l": "µmol/L", "g/dl": "g/dL", "g/l": "g/L
 
 
 def _unit_mixups(labs, study, col, codes):
-    """Values in the declared unit that only make sense in the other one."""
+    """A likely unit mix-up: the values of a parameter, taken together, fit the other unit.
+
+    The *distribution* decides (its median is implausible in the declared unit and ordinary in the
+    other): then every such value is an error. A single implausible value in an otherwise ordinary
+    distribution is a warning naming the row, which a study-file ``values`` entry accepts or
+    excludes. The same rule applies to baseline values against ``baseline_expected``.
+    """
     pcodes, pnames = codes.factorize("labs", "parameter")
     value = labs["value"].to_numpy(dtype=float, na_value=np.nan)
+    accepted = labs.attrs.get("accepted", set())
     if "unit" in labs.columns:
         ucodes, unames = codes.factorize("labs", "unit")
         unorm = np.array([normalize_unit(u) for u in unames] + [normalize_unit(None)], dtype=object)
@@ -334,13 +341,24 @@ def _unit_mixups(labs, study, col, codes):
         v = value[rows]
         lo, hi = PLAUSIBLE[(p, declared)]
         olo, ohi = PLAUSIBLE[(p, other_key)]
-        odd = ((v < lo) | (v > hi)) & (v >= olo) & (v <= ohi) & (v > 0)
+
+        def fits_other(x):
+            return ((x < lo) | (x > hi)) & (x >= olo) & (x <= ohi) & (x > 0)
+
+        odd = fits_other(v)
         unit_label = study.parameters[p].unit
-        if odd.any():
+        mixup = len(v) > 0 and bool(fits_other(np.array([np.median(v)]))[0])
+        if odd.any() and mixup:
             col.add_rows("labs", "value",
-                         f"{p} is implausible in {unit_label} but ordinary in {other}: likely "
-                         f"unit mix-up ({unit_label} = {other} × {factor:g})",
+                         f"{p} values are implausible in {unit_label} but ordinary in {other} (median "
+                         f"{np.median(v):g}): likely unit mix-up ({unit_label} = {other} × {factor:g})",
                          labs.index[rows[odd]], v[odd])
+        elif odd.any():
+            for r, x in zip(labs.index[rows[odd]], v[odd]):
+                if r not in accepted:
+                    col.warn(f"labs row {int(r) + 2}: {p} = {x:g} {unit_label} is implausible (ordinary in {other}); "
+                             "the other values are ordinary, so it is kept: accept or exclude it in the study "
+                             "file's `values`")
         exp = study.baseline_expected.get(p)
         if exp and "day" in labs.columns:
             w = study.baseline_visit.window
@@ -352,12 +370,18 @@ def _unit_mixups(labs, study, col, codes):
                 low |= base & (v < emin) & (v * factor >= emin)
             if emax is not None:
                 low |= base & (v > emax) & (v * factor <= emax)
-            if low.any():
+            # a mix-up when most baseline values miss the criteria but would meet them in the other unit
+            if low.any() and low.sum() > 0.5 * base.sum():
                 col.add_rows("labs", "value",
                              f"baseline {p} is outside what the inclusion criteria allow "
                              f"(baseline_expected {exp}) but would meet them as {other}: likely unit mix-up "
                              f"({unit_label} = {other} × {factor:g})",
                              labs.index[rows[low]], v[low])
+            elif low.any():
+                for r, x in zip(labs.index[rows[low]], v[low]):
+                    if r not in accepted:
+                        col.warn(f"labs row {int(r) + 2}: baseline {p} = {x:g} {unit_label} is outside "
+                                 f"baseline_expected {exp}; kept: accept or exclude it in the study file's `values`")
 
 
 def _visits_match_days(tables, study, col, codes):
@@ -419,7 +443,8 @@ def run_all(tables: dict[str, pd.DataFrame], study: Study, col) -> None:
     labs, row 3: duplicated (subject_id, day, parameter) = (S001, 0, TBIL), first at row 2
     labs, row 5, column 'subject_id': value 'S003': subject is not in subjects (never randomized)
     labs, row 4, column 'day': value 56: record after the subject's death
-    labs, row 4, column 'value': value 1.2: TBIL is implausible in umol/L but ordinary in mg/dL: likely unit mix-up ...
+    >>> col.warnings  # one implausible bilirubin among ordinary ones: a warning, not a unit mix-up
+    ["labs row 4: TBIL = 1.2 umol/L is implausible (ordinary in mg/dL); the other values are ordinary, so it is kept: accept or exclude it in the study file's `values`"]
     """
     codes = _Codes(tables)
     for rule in RULES:

@@ -420,6 +420,32 @@ def _resolve_study(path: Path, study) -> Study:
     return load_study(own if own.is_file() else default_study_path())
 
 
+def _apply_value_decisions(labs: pd.DataFrame, study: Study, col: _Collector) -> pd.DataFrame:
+    """Drop the lab rows the study file's ``values`` entries exclude (each listed as a warning, so the
+    report says what was excluded); mark accepted rows in ``labs.attrs["accepted"]`` (row labels)."""
+    decisions = getattr(study, "value_decisions", ())
+    if not decisions or not {"subject_id", "parameter", "day"} <= set(labs.columns):
+        return labs
+    key = (labs["subject_id"].astype(str) + "\x1f" + labs["parameter"].astype(str) + "\x1f"
+           + pd.to_numeric(labs["day"], errors="coerce").astype("Int64").astype(str))
+    drop, accepted = [], []
+    for d in decisions:
+        hit = labs.index[key == f"{d['subject_id']}\x1f{d['parameter']}\x1f{int(d['day'])}"]
+        if len(hit) == 0:
+            col.warn(f"study file `values`: no lab row for subject {d['subject_id']}, {d['parameter']}, day {d['day']} "
+                     f"({d['action']} has no effect)")
+            continue
+        for r in hit:
+            text = (f"labs row {_rownum(r)}: {d['parameter']} = {labs.at[r, 'value']} (subject {d['subject_id']}, day "
+                    f"{d['day']}) {'excluded' if d['action'] == 'exclude' else 'accepted'} by the study file"
+                    + (f": {d['reason']}" if d["reason"] else ""))
+            col.warn(text)
+            (drop if d["action"] == "exclude" else accepted).append(r)
+    out = labs.drop(index=drop)
+    out.attrs["accepted"] = set(accepted)
+    return out
+
+
 def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collector) -> dict[str, pd.DataFrame]:
     coerced: dict[str, pd.DataFrame] = {}
     for table in REQUIRED_TABLES:
@@ -431,6 +457,8 @@ def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collec
         if table in REQUIRED_TABLES and len(df) == 0:
             col.add(table, "table has no rows")
         c = _coerce(df, table, study, col)
+        if table == "labs":
+            c = _apply_value_decisions(c, study, col)
         _run_schema(c, table, study, col)
         coerced[table] = c
     checks.run_all(coerced, study, col)
@@ -444,6 +472,8 @@ def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collec
 
 def _finish(coerced: dict[str, pd.DataFrame], study: Study, source: str, col: _Collector, **extra) -> Trial:
     tables = {}
+    if coerced.get("labs") is None:  # labs are optional: a study without labs gets an empty, typed table
+        coerced["labs"] = _coerce(pd.DataFrame(columns=[c.name for c in columns_for("labs", study)]), "labs", study, col)
     for table in TABLES:
         df = coerced.get(table)
         if df is not None:
@@ -563,7 +593,7 @@ def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
     ...     load(tempfile.mkdtemp())
     ... except ValidationError as exc:
     ...     print(len(exc.problems), exc.problems[0].message)
-    3 required table 'subjects' is missing (expected subjects.csv, subjects.parquet or a sheet named subjects)
+    2 required table 'subjects' is missing (expected subjects.csv, subjects.parquet or a sheet named subjects)
     """
     if os.environ.get(HANDOFF_ENV):  # a report kernel: the driver validated this dataset once already
         handed = read_validated(os.environ[HANDOFF_ENV], study, dataset=path)

@@ -13,9 +13,8 @@ import pandera.pandas as pa
 
 from trialkit.study import Study
 
-__all__ = ["Col", "COLUMNS", "EVENTS", "AE_CATEGORIES", "PARAMETER_LIMITS", "pandera_schema", "columns_for"]
+__all__ = ["Col", "COLUMNS", "AE_CATEGORIES", "PARAMETER_LIMITS", "pandera_schema", "columns_for"]
 
-EVENTS = ("death", "transplant", "hcc", "last_contact")
 AE_CATEGORIES = ("fever", "rash", "allergy", "other")
 SEXES = ("M", "F")
 
@@ -56,9 +55,9 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
     "subjects": (
         Col("subject_id", "str"),
         Col("arm", "str", allowed="arms"),
-        Col("randomization_date", "date"),
-        Col("age", "float", checks=_range(0, 120, "an age in years ")),
-        Col("sex", "str", checks=_isin(SEXES, "sex")),
+        Col("randomization_date", "date", required=False, nonempty=False),
+        Col("age", "float", required=False, nonempty=False, checks=_range(0, 120, "an age in years ")),
+        Col("sex", "str", required=False, nonempty=False, checks=_isin(SEXES, "sex")),
         Col("weight_kg", "float", required=False, nonempty=False, checks=_range(2, 300, "a weight in kg ")),
         Col("hbv_dna_log10", "float", required=False, nonempty=False, checks=_range(0, 12, "log10 IU/mL ")),
         Col("hbeag_positive", "bool", required=False, nonempty=False),
@@ -77,7 +76,7 @@ COLUMNS: dict[str, tuple[Col, ...]] = {
     ),
     "events": (
         Col("subject_id", "str"),
-        Col("event", "str", checks=_isin(EVENTS, "an event")),
+        Col("event", "str", allowed="events"),
         Col("day", "int", checks=_range(0, None, "a study day ")),
         Col("detail", "str", required=False, nonempty=False),
     ),
@@ -166,6 +165,7 @@ def _allowed(study: Study, which: str) -> list:
         "parameters": list(study.parameters),
         "visits": study.visit_ids,
         "symptoms": list(study.symptoms),
+        "events": [*study.event_names, "last_contact"],
         "infusion_factors": [f for f, spec in study.factors.items() if spec.kind == "infusion"],
     }[which]
 
@@ -205,7 +205,7 @@ def pandera_schema(table: str, study: Study, present: set[str]) -> pa.DataFrameS
         if col.allowed:
             values = _allowed(study, col.allowed)
             singular = {"arms": "an arm", "parameters": "a parameter", "visits": "a visit",
-                        "symptoms": "a symptom", "infusion_factors": "an infusion-kind factor"}[col.allowed]
+                        "symptoms": "a symptom", "events": "an event", "infusion_factors": "an infusion-kind factor"}[col.allowed]
             checks.append(pa.Check.isin(values, error=f"expected {singular} of the study file: "
                                                       f"one of {', '.join(map(str, values))}"))
         columns[col.name] = pa.Column(None, checks=checks, nullable=True, required=False)

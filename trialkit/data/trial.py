@@ -13,9 +13,9 @@ from trialkit.study import Study
 
 __all__ = ["Trial", "TABLES", "REQUIRED_TABLES", "OPTIONAL_TABLES"]
 
-REQUIRED_TABLES = ("subjects", "labs", "events")
-OPTIONAL_TABLES = ("infusions", "adverse_events", "symptoms")
-TABLES = REQUIRED_TABLES + OPTIONAL_TABLES
+REQUIRED_TABLES = ("subjects", "events")
+OPTIONAL_TABLES = ("labs", "infusions", "adverse_events", "symptoms")
+TABLES = ("subjects", "labs", "events", "infusions", "adverse_events", "symptoms")
 
 
 @dataclass(frozen=True)
@@ -53,8 +53,9 @@ class Trial:
     latent: pd.DataFrame | None = field(default=None, compare=False, repr=False)
 
     def has(self, table: str) -> bool:
-        """Whether the optional ``table`` is present (required tables always are)."""
-        return getattr(self, table) is not None
+        """Whether ``table`` is present and has rows (an optional table may be absent or empty)."""
+        df = getattr(self, table)
+        return df is not None and len(df) > 0
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """The tables that are present, by name, in the contract's order."""

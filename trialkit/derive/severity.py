@@ -20,13 +20,15 @@ Examples
 """
 from __future__ import annotations
 
+import numpy as np
+import pandas as pd
 
 from trialkit.derive.visits import assign_visits
 from trialkit.scores import (ALBUMIN_G_L_PER_G_DL, BILIRUBIN_UMOL_PER_MG_DL, CREATININE_UMOL_PER_MG_DL, albi,
                              child_pugh, clif_c_aclf, clif_c_of, cossh_aclf_ii, meld, meld_3, meld_na)
 from trialkit.study import normalize_unit
 
-__all__ = ["add_scores", "SCORE_COLUMNS", "SCORE_INPUTS"]
+__all__ = ["add_scores", "convert_unit", "SCORE_COLUMNS", "SCORE_INPUTS"]
 
 _COUNT = {"10^9/l": 1.0, "10^3/ul": 1.0, "10^3/µl": 1.0, "10^3/μl": 1.0}
 # parameter -> {normalized unit: factor to the SI unit the score functions take}
@@ -51,6 +53,27 @@ SCORE_INPUTS = {"meld": {"TBIL", "INR", "CREAT"}, "meld_na": {"TBIL", "INR", "CR
                 "meld_3": {"TBIL", "INR", "CREAT", "NA", "ALB"},
                 "child_pugh_points": {"TBIL", "ALB", "INR", "ASCITES", "HE"}, "albi": {"TBIL", "ALB"},
                 "cossh_aclf_ii": {"INR", "HE", "NEUT", "TBIL", "UREA"}}
+
+
+def convert_unit(value: float, parameter: str, from_unit: str, to_unit: str) -> float:
+    """Convert a value of ``parameter`` between two units the score tables know (e.g. TBIL µmol/L ↔ mg/dL).
+
+    Raises ``ValueError`` when either unit is not known for the parameter.
+
+    Examples
+    --------
+    >>> convert_unit(17.1, "TBIL", "umol/L", "mg/dL"), convert_unit(1.0, "TBIL", "mg/dL", "µmol/L")
+    (1.0, 17.1)
+    >>> convert_unit(40.0, "ALT", "U/L", "IU/L")
+    40.0
+    """
+    src, dst = normalize_unit(from_unit), normalize_unit(to_unit)
+    if src == dst:
+        return float(value)
+    table = _TO_SI.get(parameter, {})
+    if src not in table or dst not in table:
+        raise ValueError(f"{parameter}: cannot convert {from_unit!r} to {to_unit!r}")
+    return float(value) * table[src] / table[dst]
 
 
 def _si_factors(study, labs):
@@ -135,9 +158,10 @@ def add_scores(trial, *, bilirubin_cutpoints="exact", clif_missing_as_normal=Fal
     wide.columns.name = None
     wide["day"] = wide["visit"].map(nominal).astype("int64")
     subj = trial.subjects.set_index("subject_id")
-    sex = wide["subject_id"].map(subj["sex"].astype(object).str.upper().str.strip())
+    nan = pd.Series(np.nan, index=subj.index)  # age and sex are optional columns of subjects
+    sex = wide["subject_id"].map(subj.get("sex", nan).astype(object).str.upper().str.strip())
     female = sex.map({"F": 1.0, "M": 0.0}).astype(float)
-    age = wide["subject_id"].map(subj["age"]).astype(float)
+    age = wide["subject_id"].map(subj.get("age", nan)).astype(float)
 
     c = {p: wide[p].astype(float) for p in _TO_SI}
     out = wide[["subject_id", "visit", "day"]].copy()

@@ -13,8 +13,9 @@ Definitions (used by the CONSORT diagram, the missing-data tables and the trajec
   lower bound of the window of the visit that contains the horizon, or the horizon itself — or a
   last contact whose ``detail`` is ``completed``), ``"transplanted"`` (alive, follow-up ended at
   a liver transplantation: last contact on the transplant day or ``detail`` = ``transplanted``),
-  otherwise ``"withdrew"`` (``detail`` = ``withdrew``) or ``"lost"`` (``detail`` = ``lost``, or not
-  recorded). A transplant does not by itself end follow-up (deaths after it are recorded), so
+  otherwise ``"withdrew"`` (``detail`` = ``withdrew``), ``"lost"`` (``detail`` = ``lost``) or
+  ``"censored"`` (no reason recorded: follow-up simply ended there, as in most real datasets; not
+  counted as lost to follow-up). A transplant does not by itself end follow-up (deaths after it are recorded), so
   ``transplanted`` is also a separate flag.
 * **analysed** — the full analysis set, every randomized subject (intention to treat), except a
   subject with no follow-up at all after randomization (last contact on day 0, no event).
@@ -148,6 +149,9 @@ def follow_up_status(trial, horizon="primary") -> pd.DataFrame:
     unknown = np.zeros(len(out), bool)
     for f in study.factor_names:
         planned = np.array([len(study.dosing_days(a, f)) if a in study.arm_ids else 0 for a in arms])
+        # a factor without dosing days (continuous, e.g. a daily oral drug): on treatment throughout
+        in_arm = np.array([bool(study.arm(a).factors.get(f)) if a in study.arm_ids else False for a in arms])
+        no_days = in_arm & (planned == 0)
         col = f"{f}_doses"
         if col in subj.columns:
             got = pd.to_numeric(subj[col], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
@@ -156,8 +160,9 @@ def follow_up_status(trial, horizon="primary") -> pd.DataFrame:
         out[f"{f}_planned"] = planned.astype("int64")
         out[f"{f}_received"] = got
         active = planned > 0
-        any_factor |= active
-        unknown |= active & np.isnan(got)
+        any_factor |= active | no_days
+        unknown |= (active | no_days) & np.isnan(got)  # continuous: received when <f>_doses > 0
+        any_given |= no_days & (np.nan_to_num(got) > 0)
         any_given |= active & (np.nan_to_num(got) > 0)
         status = np.where(active & (np.nan_to_num(got) < planned), "partial", status)
     status = np.where(any_factor & ~any_given, "none", status)
@@ -174,8 +179,9 @@ def follow_up_status(trial, horizon="primary") -> pd.DataFrame:
         detail = days["detail"].to_numpy(dtype=object)
         completed = ~died & ((end >= done_day) | (detail == "completed"))
         lt_end = ~died & ~completed & transplanted & ((detail == "transplanted") | (end <= transplant))
+    blank = np.array([d is None or (isinstance(d, float) and np.isnan(d)) or str(d).strip() == "" for d in detail])
     fu = np.where(died, "died", np.where(completed, "completed", np.where(
-        lt_end, "transplanted", np.where(detail == "withdrew", "withdrew", "lost"))))
+        lt_end, "transplanted", np.where(detail == "withdrew", "withdrew", np.where(blank, "censored", "lost")))))
     out["died"], out["transplanted"] = died, transplanted
     out["follow_up"] = fu
     out["lost_to_follow_up"] = np.isin(fu, ["withdrew", "lost"])  # ended early, not by death or LT
@@ -189,7 +195,7 @@ def follow_up_status(trial, horizon="primary") -> pd.DataFrame:
 
 _CONSORT_COLUMNS = ["arm", "label", "allocated", "received_full", "received_partial", "received_none",
                     "no_active_treatment", "treatment_unknown", "died", "transplanted", "ended_at_transplant",
-                    "withdrew", "lost", "completed", "analysed", "excluded"]
+                    "withdrew", "lost", "censored", "completed", "analysed", "excluded"]
 
 
 def consort_counts(trial, horizon="primary") -> pd.DataFrame:
@@ -242,10 +248,13 @@ def consort_counts(trial, horizon="primary") -> pd.DataFrame:
             "ended_at_transplant": int((s["follow_up"] == "transplanted").sum()),
             "withdrew": int((s["follow_up"] == "withdrew").sum()),
             "lost": int((s["follow_up"] == "lost").sum()),
+            "censored": int((s["follow_up"] == "censored").sum()),
             "completed": int((s["follow_up"] == "completed").sum()),
             "analysed": int(s["analysed"].sum()), "excluded": int((~s["analysed"]).sum()),
         })
-    return pd.DataFrame(rows, columns=_CONSORT_COLUMNS)
+    cols = [c for c in _CONSORT_COLUMNS  # transplant boxes only for a study that declares transplants
+            if "transplant" in study.events or c not in ("transplanted", "ended_at_transplant")]
+    return pd.DataFrame(rows, columns=cols)
 
 
 def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:

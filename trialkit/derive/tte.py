@@ -46,7 +46,7 @@ __all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horiz
            "estimands"]
 
 ENDPOINTS = ("transplant_free", "death_lt_censored", "overall")
-_EVENT_NAMES = ("death", "transplant", "hcc", "last_contact")
+_EVENT_NAMES = ("death", "transplant", "hcc")
 
 
 def _unpack(trial_or_subjects, events, study):
@@ -98,9 +98,12 @@ def factor_columns(subjects: pd.DataFrame, study) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def event_days(subjects: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
+def event_days(subjects: pd.DataFrame, events: pd.DataFrame, names=None) -> pd.DataFrame:
     """Per subject, the day of each event type (NaN when it did not happen) and ``end``, the last day
     of follow-up (``last_contact``, else the day of death).
+
+    ``names``: the event types to report (a study's ``event_names``); ``death``, ``transplant`` and
+    ``hcc`` are always present (NaN when a study does not record them).
 
     >>> import pandas as pd
     >>> s = pd.DataFrame({"subject_id": ["a", "b"]})
@@ -111,9 +114,10 @@ def event_days(subjects: pd.DataFrame, events: pd.DataFrame) -> pd.DataFrame:
     1          b    NaN         NaN  NaN           9.0  9.0
     """
     ev = events[["subject_id", "event", "day"]].astype({"subject_id": object, "event": object})
-    ev = ev[ev["event"].isin(_EVENT_NAMES)]
+    cols = list(dict.fromkeys([*_EVENT_NAMES, *(names or ()), "last_contact"]))
+    ev = ev[ev["event"].isin(cols)]
     first = ev.groupby(["subject_id", "event"], sort=False)["day"].min().astype(float).unstack("event")
-    first = first.reindex(columns=list(_EVENT_NAMES))
+    first = first.reindex(columns=cols)
     out = pd.DataFrame({"subject_id": subjects["subject_id"].astype(object).to_numpy()})
     out = out.join(first, on="subject_id")
     out["end"] = out["last_contact"].fillna(out["death"])
@@ -134,7 +138,10 @@ def time_to_event(trial_or_subjects, events: pd.DataFrame | None = None, study=N
         A :class:`~trialkit.Trial`, or its ``subjects`` table (then pass ``events`` and ``study``).
     events : DataFrame, optional
     study : Study, optional
-    endpoint : {"transplant_free", "death_lt_censored", "overall"}
+    endpoint : str
+        A key of the study file's ``endpoints`` (``"primary"``: the declared primary endpoint; its
+        ``events`` make it, ``competing`` and ``censor`` events end follow-up without the event), or
+        one of the liver-trial estimands ``"transplant_free"``, ``"death_lt_censored"``, ``"overall"``.
     horizon : str, float or None
         ``"primary"`` (default) or another key of ``study.horizons``, a number of days, or None.
 
@@ -173,11 +180,18 @@ def time_to_event(trial_or_subjects, events: pd.DataFrame | None = None, study=N
     2          c       pe    0   1  100.0      0
     """
     subjects, events, study = _unpack(trial_or_subjects, events, study)
-    if endpoint not in ENDPOINTS:
-        raise ValueError(f"endpoint {endpoint!r}: expected one of {ENDPOINTS}")
+    declared = getattr(study, "endpoints", {}) or {}
+    if endpoint not in ENDPOINTS and endpoint not in declared:
+        raise ValueError(f"endpoint {endpoint!r}: expected one of {[*declared, *ENDPOINTS]}")
     h = horizon_days(study, horizon)
-    d = event_days(subjects, events)
-    if endpoint == "transplant_free":
+    d = event_days(subjects, events, getattr(study, "event_names", None))
+    if endpoint in declared:
+        spec = declared[endpoint]
+        ev_day = d[list(spec.events)].min(axis=1)
+        stop = d[list(spec.competing + spec.censor)].min(axis=1) if spec.competing + spec.censor else np.nan
+        ev_day = ev_day.where(~(stop < ev_day))  # a competing or censoring event first: no event
+        end = np.fmin(d["end"], stop)
+    elif endpoint == "transplant_free":
         ev_day = np.fmin(d["death"], d["transplant"])
         end = d["end"]
     elif endpoint == "overall":
@@ -238,13 +252,14 @@ def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study
     """
     subjects, events, study = _unpack(trial_or_subjects, events, study)
     names = [cause, *competing]
+    known = list(dict.fromkeys([*_EVENT_NAMES, *getattr(study, "event_names", ())]))
     for n in names:
-        if n not in ("death", "transplant", "hcc"):
-            raise ValueError(f"event {n!r}: expected death, transplant or hcc")
+        if n not in known:
+            raise ValueError(f"event {n!r}: expected one of {', '.join(known)}")
     if cause in competing:
         raise ValueError(f"{cause!r} cannot compete with itself")
     h = horizon_days(study, horizon)
-    d = event_days(subjects, events)
+    d = event_days(subjects, events, known)
     days = d[names].to_numpy(dtype=float)  # the cause first: it wins a tie (argmin keeps the first)
     any_event = ~np.isnan(days).all(axis=1)
     which = np.argmin(np.where(np.isnan(days), np.inf, days), axis=1)
@@ -271,8 +286,12 @@ _SURVIVAL_TEXT = {
 }
 
 
-def estimands(study, *, survival_endpoint: str = "transplant_free") -> pd.DataFrame:
+def estimands(study, *, survival_endpoint: str = "primary") -> pd.DataFrame:
     """The estimands of the efficacy analysis (ICH E9(R1)), one row per endpoint, from the study file.
+
+    ``survival_endpoint`` is a key of the study's ``endpoints`` (default ``"primary"``) or one of the
+    transplant strategies of :data:`ENDPOINTS`. Rows for labs, symptoms, immune markers and other
+    declared events appear only when the study file declares them.
 
     Returns
     -------
@@ -286,35 +305,60 @@ def estimands(study, *, survival_endpoint: str = "transplant_free") -> pd.DataFr
     >>> estimands(load_study())["endpoint"].tolist()
     ['Primary: survival', 'Secondary: labs and scores', 'Symptoms', 'Immune function', 'HCC', 'Composite sensitivity']
     """
-    if survival_endpoint not in ENDPOINTS:
-        raise ValueError(f"survival_endpoint {survival_endpoint!r}: expected one of {ENDPOINTS}")
-    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"day {v}" for k, v in study.horizons.items()}
+    declared = getattr(study, "endpoints", {}) or {}
+    if survival_endpoint not in ENDPOINTS and survival_endpoint not in declared:
+        raise ValueError(f"survival_endpoint {survival_endpoint!r}: expected one of {[*declared, *ENDPOINTS]}")
+    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"day {v:g}" for k, v in study.horizons.items()}
     prim, sec = wk["primary"], wk.get("secondary", wk["primary"])
     ctrl = study.arm_labels[study.control_arm]
     pop = f"all randomized subjects, analysed as randomized ({len(study.arms)} arms; control: {ctrl})"
-    var, ice = _SURVIVAL_TEXT[survival_endpoint]
+    liver = "transplant" in study.events  # the transplant strategies of the liver-trial estimands
+    if survival_endpoint in declared:
+        ep = declared[survival_endpoint]
+        label = {e: study.events[e].label.lower() for e in study.events}
+        var = f"{ep.name}: time to {' or '.join(label[e] for e in ep.events)}, whichever comes first"
+        composite = ([f"{' and '.join(label[e] for e in ep.events)}: composite (the first is the event)"]
+                     if len(ep.events) > 1 else [])
+        ice = "; ".join([*composite, *(f"{label[e]}: competing (follow-up ends without the event)" for e in ep.competing),
+                         *(f"{label[e]}: censored (hypothetical)" for e in ep.censor)]) or "none declared"
+    else:
+        var, ice = _SURVIVAL_TEXT[survival_endpoint]
+    dead = "death and LT" if liver else "death"
     rows = [
         ("Primary: survival", pop, f"{var}, up to {prim}",
          f"{ice}; missed or incomplete treatment: treatment policy; loss to follow-up: censored (non-informative)",
          f"hazard ratio (Cox, Efron ties); Kaplan-Meier survival at fixed weeks; RMST difference to {prim}"),
-        ("Secondary: labs and scores", pop + ", with a baseline value",
-         f"change from baseline at each visit to {sec} (log ratio for log-transformed labs)",
-         "death and LT: while alive (mean change among patients alive and transplant-free at the horizon; values "
-         "after LT dropped); missing visits among survivors: missing at random given earlier values",
-         f"difference in LS-mean change vs control at {sec} (ratio of geometric means on the log scale)"),
-        ("Symptoms", pop + ", with the symptom at baseline",
-         f"symptom improved (score below baseline) at {sec}",
-         "death and LT: composite (counted as not improved; worst category in the ordinal test)",
-         "proportion improved and its difference vs control; Wilcoxon-Mann-Whitney probabilistic index"),
-        ("Immune function", pop + ", with a baseline value",
-         f"change from baseline of Th1, Th2 (log) and log(Th1/Th2) to {sec}",
-         "death and LT: while alive and transplant-free", "ratio of geometric means vs control"),
-        ("HCC", pop, f"hepatocellular carcinoma by {prim}",
-         "death and LT: competing risks (Aalen-Johansen cumulative incidence)",
-         f"cumulative incidence at {prim}"),
-        ("Composite sensitivity", pop + ", with a baseline value",
-         f"worst-rank of change at {sec}: death/LT by {sec} ranked below every survivor, earlier = worse",
-         "death and LT: composite (worst rank)", "probabilistic index (win probability) vs control"),
     ]
+    if study.parameters:
+        rows.append(("Secondary: labs and scores", pop + ", with a baseline value",
+                     f"change from baseline at each visit to {sec} (log ratio for log-transformed labs)",
+                     (f"{dead}: while alive (mean change among patients alive"
+                      + (" and transplant-free" if liver else "") + " at the horizon"
+                      + ("; values after LT dropped" if liver else "") + "); missing visits among survivors: "
+                      "missing at random given earlier values"),
+                     f"difference in LS-mean change vs control at {sec} (ratio of geometric means on the log scale)"))
+    if study.symptoms:
+        rows.append(("Symptoms", pop + ", with the symptom at baseline",
+                     f"symptom improved (score below baseline) at {sec}",
+                     f"{dead}: composite (counted as not improved; worst category in the ordinal test)",
+                     "proportion improved and its difference vs control; Wilcoxon-Mann-Whitney probabilistic index"))
+    markers = list(getattr(study, "immune_markers", ()))
+    if markers:
+        rows.append(("Immune function", pop + ", with a baseline value",
+                     f"change from baseline of {', '.join(markers)} (log)"
+                     + (f" and log({'/'.join(markers)})" if len(markers) == 2 else "") + f" to {sec}",
+                     f"{dead}: while alive" + (" and transplant-free" if liver else ""),
+                     "ratio of geometric means vs control"))
+    for e in getattr(study, "other_events", []):
+        name = e.upper() if len(e) <= 4 else study.events[e].label
+        competing = " and ".join(study.events[x].label.lower() for x in study.primary_endpoint.events)
+        rows.append((name, pop, f"{study.events[e].label.lower()} by {prim}",
+                     f"{competing}: competing risks (Aalen-Johansen cumulative incidence)",
+                     f"cumulative incidence at {prim}"))
+    if study.parameters:
+        what = "death/LT" if liver else "death"
+        rows.append(("Composite sensitivity", pop + ", with a baseline value",
+                     f"worst-rank of change at {sec}: {what} by {sec} ranked below every survivor, earlier = worse",
+                     f"{dead}: composite (worst rank)", "probabilistic index (win probability) vs control"))
     return pd.DataFrame(rows, columns=["endpoint", "population", "variable", "intercurrent_events",
                                        "summary_measure"])

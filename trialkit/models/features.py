@@ -95,7 +95,10 @@ def _reference(trial, subject_columns, clif_missing_as_normal) -> pd.DataFrame:
 
     study = trial.study
     base = baseline_dataset(trial_up_to_baseline(trial), clif_missing_as_normal=clif_missing_as_normal)
-    subj_cols = [c for c in (*SUBJECT_BASELINE_COLUMNS, *(subject_columns or ())) if c in trial.subjects.columns]
+    other = [c for c in trial.subjects.columns  # a real trial's own baseline columns (not ids, dates, doses)
+             if c not in ("subject_id", "arm", "randomization_date") and not c.endswith("_doses")]
+    subj_cols = [c for c in dict.fromkeys((*SUBJECT_BASELINE_COLUMNS, *(subject_columns or ()), *other))
+                 if c in trial.subjects.columns]
     extra = [c for c in subj_cols if c not in base.columns]
     if extra:
         base = base.merge(trial.subjects[["subject_id", *extra]].astype({"subject_id": object}),
@@ -282,7 +285,7 @@ def resolve_horizon(study, horizon=None) -> int:
 
 
 def binary_outcome(trial, horizon=None) -> pd.DataFrame:
-    """Death or liver transplantation by the horizon, per randomized subject.
+    """The primary endpoint's event (default study: death or liver transplantation) by the horizon.
 
     Parameters
     ----------
@@ -316,7 +319,7 @@ def binary_outcome(trial, horizon=None) -> pd.DataFrame:
     from trialkit.derive.tte import time_to_event
 
     h = resolve_horizon(trial.study, horizon)
-    tte = time_to_event(trial, endpoint="transplant_free", horizon=h)
+    tte = time_to_event(trial, endpoint="primary", horizon=h)  # the study's primary endpoint
     done = completion_day(trial.study, h)
     event = tte["event"].to_numpy()
     known = (event == 1) | (tte["time"].to_numpy() >= done)

@@ -72,13 +72,15 @@ def consort_box_texts(counts: pd.DataFrame, *, horizon_label: str = "the primary
                       f"in part (n = {int(r['received_partial'])})", f"not at all (n = {int(r['received_none'])})"]
             if r["treatment_unknown"]:
                 alloc.append(f"doses not recorded (n = {int(r['treatment_unknown'])})")
-        fu = [*textwrap.wrap(f"Follow-up to {horizon_label}", 26),
-              f"Died (n = {int(r['died'])})",
-              f"Transplanted (n = {int(r['transplanted'])})"]
-        if r["ended_at_transplant"]:
-            fu.append(f"follow-up ended at it (n = {int(r['ended_at_transplant'])})")
-        fu += [f"Withdrew (n = {int(r['withdrew'])})", f"Lost to follow-up (n = {int(r['lost'])})",
-               f"Completed alive (n = {int(r['completed'])})"]
+        fu = [*textwrap.wrap(f"Follow-up to {horizon_label}", 26), f"Died (n = {int(r['died'])})"]
+        if "transplanted" in r:  # a study that declares a transplant event
+            fu.append(f"Transplanted (n = {int(r['transplanted'])})")
+            if r["ended_at_transplant"]:
+                fu.append(f"follow-up ended at it (n = {int(r['ended_at_transplant'])})")
+        fu += [f"Withdrew (n = {int(r['withdrew'])})", f"Lost to follow-up (n = {int(r['lost'])})"]
+        if r.get("censored", 0):
+            fu.append(f"Follow-up ended, no reason recorded (n = {int(r['censored'])})")
+        fu.append(f"Completed alive (n = {int(r['completed'])})")
         an = [f"Analysed (n = {int(r['analysed'])})", f"Excluded (n = {int(r['excluded'])})"]
         out["arms"].append({"allocation": "\n".join(alloc), "follow_up": "\n".join(fu), "analysis": "\n".join(an)})
     return out

@@ -30,7 +30,7 @@ def _colors(keys, colors):
 
 
 def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = None, colors: dict | None = None,
-                     fever_threshold: float | None = 38.0, dodge: float = 0.08):
+                     fever_threshold: float | None = 38.0, dodge: float = 0.08, alpha: float = 0.05):
     """Mean body temperature 0-8 h after infusion start with its CI, one line per arm.
 
     Parameters
@@ -41,6 +41,8 @@ def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = No
         Display label and colour per arm id.
     fever_threshold : float or None
         Drawn as a dashed horizontal line.
+    alpha : float
+        The level the summary's intervals were computed at (for the axis label, e.g. "99% CI").
 
     Returns
     -------
@@ -75,7 +77,9 @@ def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = No
         ax.annotate(f"fever threshold {fever_threshold:g} °C", xy=(0.01, fever_threshold),
                     xycoords=("axes fraction", "data"), va="bottom", fontsize=8, color="0.3")
     ax.set_xlabel("Hours after the start of the infusion")
-    ax.set_ylabel("Body temperature (°C), mean and 95% CI")
+    from trialkit.stats.levels import ci_label
+
+    ax.set_ylabel(f"Body temperature (°C), mean and {ci_label(alpha)}")
     ax.legend(fontsize=8, frameon=False, loc="center right")
     return ax
 

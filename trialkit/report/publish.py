@@ -63,6 +63,7 @@ __all__ = [
     "find_identifiers",
     "check_privacy",
     "clean_notebook",
+    "select_study_cells",
     "finish_notebook",
     "finish_committed",
     "render_html",
@@ -350,6 +351,31 @@ def check_privacy(report_dir: str | Path, ids: Iterable[str], notebooks: Iterabl
 _VOLATILE_NB = ("start_time", "end_time", "duration", "exception", "environment_variables")
 
 
+def select_study_cells(nb, study_id: str):
+    """Drop the cells that speak about another trial (in place; returns ``nb``).
+
+    A notebook cell tagged ``study:<id>`` (e.g. remarks on the default trial's literature) is kept
+    only in a report of the study with that ``id``; untagged cells are always kept.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Generic."),
+    ...     nbformat.v4.new_markdown_cell("About NCT01724398.", metadata={"tags": ["study:NCT01724398"]})])
+    >>> [c.source for c in select_study_cells(nb, "GBSG-2").cells]
+    ['Generic.']
+    >>> len(select_study_cells(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
+    ...     "About NCT01724398.", metadata={"tags": ["study:NCT01724398"]})]), "NCT01724398").cells)
+    1
+    """
+    def keep(cell):
+        ids = [t.split(":", 1)[1] for t in cell.get("metadata", {}).get("tags", []) if t.startswith("study:")]
+        return not ids or study_id in ids
+
+    nb.cells = [c for c in nb.cells if keep(c)]
+    return nb
+
+
 def clean_notebook(nb, source_name: str | None = None, default_parameters: dict | None = None):
     """Remove run-dependent metadata from a papermill output (in place; returns ``nb``).
 
@@ -441,6 +467,11 @@ def finish_notebook(executed: str | Path, source: str | Path, *, code: str = "fo
 
     nb = nbformat.read(str(executed), as_version=4)
     clean_notebook(nb, f"{source.parent.name}/{source.name}", notebook_parameters(source))
+    study_file = executed.parent / "study.yaml"
+    if study_file.is_file():
+        from trialkit.study import load_study
+
+        select_study_cells(nb, load_study(study_file).id)
     place_captions(nb)
     _write_nb(nb, executed)
     render_html(nb, executed.with_suffix(".html"), code=code, notebook_href=executed.name)
@@ -587,29 +618,33 @@ def render_html(nb, dest: str | Path, *, code: str = "fold", notebook_href: str 
 #: Headline results on index.html, read from the saved tables: for each section the first of its
 #: candidate ``tables`` that the run produced, rows matching ``where``, the listed ``columns`` that
 #: exist (all columns, if none does). A missing table gives "not produced", never an error.
+#: ``{endpoint}`` in a title or note is the study's primary endpoint, ``{ci}`` the interval level
+#: that ``alpha`` gives (e.g. ``95% CI``).
 HEADLINES: list[dict] = [
     {"title": "Participants and follow-up",
      "note": "randomized subjects by arm and how their follow-up ended by the primary horizon",
      "tables": ["exploratory_consort_counts"],
-     "columns": ["label", "allocated", "died", "transplanted", "withdrew", "lost", "completed", "analysed"]},
-    {"title": "Transplant-free survival at the primary horizon",
-     "note": "Kaplan–Meier probability of being alive without liver transplantation, by arm, with 95% CI",
+     "columns": ["label", "allocated", "died", "transplanted", "withdrew", "lost", "censored", "completed",
+                 "analysed"]},
+    {"title": "{endpoint} at the primary horizon",
+     "note": "Kaplan–Meier probability of being event-free ({endpoint_events}), by arm, with {ci}",
      "tables": ["efficacy_survival_at_horizon"],
      "columns": ["arm", "n", "n_events", "survival", "ci_low", "ci_high"]},
     {"title": "Primary hypothesis test",
      "note": "the confirmatory test of the primary endpoint (the multiplicity table lists all)",
      "tables": ["efficacy_multiplicity"], "where": {"family": "primary"},
      "columns": ["hypothesis", "p_value", "p_adjusted", "role", "significant"]},
-    {"title": "Treatment effects on transplant-free survival",
-     "note": "hazard ratios (estimate, 95% CI) of the factorial Cox model: each factor and their interaction",
-     "tables": ["efficacy_cox_factorial"],
+    {"title": "Treatment effects on {endpoint_lower}",
+     "note": "hazard ratios (estimate, {ci}) of the factorial Cox model (each factor and their interaction) or, "
+             "for a design that is not factorial, of each arm against control",
+     "tables": ["efficacy_cox_factorial", "efficacy_cox_arm"],
      "columns": ["label", "estimate", "ci_low", "ci_high", "p_value", "n", "events"]},
     {"title": "Infusion reactions",
-     "note": "infused patients with any reaction (fever, rash, allergy) within 0–8 h of an infusion: proportion and 95% CI",
+     "note": "infused patients with any reaction (fever, rash, allergy) within 0–8 h of an infusion: proportion and {ci}",
      "tables": ["safety_infusion_reactions"], "where": {"reaction": "any"},
      "columns": ["arm", "n_patients", "patients_with", "estimate", "ci_low", "ci_high"]},
     {"title": "Serious adverse events",
-     "note": "patients with at least one serious adverse event: proportion, 95% CI, p-value against the control arm",
+     "note": "patients with at least one serious adverse event: proportion, {ci}, p-value against the control arm",
      "tables": ["safety_serious_aes"], "where": {"level": "any"},
      "columns": ["arm", "n", "n_patients", "estimate", "ci_low", "ci_high", "p_value"]},
     {"title": "Adverse-event rates",
@@ -639,10 +674,25 @@ def _fmt(v: Any, col: str) -> str:
     return str(v)
 
 
-def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None = None) -> list[dict]:
+def _endpoint_words(study_file: Path) -> dict:
+    """The primary endpoint's name and events, from the report's study file (headline wording)."""
+    from trialkit.study import load_study
+
+    if not study_file.is_file():
+        return {}
+    study = load_study(study_file)
+    ep = study.primary_endpoint
+    return {"endpoint": ep.name, "endpoint_events": " or ".join(study.events[e].label.lower() for e in ep.events)}
+
+
+def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None = None, *,
+                     endpoint: str = "Transplant-free survival", endpoint_events: str = "death or liver transplantation",
+                     alpha: float = 0.05) -> list[dict]:
     """The headline sections for index.html, read from the saved tables (absent ones noted).
 
-    Arm ids in an ``arm`` column are shown with their study-file labels (``arm_labels``).
+    Arm ids in an ``arm`` column are shown with their study-file labels (``arm_labels``); titles and
+    notes name the study's primary ``endpoint`` (and the events that make it) and the interval level
+    that ``alpha`` gives.
 
     Examples
     --------
@@ -667,12 +717,16 @@ def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None =
     """
     import pandas as pd
 
+    from trialkit.report.narrate import ci_label
+
     tables_dir = Path(tables_dir)
+    words = {"endpoint": endpoint, "endpoint_lower": endpoint[:1].lower() + endpoint[1:],
+             "endpoint_events": endpoint_events, "ci": ci_label(alpha)}
     out = []
     for spec in HEADLINES:
         name = next((t for t in spec["tables"] if (tables_dir / f"{t}.csv").is_file()), None)
-        section = {"title": spec["title"], "note": spec["note"], "table": name, "columns": [], "rows": [],
-                   "more": 0}
+        section = {"title": spec["title"].format(**words), "note": spec["note"].format(**words), "table": name,
+                   "columns": [], "rows": [], "more": 0}
         out.append(section)
         if name is None:
             continue
@@ -744,7 +798,9 @@ def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_t
         figures.append({"name": png.stem, "png": f"figures/{png.name}",
                         "svg": f"figures/{svg.name}" if svg.is_file() else None})
     study = yaml.safe_load((report_dir / "study.yaml").read_text(encoding="utf-8")) if (report_dir / "study.yaml").is_file() else {}
-    horizons = study.get("horizons") or {}
+    from trialkit.study import parse_days
+
+    horizons = {k: f"{parse_days(v):g}" for k, v in (study.get("horizons") or {}).items()}  # "8 years" -> 2922
     if dataset_source.startswith("simulated:"):
         _, scen, seed = (dataset_source.split(":") + ["", ""])[:3]
         dataset_text = f"simulated trial (scenario “{scen}”, {seed.replace('=', ' ')})"
@@ -754,7 +810,8 @@ def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_t
         "study_title": study_title, "dataset": dataset_text, "alpha": params.alpha, "horizons": horizons,
         "code": params.code, "allow_listings": params.allow_listings,
         "headlines": headline_results(report_dir / "tables",
-                                      {str(a.get("id")): str(a.get("label", a.get("id"))) for a in study.get("arms", [])}),
+                                      {str(a.get("id")): str(a.get("label", a.get("id"))) for a in study.get("arms", [])},
+                                      **_endpoint_words(report_dir / "study.yaml"), alpha=params.alpha),
         "pages": pages, "tables": tables, "figures": figures, "has_data": (report_dir / "data" / "subjects.csv").is_file(),
         "supplement": collect_captions(report_dir, notebooks),
         "has_truth": (report_dir / "data" / "truth.json").is_file(),

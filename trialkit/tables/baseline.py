@@ -95,6 +95,17 @@ def default_table_one_variables(data: pd.DataFrame, study) -> dict:
     cat = [c for c in _DEMOGRAPHICS["categorical"] if ok(c)]
     cat += [c for c in SEVERITY_VARIABLES["categorical"] if ok(c)]
     cat += [c for c in data.columns if c.startswith("symptom_") and ok(c)]
+    # the dataset's own baseline columns of subjects (a real trial's tumour size, prior convictions, ...)
+    from trialkit.derive.baseline import STATUS_COLUMNS
+    from trialkit.scores import SCORE_COLUMNS
+
+    known = {"subject_id", "arm", "arm_label", "randomization_date", *STATUS_COLUMNS, *SCORE_COLUMNS,
+             *study.factors, *study.parameters, *_DEMOGRAPHICS["continuous"], *_DEMOGRAPHICS["categorical"]}
+    for c in data.columns:
+        if c in known or c.startswith("symptom_") or c.endswith(("_received", "_doses")) or not ok(c):
+            continue
+        numeric = pd.api.types.is_numeric_dtype(data[c]) and data[c].nunique() > 5
+        (cont if numeric else cat).append(c)
     return {"continuous": cont, "categorical": cat}
 
 
@@ -407,6 +418,9 @@ def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
     """
     cont = [c for c in SEVERITY_VARIABLES["continuous"] if c in data and data[c].notna().any()]
     cat = [c for c in SEVERITY_VARIABLES["categorical"] if c in data and data[c].notna().any()]
+    if not cont and not cat:  # no score could be computed from these data: an empty table
+        return pd.DataFrame(columns=["variable", "label", "level", "statistic", "missing", "overall",
+                                     *study.arm_ids])
     return table_one(data, study, continuous=cont, categorical=cat, **kwargs)
 
 

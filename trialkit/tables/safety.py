@@ -32,12 +32,11 @@ import pandas as pd
 from scipy import stats
 
 from trialkit.stats.categorical import clopper_pearson, compare_to_reference, poisson_rate_ci, rate_ratio_exact
-from trialkit.study import normalize_unit
 
 __all__ = [
     "infusion_factors", "infusion_arms", "reference_infusion_arm", "infusion_reaction_events",
     "infusion_reactions_by_arm", "infusion_reactions_by_number", "infusion_reaction_tests",
-    "temperature_summary", "ae_incidence", "format_incidence", "event_rates", "CTCAE_V5", "DEFAULT_ULN",
+    "temperature_summary", "ae_incidence", "format_incidence", "event_rates", "CTCAE_V5", "DEFAULT_ULN", "uln_for", "shift_parameters",
     "ctcae_grade", "shift_table", "REACTIONS",
 ]
 
@@ -567,17 +566,55 @@ def ctcae_grade(values, parameter: str, uln: float) -> np.ndarray:
     return np.where(np.isnan(x), -1, g).astype(int)
 
 
-def _uln_for(study, parameter, uln):
+def uln_for(study, parameter: str, uln: float | None = None) -> float:
+    """The upper limit of normal of ``parameter`` in the unit the study file declares for it.
+
+    ``uln`` (already in the declared unit) wins; else the study file's ``uln`` for the parameter;
+    else :data:`DEFAULT_ULN` converted to the declared unit (TBIL 17.1 µmol/L = 1.0 mg/dL).
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study, study_from_dict
+    >>> uln_for(load_study(), "TBIL")
+    17.1
+    >>> mg = study_from_dict({"arms": [{"id": "c"}], "control_arm": "c", "horizons": {"primary": 10},
+    ...                       "parameters": {"TBIL": {"unit": "mg/dL"}}})
+    >>> uln_for(mg, "TBIL")
+    1.0
+    """
     if uln is not None:
         return float(uln)
+    spec = study.parameters[parameter]
+    if getattr(spec, "uln", None) is not None:
+        return float(spec.uln)
     if parameter not in DEFAULT_ULN:
-        raise ValueError(f"pass uln= for {parameter}")
+        raise ValueError(f"no upper limit of normal for {parameter}: declare `uln` for it in the study file")
+    from trialkit.derive.severity import convert_unit
+
     value, unit = DEFAULT_ULN[parameter]
-    declared = study.parameters[parameter].unit
-    if normalize_unit(declared) != normalize_unit(unit):
-        raise ValueError(f"{parameter} is in {declared!r} in this study but the default ULN is {value} {unit}; "
-                         "pass uln= in the study's unit")
-    return value
+    try:
+        return convert_unit(value, parameter, unit, spec.unit)
+    except ValueError:
+        raise ValueError(f"{parameter} is in {spec.unit!r} in this study but the default ULN is {value} {unit}; "
+                         "declare `uln` in the study file, in the study's unit") from None
+
+
+
+def shift_parameters(trial, uln: dict | None = None) -> list[str]:
+    """The measured labs that get a CTCAE shift table, in study-file order: those given in ``uln``
+    or with ``uln`` in the study file; when none is, those with a :data:`DEFAULT_ULN`.
+
+    Examples
+    --------
+    >>> from trialkit.simulate import simulate
+    >>> shift_parameters(simulate(seed=1))  # the default study declares ULNs for ALT and TBIL
+    ['ALT', 'TBIL']
+    """
+    study = trial.study
+    measured = set(trial.labs["parameter"].astype(object).unique()) if trial.labs is not None else set()
+    chosen = [p for p, spec in study.parameters.items()
+              if p in measured and (p in (uln or {}) or getattr(spec, "uln", None) is not None)]
+    return chosen or [p for p in study.parameters if p in measured and p in DEFAULT_ULN]
 
 
 def shift_table(trial, parameter: str, *, uln: float | None = None, horizon="primary") -> pd.DataFrame:
@@ -613,7 +650,7 @@ def shift_table(trial, parameter: str, *, uln: float | None = None, horizon="pri
     from trialkit.derive.baseline import baseline_labs
 
     study = trial.study
-    u = _uln_for(study, parameter, uln)
+    u = uln_for(study, parameter, uln)
     h = study.horizons[horizon] if isinstance(horizon, str) else int(horizon)
     bl = baseline_labs(trial, [parameter])
     labs = trial.labs[(trial.labs["parameter"] == parameter) & (trial.labs["day"] >= 1) & (trial.labs["day"] <= h)]
