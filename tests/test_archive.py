@@ -220,7 +220,7 @@ def test_ro_crate_describes_every_file_the_notebooks_inputs_and_software(unpacke
     graph = {e["@id"]: e for e in json.loads((unpacked / "ro-crate-metadata.json").read_text())["@graph"]}
     assert graph["ro-crate-metadata.json"]["conformsTo"] == {"@id": "https://w3id.org/ro/crate/1.1"}
     files = {p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file()}
-    from trialkit.report.publish import sha256_file
+    from trialkit.report.manifest import sha256_file
 
     for f in files - {"ro-crate-metadata.json"}:
         e = graph[f]

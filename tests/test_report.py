@@ -21,10 +21,10 @@ import yaml
 
 from conftest import tiny_tables, write_csv_dataset
 from trialkit.cli import main
-from trialkit.report import jobs, kernels, notebooks, publish, runner
+from trialkit.report import index, jobs, kernels, notebooks, pages, privacy, runner
 from trialkit.report.jobs import NotebookFailed
 from trialkit.report.params import ParamsError, RunParams, load_params
-from trialkit.report.publish import PrivacyError, find_identifiers_in_text
+from trialkit.report.privacy import PrivacyError, find_identifiers_in_text
 from trialkit.report.runner import run_report
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -305,7 +305,7 @@ def test_headline_results_read_saved_tables(tmp_path):
         "arm,reaction,n_patients,patients_with,estimate,ci_low,ci_high\nmsc,fever,29,3,0.1034,0.02,0.27\n"
         "msc,any,29,5,0.1724,0.058,0.358\n")
     (tables / "safety_serious_aes.csv").write_text("")  # unreadable: noted, not fatal
-    sections = {s["title"]: s for s in publish.headline_results(tables, {"msc": "UC-MSC"})}
+    sections = {s["title"]: s for s in index.headline_results(tables, {"msc": "UC-MSC"})}
     cox = sections["Treatment effects on transplant-free survival"]
     assert cox["table"] == "efficacy_cox_factorial"
     assert cox["columns"] == ["label", "estimate", "ci_low", "ci_high", "p_value", "n"]
@@ -394,7 +394,7 @@ def test_html_code_modes_toc_and_no_external_resources(tmp_path, code):
         nbformat.v4.new_markdown_cell("# Title\n\nIntro."),
         nbformat.v4.new_code_cell("secret_marker = 41 + 1", execution_count=1),
         nbformat.v4.new_markdown_cell("## Section A\n\n### Sub (a & b)")])
-    page = publish.render_html(nb, tmp_path / "p.html", code=code, notebook_href="p.ipynb").read_text()
+    page = pages.render_html(nb, tmp_path / "p.html", code=code, notebook_href="p.ipynb").read_text()
     assert ("secret_marker" in page) == (code != "hide")
     assert page.count('<details class="tk-code">') == (1 if code == "fold" else 0)
     assert '<a href="#Section-A">Section A</a>' in page and 'id="Section-A"' in page
@@ -424,9 +424,9 @@ def test_identifier_rule(text, ids, expected):
 
 def test_identifier_search_ignores_embedded_images(tmp_path):
     (tmp_path / "page.html").write_text('<img src="data:image/png;base64,AAAA+S017/BBBB"><p>fine</p>')
-    assert publish.find_identifiers(tmp_path, ["S017"], []) == []
+    assert privacy.find_identifiers(tmp_path, ["S017"], []) == []
     (tmp_path / "page.html").write_text("<td>S017</td>")
-    assert [h.where for h in publish.find_identifiers(tmp_path, ["S017"], [])] == ["page.html line 1"]
+    assert [h.where for h in privacy.find_identifiers(tmp_path, ["S017"], [])] == ["page.html line 1"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -877,10 +877,10 @@ def test_identifier_gate_catches_every_planted_leak(tmp_path, form):
     assert len(LEAK_FORMS) >= 20
     rel, content = LEAK_FORMS[form]
     _write(tmp_path, rel, content)
-    hits = publish.find_identifiers(tmp_path, IDS)
+    hits = privacy.find_identifiers(tmp_path, IDS)
     assert [h.subject_id for h in hits] == [LEAK], form
     with pytest.raises(PrivacyError, match=re.escape(rel.split("/")[-1].split(".")[0])):
-        publish.check_privacy(tmp_path, IDS)
+        privacy.check_privacy(tmp_path, IDS)
 
 
 def test_identifier_gate_has_no_false_positives_in_ordinary_text(tmp_path):
@@ -894,8 +894,8 @@ def test_identifier_gate_has_no_false_positives_in_ordinary_text(tmp_path):
     (tmp_path / "index.html").write_text(f"<p style='font-size: 125%'>{text}</p>")
     nbformat.write(_nb_with(cells=[_stream(text), _data("text/html", f"<td>{text}</td>")]), str(tmp_path / "01_a.ipynb"))
     ids = IDS + [LEAK]
-    assert publish.find_identifiers(tmp_path, ids) == []
-    assert publish.find_identifiers(tmp_path, [f"{i:03d}" for i in range(1, 121)] + ["146", "125"]) == []
+    assert privacy.find_identifiers(tmp_path, ids) == []
+    assert privacy.find_identifiers(tmp_path, [f"{i:03d}" for i in range(1, 121)] + ["146", "125"]) == []
 
 
 def test_identifier_gate_has_no_false_positives_on_the_default_report(tmp_path):
@@ -907,8 +907,8 @@ def test_identifier_gate_has_no_false_positives_on_the_default_report(tmp_path):
     for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(str(src), as_version=4)
         nbformat.write(nb, str(tmp_path / src.name))
-        publish.render_html(nb, tmp_path / f"{src.stem}.html", notebook_href=src.name)
-    assert publish.find_identifiers(tmp_path, ids) == []
+        pages.render_html(nb, tmp_path / f"{src.stem}.html", notebook_href=src.name)
+    assert privacy.find_identifiers(tmp_path, ids) == []
 
 
 def test_number_like_ids_are_noted_at_validation_and_pseudonymized_in_the_report(tmp_path, capsys):
@@ -1011,7 +1011,7 @@ def test_disk_full_and_permission_errors_are_one_line(tmp_path, monkeypatch, cap
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / ".rep.build-x" / "index.html"))
 
-    monkeypatch.setattr(publish, "write_index", full)
+    monkeypatch.setattr(index, "write_index", full)
     assert main(["run", "--params", str(params), "--only", "01", "--jobs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     written = tmp_path / "out" / ".rep.build-x" / "index.html"

@@ -4,7 +4,10 @@
 - :mod:`~trialkit.report.runner`: ``run_report`` (``trialkit run``), ``refresh_notebooks`` (``make notebooks``);
   it uses :mod:`~trialkit.report.params` (``load_params``), :mod:`~trialkit.report.notebooks`,
   :mod:`~trialkit.report.kernels`, :mod:`~trialkit.report.progress` and :mod:`~trialkit.report.jobs`;
-- :mod:`~trialkit.report.publish`: HTML, the subject-identifier check, ``index.html``, ``manifest.json``.
+- publishing: :mod:`~trialkit.report.pages` (clean notebooks, HTML), :mod:`~trialkit.report.privacy` (the
+  subject-identifier check), :mod:`~trialkit.report.index` (``index.html``), :mod:`~trialkit.report.manifest`
+  (``manifest.json``); :mod:`~trialkit.report.archive` (``trialkit archive``, with
+  :mod:`~trialkit.report.citation` and :mod:`~trialkit.report.pdf`).
 
 Importing this package stays light: the runner's modules are imported on first use of their names.
 """

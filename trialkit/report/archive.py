@@ -239,7 +239,7 @@ def ro_crate(folder: str | Path, *, settings: dict, manifest: dict, captions: li
     >>> graph["ro-crate-metadata.json"]["conformsTo"], graph["./"]["hasPart"], graph["index.html"]["encodingFormat"]
     ({'@id': 'https://w3id.org/ro/crate/1.1'}, [{'@id': 'SHA256SUMS'}, {'@id': 'index.html'}], 'text/html')
     """
-    from trialkit.report.publish import sha256_file
+    from trialkit.report.manifest import sha256_file
 
     folder = Path(folder)
     files = sorted({p.relative_to(folder).as_posix() for p in folder.rglob("*")
@@ -329,7 +329,7 @@ def sha256sums(folder: str | Path) -> str:
     >>> print(sha256sums(folder), end="")
     ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  abc.txt
     """
-    from trialkit.report.publish import sha256_file
+    from trialkit.report.manifest import sha256_file
 
     folder = Path(folder)
     rows = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}" for p in sorted(folder.rglob("*"))
@@ -400,7 +400,7 @@ def archive_report(report: str | Path, *, out: str | Path | None = None, pdf: bo
 
     from trialkit.report.captions import collect_captions
     from trialkit.report.folders import project_root
-    from trialkit.report.publish import notebook_title
+    from trialkit.report.pages import notebook_title
 
     report = Path(report)
     if not (report / "manifest.json").is_file():

@@ -46,7 +46,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def _file_digest(path: Path) -> str:
-    from trialkit.report.publish import sha256_file
+    from trialkit.report.manifest import sha256_file
 
     return sha256_file(path)
 
@@ -174,7 +174,7 @@ def reuse_outputs(target: Path, build: Path, hashes: dict[str, str], previous: d
     >>> reuse_outputs(pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp()), {"01_a": "0" * 64}, None)
     []
     """
-    from trialkit.report.publish import sha256_file
+    from trialkit.report.manifest import sha256_file
 
     if previous is None:
         return []

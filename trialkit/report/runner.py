@@ -9,9 +9,10 @@
 3. execute every notebook of ``notebooks/`` (:mod:`~trialkit.report.notebooks`) with papermill, in
    parallel from this one process (:mod:`~trialkit.report.kernels`), injecting the parameters and
    showing progress (:mod:`~trialkit.report.progress`);
-4. publish (:mod:`trialkit.report.publish`): strip run-dependent metadata from the executed
-   notebooks, render HTML, refuse if a subject identifier appears, write ``index.html`` and
-   ``manifest.json``;
+4. publish: strip run-dependent metadata from the executed notebooks and render HTML
+   (:mod:`~trialkit.report.pages`), write ``index.html`` (:mod:`~trialkit.report.index`) and
+   ``manifest.json`` (:mod:`~trialkit.report.manifest`), refuse if a subject identifier appears
+   (:mod:`~trialkit.report.privacy`);
 5. swap the build folder into place. A failure at any step leaves the previous report untouched.
 
 ``python -m trialkit.report.runner [NOTEBOOK ...]`` (``make notebooks``) re-executes committed
@@ -273,7 +274,7 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
     ------
     NotebookFailed
         A notebook raised (message: notebook, cell, error). The previous report is untouched.
-    trialkit.report.publish.PrivacyError
+    trialkit.report.privacy.PrivacyError
         A subject identifier appears in the rendered outputs (unless ``allow_listings``).
     ParamsError, ValidationError, ScenarioError, StudyFileError
         Bad parameters or inputs.
@@ -334,7 +335,10 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
 def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed, started, t_start,
                 force) -> RunResult:
     """The body of :func:`run_report`, holding the report's lock."""
-    from trialkit.report import publish
+    from trialkit.report.index import write_index
+    from trialkit.report.manifest import write_manifest
+    from trialkit.report.pages import finish_notebook
+    from trialkit.report.privacy import check_privacy
 
     results = [NotebookResult(nb.stem) for nb in notebooks]
     prog = progress if isinstance(progress, Progress) else (Progress(results) if progress else None)
@@ -350,7 +354,7 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
             injected = notebook_run_parameters(params, nb, dataset_param, declared[nb.stem])
             jobs_list.append(NotebookJob(
                 name=nb.stem, source=nb, output=build / f"{nb.stem}.ipynb", parameters=injected, cwd=build,
-                post=lambda job: publish.finish_notebook(job.output, job.source, code=params.code)))
+                post=lambda job: finish_notebook(job.output, job.source, code=params.code)))
         by_name = {r.name: r for r in results}
         n_jobs = jobs or default_jobs()
         injected_all = {j.name: j.parameters for j in jobs_list}
@@ -397,10 +401,10 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
                         shutil.rmtree(partial, ignore_errors=True)
             raise NotebookFailed(failed, kept)
         number_captions(build, [nb.stem for nb in notebooks])  # Table S1, Figure S1, ... in reading order
-        publish.write_index(build, params=params, notebooks=[nb.stem for nb in notebooks],
+        write_index(build, params=params, notebooks=[nb.stem for nb in notebooks],
                             study_title=info["study_title"], dataset_source=info["dataset_source"])
         finished = _dt.datetime.now(_dt.timezone.utc)
-        manifest = publish.write_manifest(
+        manifest = write_manifest(
             build, name=target.name, params=params, inputs=info["inputs"], notebooks=notebooks, results=results,
             injected={j.name: j.parameters for j in jobs_list}, started=started, finished=finished,
             wall_seconds=time.perf_counter() - t_start, jobs=n_used, root=project_root(), t0=t_start)
@@ -410,7 +414,7 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
             if prog is not None:
                 prog.note("checking every published file for subject identifiers")
             # a simulated run publishes its synthetic dataset in data/ on purpose
-            publish.check_privacy(build, info["subject_ids"], [nb.stem for nb in notebooks],
+            check_privacy(build, info["subject_ids"], [nb.stem for nb in notebooks],
                                   skip=("data",) if params.simulate else ())
         (build / BUILD_MARKER).unlink()  # the signed manifest marks the folder as the kit's from now on
         with signals_blocked():  # the swap is two renames: not to be split by a signal
@@ -503,7 +507,7 @@ def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = 
     >>> nb.cells[0].execution_count, nb.cells[0].outputs[0]["data"], "papermill" in nb.metadata
     (1, {'text/plain': '42'}, False)
     """
-    from trialkit.report import publish
+    from trialkit.report.pages import finish_committed
 
     paths = [Path(p) for p in paths] if paths else discover_notebooks(project_root() / "notebooks")
     if into is not None:
@@ -518,7 +522,7 @@ def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = 
         jobs_list = [NotebookJob(name=p.stem, source=p, output=tmp / p.name, parameters={},
                                  cwd=p.resolve().parent,
                                  post=lambda job, dest=(p if into is None else into / p.name):
-                                 publish.finish_committed(job.output, dest))
+                                 finish_committed(job.output, dest))
                      for p in paths]
         by_name = {r.name: r for r in results}
         ordered = jobs_list[::-1]  # the later notebooks are the heavier ones: start them first
