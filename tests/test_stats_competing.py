@@ -123,14 +123,15 @@ def test_cumulative_incidence_ties_are_exact_and_competing_events_always_compete
 
 
 def test_notebooks_02_and_03_read_one_estimator_and_give_the_same_hcc_numbers():
-    """Safety (02) and efficacy (03) both build HCC with derive.tte.competing_risks and read it with
-    stats.competing.cumulative_incidence; no other Aalen-Johansen is left in the kit."""
+    """Safety (02) and efficacy (03) both build the other declared event (HCC in the default study)
+    with derive.tte.competing_risks and read it with stats.competing.cumulative_incidence; no other
+    Aalen-Johansen is left in the kit."""
     import trialkit.stats.survival as S
 
     for nb in ("02_safety.ipynb", "03_efficacy.ipynb"):
         code = "\n".join("".join(c["source"]) for c in json.loads((NOTEBOOKS / nb).read_text())["cells"]
                          if c["cell_type"] == "code")
-        assert "cumulative_incidence(" in code and "competing_risks(trial, cause=\"hcc\"" in code, nb
+        assert "cumulative_incidence(" in code and "competing_risks(trial, cause=ev" in code, nb
         assert "AalenJohansen" not in code and "competing_risks_data" not in code, nb
     assert not hasattr(S, "cumulative_incidence")
     trial = simulate(seed=3)

@@ -97,7 +97,7 @@ def default_table_one_variables(data: pd.DataFrame, study) -> dict:
     cat += [c for c in data.columns if c.startswith("symptom_") and ok(c)]
     # the dataset's own baseline columns of subjects (a real trial's tumour size, prior convictions, ...)
     from trialkit.derive.baseline import STATUS_COLUMNS
-    from trialkit.scores import SCORE_COLUMNS
+    from trialkit.derive.severity import SCORE_COLUMNS
 
     known = {"subject_id", "arm", "arm_label", "randomization_date", *STATUS_COLUMNS, *SCORE_COLUMNS,
              *study.factors, *study.parameters, *_DEMOGRAPHICS["continuous"], *_DEMOGRAPHICS["categorical"]}
