@@ -124,6 +124,9 @@ def find_machine_strings(folder: str | Path, root: str | Path) -> list[str]:
     return problems
 
 
+# ------------------------------------------------------------------------------------------------
+# README.md
+# ------------------------------------------------------------------------------------------------
 def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 

@@ -121,7 +121,7 @@ def archive_settings(raw: dict | None, *, study_title: str, study_id: str | None
 
 
 # ------------------------------------------------------------------------------------------------
-# CITATION.cff, LICENSE, README.md
+# CITATION.cff and LICENSE
 # ------------------------------------------------------------------------------------------------
 def citation_cff(settings: dict, date: str) -> str:
     """``CITATION.cff`` (Citation File Format 1.2.0) for the supplement.

@@ -14,7 +14,8 @@ from typing import Any
 
 from trialkit.report.params import ParamsError, RunParams
 
-__all__ = ["STANDARD_PARAMETERS", "discover_notebooks", "notebook_parameters", "notebook_stem_matches", "notebook_differences", "notebook_kernelspec"]
+__all__ = ["STANDARD_PARAMETERS", "discover_notebooks", "notebook_parameters", "notebook_stem_matches",
+           "notebook_differences", "notebook_kernelspec"]
 
 #: The parameters every notebook's ``parameters`` cell declares (see the notebook conventions).
 STANDARD_PARAMETERS = ("dataset", "study", "scenario", "seed", "alpha", "out_dir", "allow_listings")

@@ -20,9 +20,7 @@ import yaml
 
 from trialkit.errors import TrialkitError
 from trialkit.report.citation import check_settings
-from trialkit.report.folders import (
-    project_root,
-)
+from trialkit.report.folders import project_root
 from trialkit.report.jsontypes import JsonTypeError, check_json_value, load_yaml_json
 
 __all__ = ["RunParams", "ParamsError", "load_params", "check_horizons", "HORIZON_PARAMETERS"]

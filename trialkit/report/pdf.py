@@ -15,7 +15,8 @@ from pathlib import Path
 
 from trialkit.report.citation import ArchiveError, author_name
 
-__all__ = ["PRINT_CSS", "print_pdfs", "prepare_print", "fit_tables", "clipped_tables", "pdf_page_count", "find_chromium"]
+__all__ = ["PRINT_CSS", "print_pdfs", "prepare_print", "fit_tables", "clipped_tables", "pdf_page_count",
+           "find_chromium"]
 CHROMIUM_PATHS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
 
