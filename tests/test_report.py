@@ -1,4 +1,5 @@
-"""The papermill report runner and publisher (trialkit.report.runner / .publish), and nbval.
+"""The papermill report runner (trialkit.report.runner and the modules it uses) and publishing (pages, privacy, index,
+manifest), and nbval.
 
 Runner tests use the tiny notebooks of tests/fixtures/notebooks/ (one kernel start + imports each):
 ``report/`` saves tables and figures and prints what was injected, ``failing/`` raises mid-run,
