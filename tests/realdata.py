@@ -66,7 +66,7 @@ def gbsg2_trial() -> tuple[dict[str, pd.DataFrame], dict]:
                                   "kind": "continuous"}},
         **_arms(("none", "No hormonal therapy", {"tamoxifen": False}),
                 ("hormonal", "Hormonal therapy (tamoxifen)", {"tamoxifen": True}), control="none"),
-        "horizons": {"primary": "8 years"},
+        "horizons": {"primary": "7 years"},
         "events": {"recurrence": {"label": "Recurrence or death"}},
         "endpoints": {"primary": {"name": "Recurrence-free survival", "events": ["recurrence"]}},
         "subgroups": ["menopause", "tumour_grade", "positive_nodes"],

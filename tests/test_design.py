@@ -23,6 +23,7 @@ from trialkit.design import batch as bt
 from trialkit.design import power as pw
 from trialkit.design import summaries as sm
 from trialkit.design.cli import OUTPUT_FILES, add_power_parser
+from trialkit.plots.design import plot_power_curve
 from trialkit.simulate import simulate
 from trialkit.study import load_study
 
@@ -375,7 +376,7 @@ def test_power_curve_over_sample_size_and_effect_size():
     import matplotlib
 
     matplotlib.use("Agg")
-    ax = sm.plot_power_curve(cv[cv["hr"] == 0.4], x="n_subjects")
+    ax = plot_power_curve(cv[cv["hr"] == 0.4], x="n_subjects")
     assert len(ax.get_legend().get_texts()) == cv[["analysis", "term"]].drop_duplicates().shape[0]
 
 

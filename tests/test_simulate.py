@@ -18,10 +18,8 @@ import yaml
 from lifelines import CoxPHFitter, KaplanMeierFitter
 from scipy import stats
 
-import trialkit.simulate as sim_pkg
 from trialkit.errors import ScenarioError, StudyFileError
-from trialkit.simulate import load_scenario, simulate, write_simulation
-from trialkit.simulate import allocation, cohort, core
+from trialkit.simulate import allocation, cohort, core, load_scenario, scenarios_dir, simulate, write_simulation
 from trialkit.study import load_study, params_dir
 
 TABLES = ("subjects", "labs", "events", "infusions", "adverse_events", "symptoms")
@@ -116,7 +114,7 @@ def test_write_failure_leaves_nothing(tmp_path, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(core, "_write_tables", boom)
+    monkeypatch.setattr(core, "write_tables", boom)
     with pytest.raises(RuntimeError):
         write_simulation(tmp_path / "out", seed=1)
     assert list(tmp_path.iterdir()) == []  # neither the target nor a temporary folder
@@ -298,7 +296,7 @@ def test_units_follow_the_study_file(tmp_path):
 # scenarios
 # ---------------------------------------------------------------------------------------------
 def test_bundled_scenarios_load():
-    names = {p.stem for p in sim_pkg.scenarios_dir().glob("*.yaml")}
+    names = {p.stem for p in scenarios_dir().glob("*.yaml")}
     assert {"default", "null", "published", "large"} <= names
     assert load_scenario("null").effects == {} and load_scenario("null").interactions == {}
     assert load_scenario("large").total == 4000

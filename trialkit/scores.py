@@ -23,7 +23,10 @@ Sources are cited in each docstring; the test vectors are in ``tests/test_scores
 """
 from __future__ import annotations
 
+from typing import Literal, Union
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 __all__ = [
@@ -39,6 +42,13 @@ UREA_MMOL_PER_BUN_MG_DL = 0.357   # 10 / 28.014 (two N atoms per urea molecule)
 
 _EPS = 1e-9  # guard against binary error at a decimal .5 boundary; see round_half_up
 _UNITS = ("si", "conventional")
+
+#: A score's input: a number, an array or a pandas Series (the result follows the input's kind).
+Values = Union[float, npt.ArrayLike, pd.Series]
+#: A score: a float for scalar input, an array for arrays, a Series (same index) for Series input.
+Score = Union[float, np.ndarray, pd.Series]
+#: Units of the laboratory inputs.
+Units = Literal["si", "conventional"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -133,7 +143,7 @@ def _three(x, lo, hi, lo_incl=True, hi_incl=True):
     return _nan_where(p, x)
 
 
-def round_half_up(x, decimals=0):
+def round_half_up(x: Values, decimals: int = 0) -> Score:
     """Round half up (half away from zero for the positive scores here), as OPTN and SAS do.
 
     ``floor(x * 10**decimals + 0.5 + 1e-9) / 10**decimals``. The ``1e-9`` guard: a score whose
@@ -199,7 +209,8 @@ def _meld_core(shape, bili, inr, creat, dialysis, cap, rounded):
 # --------------------------------------------------------------------------------------------
 # MELD family
 # --------------------------------------------------------------------------------------------
-def meld(bilirubin, inr, creatinine, dialysis=False, *, units="si", cap=True, rounded=True):
+def meld(bilirubin: Values, inr: Values, creatinine: Values, dialysis: Values = False, *, units: Units = "si",
+         cap: bool = True, rounded: bool = True) -> Score:
     """MELD score by the OPTN/UNOS rule (the pre-2016 allocation MELD, "MELD(i)" in policy).
 
     ``MELD(i) = 0.957 ln(Cr) + 0.378 ln(bilirubin) + 1.120 ln(INR) + 0.643`` (mg/dL), with lab
@@ -254,8 +265,8 @@ def meld(bilirubin, inr, creatinine, dialysis=False, *, units="si", cap=True, ro
     return shape.wrap(_meld_core(shape.shape, bili, v["inr"], creat, v["dialysis"], cap, rounded), "meld")
 
 
-def meld_na(bilirubin, inr, creatinine, sodium, dialysis=False, *, units="si", cap=True,
-            rounded=True):
+def meld_na(bilirubin: Values, inr: Values, creatinine: Values, sodium: Values, dialysis: Values = False, *,
+            units: Units = "si", cap: bool = True, rounded: bool = True) -> Score:
     """MELD-Na by the OPTN January 2016 rule.
 
     ``MELD-Na = MELD + 1.32 (137 - Na) - 0.033 MELD (137 - Na)`` when MELD > 11, else MELD,
@@ -299,8 +310,9 @@ def meld_na(bilirubin, inr, creatinine, sodium, dialysis=False, *, units="si", c
     return shape.wrap(round_half_up(out) if rounded else out, "meld_na")
 
 
-def meld_3(bilirubin, inr, creatinine, sodium, albumin, female, age=None, dialysis=False, *,
-           units="si", cap=True, rounded=True):
+def meld_3(bilirubin: Values, inr: Values, creatinine: Values, sodium: Values, albumin: Values, female: Values,
+           age: Values | None = None, dialysis: Values = False, *, units: Units = "si", cap: bool = True,
+           rounded: bool = True) -> Score:
     """MELD 3.0 (Kim WR, Mannalithara A, Heimbach JK, et al. Gastroenterology 2021;161:1887-1895).
 
     ``1.33 F + 4.56 ln(bili) + 0.82 (137 - Na) - 0.24 (137 - Na) ln(bili) + 9.09 ln(INR)
@@ -383,8 +395,9 @@ def meld_3(bilirubin, inr, creatinine, sodium, albumin, female, age=None, dialys
 _CP_BILI = {"exact": (34.2, 51.3), "chinese": (34.0, 51.0)}
 
 
-def child_pugh(*, bilirubin, albumin, inr=None, ascites, encephalopathy, units="si",
-               pt_prolongation=None, bilirubin_cutpoints="exact"):
+def child_pugh(*, bilirubin: Values, albumin: Values, inr: Values | None = None, ascites: Values,
+               encephalopathy: Values, units: Units = "si", pt_prolongation: Values | None = None,
+               bilirubin_cutpoints: Literal["exact", "chinese"] = "exact") -> pd.DataFrame:
     """Child-Pugh (Child-Turcotte-Pugh) points and class.
 
     Source: Child CG, Turcotte JG 1964; Pugh RNH et al., Br J Surg 1973;60:646-649 (PT bands).
@@ -471,7 +484,7 @@ def child_pugh(*, bilirubin, albumin, inr=None, ascites, encephalopathy, units="
     return shape.frame({"points": points, "class": cls})
 
 
-def albi(bilirubin, albumin, *, units="si"):
+def albi(bilirubin: Values, albumin: Values, *, units: Units = "si") -> pd.DataFrame:
     """ALBI score and grade (Johnson PJ, Berhane S, Kagebayashi C, et al. J Clin Oncol 2015;33:550-558).
 
     ``ALBI = 0.66 log10(bilirubin umol/L) - 0.085 albumin g/L`` (log10, SI units; conventional
@@ -526,9 +539,10 @@ def _max_known(a, b):
     return np.where((np.isnan(a) | np.isnan(b)) & ~(m >= 3), np.nan, m)
 
 
-def clif_c_of(*, bilirubin, creatinine, encephalopathy, inr, mean_arterial_pressure=None,
-              vasopressors=None, pao2_fio2=None, spo2_fio2=None, rrt=None, units="si",
-              missing_as_normal=False):
+def clif_c_of(*, bilirubin: Values, creatinine: Values, encephalopathy: Values, inr: Values,
+              mean_arterial_pressure: Values | None = None, vasopressors: Values | None = None,
+              pao2_fio2: Values | None = None, spo2_fio2: Values | None = None, rrt: Values | None = None,
+              units: Units = "si", missing_as_normal: bool = False) -> pd.DataFrame:
     """CLIF-C OF organ sub-scores, total, organ failures and EASL-CLIF ACLF grade.
 
     Source: Jalan R et al., J Hepatol 2014;61:1038-1047 (CLIF-C OF; simplified CLIF-SOFA, Gut
@@ -633,7 +647,7 @@ def clif_c_of(*, bilirubin, creatinine, encephalopathy, inr, mean_arterial_press
                         "organ_failures": n, "aclf_grade": grade})
 
 
-def clif_c_aclf(of_score, age, wbc):
+def clif_c_aclf(of_score: Values, age: Values, wbc: Values) -> Score:
     """CLIF-C ACLF score (Jalan R et al., J Hepatol 2014;61:1038-1047; formula as on efclif.com).
 
     ``10 x (0.33 CLIF-C OF + 0.04 age + 0.63 ln(WBC 10^9/L) - 2)``, unrounded.
@@ -659,7 +673,8 @@ def clif_c_aclf(of_score, age, wbc):
     return shape.wrap(x, "clif_c_aclf")
 
 
-def cossh_aclf_ii(inr, encephalopathy, neutrophils, bilirubin, urea, age, *, units="si"):
+def cossh_aclf_ii(inr: Values, encephalopathy: Values, neutrophils: Values, bilirubin: Values, urea: Values,
+                  age: Values, *, units: Units = "si") -> Score:
     """COSSH-ACLF II score (Li J, Liang X, You S, et al. J Hepatol 2021;75:1104-1115).
 
     ``1.649 ln(INR) + 0.457 HE score + 0.425 ln(neutrophils 10^9/L) + 0.396 ln(TB umol/L)

@@ -207,7 +207,7 @@ def write_tables(tables: dict[str, pd.DataFrame | None], out_dir: str | Path, fm
     with atomic_dir(out_dir, overwrite=overwrite) as tmp:
         written = _write_tables(present, tmp, fmt)
         for fname, text in (extra_files or {}).items():
-            (tmp / fname).write_text(text, encoding="utf-8")
+            (tmp / fname).write_text(text, encoding="utf-8", newline="\n")
     return [Path(out_dir) / p.name for p in written]
 
 

@@ -40,7 +40,6 @@ Examples
 from __future__ import annotations
 
 import contextlib
-import copy
 import math
 from dataclasses import dataclass
 
@@ -101,15 +100,6 @@ def replicate_seeds(seed: int, n_trials: int) -> list[int]:
     return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
 
 
-def _scenario_mapping(sc) -> dict:
-    """A self-contained mapping of a loaded scenario (``study`` made absolute)."""
-    raw = copy.deepcopy(sc.raw)
-    raw.pop("extends", None)
-    if sc.study:
-        raw["study"] = str(sc.study)
-    return raw
-
-
 def with_effects(scenario=None, effects: dict | None = None, *, replace: bool = False, name: str | None = None):
     """The scenario with some true effects overridden (e.g. a smaller UC-MSC hazard ratio).
 
@@ -136,24 +126,9 @@ def with_effects(scenario=None, effects: dict | None = None, *, replace: bool = 
     >>> sc.effects["msc"].hr, sc.effects["msc"].labs["ALB"].shift, sc.effects["pe"].hr
     (0.5, 1.5, 0.8)
     """
-    from trialkit.simulate.scenario import _merge, load_scenario
+    from trialkit.simulate.scenario import load_scenario
 
-    sc = load_scenario(scenario)
-    raw = _scenario_mapping(sc)
-    effects = {} if effects is None else copy.deepcopy(effects)
-    raw["effects"] = effects if replace else _merge(raw.get("effects") or {}, effects, top=False)
-    raw["name"] = name or f"{sc.name}+{_short(effects)}"
-    return load_scenario(raw)
-
-
-def _short(effects: dict) -> str:
-    parts = []
-    for k, v in effects.items():
-        if isinstance(v, dict) and set(v) == {"hr"}:
-            parts.append(f"{k}_hr={v['hr']:g}")
-        else:
-            parts.append(str(k))
-    return ",".join(parts) or "no_effects"
+    return load_scenario(scenario).with_effects(effects, replace=replace, name=name)
 
 
 def null_scenario(scenario=None):
@@ -169,8 +144,7 @@ def null_scenario(scenario=None):
     """
     from trialkit.simulate.scenario import load_scenario
 
-    sc = load_scenario(scenario)
-    return with_effects(sc, {}, replace=True, name=f"{sc.name} (null)")
+    return load_scenario(scenario).null()
 
 
 def scenario_truth(scenario=None, study=None, n_subjects: int | None = None) -> dict:

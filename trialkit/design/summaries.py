@@ -8,7 +8,7 @@
 - **coverage**: the share of replicates whose 95% confidence interval contains the truth.
 - **power curves** over sample size and effect size (effect size varied by overriding the
   scenario's effect values, :func:`trialkit.design.power.with_effects`), beside Schoenfeld's
-  approximation.
+  approximation; :func:`trialkit.plots.design.plot_power_curve` draws them (``design`` draws nothing).
 
 Examples
 --------
@@ -35,10 +35,9 @@ import pandas as pd
 from scipy import stats
 
 from trialkit.stats.categorical import wilson_interval
-from trialkit.plots.style import error_bars
 
 __all__ = ["wilson_interval", "operating_characteristics", "power_table", "type_one_error", "bias_coverage",
-           "schoenfeld_power", "schoenfeld_events", "schoenfeld_table", "power_curve", "plot_power_curve",
+           "schoenfeld_power", "schoenfeld_events", "schoenfeld_table", "power_curve",
            "true_effects", "power_verdict"]
 
 _KEYS = ["scenario", "n_subjects", "analysis", "term", "label"]
@@ -331,66 +330,6 @@ def power_curve(scenario=None, *, study=None, n_subjects=None, hrs=None, factor:
                                      schoenfeld_power(np.where(np.isnan(hr_of), 1.0, hr_of), out["mean_events"],
                                                       alpha=alpha, variance_factor=np.where(np.isnan(vf), 4.0, vf)))
     return out
-
-
-def _series_label(analysis: str, label: str) -> str:
-    return {"cox_main": f"{label}: main effect (Cox)",
-            "cox_interaction": f"{label} (Cox with interaction)"}.get(analysis, label)
-
-
-def plot_power_curve(curve: pd.DataFrame, *, x: str = "n_subjects", terms=None, ax=None, alpha: float = 0.05):
-    """Power against ``x`` (``"n_subjects"`` or ``"hr"``) for each comparison, with Monte Carlo
-    intervals (error bars) and Schoenfeld's approximation (dashed) where available.
-
-    Parameters
-    ----------
-    curve : DataFrame
-        From :func:`power_curve`.
-    x : {"n_subjects", "hr"}
-    terms : list of (analysis, term), optional
-        Comparisons to draw (default: every one).
-    ax : matplotlib Axes, optional
-
-    Returns
-    -------
-    matplotlib Axes
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> curve = pd.DataFrame({"analysis": "cox_main", "term": "msc", "label": "UC-MSC", "n_subjects": [120, 240, 360],
-    ...                       "estimate": [0.40, 0.68, 0.84], "ci_low": [0.33, 0.61, 0.78],
-    ...                       "ci_high": [0.47, 0.74, 0.89], "schoenfeld": [0.42, 0.70, 0.86]})
-    >>> ax = plot_power_curve(curve)
-    >>> ax.get_xlabel(), ax.get_ylabel()
-    ('total sample size', 'power (share of trials with p < 0.05)')
-    >>> [t.get_text() for t in ax.get_legend().get_texts()]
-    ['UC-MSC: main effect (Cox)']
-    >>> import matplotlib.pyplot as plt
-    >>> plt.close(ax.figure)
-    """
-    import matplotlib.pyplot as plt
-
-    if ax is None:
-        _, ax = plt.subplots()
-    keys = list(dict.fromkeys(zip(curve["analysis"], curve["term"]))) if terms is None else list(terms)
-    for i, (a, t) in enumerate(keys):
-        d = curve[(curve["analysis"] == a) & (curve["term"] == t)].sort_values(x)
-        if d.empty:
-            continue
-        color = f"C{i % 10}"
-        yerr = error_bars(d["estimate"], d["ci_low"], d["ci_high"])
-        ax.errorbar(d[x], d["estimate"], yerr=yerr, marker="o", color=color, capsize=3,
-                    label=_series_label(a, d["label"].iloc[0]))
-        if "schoenfeld" in d and d["schoenfeld"].notna().any():
-            ax.plot(d[x], d["schoenfeld"], ls="--", color=color, lw=1)
-    ax.axhline(0.8, color="grey", lw=0.8, ls=":")
-    ax.axhline(alpha, color="grey", lw=0.8, ls=":")
-    ax.set_ylim(0, 1)
-    ax.set_xlabel({"n_subjects": "total sample size", "hr": "true hazard ratio"}.get(x, x))
-    ax.set_ylabel(f"power (share of trials with p < {alpha:g})")
-    ax.legend(fontsize="small", loc="best")
-    return ax
 
 
 def true_effects(truth: dict, study) -> pd.DataFrame:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from trialkit.stats.survival import _kmf, _Quiet, number_at_risk
 from trialkit.plots.style import arm_colors
+from trialkit.stats.survival import kaplan_meier, number_at_risk, quiet
 
 __all__ = ["km_plot", "cif_plot", "arm_colors", "default_times"]
 
@@ -117,8 +117,8 @@ def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict 
     colors = arm_colors(groups)
     for g in groups:
         d = tte[tte[group] == g].assign(time=lambda x: x["time"] / scale)
-        k = _kmf(d, alpha, label=labels.get(g, g))
-        with _Quiet():
+        k = kaplan_meier(d, alpha, label=labels.get(g, g))
+        with quiet():
             k.plot_survival_function(ax=ax, ci_show=ci, color=colors[g], ci_alpha=0.15, show_censors=True,
                                      censor_styles={"ms": 4, "marker": "|"})
     ax.set_xlim(0, horizon / scale)

@@ -54,11 +54,28 @@ def load_registry(path: str | None = None) -> dict[str, dict[str, str]]:
     return {k: {str(n): str(c) for n, c in (raw.get(k) or {}).items()} for k in ("tables", "figures")}
 
 
+#: The significance level the registry's ``{level}`` is written from (set by ``notebook_setup(alpha=)``).
+_ALPHA = [0.05]
+
+
+def set_alpha(alpha: float) -> None:
+    """Label the registry's intervals with the level ``1 - alpha`` (``{level}`` in a caption).
+
+    Examples
+    --------
+    >>> set_alpha(0.01); caption_for("table", "efficacy_cox_arm").count("99%")
+    1
+    >>> set_alpha(0.05)
+    """
+    _ALPHA[0] = float(alpha)
+
+
 def caption_for(kind: str, name: str, caption: str | None = None) -> str:
     """The caption of table or figure ``name``: ``caption`` if given, else the registry's, else the name.
 
     A registry key ``prefix_<word>`` matches every name starting with ``prefix_``; ``{word}`` in
-    its caption becomes the rest of the name, underscores as spaces. An exact key wins.
+    its caption becomes the rest of the name, underscores as spaces. An exact key wins. ``{level}``
+    in a registry caption is the interval level that the notebook's ``alpha`` gives (:func:`set_alpha`).
 
     Examples
     --------
@@ -71,14 +88,19 @@ def caption_for(kind: str, name: str, caption: str | None = None) -> str:
         raise ValueError(f"caption kind {kind!r}: expected 'table' or 'figure'")
     if caption:
         return str(caption)
+    from trialkit.stats.levels import level_pct
+
     entries = load_registry()[f"{kind}s"]
-    if name in entries:
-        return entries[name]
-    for key, text in entries.items():
-        m = re.fullmatch(r"(.*_)<(\w+)>", key)
-        if m and name.startswith(m.group(1)) and len(name) > len(m.group(1)):
-            return text.replace("{" + m.group(2) + "}", name[len(m.group(1)):].replace("_", " "))
-    return name.replace("_", " ")
+    text = entries.get(name)
+    if text is None:
+        for key, entry in entries.items():
+            m = re.fullmatch(r"(.*_)<(\w+)>", key)
+            if m and name.startswith(m.group(1)) and len(name) > len(m.group(1)):
+                text = entry.replace("{" + m.group(2) + "}", name[len(m.group(1)):].replace("_", " "))
+                break
+    if text is None:
+        return name.replace("_", " ")
+    return text.replace("{level}", level_pct(_ALPHA[0]))
 
 
 def _html_caption(kind: str, name: str, text: str, number: str) -> str:

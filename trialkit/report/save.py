@@ -30,7 +30,7 @@ FIGURE_FORMATS = ("png", "svg")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_]*$")
 
 
-def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path | None:
+def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0, alpha: float = 0.05) -> Path | None:
     """Configure a notebook kernel for reproducible output; returns the output folder (or None).
 
     - matplotlib: Agg-safe defaults, ``svg.hashsalt`` fixed (stable SVG ids), no date metadata, a
@@ -40,6 +40,7 @@ def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path 
       ``...``), and every DataFrame the notebook shows (a cell's value or ``display(df)``)
       rounded by the report's one rule, :func:`trialkit.tables.display.display_table` (shown
       only: the DataFrame and its CSV keep full precision).
+    - captions: intervals in the registry's captions are labelled with the level ``1 - alpha``.
     - warnings: every warning is an error for trialkit's own code paths is too strict for a kernel;
       instead known-noisy third-party warnings are silenced (nbval compares stderr).
 
@@ -59,6 +60,9 @@ def notebook_setup(out_dir: str | Path | None = None, *, seed: int = 0) -> Path 
     import numpy as np
     import seaborn as sns
 
+    from trialkit.report.captions import set_alpha
+
+    set_alpha(alpha)
     os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
     sns.set_theme(context="notebook", style="whitegrid")
     mpl.rcParams.update({

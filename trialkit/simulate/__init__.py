@@ -3,7 +3,8 @@
 Public API
 ----------
 simulate(study=None, scenario=None, seed=None, n_subjects=None) -> Trial
-    One validated Trial with ``truth`` (true effects) and ``latent`` (per-subject oracle values).
+    (a plain function, :func:`trialkit.simulate.core.simulate`; ``trialkit.simulate(...)`` at the top
+    level calls it) One validated Trial with ``truth`` (true effects) and ``latent`` (per-subject oracle values).
 write_simulation(out_dir, study=None, scenario=None, seed=None, n_subjects=None, fmt="csv")
     The same, written as a dataset folder with ``study.yaml`` and ``truth.json``; byte-identical
     for the same arguments.
@@ -16,6 +17,10 @@ The model, module by module: :mod:`~trialkit.simulate.scenario` (the YAML), ``al
 symptoms), ``treatment`` (dosing, infusions, reactions, AEs) and ``truth`` (truth.json); files are
 written by :mod:`trialkit.data.io` (deterministic, atomic).
 
+The package imports its modules on first use (``import trialkit`` stays cheap). Reach it with
+from-imports (``from trialkit.simulate import core, simulate``): the top-level attribute
+``trialkit.simulate`` is the function, so ``import trialkit.simulate.core as m`` does not work.
+
 Examples
 --------
 >>> from trialkit.simulate import simulate
@@ -23,26 +28,26 @@ Examples
 >>> trial.arm_sizes().to_dict()
 {'control': 30, 'msc': 30, 'pe': 30, 'pe_msc': 20}
 """
-import sys as _sys
-import types as _types
+from __future__ import annotations
 
-from trialkit.simulate.core import simulate, write_simulation, write_trial
-from trialkit.simulate.scenario import Scenario, default_scenario_path, load_scenario, scenarios_dir
+import importlib
 
-__all__ = ["simulate", "write_simulation", "write_trial", "load_scenario", "Scenario",
-           "scenarios_dir", "default_scenario_path"]
+__all__ = ["simulate", "write_simulation", "write_trial", "load_scenario", "Scenario", "scenarios_dir",
+           "default_scenario_path", "ratio_from_sizes"]
 
-
-class _CallablePackage(_types.ModuleType):
-    """``trialkit.simulate`` is this package *and* callable: ``trialkit.simulate(...)`` simulates.
-
-    A package attribute named like a subpackage is replaced by the subpackage as soon as anything
-    imports it, so a plain function of that name could not survive; making the package callable
-    keeps both ``trialkit.simulate(seed=1)`` and ``trialkit.simulate.write_simulation`` working.
-    """
-
-    def __call__(self, *args, **kwargs):
-        return simulate(*args, **kwargs)
+# Where each public name lives; imported on first access (a module-level ``__getattr__``).
+_HOME = {"simulate": "core", "write_simulation": "core", "write_trial": "core", "load_scenario": "scenario",
+         "Scenario": "scenario", "scenarios_dir": "scenario", "default_scenario_path": "scenario",
+         "ratio_from_sizes": "scenario"}
 
 
-_sys.modules[__name__].__class__ = _CallablePackage
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

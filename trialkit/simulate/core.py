@@ -7,13 +7,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from trialkit.data.io import FORMATS, write_tables
 from trialkit.data.load import build_trial
 from trialkit.data.trial import Trial
 from trialkit.simulate import allocation, cohort, course, events, schedule, treatment
 from trialkit.simulate.effects import arm_effects, arm_hazard_ratio
 from trialkit.simulate.scenario import Scenario, load_scenario
 from trialkit.simulate.truth import build_truth, jsonable
-from trialkit.data.io import FORMATS, _write_tables, atomic_dir
 from trialkit.study import Study, default_study_path, load_study
 
 __all__ = ["simulate", "simulate_tables", "simulate_survival", "events_table", "write_simulation", "write_trial",
@@ -311,12 +311,11 @@ def write_trial(trial: Trial, out_dir: str | Path, fmt: str = "csv", overwrite: 
         if foreign:
             raise FileExistsError(f"{out} holds files that are not part of a dataset ({', '.join(foreign[:5])}); "
                                   "refusing to replace it")
-    with atomic_dir(out, overwrite=overwrite) as tmp:
-        _write_tables(trial.tables(), tmp, fmt)
-        (tmp / "study.yaml").write_text(_study_text(trial.study), encoding="utf-8", newline="\n")
-        if trial.truth is not None:
-            text = json.dumps(jsonable(trial.truth), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
-            (tmp / "truth.json").write_text(text + "\n", encoding="utf-8", newline="\n")
+    extra = {"study.yaml": _study_text(trial.study)}
+    if trial.truth is not None:
+        text = json.dumps(jsonable(trial.truth), sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False)
+        extra["truth.json"] = text + "\n"
+    write_tables(trial.tables(), out, fmt, extra_files=extra, overwrite=overwrite)
     return Path(out_dir)
 
 

@@ -182,6 +182,41 @@ class Scenario:
         """The effect of ``factor`` (a null effect when the scenario does not mention it)."""
         return self.effects.get(factor, Effect())
 
+    def mapping(self) -> dict:
+        """A self-contained YAML mapping of this scenario (``extends`` applied, ``study`` absolute)."""
+        raw = copy.deepcopy(self.raw)
+        raw.pop("extends", None)
+        if self.study:
+            raw["study"] = str(self.study)
+        return raw
+
+    def with_effects(self, effects: dict | None = None, *, replace: bool = False,
+                     name: str | None = None) -> "Scenario":
+        """This scenario with some true effects overridden, checked like a scenario file.
+
+        ``effects`` is in the YAML form, keyed by factor (``{"msc": {"hr": 0.5}}``) or
+        ``"interaction"``; it is merged key by key into the effects unless ``replace``.
+        """
+        raw = self.mapping()
+        effects = {} if effects is None else copy.deepcopy(effects)
+        raw["effects"] = effects if replace else _merge(raw.get("effects") or {}, effects, top=False)
+        raw["name"] = name or f"{self.name}+{_short(effects)}"
+        return load_scenario(raw)
+
+    def null(self) -> "Scenario":
+        """This scenario with every treatment effect removed (same natural history and allocation)."""
+        return self.with_effects({}, replace=True, name=f"{self.name} (null)")
+
+
+def _short(effects: dict) -> str:
+    parts = []
+    for k, v in effects.items():
+        if isinstance(v, dict) and set(v) == {"hr"}:
+            parts.append(f"{k}_hr={v['hr']:g}")
+        else:
+            parts.append(str(k))
+    return ",".join(parts) or "no_effects"
+
 
 # ------------------------------------------------------------------------------------------------
 # Loading and merging

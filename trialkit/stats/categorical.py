@@ -26,8 +26,10 @@ def wilson_interval(successes, n, alpha: float = 0.05):
 
     Used where many proportions are summarised at once (Monte Carlo rejection rates, calibration bins,
     symptom responders); for a reported trial proportion prefer the exact :func:`clopper_pearson`.
-    The bounds always contain the estimate (exactly 0 at 0 successes, exactly 1 at ``n``); NaN when
-    ``n`` is 0. Same numbers as ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
+    Computed by ``statsmodels.stats.proportion.proportion_confint(method="wilson")``; this wrapper adds
+    what it does not do: the bounds always contain the estimate (exactly 0 at 0 successes, exactly 1
+    at ``n``, where statsmodels leaves rounding residue such as 3e-17), NaN without a warning when
+    ``n`` is 0, and floats for scalar input.
 
     Parameters
     ----------
@@ -51,16 +53,14 @@ def wilson_interval(successes, n, alpha: float = 0.05):
     >>> wilson_interval([0, 5], [5, 5])[0].tolist()[0], wilson_interval([0, 5], [5, 5])[1].tolist()[1]
     (0.0, 1.0)
     """
-    k = np.asarray(successes, dtype=float)
-    m = np.asarray(n, dtype=float)
-    z = stats.norm.ppf(1 - alpha / 2)
+    from statsmodels.stats.proportion import proportion_confint
+
+    k, m = np.broadcast_arrays(np.asarray(successes, dtype=float), np.asarray(n, dtype=float))
     with np.errstate(invalid="ignore", divide="ignore"):
         p = k / m
-        den = 1 + z**2 / m
-        centre = (p + z**2 / (2 * m)) / den
-        half = z * np.sqrt(p * (1 - p) / m + z**2 / (4 * m**2)) / den
-        lo = np.where(m > 0, np.clip(np.minimum(centre - half, p), 0.0, 1.0), np.nan)
-        hi = np.where(m > 0, np.clip(np.maximum(centre + half, p), 0.0, 1.0), np.nan)
+        lo, hi = proportion_confint(k, m, alpha=alpha, method="wilson")
+        lo = np.where(m > 0, np.clip(np.minimum(lo, p), 0.0, 1.0), np.nan)
+        hi = np.where(m > 0, np.clip(np.maximum(hi, p), 0.0, 1.0), np.nan)
     if lo.ndim == 0:
         return float(lo), float(hi)
     return lo, hi
@@ -86,8 +86,10 @@ def clopper_pearson(x, n, alpha: float = 0.05) -> pd.DataFrame:
     -----
     ``ci_low = B(alpha/2; x, n - x + 1)`` (0 when ``x = 0``) and
     ``ci_high = B(1 - alpha/2; x + 1, n - x)`` (1 when ``x = n``), with ``B(q; a, b)`` the beta
-    quantile; identical to ``scipy.stats.binomtest(x, n).proportion_ci(method="exact")`` and to R's
-    ``binom.test``.
+    quantile, computed by ``statsmodels.stats.proportion.proportion_confint(method="beta")``;
+    identical to ``scipy.stats.binomtest(x, n).proportion_ci(method="exact")`` and to R's
+    ``binom.test``. The bounds are set to exactly 0 at ``x = 0`` and 1 at ``x = n`` here, whatever
+    the library version does there.
 
     References
     ----------
@@ -100,14 +102,16 @@ def clopper_pearson(x, n, alpha: float = 0.05) -> pd.DataFrame:
     0  0  10       0.0  0.0000   0.3085
     1  5   5       1.0  0.4782   1.0000
     """
+    from statsmodels.stats.proportion import proportion_confint
+
     xa, na = np.broadcast_arrays(np.atleast_1d(np.asarray(x)), np.atleast_1d(np.asarray(n)))
     xf, nf = xa.astype(float), na.astype(float)
     if np.any(xf < 0) or np.any(xf > nf):
         raise ValueError("clopper_pearson: need 0 <= x <= n")
     with np.errstate(invalid="ignore", divide="ignore"):
         est = np.where(nf > 0, xf / np.where(nf > 0, nf, 1), np.nan)
-        lo = np.where(xf > 0, stats.beta.ppf(alpha / 2, np.maximum(xf, 1e-300), nf - xf + 1), 0.0)
-        hi = np.where(xf < nf, stats.beta.ppf(1 - alpha / 2, xf + 1, np.maximum(nf - xf, 1e-300)), 1.0)
+        lo, hi = proportion_confint(xf, nf, alpha=alpha, method="beta")
+        lo, hi = np.where(xf > 0, lo, 0.0), np.where(xf < nf, hi, 1.0)
     bad = nf <= 0
     lo, hi = np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
     return pd.DataFrame({"x": xa.astype("int64"), "n": na.astype("int64"), "estimate": est,

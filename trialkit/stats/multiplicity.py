@@ -30,21 +30,23 @@ __all__ = ["holm", "multiplicity_table", "hypotheses", "family_summary"]
 def holm(p_values) -> np.ndarray:
     """Holm step-down adjusted p-values (NaN entries stay NaN and do not count).
 
+    ``statsmodels.stats.multitest.multipletests(method="holm")`` on the non-missing p-values (it does
+    not accept NaN); same numbers as R's ``p.adjust(method="holm")``.
+
+    Examples
+    --------
     >>> holm([0.01, 0.04, 0.03]).round(3).tolist()
     [0.03, 0.06, 0.06]
+    >>> holm([0.01, float("nan"), 0.04]).round(3).tolist()
+    [0.02, nan, 0.04]
     """
+    from statsmodels.stats.multitest import multipletests
+
     p = np.asarray(p_values, dtype=float)
     out = np.full(p.shape, np.nan)
     ok = ~np.isnan(p)
-    m = int(ok.sum())
-    if m == 0:
-        return out
-    q = p[ok]
-    order = np.argsort(q, kind="stable")
-    adj = np.maximum.accumulate((m - np.arange(m)) * q[order])
-    res = np.empty(m)
-    res[order] = np.minimum(adj, 1.0)
-    out[ok] = res
+    if ok.any():
+        out[ok] = multipletests(p[ok], method="holm")[1]
     return out
 
 

@@ -23,6 +23,7 @@ Examples
 """
 from __future__ import annotations
 
+import contextlib
 import itertools
 import warnings
 
@@ -32,19 +33,24 @@ from scipy import stats
 
 __all__ = ["km_table", "survival_at", "number_at_risk", "logrank", "cox_model", "cox_arm", "cox_factorial",
            "factorial_terms", "ph_test", "ph_verdict", "rmst", "rmst_difference", "event_counts", "CoxResult",
-           "cox_arm_by_endpoint"]
+           "cox_arm_by_endpoint", "kaplan_meier", "quiet"]
 
 
-class _Quiet:
-    """Silence third-party warnings (lifelines' pandas deprecations) so notebook stderr stays clean."""
+@contextlib.contextmanager
+def quiet():
+    """Silence third-party warnings (lifelines' pandas deprecations) so notebook stderr stays clean.
 
-    def __enter__(self):
-        self._cm = warnings.catch_warnings()
-        self._cm.__enter__()
+    A context manager for code that calls lifelines (its fitters and plots).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> with quiet():
+    ...     warnings.warn("not shown")
+    """
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-
-    def __exit__(self, *exc):
-        return self._cm.__exit__(*exc)
+        yield
 
 
 def _groups(d: pd.DataFrame, group: str, groups) -> list:
@@ -53,10 +59,30 @@ def _groups(d: pd.DataFrame, group: str, groups) -> list:
     return [g for g in groups if (d[group] == g).any()]
 
 
-def _kmf(d: pd.DataFrame, alpha: float, label="KM"):
+def kaplan_meier(d: pd.DataFrame, alpha: float = 0.05, label: str = "KM"):
+    """A fitted lifelines ``KaplanMeierFitter`` for one group's ``time`` and ``event`` columns.
+
+    The one place the kit fits a Kaplan-Meier estimator (tables, figures and checks use it).
+
+    Parameters
+    ----------
+    d : DataFrame
+        ``time`` (float) and ``event`` (0/1) columns.
+    alpha : float
+        1 - the confidence level of the pointwise intervals.
+    label : str
+        The fitter's label (a figure's legend entry).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> k = kaplan_meier(pd.DataFrame({"time": [2., 4, 4, 6], "event": [1, 1, 0, 1]}))
+    >>> k.survival_function_.iloc[:, 0].round(4).tolist()
+    [1.0, 0.75, 0.5, 0.0]
+    """
     from lifelines import KaplanMeierFitter
 
-    with _Quiet():
+    with quiet():
         return KaplanMeierFitter(alpha=alpha).fit(d["time"].astype(float), d["event"].astype(int), label=label)
 
 
@@ -83,7 +109,7 @@ def km_table(tte: pd.DataFrame, *, group: str = "arm", groups=None, alpha: float
     """
     rows = []
     for g in _groups(tte, group, groups):
-        k = _kmf(tte[tte[group] == g], alpha)
+        k = kaplan_meier(tte[tte[group] == g], alpha)
         et = k.event_table
         ci = k.confidence_interval_survival_function_
         t = pd.DataFrame({"group": g, "time": et.index.to_numpy(dtype=float),
@@ -149,7 +175,7 @@ def survival_at(tte: pd.DataFrame, times, *, group: str = "arm", groups=None,
     out = []
     for g in _groups(tte, group, groups):
         d = tte[tte[group] == g]
-        k = _kmf(d, alpha)
+        k = kaplan_meier(d, alpha)
         sf = k.survival_function_.iloc[:, 0]
         ci = k.confidence_interval_survival_function_
         for t in times:
@@ -336,7 +362,7 @@ class CoxResult:
 
     def lr_test(self) -> dict:
         """Likelihood-ratio test of all terms (R ``summary(coxph)$logtest``)."""
-        with _Quiet():
+        with quiet():
             r = self.model.log_likelihood_ratio_test()
         return {"statistic": float(r.test_statistic), "df": int(r.degrees_freedom), "p_value": float(r.p_value)}
 
@@ -504,7 +530,7 @@ def _km_left(durations, events, weights):
     """1 - KM(t-) at each duration: the left-continuous "km" time transform of R's cox.zph."""
     from lifelines import KaplanMeierFitter
 
-    with _Quiet():
+    with quiet():
         k = KaplanMeierFitter().fit(durations, events, weights=weights)
     sf = k.survival_function_.iloc[:, 0]
     t = sf.index.to_numpy(dtype=float)
@@ -591,7 +617,7 @@ def _ph_approximate(fit: CoxResult) -> list[dict]:
     from lifelines.statistics import proportional_hazard_test
 
     m = fit.model
-    with _Quiet():
+    with quiet():
         r = proportional_hazard_test(m, fit.data, time_transform=_km_left)
         scaled = m.compute_residuals(fit.data, kind="scaled_schoenfeld")
     terms = list(m.params_.index)
@@ -694,7 +720,7 @@ def ph_verdict(ph: pd.DataFrame, *, alpha: float = 0.05) -> str:
 
 def _rmst_one(d: pd.DataFrame, tau: float) -> tuple[float, float]:
     """RMST up to tau and its variance (Greenwood-type, as R ``print.survfit(rmean=)``)."""
-    k = _kmf(d, 0.05)
+    k = kaplan_meier(d, 0.05)
     sf = k.survival_function_.iloc[:, 0]
     sf = sf[sf.index <= tau]
     t = np.append(sf.index.to_numpy(dtype=float), tau)

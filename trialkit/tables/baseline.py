@@ -33,12 +33,20 @@ Examples
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
-from scipy import stats
 
 from trialkit.tables.display import format_number
+
+if TYPE_CHECKING:
+    from great_tables import GT
+
+    from trialkit.study import Study
 
 __all__ = ["summary_choice", "table_one", "smd_continuous", "smd_categorical", "render_table_one", "write_html",
            "severity_table", "SEVERITY_VARIABLES", "baseline_correlations", "default_table_one_variables"]
@@ -58,7 +66,7 @@ _DEMOGRAPHICS = {"continuous": ["age", "weight_kg", "hbv_dna_log10"],
 _SAME_AS_SUBJECT_COLUMN = {"HBVDNA": "hbv_dna_log10"}
 
 
-def default_table_one_variables(data: pd.DataFrame, study) -> dict:
+def default_table_one_variables(data: pd.DataFrame, study: Study) -> dict:
     """The Table 1 variables present in a :func:`~trialkit.derive.baseline.baseline_dataset`.
 
     Returns
@@ -109,7 +117,7 @@ def default_table_one_variables(data: pd.DataFrame, study) -> dict:
     return {"continuous": cont, "categorical": cat}
 
 
-def summary_choice(data: pd.DataFrame, columns, skew_limit: float = 1.0) -> pd.DataFrame:
+def summary_choice(data: pd.DataFrame, columns: Sequence[str], skew_limit: float = 1.0) -> pd.DataFrame:
     """Apply the distribution rule: which continuous variables get median [Q1, Q3].
 
     Returns
@@ -150,7 +158,8 @@ def _as_category(s: pd.Series) -> pd.Series:
     return s.astype(object).where(s.notna(), np.nan)
 
 
-def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, nonnormal=None,
+def table_one(data: pd.DataFrame, study: Study, *, continuous: Sequence[str] | None = None,
+              categorical: Sequence[str] | None = None, nonnormal: Sequence[str] | None = None,
               skew_limit: float = 1.0, tests: bool = False, decimals: int = 1, group: str = "arm",
               labels: dict | None = None) -> pd.DataFrame:
     """Baseline characteristics by arm and overall, as a tidy table.
@@ -264,7 +273,7 @@ def table_one(data: pd.DataFrame, study, *, continuous=None, categorical=None, n
     return out[cols].reset_index(drop=True)
 
 
-def smd_continuous(control, arm) -> float:
+def smd_continuous(control: npt.ArrayLike, arm: npt.ArrayLike) -> float:
     """Standardized mean difference of a continuous variable, arm minus control.
 
     Parameters
@@ -317,7 +326,7 @@ def smd_continuous(control, arm) -> float:
     return diff / math.sqrt(pooled)
 
 
-def smd_categorical(control, arm) -> float:
+def smd_categorical(control: npt.ArrayLike, arm: npt.ArrayLike) -> float:
     """Yang & Dalton's multinomial standardized mean difference (always >= 0), computed exactly.
 
     Parameters
@@ -395,7 +404,7 @@ def smd_categorical(control, arm) -> float:
     return math.sqrt(q)
 
 
-def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
+def severity_table(data: pd.DataFrame, study: Study, **kwargs: Any) -> pd.DataFrame:
     """Baseline severity by arm: MELD, MELD-Na (continuous), Child-Pugh class and ACLF grade.
 
     A :func:`table_one` restricted to :data:`SEVERITY_VARIABLES` (those with any value).
@@ -424,8 +433,8 @@ def severity_table(data: pd.DataFrame, study, **kwargs) -> pd.DataFrame:
     return table_one(data, study, continuous=cont, categorical=cat, **kwargs)
 
 
-def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline characteristics",
-                     subtitle: str | None = None, table_id: str = "table_one"):
+def render_table_one(table: pd.DataFrame, study: Study, *, title: str = "Baseline characteristics",
+                     subtitle: str | None = None, table_id: str = "table_one") -> GT:
     """A publication table (``great_tables.GT``) from :func:`table_one` output.
 
     Arms become columns headed by their study labels with ``N = n``; SMD and p-value columns
@@ -461,7 +470,7 @@ def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline chara
         cols.append("p_value")
     body = body[cols].reset_index(drop=True)
     gt = GT(body, id=table_id).tab_header(title=title, subtitle=subtitle)
-    heads = {"characteristic": "Characteristic", "overall": f"Overall (N = {n_row['overall']})"}
+    heads: dict[str, Any] = {"characteristic": "Characteristic", "overall": f"Overall (N = {n_row['overall']})"}
     heads.update({a: f"{study.arm_labels[a]} (N = {n_row[a]})" for a in arms})
     heads.update({c: f"SMD {study.arm_labels.get(c[4:], c[4:])}" for c in cols if c.startswith("smd_")})
     if "p_value" in cols:
@@ -478,7 +487,7 @@ def render_table_one(table: pd.DataFrame, study, *, title: str = "Baseline chara
     return gt
 
 
-def write_html(gt, name: str, out_dir) -> None:
+def write_html(gt: GT, name: str, out_dir: str | Path | None) -> None:
     """Write a ``great_tables.GT`` as a stand-alone page ``<out_dir>/tables/<name>.html``.
 
     Nothing is written when ``out_dir`` is None (interactive use), as ``save_table``. The file is
@@ -517,8 +526,14 @@ def write_html(gt, name: str, out_dir) -> None:
     os.replace(tmp, folder / f"{name}.html")
 
 
-def baseline_correlations(data: pd.DataFrame, columns, *, method: str = "spearman") -> pd.DataFrame:
+def baseline_correlations(data: pd.DataFrame, columns: Sequence[str], *, method: str = "spearman") -> pd.DataFrame:
     """Pairwise rank correlations among baseline variables (pairwise complete observations).
+
+    Each pair is ``pingouin.corr`` (the coefficient and p-value are scipy's ``spearmanr`` /
+    ``kendalltau``; the 95% interval is pingouin's Fisher-z interval with the Pearson variance
+    ``1 / (n - 3)``, an approximation for rank correlations, computed to 6 decimals). The p-values
+    are Holm-adjusted over all pairs of the matrix (:func:`trialkit.stats.multiplicity.holm`):
+    the matrix is exploratory, and the adjusted p-values say how much of it survives multiplicity.
 
     Parameters
     ----------
@@ -531,29 +546,43 @@ def baseline_correlations(data: pd.DataFrame, columns, *, method: str = "spearma
     -------
     DataFrame
         One row per unordered pair (``var1`` before ``var2`` in ``columns`` order): ``var1``,
-        ``var2``, ``estimate`` (rho or tau), ``p_value`` (scipy, two-sided, unadjusted), ``n``.
-        Pairs with fewer than 3 complete observations or a constant column give NaN.
+        ``var2``, ``estimate`` (rho or tau), ``ci_low``, ``ci_high``, ``p_value`` (two-sided,
+        unadjusted), ``p_adjusted`` (Holm over the pairs), ``n``. Pairs with fewer than 3 complete
+        observations or a constant column give NaN (and do not count in the adjustment).
 
     Examples
     --------
-    >>> df = pd.DataFrame({"a": [1, 2, 3, 4.0], "b": [2, 4, 6, 9.0], "c": [4, 3, 2, 1.0]})
-    >>> baseline_correlations(df, ["a", "b", "c"])[["var1", "var2", "estimate", "n"]]
-      var1 var2  estimate  n
-    0    a    b       1.0  4
-    1    a    c      -1.0  4
-    2    b    c      -1.0  4
+    >>> df = pd.DataFrame({"a": [1, 2, 3, 4.0, 5, 6], "b": [2, 4, 6, 9.0, 8, 12], "c": [4, 3, 2, 1.0, 2, 0]})
+    >>> baseline_correlations(df, ["a", "b", "c"]).round(3)
+      var1 var2  estimate  ci_low  ci_high  p_value  p_adjusted  n
+    0    a    b     0.943   0.559    0.994    0.005       0.010  6
+    1    a    c    -0.899  -0.989   -0.322    0.015       0.015  6
+    2    b    c    -0.986  -0.998   -0.870    0.000       0.001  6
     """
-    fn = {"spearman": stats.spearmanr, "kendall": stats.kendalltau}[method]
+    import pingouin
+
+    from trialkit.stats.multiplicity import holm
+
+    if method not in ("spearman", "kendall"):
+        raise ValueError(f"baseline_correlations: method must be 'spearman' or 'kendall', got {method!r}")
     columns = list(columns)
     rows = []
-    for i, a in enumerate(columns):
-        for b in columns[i + 1:]:
-            pair = data[[a, b]].apply(pd.to_numeric, errors="coerce").astype(float).dropna()
-            n = len(pair)
-            if n < 3 or pair[a].nunique() < 2 or pair[b].nunique() < 2:
-                est = p = float("nan")
-            else:
-                res = fn(pair[a].to_numpy(), pair[b].to_numpy())
-                est, p = float(res.statistic), float(res.pvalue)
-            rows.append({"var1": a, "var2": b, "estimate": est, "p_value": p, "n": n})
-    return pd.DataFrame(rows, columns=["var1", "var2", "estimate", "p_value", "n"])
+    rounding = pingouin.options.get("round.column.CI95")
+    pingouin.options["round.column.CI95"] = None  # pingouin rounds its displayed interval to 2 decimals
+    try:
+        for i, a in enumerate(columns):
+            for b in columns[i + 1:]:
+                pair = data[[a, b]].apply(pd.to_numeric, errors="coerce").astype(float).dropna()
+                n = len(pair)
+                est = p = lo = hi = float("nan")
+                if n >= 3 and pair[a].nunique() > 1 and pair[b].nunique() > 1:
+                    res = pingouin.corr(pair[a].to_numpy(), pair[b].to_numpy(), method=method).iloc[0]
+                    est, p = float(res["r"]), float(res["p_val"])
+                    lo, hi = (float(v) for v in res["CI95"])
+                rows.append({"var1": a, "var2": b, "estimate": est, "ci_low": lo, "ci_high": hi, "p_value": p,
+                             "n": n})
+    finally:
+        pingouin.options["round.column.CI95"] = rounding
+    out = pd.DataFrame(rows, columns=["var1", "var2", "estimate", "ci_low", "ci_high", "p_value", "n"])
+    out.insert(6, "p_adjusted", holm(out["p_value"].to_numpy(dtype=float)))
+    return out

@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -45,7 +47,7 @@ _P = re.compile(r"^(p|p_value|.*_p_value|p_adj.*|q_value)$")
 _PCT = re.compile(r"^(pct.*|.*_pct|percent.*|.*%)$")
 
 
-def column_kind(name, values) -> str:
+def column_kind(name: str, values: pd.Series | Sequence[object]) -> str:
     """The kind of a column for display: ``"p_value"``, ``"percentage"``, ``"count"``,
     ``"estimate"`` or ``"text"``.
 
@@ -97,7 +99,7 @@ def _significant(x: float, digits: int) -> str:
     return f"{rounded:.{decimals}f}"
 
 
-def format_number(x, kind: str = "estimate") -> str:
+def format_number(x: Any, kind: str = "estimate") -> str:
     """One number as the report shows it in a column of kind ``kind`` (see the module table).
 
     Parameters

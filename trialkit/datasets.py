@@ -1,4 +1,8 @@
-"""One way to name a dataset, for notebooks and run parameters: a path, or "simulate"."""
+"""One way to name a dataset, for notebooks and run parameters: a path, or "simulate".
+
+It lives at the top of the kit, beside the loader (:mod:`trialkit.data`) and the simulator
+(:mod:`trialkit.simulate`), because it knows both; ``data`` itself never imports the simulator.
+"""
 from __future__ import annotations
 
 from pathlib import Path
@@ -31,7 +35,7 @@ def open_dataset(dataset: str | Path = "simulate", *, study: str | Path | None =
     True
     """
     if str(dataset) == "simulate":
-        from trialkit.simulate import simulate
+        from trialkit.simulate.core import simulate
 
         return simulate(study=study, scenario=scenario, seed=seed)
     from trialkit.data.load import load
