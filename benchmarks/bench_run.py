@@ -66,7 +66,7 @@ def notebooks() -> list[Path]:
 
 
 def _kernel_env() -> dict[str, str]:
-    # the runner's kernel environment (trialkit.report.runner.kernel_env), without importing trialkit
+    # the runner's kernel environment (trialkit.report.kernels.kernel_env), without importing trialkit
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
     env.update({"PYTHONHASHSEED": "0", "SOURCE_DATE_EPOCH": "0", "OMP_NUM_THREADS": "1",

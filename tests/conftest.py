@@ -107,12 +107,12 @@ def run_notebook(name: str, tmp_path: Path, **parameters) -> str:
     import nbformat
     import papermill as pm
 
-    from trialkit.report import runner
+    from trialkit.report import kernels
 
     root = Path(__file__).resolve().parent.parent
     nb_out = tmp_path / name
     old = dict(os.environ)
-    os.environ.update(runner.kernel_env())
+    os.environ.update(kernels.kernel_env())
     try:
         pm.execute_notebook(str(root / "notebooks" / name), str(nb_out), kernel_name="python3", parameters=parameters,
                             cwd=str(root / "notebooks"), progress_bar=False, log_output=False)

@@ -21,11 +21,13 @@ import pytest
 import yaml
 
 from trialkit.cli import main
-from trialkit.report.archive import (ArchiveError, archive_report, check_settings, clipped_tables, find_chromium,
-                                     find_machine_strings, fit_tables, pdf_page_count, prepare_print,
-                                     validate_citation)
+from trialkit.report.archive import archive_report, find_machine_strings
 from trialkit.report.captions import caption_for, collect_captions, load_registry, number_captions
-from trialkit.report.runner import load_params, notebook_parameters, run_report
+from trialkit.report.citation import ArchiveError, check_settings, validate_citation
+from trialkit.report.notebooks import notebook_parameters
+from trialkit.report.params import load_params
+from trialkit.report.pdf import clipped_tables, find_chromium, fit_tables, pdf_page_count, prepare_print
+from trialkit.report.runner import run_report
 
 ROOT = Path(__file__).resolve().parent.parent
 SMALLER = {  # as tests/test_browser.py: same pages, fewer resamples and simulated trials
@@ -218,7 +220,7 @@ def test_ro_crate_describes_every_file_the_notebooks_inputs_and_software(unpacke
     graph = {e["@id"]: e for e in json.loads((unpacked / "ro-crate-metadata.json").read_text())["@graph"]}
     assert graph["ro-crate-metadata.json"]["conformsTo"] == {"@id": "https://w3id.org/ro/crate/1.1"}
     files = {p.relative_to(unpacked).as_posix() for p in unpacked.rglob("*") if p.is_file()}
-    from trialkit.report.publish import sha256_file
+    from trialkit.report.manifest import sha256_file
 
     for f in files - {"ro-crate-metadata.json"}:
         e = graph[f]

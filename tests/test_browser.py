@@ -48,7 +48,9 @@ SMALLER = {
 def report(tmp_path_factory):
     from dataclasses import replace
 
-    from trialkit.report.runner import load_params, notebook_parameters, run_report
+    from trialkit.report.notebooks import notebook_parameters
+    from trialkit.report.params import load_params
+    from trialkit.report.runner import run_report
 
     params = load_params(ROOT / "params" / "default.yaml")
     extra = {}

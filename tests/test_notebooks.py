@@ -19,7 +19,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from trialkit.report import runner
+from trialkit.report import notebooks, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 COMMITTED = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -65,7 +65,7 @@ def test_papermill_reads_every_parameter_with_type_and_help(path, caplog):
     with caplog.at_level(logging.WARNING, logger="papermill"):
         inspected = pm.inspect_notebook(str(path))
     assert not [r.getMessage() for r in caplog.records if r.name.startswith("papermill")]
-    declared = runner.notebook_parameters(path)
+    declared = notebooks.notebook_parameters(path)
     assert list(inspected) == list(declared), f"{path.name}: papermill sees {list(inspected)}"
     assert list(declared)[:len(STANDARD_TYPES)] == list(STANDARD_TYPES)
     namespace = {"Optional": typing.Optional, "Union": typing.Union}
@@ -89,9 +89,9 @@ def test_kernelspec_is_the_environments_and_a_jupyterlab_save_changes_nothing(pa
     same bytes: opening and saving an unchanged notebook leaves ``git status`` clean."""
     text = path.read_text(encoding="utf-8")
     nb = nbformat.reads(text, as_version=nbformat.NO_CONVERT)
-    assert dict(nb.metadata["kernelspec"]) == runner.notebook_kernelspec()
-    assert runner.notebook_kernelspec()["display_name"] == "Python 3 (ipykernel)"
-    nb.metadata["kernelspec"] = runner.notebook_kernelspec()
+    assert dict(nb.metadata["kernelspec"]) == notebooks.notebook_kernelspec()
+    assert notebooks.notebook_kernelspec()["display_name"] == "Python 3 (ipykernel)"
+    nb.metadata["kernelspec"] = notebooks.notebook_kernelspec()
     buf = io.StringIO()
     nbformat.write(nb, buf, version=nbformat.NO_CONVERT)
     assert buf.getvalue() == text
@@ -107,7 +107,7 @@ def test_committed_notebooks_are_what_make_notebooks_produces(tmp_path):
     results = runner.refresh_notebooks(COMMITTED, progress=False, into=tmp_path)
     failed = [r.describe() for r in results if r.status != "done"]
     assert not failed, "\n".join(failed)
-    stale = [line for p in COMMITTED for line in runner.notebook_differences(p, tmp_path / p.name)]
+    stale = [line for p in COMMITTED for line in notebooks.notebook_differences(p, tmp_path / p.name)]
     assert not stale, ("committed notebooks differ from a re-execution; run `make notebooks` and commit:\n"
                        + "\n".join(stale))
 
@@ -129,11 +129,11 @@ def test_stale_text_and_image_outputs_are_named_by_notebook_and_cell(tmp_path):
     image["data"]["image/png"] = base64.b64encode(bytes(png)).decode()
     stale = tmp_path / source.name
     nbformat.write(nb, str(stale))
-    found = runner.notebook_differences(stale, source)
+    found = notebooks.notebook_differences(stale, source)
     assert len(found) == 2
     assert found[0].startswith(f"{stale}: cell {text_cell + 1} (") and "stream stdout differs: committed" in found[0]
     assert found[1].startswith(f"{stale}: cell {image_cell + 1} (") and "image/png differs (image bytes)" in found[1]
-    assert runner.notebook_differences(source, source) == []
+    assert notebooks.notebook_differences(source, source) == []
 
 
 def test_check_mode_of_make_notebooks_reports_stale_cells(tmp_path, capsys):
@@ -143,7 +143,7 @@ def test_check_mode_of_make_notebooks_reports_stale_cells(tmp_path, capsys):
     cell = nbformat.v4.new_code_cell("print(6 * 7)", execution_count=1,
                                      outputs=[nbformat.v4.new_output("stream", text="41\n")])
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Answer"), cell])
-    nb.metadata["kernelspec"] = runner.notebook_kernelspec()
+    nb.metadata["kernelspec"] = notebooks.notebook_kernelspec()
     nbformat.write(nb, str(path))
     before = path.read_bytes()
     assert runner.main(["--check", str(path)]) == 1

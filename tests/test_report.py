@@ -1,4 +1,5 @@
-"""The papermill report runner and publisher (trialkit.report.runner / .publish), and nbval.
+"""The papermill report runner (trialkit.report.runner and the modules it uses) and publishing (pages, privacy, index,
+manifest), and nbval.
 
 Runner tests use the tiny notebooks of tests/fixtures/notebooks/ (one kernel start + imports each):
 ``report/`` saves tables and figures and prints what was injected, ``failing/`` raises mid-run,
@@ -21,9 +22,11 @@ import yaml
 
 from conftest import tiny_tables, write_csv_dataset
 from trialkit.cli import main
-from trialkit.report import publish, runner
-from trialkit.report.publish import PrivacyError, find_identifiers_in_text
-from trialkit.report.runner import NotebookFailed, ParamsError, load_params, run_report
+from trialkit.report import index, jobs, kernels, notebooks, pages, privacy, runner
+from trialkit.report.jobs import NotebookFailed
+from trialkit.report.params import ParamsError, RunParams, load_params
+from trialkit.report.privacy import PrivacyError, find_identifiers_in_text
+from trialkit.report.runner import run_report
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "notebooks"
@@ -117,16 +120,16 @@ def test_unknown_notebook_parameter_exits_2_naming_it_and_the_real_ones(tmp_path
 
 def test_discover_and_only():
     report = FIXTURES / "report"
-    assert [p.stem for p in runner.discover_notebooks(report)] == ["01_summary", "02_outcomes"]
-    assert [p.stem for p in runner.discover_notebooks(report, ["outcomes"])] == ["02_outcomes"]
-    assert [p.stem for p in runner.discover_notebooks(report, ["01"])] == ["01_summary"]
+    assert [p.stem for p in notebooks.discover_notebooks(report)] == ["01_summary", "02_outcomes"]
+    assert [p.stem for p in notebooks.discover_notebooks(report, ["outcomes"])] == ["02_outcomes"]
+    assert [p.stem for p in notebooks.discover_notebooks(report, ["01"])] == ["01_summary"]
     with pytest.raises(ParamsError, match="--only nope: no such notebook"):
-        runner.discover_notebooks(report, ["nope"])
+        notebooks.discover_notebooks(report, ["nope"])
 
 
 def test_notebook_parameters_reads_the_parameters_cell():
-    declared = runner.notebook_parameters(FIXTURES / "report" / "01_summary.ipynb")
-    assert set(runner.STANDARD_PARAMETERS) <= set(declared)
+    declared = notebooks.notebook_parameters(FIXTURES / "report" / "01_summary.ipynb")
+    assert set(notebooks.STANDARD_PARAMETERS) <= set(declared)
     assert declared["label"] == "default label" and declared["alpha"] == 0.05 and declared["study"] is None
 
 
@@ -141,8 +144,8 @@ def test_kernels_are_this_interpreter_with_the_run_environment(tmp_path):
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     src = tmp_path / "01_probe.ipynb"
     nbformat.write(nb, str(src))
-    job = runner.NotebookJob(name="01_probe", source=src, output=tmp_path / "out.ipynb", parameters={}, cwd=tmp_path)
-    [res] = runner.execute_notebooks([job], 1)
+    job = jobs.NotebookJob(name="01_probe", source=src, output=tmp_path / "out.ipynb", parameters={}, cwd=tmp_path)
+    [res] = kernels.execute_notebooks([job], 1)
     assert res.status == "done", res.describe()
     out = nbformat.read(str(tmp_path / "out.ipynb"), as_version=4).cells[0].outputs[0]["text"].split()
     assert out == [sys.executable, str(tmp_path), "0", "1", "ipc"]
@@ -213,7 +216,7 @@ def test_notebooks_simulate_exactly_the_published_data(run1):
 
 
 def test_n_subjects_is_folded_into_the_published_scenario(tmp_path):
-    params = runner.load_params(_params(tmp_path, n_subjects=17, scenario="null"))
+    params = load_params(_params(tmp_path, n_subjects=17, scenario="null"))
     study, files = runner._write_scenario("null", params, tmp_path / "scenario.yaml")
     from trialkit.simulate import load_scenario
 
@@ -303,7 +306,7 @@ def test_headline_results_read_saved_tables(tmp_path):
         "arm,reaction,n_patients,patients_with,estimate,ci_low,ci_high\nmsc,fever,29,3,0.1034,0.02,0.27\n"
         "msc,any,29,5,0.1724,0.058,0.358\n")
     (tables / "safety_serious_aes.csv").write_text("")  # unreadable: noted, not fatal
-    sections = {s["title"]: s for s in publish.headline_results(tables, {"msc": "UC-MSC"})}
+    sections = {s["title"]: s for s in index.headline_results(tables, {"msc": "UC-MSC"})}
     cox = sections["Treatment effects on transplant-free survival"]
     assert cox["table"] == "efficacy_cox_factorial"
     assert cox["columns"] == ["label", "estimate", "ci_low", "ci_high", "p_value", "n"]
@@ -392,7 +395,7 @@ def test_html_code_modes_toc_and_no_external_resources(tmp_path, code):
         nbformat.v4.new_markdown_cell("# Title\n\nIntro."),
         nbformat.v4.new_code_cell("secret_marker = 41 + 1", execution_count=1),
         nbformat.v4.new_markdown_cell("## Section A\n\n### Sub (a & b)")])
-    page = publish.render_html(nb, tmp_path / "p.html", code=code, notebook_href="p.ipynb").read_text()
+    page = pages.render_html(nb, tmp_path / "p.html", code=code, notebook_href="p.ipynb").read_text()
     assert ("secret_marker" in page) == (code != "hide")
     assert page.count('<details class="tk-code">') == (1 if code == "fold" else 0)
     assert '<a href="#Section-A">Section A</a>' in page and 'id="Section-A"' in page
@@ -422,9 +425,9 @@ def test_identifier_rule(text, ids, expected):
 
 def test_identifier_search_ignores_embedded_images(tmp_path):
     (tmp_path / "page.html").write_text('<img src="data:image/png;base64,AAAA+S017/BBBB"><p>fine</p>')
-    assert publish.find_identifiers(tmp_path, ["S017"], []) == []
+    assert privacy.find_identifiers(tmp_path, ["S017"], []) == []
     (tmp_path / "page.html").write_text("<td>S017</td>")
-    assert [h.where for h in publish.find_identifiers(tmp_path, ["S017"], [])] == ["page.html line 1"]
+    assert [h.where for h in privacy.find_identifiers(tmp_path, ["S017"], [])] == ["page.html line 1"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -695,7 +698,7 @@ def test_params_refuse_non_json_types_naming_the_key(tmp_path, capsys, text, fra
     ({"x": 2**64}, "notebook_parameters.01_echo.x: 18446744073709551616 is beyond"),
 ])
 def test_run_params_built_in_python_are_checked_too(tmp_path, value, fragment):
-    params = runner.RunParams(outputs=str(tmp_path), notebooks=str(FIXTURES / "report"),
+    params = RunParams(outputs=str(tmp_path), notebooks=str(FIXTURES / "report"),
                               notebook_parameters={"01_echo": value})
     with pytest.raises(ParamsError, match=re.escape(fragment)):
         run_report(params, progress=False)
@@ -875,10 +878,10 @@ def test_identifier_gate_catches_every_planted_leak(tmp_path, form):
     assert len(LEAK_FORMS) >= 20
     rel, content = LEAK_FORMS[form]
     _write(tmp_path, rel, content)
-    hits = publish.find_identifiers(tmp_path, IDS)
+    hits = privacy.find_identifiers(tmp_path, IDS)
     assert [h.subject_id for h in hits] == [LEAK], form
     with pytest.raises(PrivacyError, match=re.escape(rel.split("/")[-1].split(".")[0])):
-        publish.check_privacy(tmp_path, IDS)
+        privacy.check_privacy(tmp_path, IDS)
 
 
 def test_identifier_gate_has_no_false_positives_in_ordinary_text(tmp_path):
@@ -892,8 +895,8 @@ def test_identifier_gate_has_no_false_positives_in_ordinary_text(tmp_path):
     (tmp_path / "index.html").write_text(f"<p style='font-size: 125%'>{text}</p>")
     nbformat.write(_nb_with(cells=[_stream(text), _data("text/html", f"<td>{text}</td>")]), str(tmp_path / "01_a.ipynb"))
     ids = IDS + [LEAK]
-    assert publish.find_identifiers(tmp_path, ids) == []
-    assert publish.find_identifiers(tmp_path, [f"{i:03d}" for i in range(1, 121)] + ["146", "125"]) == []
+    assert privacy.find_identifiers(tmp_path, ids) == []
+    assert privacy.find_identifiers(tmp_path, [f"{i:03d}" for i in range(1, 121)] + ["146", "125"]) == []
 
 
 def test_identifier_gate_has_no_false_positives_on_the_default_report(tmp_path):
@@ -905,8 +908,8 @@ def test_identifier_gate_has_no_false_positives_on_the_default_report(tmp_path):
     for src in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
         nb = nbformat.read(str(src), as_version=4)
         nbformat.write(nb, str(tmp_path / src.name))
-        publish.render_html(nb, tmp_path / f"{src.stem}.html", notebook_href=src.name)
-    assert publish.find_identifiers(tmp_path, ids) == []
+        pages.render_html(nb, tmp_path / f"{src.stem}.html", notebook_href=src.name)
+    assert privacy.find_identifiers(tmp_path, ids) == []
 
 
 def test_number_like_ids_are_noted_at_validation_and_pseudonymized_in_the_report(tmp_path, capsys):
@@ -1009,7 +1012,7 @@ def test_disk_full_and_permission_errors_are_one_line(tmp_path, monkeypatch, cap
     def full(*a, **k):
         raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "out" / ".rep.build-x" / "index.html"))
 
-    monkeypatch.setattr(publish, "write_index", full)
+    monkeypatch.setattr(index, "write_index", full)
     assert main(["run", "--params", str(params), "--only", "01", "--jobs", "1"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     written = tmp_path / "out" / ".rep.build-x" / "index.html"

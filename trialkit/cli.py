@@ -72,7 +72,8 @@ def _disk_full(text: str) -> bool:
 
 
 def cmd_run(args) -> int:
-    from trialkit.report.runner import NotebookFailed, RunInterrupted, run_report
+    from trialkit.report.jobs import NotebookFailed, RunInterrupted
+    from trialkit.report.runner import run_report
 
     try:
         result = run_report(args.params, out=args.out, jobs=args.jobs, only=args.only,

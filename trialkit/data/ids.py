@@ -1,7 +1,7 @@
 """Subject identifiers: which ones a text search can find, and pseudonyms for those it cannot.
 
 A published report must not show a subject identifier, and the report runner checks that by
-searching every published file for every id (:mod:`trialkit.report.publish`). That works for an
+searching every published file for every id (:mod:`trialkit.report.privacy`). That works for an
 id with letters *and* digits (``S017``, ``PT-0012``, ``12-A3``): such a token does not occur in
 ordinary text. It cannot work for
 

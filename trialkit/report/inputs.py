@@ -46,7 +46,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 
 
 def _file_digest(path: Path) -> str:
-    from trialkit.report.publish import sha256_file
+    from trialkit.report.manifest import sha256_file
 
     return sha256_file(path)
 
@@ -62,7 +62,7 @@ def source_digest(package: str | None = None, lock: str | None = None) -> str:
     >>> len(source_digest()), source_digest() == source_digest()
     (64, True)
     """
-    from trialkit.report.runner import project_root
+    from trialkit.report.folders import project_root
 
     pkg = Path(package) if package else _PACKAGE
     lock_path = Path(lock) if lock else project_root() / "requirements-lock.txt"
@@ -174,7 +174,7 @@ def reuse_outputs(target: Path, build: Path, hashes: dict[str, str], previous: d
     >>> reuse_outputs(pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp()), {"01_a": "0" * 64}, None)
     []
     """
-    from trialkit.report.publish import sha256_file
+    from trialkit.report.manifest import sha256_file
 
     if previous is None:
         return []
