@@ -381,8 +381,8 @@ def test_unpacked_archive_opens_offline_and_every_link_resolves(unpacked, browse
         context = browser.new_context(offline=True)
         page = context.new_page()
         problems: list[str] = []
-        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-        page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r, problems=problems: problems.append(f"request failed: {r.url}"))
+        page.on("pageerror", lambda e, problems=problems: problems.append(f"page error: {e}"))
         page.goto(path.as_uri(), wait_until="load")
         hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
         srcs = page.eval_on_selector_all("img[src]", "els => els.map(e => e.src)")
