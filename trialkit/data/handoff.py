@@ -22,13 +22,13 @@ Examples
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 
+from trialkit.data.io import sha256_file
 from trialkit.data.trial import TABLES, Trial
 
 __all__ = ["STAMP", "HANDOFF_ENV", "write_validated", "read_validated"]
@@ -46,14 +46,6 @@ def _version() -> str:
         return metadata.version("trialkit")
     except metadata.PackageNotFoundError:  # pragma: no cover - not installed
         return "unknown"
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def write_validated(trial: Trial, dest: str | Path, study_file: str | Path | None = None,
@@ -94,7 +86,7 @@ def write_validated(trial: Trial, dest: str | Path, study_file: str | Path | Non
             continue
         path = dest / f"{name}.parquet"
         df.to_parquet(path, index=False, engine="pyarrow")
-        hashes[name] = _sha(path)
+        hashes[name] = sha256_file(path)
     if study_file is None and trial.study.path and Path(trial.study.path).is_file():
         study_file = trial.study.path
     if study_file is not None:
@@ -102,7 +94,7 @@ def write_validated(trial: Trial, dest: str | Path, study_file: str | Path | Non
     else:
         (dest / "study.yaml").write_text(trial.study.to_yaml(), encoding="utf-8", newline="\n")
     stamp = {"generator": _GENERATOR, "trialkit": _version(), "source": trial.source,
-             "warnings": list(trial.warnings), "tables": hashes, "study": _sha(dest / "study.yaml"),
+             "warnings": list(trial.warnings), "tables": hashes, "study": sha256_file(dest / "study.yaml"),
              "truth": trial.truth, "dataset": str(Path(dataset).resolve()) if dataset is not None else None}
     (dest / STAMP).write_text(json.dumps(stamp, indent=1, default=str) + "\n", encoding="utf-8")
     return dest
@@ -139,11 +131,11 @@ def read_validated(path: str | Path, study=None, dataset: str | Path | None = No
             return None
         study_path = Path(study)
     try:
-        if _sha(study_path) != stamp.get("study"):
+        if sha256_file(study_path) != stamp.get("study"):
             return None
         tables = {}
         for name, digest in (stamp.get("tables") or {}).items():
-            if name not in TABLES or _sha(path / f"{name}.parquet") != digest:
+            if name not in TABLES or sha256_file(path / f"{name}.parquet") != digest:
                 return None
             tables[name] = pd.read_parquet(path / f"{name}.parquet", engine="pyarrow")
     except OSError:

@@ -10,6 +10,7 @@ the target and moved into place only when everything succeeded (:class:`atomic_d
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import io
 import os
 import shutil
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["write_tables", "write_dataset", "atomic_dir", "replace_dir", "FORMATS"]
+__all__ = ["write_tables", "write_dataset", "atomic_dir", "replace_dir", "sha256_file", "FORMATS"]
 
 FORMATS = ("csv", "parquet", "xlsx")
 _EXCEL_MAX_ROWS = 1_048_575  # data rows per sheet (one header row)
@@ -235,3 +236,21 @@ def write_dataset(trial, out_dir: str | Path, fmt: str = "csv", *, with_study: b
     """
     extra = {"study.yaml": trial.study.to_yaml()} if with_study else None
     return write_tables(trial.tables(), out_dir, fmt, extra, overwrite=overwrite)
+
+
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "abc.txt"
+    >>> _ = f.write_bytes(b"abc")
+    >>> sha256_file(f)
+    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
+    """
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()

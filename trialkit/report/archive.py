@@ -242,7 +242,7 @@ def ro_crate(folder: str | Path, *, settings: dict, manifest: dict, captions: li
     >>> graph["ro-crate-metadata.json"]["conformsTo"], graph["./"]["hasPart"], graph["index.html"]["encodingFormat"]
     ({'@id': 'https://w3id.org/ro/crate/1.1'}, [{'@id': 'SHA256SUMS'}, {'@id': 'index.html'}], 'text/html')
     """
-    from trialkit.report.manifest import sha256_file
+    from trialkit.data.io import sha256_file
 
     folder = Path(folder)
     files = sorted({p.relative_to(folder).as_posix() for p in folder.rglob("*")
@@ -332,7 +332,7 @@ def sha256sums(folder: str | Path) -> str:
     >>> print(sha256sums(folder), end="")
     ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad  abc.txt
     """
-    from trialkit.report.manifest import sha256_file
+    from trialkit.data.io import sha256_file
 
     folder = Path(folder)
     rows = [f"{sha256_file(p)}  {p.relative_to(folder).as_posix()}" for p in sorted(folder.rglob("*"))

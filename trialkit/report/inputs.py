@@ -39,16 +39,12 @@ import platform
 import shutil
 from pathlib import Path
 
+from trialkit.data.io import sha256_file
+
 __all__ = ["notebook_hashes", "source_digest", "previous_manifest", "notebook_files", "reuse_outputs",
            "record_hashes"]
 
 _PACKAGE = Path(__file__).resolve().parents[1]
-
-
-def _file_digest(path: Path) -> str:
-    from trialkit.report.manifest import sha256_file
-
-    return sha256_file(path)
 
 
 def source_digest(package: str | None = None, lock: str | None = None) -> str:
@@ -101,10 +97,10 @@ def notebook_hashes(notebooks: list[Path], injected: dict[str, dict], inputs: li
     for role, path in inputs:
         path = Path(path)
         shown = path.relative_to(build).as_posix() if path.resolve().is_relative_to(build.resolve()) else path.name
-        rows.append(f"{role}\0{shown}\0{_file_digest(path)}")
+        rows.append(f"{role}\0{shown}\0{sha256_file(path)}")
     for name in ("study.yaml", "scenario.yaml"):
         if (build / name).is_file():
-            rows.append(f"written\0{name}\0{_file_digest(build / name)}")
+            rows.append(f"written\0{name}\0{sha256_file(build / name)}")
     common.update("\n".join(sorted(rows)).encode())
     common.update(f"\ncode={code}\nsoftware={source_digest()}\n".encode())
     out = {}
@@ -174,7 +170,6 @@ def reuse_outputs(target: Path, build: Path, hashes: dict[str, str], previous: d
     >>> reuse_outputs(pathlib.Path(tempfile.mkdtemp()), pathlib.Path(tempfile.mkdtemp()), {"01_a": "0" * 64}, None)
     []
     """
-    from trialkit.report.manifest import sha256_file
 
     if previous is None:
         return []

@@ -4,7 +4,6 @@ The only file of a report that holds times; every other file is a pure function 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import re
@@ -13,6 +12,7 @@ import sys
 from importlib import metadata as _md
 from pathlib import Path
 
+from trialkit.data.io import sha256_file
 from trialkit.report.folders import BUILD_MARKER, SIGNATURE
 
 __all__ = ["write_manifest", "sha256_file", "package_versions", "git_commit"]
@@ -21,24 +21,6 @@ __all__ = ["write_manifest", "sha256_file", "package_versions", "git_commit"]
 # ------------------------------------------------------------------------------------------------
 # manifest.json
 # ------------------------------------------------------------------------------------------------
-def sha256_file(path: str | Path) -> str:
-    """Hex SHA-256 of a file's bytes.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> f = pathlib.Path(tempfile.mkdtemp()) / "abc.txt"
-    >>> _ = f.write_bytes(b"abc")
-    >>> sha256_file(f)
-    'ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad'
-    """
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def package_versions() -> dict[str, str]:
     """Installed versions of trialkit's declared (locked) runtime dependencies, plus the kit's own.
 
