@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from pathlib import Path
 
 import numpy as np
@@ -11,21 +12,21 @@ from trialkit.data.io import FORMATS, write_tables
 from trialkit.data.load import build_trial
 from trialkit.data.trial import Trial
 from trialkit.simulate import allocation, cohort, course, events, schedule, treatment
+from trialkit.simulate.context import SimulationContext, random_streams, simulation_context
 from trialkit.simulate.effects import arm_effects, arm_hazard_ratio
 from trialkit.simulate.scenario import Scenario, load_scenario
 from trialkit.simulate.truth import build_truth, jsonable
 from trialkit.study import Study, default_study_path, load_study
 
 __all__ = ["simulate", "simulate_tables", "simulate_survival", "events_table", "write_simulation", "write_trial",
-           "resolve_study"]
+           "resolve_study", "TABLES"]
 
-# One independent random stream per component (numpy SeedSequence children of the seed), so that
-# e.g. adding a lab parameter does not change the survival times.
-_STREAMS = ("allocation", "cohort", "visits", "events", "labs", "symptoms", "treatment")
 _EVENT_ORDER = {"death": 0, "hcc": 1, "last_contact": 2, "transplant": 3}  # canonical: alphabetical
+#: The tables :func:`simulate_tables` can build, in the order it builds them.
+TABLES: tuple[str, ...] = ("subjects", "events", "labs", "symptoms", "infusions", "adverse_events")
 
 
-def resolve_study(study: Study | str | Path | None, sc: Scenario) -> Study:
+def resolve_study(study: Study | str | Path | None, scenario: Scenario) -> Study:
     """The study to simulate: ``study`` if given, else the scenario's ``study``, else params/study.yaml.
 
     Examples
@@ -42,16 +43,37 @@ def resolve_study(study: Study | str | Path | None, sc: Scenario) -> Study:
         return study
     if study is not None:
         return load_study(study)
-    return load_study(sc.study if sc.study else default_study_path())
+    return load_study(scenario.study if scenario.study else default_study_path())
 
 
-def _streams(seed: int) -> dict[str, np.random.Generator]:
-    children = np.random.SeedSequence(int(seed)).spawn(len(_STREAMS))
-    return {name: np.random.Generator(np.random.PCG64(c)) for name, c in zip(_STREAMS, children)}
-
-
-def simulate_tables(study: Study, sc: Scenario, seed: int, n_subjects: int | None = None):
+def simulate_tables(study: Study, scenario: Scenario, seed: int, n_subjects: int | None = None, *,
+                    tables: Collection[str] | None = None) -> tuple[dict[str, pd.DataFrame], dict, pd.DataFrame]:
     """The raw simulation: (tables dict, truth dict, latent DataFrame), not yet validated.
+
+    Parameters
+    ----------
+    study : Study
+        The study file.
+    scenario : Scenario
+        The data-generating model.
+    seed : int
+        The same seed gives identical tables.
+    n_subjects : int, optional
+        Overrides the scenario's number of subjects, keeping its allocation ratio.
+    tables : collection of str, optional
+        Build only these tables (of :data:`TABLES`; default all). Each component draws from its own
+        random stream, so a table built alone is identical to the same table of the full simulation;
+        ``("subjects", "events")`` skips the lab and symptom models (what a survival-only design
+        simulation needs). The optional tables (``infusions``, ``adverse_events``, ``symptoms``)
+        are absent when the study has no infusion factor or no symptoms, or when nothing happened.
+
+    Returns
+    -------
+    tables : dict of DataFrame
+    truth : dict
+        The true effects (``trial.truth``).
+    latent : DataFrame
+        One row per subject (see :func:`simulate`).
 
     Examples
     --------
@@ -72,43 +94,41 @@ def simulate_tables(study: Study, sc: Scenario, seed: int, n_subjects: int | Non
     0       S001  last_contact  335            completed
     1       S002         death  100  multi-organ failure
     2       S002  last_contact  100                 died
+
+    Only some tables: the same rows, without drawing the others.
+
+    >>> only, _, _ = simulate_tables(load_study(), load_scenario("default"), seed=1, n_subjects=8,
+    ...                              tables=("subjects", "events"))
+    >>> sorted(only), only["events"].equals(tables["events"]), only["subjects"].equals(tables["subjects"])
+    (['events', 'subjects'], True, True)
     """
-    rng = _streams(seed)
-    params, skipped, _ = course.output_parameters(study)  # unit check before any work
-    sizes, ratio = allocation.arm_sizes(sc, study, n_subjects)
-    arm_idx, block = allocation.randomize(rng["allocation"], sizes, ratio, sc.block_size)
-    n = len(arm_idx)
-    ids = allocation.subject_ids(n)
-    dates = allocation.randomization_dates(rng["allocation"], n, sc)
+    wanted = set(TABLES if tables is None else tables)
+    unknown = sorted(wanted - set(TABLES))
+    if unknown:
+        raise ValueError(f"tables: unknown {unknown}; expected some of {list(TABLES)}")
+    if "labs" in wanted:
+        course.output_parameters(study)  # unit check before any work
+    ctx = simulation_context(study, scenario, seed, n_subjects)
+    built: dict[str, pd.DataFrame | None] = {}
+    if "labs" in wanted:
+        built["labs"] = course.lab_table(ctx)
+    if "symptoms" in wanted:
+        built["symptoms"], _ = course.symptom_table(ctx)
+    # one treatment stream, drawn in this order: dosing, reactions, infusions, adverse events
+    counts, doses = treatment.dosing(ctx)
+    if wanted & {"infusions", "adverse_events"}:
+        reacts = treatment.reactions(ctx, doses)
+        built["infusions"], fever = treatment.infusion_table(ctx, doses, reacts["fever"])
+        if "adverse_events" in wanted:
+            built["adverse_events"] = treatment.adverse_event_table(ctx, doses, reacts, fever)
 
-    base = cohort.draw_cohort(rng["cohort"], n, sc)
-    s, z = cohort.severity_z(base, sc)
-    active = arm_effects(sc, study)
-    active_by_arm = [active[a] for a in study.arm_ids]
-    hr = np.array([arm_hazard_ratio(active[a]) for a in study.arm_ids])[arm_idx]
-
-    days, attended = schedule.visit_schedule(rng["visits"], study, n, sc)
-    curve = events.PiecewiseSurvival(sc.survival["control"])
-    rho = sc.survival["copula_rho"]
-    T, eps, u = events.event_times(rng["events"], z, hr, curve, rho)
-    fu = events.follow_up(rng["events"], T, days[:, -1], sc)
-
-    can_see = course.observable(days, attended, fu.last_day, fu.observed, fu.event_day)
-    can_see[:, [v.day < 0 for v in study.visits]] = False
-    labs = course.lab_table(rng["labs"], study, sc, base, days, can_see, arm_idx, active_by_arm, T, ids)
-    symptoms, _ = course.symptom_table(rng["symptoms"], study, sc, days, can_see, arm_idx, active_by_arm, T, ids)
-
-    counts, doses = treatment.dosing(rng["treatment"], study, sc, arm_idx, fu)
-    reacts = treatment.reactions(rng["treatment"], study, sc, doses)
-    infusions, fever = treatment.infusion_table(rng["treatment"], study, doses, reacts["fever"], ids)
-    aes = treatment.adverse_event_table(rng["treatment"], sc, doses, reacts, fever, arm_idx, active_by_arm, z, fu, ids)
-
+    base = ctx.baseline
     arm_names = np.array(study.arm_ids, dtype=object)
-    sid = pd.array(ids, dtype="str")
+    sid = pd.array(ctx.subject_ids, dtype="str")
     subjects = pd.DataFrame({
         "subject_id": sid,
-        "arm": pd.array(arm_names[arm_idx], dtype="str"),
-        "randomization_date": pd.to_datetime(dates),
+        "arm": pd.array(arm_names[ctx.arm_index], dtype="str"),
+        "randomization_date": pd.to_datetime(ctx.randomization_dates),
         "age": base["AGE"].astype(float),
         "sex": pd.array(np.where(base["MALE"], "M", "F").astype(object), dtype="str"),
         "weight_kg": base["WEIGHT"],
@@ -119,43 +139,54 @@ def simulate_tables(study: Study, sc: Scenario, seed: int, n_subjects: int | Non
         "encephalopathy": base["HE"].astype(np.int64),
         **{f"{f}_doses": counts[f] for f in study.factors},
     })
-    event_tbl = events_table(fu, sid)
-    tables = {"subjects": subjects, "labs": labs, "events": event_tbl}
-    # optional tables: absent when the study has no infusion factor / no symptoms, and (tiny
-    # trials only) when nothing happened: the validator does not accept empty optional tables
-    for name, table in (("infusions", infusions), ("adverse_events", aes), ("symptoms", symptoms)):
-        if table is not None and len(table):
-            tables[name] = table
+    built["subjects"], built["events"] = subjects, events_table(ctx.follow_up, sid)
+    out: dict[str, pd.DataFrame] = {}
+    for name in ("subjects", "labs", "events", "infusions", "adverse_events", "symptoms"):
+        table = built.get(name)
+        # optional tables: absent when the study has no infusion factor / no symptoms, and (tiny
+        # trials only) when nothing happened: the validator does not accept empty optional tables
+        if name in wanted and table is not None and (name in ("subjects", "labs", "events") or len(table)):
+            out[name] = table
+    return out, _truth(ctx, seed), _latent(ctx, subjects["arm"])
 
-    primary = int(study.horizons["primary"])
-    secondary = int(study.horizons.get("secondary", primary))
-    latent = pd.DataFrame({
-        "subject_id": sid,
-        "arm": subjects["arm"],
-        "block": block,
-        "severity_score": s,
+
+def _truth(ctx: SimulationContext, seed: int) -> dict:
+    sc, study = ctx.scenario, ctx.study
+    return jsonable(build_truth(sc, study, seed, ctx.arm_sizes, ctx.allocation_ratio, ctx.active_effects,
+                                int(ctx.baseline["screened"]),
+                                allocation.effective_block_size(ctx.allocation_ratio, sc.block_size),
+                                allocation.allocation_note(sc, study)))
+
+
+def _latent(ctx: SimulationContext, arm: pd.Series) -> pd.DataFrame:
+    """One row per subject: the latent values behind the tables (see :func:`simulate`)."""
+    primary = int(ctx.study.horizons["primary"])
+    secondary = int(ctx.study.horizons.get("secondary", primary))
+    z, hr, fu = ctx.severity_z, ctx.hazard_ratio, ctx.follow_up
+    curve, rho = ctx.survival_curve, ctx.scenario.survival["copula_rho"]
+    return pd.DataFrame({
+        "subject_id": pd.array(ctx.subject_ids, dtype="str"),
+        "arm": arm,
+        "block": ctx.block,
+        "severity_score": ctx.severity_score,
         "z": z,
-        "eps": eps,
-        "u": u,
+        "eps": ctx.copula_noise,
+        "u": ctx.copula_uniform,
         "hr_arm": hr,
-        "event_time": T,
+        "event_time": ctx.event_time,
         "event_day": fu.event_day,
         "event_observed": fu.observed,
         "censor_day": fu.censor_day,
         "end_day": fu.end_day,
         "hcc_time": fu.hcc_time,
-        "meld_baseline": base["MELD"],
+        "meld_baseline": ctx.baseline["MELD"],
         "risk_day84": events.oracle_risk(84, z, hr, curve, rho),
         "risk_secondary": events.oracle_risk(secondary, z, hr, curve, rho),
         "risk_primary": events.oracle_risk(primary, z, hr, curve, rho),
     })
-    truth = jsonable(build_truth(sc, study, seed, sizes, ratio, active, int(base["screened"]),
-                                 allocation.effective_block_size(ratio, sc.block_size),
-                                 allocation.allocation_note(sc, study)))
-    return tables, truth, latent
 
 
-def simulate_survival(study: Study, sc: Scenario, seed: int,
+def simulate_survival(study: Study, scenario: Scenario, seed: int,
                       n_subjects: int | None = None) -> tuple[np.ndarray, events.FollowUp]:
     """Only the survival part of :func:`simulate_tables`: (arm index per subject, follow-up).
 
@@ -176,21 +207,22 @@ def simulate_survival(study: Study, sc: Scenario, seed: int,
     >>> events_table(fu, tables["subjects"]["subject_id"].array).equals(tables["events"])
     True
     """
-    rng = _streams(seed)
-    sizes, ratio = allocation.arm_sizes(sc, study, n_subjects)
-    arm_idx, _ = allocation.randomize(rng["allocation"], sizes, ratio, sc.block_size)
-    n = len(arm_idx)
-    base = cohort.draw_cohort(rng["cohort"], n, sc)
-    _, z = cohort.severity_z(base, sc)
-    active = arm_effects(sc, study)
-    hr = np.array([arm_hazard_ratio(active[a]) for a in study.arm_ids])[arm_idx]
-    days, _ = schedule.visit_schedule(rng["visits"], study, n, sc)
-    curve = events.PiecewiseSurvival(sc.survival["control"])
-    T, _, _ = events.event_times(rng["events"], z, hr, curve, sc.survival["copula_rho"])
-    return arm_idx, events.follow_up(rng["events"], T, days[:, -1], sc)
+    streams = random_streams(seed)
+    sizes, ratio = allocation.arm_sizes(scenario, study, n_subjects)
+    arm_index, _ = allocation.randomize(streams["allocation"], sizes, ratio, scenario.block_size)
+    n = len(arm_index)
+    baseline = cohort.draw_cohort(streams["cohort"], n, scenario)
+    _, severity_z = cohort.severity_z(baseline, scenario)
+    active = arm_effects(scenario, study)
+    hazard_ratio = np.array([arm_hazard_ratio(active[a]) for a in study.arm_ids])[arm_index]
+    days, _ = schedule.visit_schedule(streams["visits"], study, n, scenario)
+    curve = events.PiecewiseSurvival(scenario.survival["control"])
+    event_time, _, _ = events.event_times(streams["events"], severity_z, hazard_ratio, curve,
+                                          scenario.survival["copula_rho"])
+    return arm_index, events.follow_up(streams["events"], event_time, days[:, -1], scenario)
 
 
-def events_table(fu: events.FollowUp, sid) -> pd.DataFrame:
+def events_table(fu: events.FollowUp, sid: pd.api.extensions.ExtensionArray) -> pd.DataFrame:
     """The ``events`` table of a follow-up (one row per HCC, transplant, death and last contact),
     sorted by subject, day and event; ``sid`` are the subject ids (a pandas string array).
 

@@ -26,17 +26,20 @@ precision. Rows exist only for attended visits before death/LT and up to the las
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 import pandas as pd
 from scipy import special
 
 from trialkit.errors import StudyFileError
 from trialkit.simulate.cohort import PLAUSIBLE, grade_thresholds, pt_pta
+from trialkit.simulate.context import ActiveEffects, SimulationContext
 from trialkit.simulate.effects import lab_effect, symptom_effect
-from trialkit.simulate.scenario import GRADE_NAMES, Scenario
+from trialkit.simulate.scenario import GRADE_NAMES
 from trialkit.study import Study, normalize_unit
 
-__all__ = ["output_parameters", "observable", "lab_table", "symptom_table", "UNITS", "RAMP_DAYS"]
+__all__ = ["output_parameters", "lab_table", "symptom_table", "UNITS", "RAMP_DAYS"]
 
 RAMP_DAYS = 28.0  # the subject random effect b enters over the first four weeks
 
@@ -100,28 +103,31 @@ def output_parameters(study: Study) -> tuple[list[str], list[str], list[tuple[fl
     return params, skipped, conv
 
 
-def _knots(knots: dict, t: np.ndarray, log: bool) -> np.ndarray:
+def _knots(knots: dict[int, float], t: np.ndarray, log: bool) -> np.ndarray:
     days = np.array(list(knots), dtype=float)
     vals = np.array(list(knots.values()), dtype=float)
     return np.interp(t, days, np.log(vals) if log else vals)
 
 
-def _terminal(T: np.ndarray, t: np.ndarray, window: float) -> np.ndarray:
+def _terminal(event_time: np.ndarray, t: np.ndarray, window: float) -> np.ndarray:
     """r(t): 0 until ``window`` days before the event (or at baseline), rising to 1 at the event."""
-    w = np.minimum(window, np.maximum(T, 1e-9))[:, None]
-    return np.clip(1.0 - (T[:, None] - t) / w, 0.0, 1.0) ** 2
+    w = np.minimum(window, np.maximum(event_time, 1e-9))[:, None]
+    return np.clip(1.0 - (event_time[:, None] - t) / w, 0.0, 1.0) ** 2
 
 
-def _arm_map(arm_idx: np.ndarray, active_by_arm: list, fn, t: np.ndarray) -> np.ndarray:
+def _arm_map(ctx: SimulationContext, fn: Callable[[ActiveEffects, np.ndarray], np.ndarray],
+             t: np.ndarray) -> np.ndarray:
+    """``fn(effects active in the arm, t)`` for each subject's rows of ``t`` (zero without an effect)."""
     out = np.zeros_like(t)
-    for a, active in enumerate(active_by_arm):
-        rows = arm_idx == a
+    for a, active in enumerate(ctx.active_by_arm):
+        rows = ctx.arm_index == a
         if rows.any() and active:
             out[rows] = fn(active, t[rows])
     return out
 
 
-def _latent_course(rng, y0, t, spec, log, center, effect, T, window):
+def _latent_course(rng: np.random.Generator, y0: np.ndarray, t: np.ndarray, spec: dict, log: bool,
+                   center: float, effect: np.ndarray | float, event_time: np.ndarray, window: float) -> np.ndarray:
     """The analysis-scale course of one variable (see the module docstring)."""
     n, v = t.shape
     recovery = (_knots(spec["path"], t, log) + (_knots(spec["persistence"], t, False) - 1.0) * (y0[:, None] - center)
@@ -129,14 +135,16 @@ def _latent_course(rng, y0, t, spec, log, center, effect, T, window):
     if spec["terminal"] is None:  # no terminal phase: the recovery course continues to the event
         r, term = np.zeros_like(t), 0.0
     else:
-        r, term = _terminal(T, t, window), spec["terminal"]
+        r, term = _terminal(event_time, t, window), spec["terminal"]
     return (y0[:, None] + (1.0 - r) * recovery + r * term
             + rng.normal(0.0, 1.0, (n, 1)) * spec["sd_subject"] * np.minimum(1.0, t / RAMP_DAYS)
             + rng.normal(0.0, 1.0, (n, v)) * spec["sd_visit"] * (t > 0))
 
 
-def _internal_values(rng, params, cohort, t, arm_idx, active_by_arm, T, sc, base_col) -> dict[str, np.ndarray]:
+def _internal_values(ctx: SimulationContext, rng: np.random.Generator, params: list[str], t: np.ndarray,
+                     base_col: int) -> dict[str, np.ndarray]:
     """Internal-unit values (n, visits) of every parameter needed; ``base_col`` = recorded baseline."""
+    sc, baseline = ctx.scenario, ctx.baseline
     window = sc.survival["terminal_window_days"]
     need = set(params) | ({"INR"} if {"PT", "PTA"} & set(params) else set()) | ({"WBC"} if "NEUT" in params else set())
     out: dict[str, np.ndarray] = {}
@@ -144,11 +152,11 @@ def _internal_values(rng, params, cohort, t, arm_idx, active_by_arm, T, sc, base
         if lab not in need:
             continue
         log = spec["log"]
-        y0 = np.log(cohort[lab]) if log else cohort[lab].astype(float)
+        y0 = np.log(baseline[lab]) if log else baseline[lab].astype(float)
         center = sc.baseline["labs"][lab]["center"]
         center = np.log(center) if log else center
-        eff = _arm_map(arm_idx, active_by_arm, lambda act, tt, lab=lab: lab_effect(act, lab, tt), t)
-        y = _latent_course(rng, y0, t, spec, log, center, eff, T, window)
+        eff = _arm_map(ctx, lambda act, tt, lab=lab: lab_effect(act, lab, tt), t)
+        y = _latent_course(rng, y0, t, spec, log, center, eff, ctx.event_time, window)
         out[lab] = np.exp(y) if log else y
     if "INR" in out:
         inr, pt, pta = pt_pta(out["INR"], sc.baseline["coagulation"], rng.standard_normal(t.shape))
@@ -161,20 +169,22 @@ def _internal_values(rng, params, cohort, t, arm_idx, active_by_arm, T, sc, base
         if g not in need:
             continue
         probs = sc.baseline["ascites" if g == "ASCITES" else "he"]
-        latent = _latent_course(rng, cohort[f"{g}_LATENT"], t, sc.grades[g], False, 0.0, 0.0, T, window)
+        latent = _latent_course(rng, baseline[f"{g}_LATENT"], t, sc.grades[g], False, 0.0, 0.0, ctx.event_time,
+                                window)
         out[g] = np.searchsorted(grade_thresholds(probs), latent).astype(float)
     for name, vals in out.items():  # baseline column: exactly the recorded screening values
-        vals[:, base_col] = cohort[name]
+        vals[:, base_col] = baseline[name]
         if name in PLAUSIBLE:
             np.clip(vals, *PLAUSIBLE[name], out=vals)
     return out
 
 
-def _str_take(values, idx) -> pd.api.extensions.ExtensionArray:
+def _str_take(values: object, idx: np.ndarray) -> pd.api.extensions.ExtensionArray:
     return pd.array(np.asarray(list(values), dtype=object), dtype="str").take(idx)
 
 
-def _long(mask, ids, days, visit_ids, name_col, names, value_col, values, **per_name) -> pd.DataFrame:
+def _long(mask: np.ndarray, ids: np.ndarray, days: np.ndarray, visit_ids: list[str], name_col: str,
+          names: list[str], value_col: str, values: np.ndarray, **per_name: list[str]) -> pd.DataFrame:
     """Flatten (n, visits, k) arrays at ``mask`` into a long table sorted by subject, visit, name.
 
     ``per_name`` adds columns holding one value per name (e.g. the unit of each parameter).
@@ -193,72 +203,51 @@ def _long(mask, ids, days, visit_ids, name_col, names, value_col, values, **per_
     return out
 
 
-def observable(days: np.ndarray, attended: np.ndarray, last_day: np.ndarray, observed: np.ndarray,
-               event_day: np.ndarray) -> np.ndarray:
-    """(n, visits) mask of visits that can have data: attended, not after last contact or death/LT.
-
-    Examples
-    --------
-    Three subjects, visits on days 0, 7 and 28: the second missed its day-7 visit, the third died
-    on day 20 (no data on or after the event day).
-
-    >>> days = np.array([[0, 7, 28], [-1, 8, 27], [0, 6, 29]])
-    >>> attended = np.array([[True, True, True], [True, False, True], [True, True, True]])
-    >>> observable(days, attended, last_day=np.array([336, 336, 20]), observed=np.array([False, False, True]),
-    ...            event_day=np.array([0, 0, 20])).tolist()
-    [[True, True, True], [True, False, True], [True, True, False]]
-    """
-    before_event = ~observed[:, None] | (days < event_day[:, None])
-    return attended & (days <= last_day[:, None]) & before_event
-
-
-def lab_table(rng, study: Study, sc: Scenario, cohort, days, can_see, arm_idx, active_by_arm, T,
-              ids) -> pd.DataFrame:
+def lab_table(ctx: SimulationContext) -> pd.DataFrame:
     """The ``labs`` table: subject_id, day, visit, parameter, value, unit (sorted).
 
+    Draws from the ``labs`` stream of ``ctx``.
+
     Examples
     --------
-    >>> from trialkit.study import load_study
-    >>> from trialkit.simulate import cohort, schedule
-    >>> from trialkit.simulate.allocation import subject_ids
-    >>> from trialkit.simulate.effects import arm_effects
+    >>> from trialkit.simulate.context import simulation_context
     >>> from trialkit.simulate.scenario import load_scenario
-    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
-    >>> base = cohort.draw_cohort(rng, 2, sc)
-    >>> days, attended = schedule.visit_schedule(rng, study, 2, sc)
-    >>> active = arm_effects(sc, study)
-    >>> by_arm = [active[a] for a in study.arm_ids]
+    >>> from trialkit.study import load_study
+    >>> ctx = simulation_context(load_study(), load_scenario("default"), seed=1, n_subjects=4)
 
-    Subject S001 (control) survives; S002 (UC-MSC) dies on day 41 (latent event time 40 days):
+    Subject S002 (UC-MSC) dies on day 57 (latent event time 56.3 days), the others survive:
 
-    >>> T = np.array([1e4, 40.0])
-    >>> can_see = observable(days, attended, np.array([days[0, -1], 41]), np.array([False, True]),
-    ...                      np.array([10001, 41]))
-    >>> labs = lab_table(rng, study, sc, base, days, can_see, np.array([0, 1]), by_arm, T, subject_ids(2))
+    >>> ctx.arm_ids, ctx.follow_up.observed.tolist(), ctx.follow_up.last_day.tolist()
+    (['pe_msc', 'msc', 'control', 'pe'], [False, True, False, False], [335, 57, 343, 339])
+    >>> labs = lab_table(ctx)
     >>> labs.head(3)
       subject_id  day visit parameter  value   unit
-    0       S001    0    D0       ALB   30.9    g/L
-    1       S001    0    D0       ALT   61.0    U/L
-    2       S001    0    D0   ASCITES    1.0  grade
+    0       S001    0    D0       ALB   33.8    g/L
+    1       S001    0    D0       ALT  431.0    U/L
+    2       S001    0    D0   ASCITES    0.0  grade
     >>> labs.groupby("subject_id")["day"].max().to_dict()  # S002: no visit after day 28
-    {'S001': 334, 'S002': 28}
+    {'S001': 335, 'S002': 28, 'S003': 343, 'S004': 339}
     >>> labs.loc[labs["parameter"] == "TBIL"].groupby("subject_id")["value"].agg(["first", "last"])
                 first   last
     subject_id
-    S001        277.5    9.2
-    S002        172.8  125.0
+    S001        260.3   10.3
+    S002        263.1  162.5
+    S003        391.4   29.7
+    S004        172.5   11.6
     """
+    study, sc, days = ctx.study, ctx.scenario, ctx.visit_days
+    rng = ctx.stream("labs")
     params, _, conv = output_parameters(study)
     order = np.argsort(np.array(params, dtype=object), kind="stable")  # canonical row order
     params, conv = [params[i] for i in order], [conv[i] for i in order]
     t = np.maximum(days, 0).astype(float)
     base_col = study.visit_ids.index(study.baseline_visit.id)
-    vals = _internal_values(rng, params, cohort, t, arm_idx, active_by_arm, T, sc, base_col)
+    vals = _internal_values(ctx, rng, params, t, base_col)
     n, v = days.shape
     values = np.empty((n, v, len(params)))
     for k, (p, (factor, dec)) in enumerate(zip(params, conv)):
         values[:, :, k] = np.round(vals[p] * factor, dec)
-    mask = np.repeat(can_see[:, :, None], len(params), axis=2)
+    mask = np.repeat(ctx.observable[:, :, None], len(params), axis=2)
     post = days > 0
     mask &= ~(post[:, :, None] & (rng.random(mask.shape) < sc.missingness["value"]))
     sparse = [k for k, p in enumerate(params) if p in sc.missingness.get("sparse_parameters", [])]
@@ -267,50 +256,43 @@ def lab_table(rng, study: Study, sc: Scenario, cohort, days, can_see, arm_idx, a
         off = (nominal > 0) & (nominal < sc.missingness.get("sparse_min_day", 0))
         mask[:, off[:, None] & np.isin(np.arange(len(params)), sparse)[None, :]] = False
     units = [study.parameters[p].unit for p in params]
-    return _long(mask, ids, days, study.visit_ids, "parameter", params, "value", values, unit=units)
+    return _long(mask, ctx.subject_ids, days, study.visit_ids, "parameter", params, "value", values, unit=units)
 
 
-def symptom_table(rng, study: Study, sc: Scenario, days, can_see, arm_idx, active_by_arm, T, ids):
+def symptom_table(ctx: SimulationContext) -> tuple[pd.DataFrame | None, np.ndarray]:
     """(symptoms table, baseline latent severities (n, k)). Scores 0-3 at observable visits.
+
+    Draws from the ``symptoms`` stream of ``ctx``; the table is None when the study records no
+    symptoms.
 
     Examples
     --------
-    >>> from trialkit.study import load_study
-    >>> from trialkit.simulate import cohort, schedule
-    >>> from trialkit.simulate.allocation import subject_ids
-    >>> from trialkit.simulate.effects import arm_effects
+    >>> from trialkit.simulate.context import simulation_context
     >>> from trialkit.simulate.scenario import load_scenario
-    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
-    >>> base = cohort.draw_cohort(rng, 2, sc)
-    >>> days, attended = schedule.visit_schedule(rng, study, 2, sc)
-    >>> active = arm_effects(sc, study)
-    >>> by_arm = [active[a] for a in study.arm_ids]
-
-    Subject S001 (control) survives; S002 (UC-MSC) dies on day 41 (latent event time 40 days):
-
-    >>> T = np.array([1e4, 40.0])
-    >>> can_see = observable(days, attended, np.array([days[0, -1], 41]), np.array([False, True]),
-    ...                      np.array([10001, 41]))
-    >>> sym, l0 = symptom_table(rng, study, sc, days, can_see, np.array([0, 1]), by_arm, T, subject_ids(2))
+    >>> from trialkit.study import load_study
+    >>> ctx = simulation_context(load_study(), load_scenario("default"), seed=1, n_subjects=4)
+    >>> sym, l0 = symptom_table(ctx)
     >>> sym.head(4)
       subject_id  day visit               symptom  score
-    0       S001    0    D0  abdominal_distension      1
-    1       S001    0    D0         appetite_loss      2
-    2       S001    0    D0               fatigue      1
-    3       S001    0    D0             leg_edema      2
+    0       S001    0    D0  abdominal_distension      2
+    1       S001    0    D0         appetite_loss      3
+    2       S001    0    D0               fatigue      3
+    3       S001    0    D0             leg_edema      3
     >>> l0.shape  # subjects x symptoms (alphabetical)
-    (2, 4)
+    (4, 4)
 
-    The total score of S002 worsens again over the last weeks before death:
+    The total score of S002 (who dies on day 57) over its visits:
 
     >>> sym[sym["subject_id"] == "S002"].groupby("day")["score"].sum().to_dict()
-    {-3: 7, 3: 7, 7: 7, 14: 4, 21: 4, 28: 7}
+    {-3: 6, 3: 6, 8: 5, 14: 4, 22: 3, 28: 4}
     """
+    study, days = ctx.study, ctx.visit_days
     names = sorted(study.symptoms)  # canonical row order
     n, v = days.shape
     if not names:
         return None, np.zeros((n, 0))
-    spec = sc.symptoms
+    rng = ctx.stream("symptoms")
+    spec = ctx.scenario.symptoms
     t = np.maximum(days, 0).astype(float)
     shared = rng.standard_normal((n, 1))
     own = rng.standard_normal((n, len(names)))
@@ -319,17 +301,16 @@ def symptom_table(rng, study: Study, sc: Scenario, days, can_see, arm_idx, activ
     th = np.array(spec["thresholds"])
     base_col = study.visit_ids.index(study.baseline_visit.id)
     scores = np.empty((n, v, len(names)), dtype=np.int64)
-    window = sc.survival["terminal_window_days"]
+    window = ctx.scenario.survival["terminal_window_days"]
     for k, s in enumerate(names):
-        eff = _arm_map(arm_idx, active_by_arm, lambda act, tt, s=s: symptom_effect(act, s, tt), t)
-        r = np.zeros_like(t) if spec["terminal"] is None else _terminal(T, t, window)
+        eff = _arm_map(ctx, lambda act, tt, s=s: symptom_effect(act, s, tt), t)
+        r = np.zeros_like(t) if spec["terminal"] is None else _terminal(ctx.event_time, t, window)
         recovery = _knots(spec["path"], t, False) + (_knots(spec["persistence"], t, False) - 1) * l0[:, k:k + 1] + eff
         latent = (l0[:, k:k + 1] + (1 - r) * recovery + r * (spec["terminal"] or 0.0)
                   + rng.normal(0.0, spec["sd_subject"], (n, 1)) * np.minimum(1.0, t / RAMP_DAYS)
                   + rng.normal(0.0, spec["sd_visit"], (n, v)) * (t > 0))
         latent[:, base_col] = l0[:, k]
         scores[:, :, k] = (latent[:, :, None] > th).sum(axis=2)
-    mask = np.repeat(can_see[:, :, None], len(names), axis=2)
-    mask &= ~((days > 0)[:, :, None] & (rng.random(mask.shape) < sc.missingness["value"]))
-    return _long(mask, ids, days, study.visit_ids, "symptom", names, "score", scores), l0
-
+    mask = np.repeat(ctx.observable[:, :, None], len(names), axis=2)
+    mask &= ~((days > 0)[:, :, None] & (rng.random(mask.shape) < ctx.scenario.missingness["value"]))
+    return _long(mask, ctx.subject_ids, days, study.visit_ids, "symptom", names, "score", scores), l0

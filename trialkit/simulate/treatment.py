@@ -24,8 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import special
 
-from trialkit.simulate.scenario import Scenario
-from trialkit.study import Study
+from trialkit.simulate.context import SimulationContext
 
 __all__ = ["HOURS", "dosing", "reactions", "infusion_table", "adverse_event_table"]
 
@@ -45,26 +44,34 @@ def _followed_on(day: np.ndarray, last: np.ndarray, observed: np.ndarray) -> np.
     return (day < last) | ((day == last) & ~observed)
 
 
-def dosing(rng, study: Study, sc: Scenario, arm_idx, fu) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
+def dosing(ctx: SimulationContext) -> tuple[dict[str, np.ndarray], pd.DataFrame]:
     """(doses received per factor, one row per dose given: subject, factor, dose, day, kind).
+
+    The first draws from the ``treatment`` stream of ``ctx``.
 
     Examples
     --------
-    >>> from trialkit.study import load_study
-    >>> from trialkit.simulate.events import follow_up
+    >>> from trialkit.simulate.context import simulation_context
     >>> from trialkit.simulate.scenario import load_scenario
-    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
-    >>> arm_idx = np.arange(4)  # one subject per arm: control, msc, pe, pe_msc
-    >>> fu = follow_up(rng, np.array([1e4, 1e4, 1e4, 4.5]), np.full(4, 336), sc)  # S004 dies on day 5
-    >>> counts, doses = dosing(rng, study, sc, arm_idx, fu)
-    >>> {f: c.tolist() for f, c in counts.items()}  # S004 (pe_msc) dies before its second UC-MSC dose
-    {'msc': [0, 4, 0, 1], 'pe': [0, 0, 3, 2]}
-    >>> doses[doses["subject"] == 3]
+    >>> from trialkit.study import load_study
+    >>> ctx = simulation_context(load_study(), load_scenario("default"), seed=1, n_subjects=4)
+    >>> ctx.arm_ids, ctx.follow_up.last_day.tolist()  # S002 dies on day 57, after its four doses
+    (['pe_msc', 'msc', 'control', 'pe'], [335, 57, 343, 339])
+    >>> counts, doses = dosing(ctx)
+    >>> {f: c.tolist() for f, c in counts.items()}
+    {'msc': [4, 4, 0, 0], 'pe': [3, 0, 0, 3]}
+    >>> doses[doses["subject"] == 0]  # S001 (pe_msc): both schedules
        subject  factor  dose  day       kind
-    7        3       0     1    0   infusion
-    8        3       1     1    0  procedure
-    9        3       1     2    3  procedure
+    0        0       0     1    0   infusion
+    1        0       1     1    0  procedure
+    2        0       1     2    3  procedure
+    3        0       0     2    6   infusion
+    4        0       1     3    6  procedure
+    5        0       0     3   13   infusion
+    6        0       0     4   20   infusion
     """
+    study, arm_idx, fu = ctx.study, ctx.arm_index, ctx.follow_up
+    rng = ctx.stream("treatment")
     n = len(arm_idx)
     counts = {f: np.zeros(n, dtype=np.int64) for f in study.factors}
     parts = []
@@ -76,7 +83,7 @@ def dosing(rng, study: Study, sc: Scenario, arm_idx, fu) -> tuple[dict[str, np.n
                 continue
             day = np.broadcast_to(sched, (len(rows), len(sched)))
             given = (_followed_on(day, fu.last_day[rows, None], fu.observed[rows, None])
-                     & (rng.random(day.shape) >= sc.dosing["miss_probability"]))
+                     & (rng.random(day.shape) >= ctx.scenario.dosing["miss_probability"]))
             counts[f][rows] = given.sum(axis=1)
             r, k = np.nonzero(given)
             parts.append(pd.DataFrame({"subject": rows[r], "factor": fi, "dose": k + 1, "day": day[r, k]}))
@@ -88,27 +95,28 @@ def dosing(rng, study: Study, sc: Scenario, arm_idx, fu) -> tuple[dict[str, np.n
     return counts, doses
 
 
-def reactions(rng, study: Study, sc: Scenario, doses: pd.DataFrame) -> dict[str, np.ndarray]:
+def reactions(ctx: SimulationContext, doses: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per dose given: whether a fever, rash or allergy reaction occurs (scenario ``reactions``).
+
+    Draws from the ``treatment`` stream of ``ctx``, after :func:`dosing`.
 
     Examples
     --------
-    >>> from trialkit.study import load_study
-    >>> from trialkit.simulate.events import follow_up
+    >>> from trialkit.simulate.context import simulation_context
     >>> from trialkit.simulate.scenario import load_scenario
-    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
-    >>> arm_idx = np.arange(4)  # one subject per arm: control, msc, pe, pe_msc
-    >>> fu = follow_up(rng, np.array([1e4, 1e4, 1e4, 4.5]), np.full(4, 336), sc)  # S004 dies on day 5
-    >>> counts, doses = dosing(rng, study, sc, arm_idx, fu)
-    >>> sc.reactions
+    >>> from trialkit.study import load_study
+    >>> ctx = simulation_context(load_study(), load_scenario("default"), seed=1, n_subjects=4)
+    >>> counts, doses = dosing(ctx)
+    >>> ctx.scenario.reactions
     {'msc': {'fever': 0.03, 'rash': 0.01}, 'pe': {'allergy': 0.04}}
-    >>> r = reactions(rng, study, sc, doses)
+    >>> r = reactions(ctx, doses)
     >>> {cat: np.flatnonzero(hit).tolist() for cat, hit in r.items()}  # doses with a reaction
-    {'fever': [], 'rash': [], 'allergy': [6]}
-    >>> doses.loc[6, ["subject", "factor", "day"]].tolist()  # S003's third plasma exchange
-    [2, 1, 6]
+    {'fever': [7], 'rash': [], 'allergy': []}
+    >>> doses.loc[7, ["subject", "factor", "dose", "day"]].tolist()  # S002's first UC-MSC infusion
+    [1, 0, 1, 0]
     """
-    names = list(study.factors)
+    rng, sc = ctx.stream("treatment"), ctx.scenario
+    names = list(ctx.study.factors)
     f = doses["factor"].to_numpy()
     out = {}
     for cat in ("fever", "rash", "allergy"):
@@ -117,34 +125,36 @@ def reactions(rng, study: Study, sc: Scenario, doses: pd.DataFrame) -> dict[str,
     return out
 
 
-def infusion_table(rng, study: Study, doses: pd.DataFrame, fever: np.ndarray, ids) -> tuple[pd.DataFrame | None, dict]:
+def infusion_table(ctx: SimulationContext, doses: pd.DataFrame,
+                   fever: np.ndarray) -> tuple[pd.DataFrame | None, dict[str, np.ndarray]]:
     """The ``infusions`` table (None if the study has no infusion-kind factor) and fever details.
+
+    ``fever`` flags the doses with a fever reaction (:func:`reactions`). Draws from the
+    ``treatment`` stream of ``ctx``, after :func:`reactions`.
 
     Examples
     --------
-    >>> from trialkit.study import load_study
-    >>> from trialkit.simulate.events import follow_up
+    >>> from trialkit.simulate.context import simulation_context
     >>> from trialkit.simulate.scenario import load_scenario
-    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
-    >>> arm_idx = np.arange(4)  # one subject per arm: control, msc, pe, pe_msc
-    >>> fu = follow_up(rng, np.array([1e4, 1e4, 1e4, 4.5]), np.full(4, 336), sc)  # S004 dies on day 5
-    >>> counts, doses = dosing(rng, study, sc, arm_idx, fu)
-    >>> from trialkit.simulate.allocation import subject_ids
-    >>> fever = np.zeros(len(doses), dtype=bool)
-    >>> fever[1] = True  # a fever reaction to S002's second UC-MSC infusion (day 7)
-    >>> inf, info = infusion_table(rng, study, doses, fever, subject_ids(4))
+    >>> from trialkit.study import load_study
+    >>> ctx = simulation_context(load_study(), load_scenario("default"), seed=1, n_subjects=4)
+    >>> counts, doses = dosing(ctx)
+    >>> fever = reactions(ctx, doses)["fever"]  # one: S002's first UC-MSC infusion (dose 7)
+    >>> inf, info = infusion_table(ctx, doses, fever)
     >>> inf.head(3)
       subject_id  infusion  day  hours_after  temperature_c factor
-    0       S002         1    0          0.0           36.6    msc
-    1       S002         1    0          1.0           36.7    msc
-    2       S002         1    0          2.0           36.8    msc
+    0       S001         1    0          0.0           36.6    msc
+    1       S001         1    0          1.0           36.6    msc
+    2       S001         1    0          2.0           36.5    msc
     >>> inf.groupby("subject_id")["infusion"].max().to_dict()
-    {'S002': 4, 'S004': 1}
-    >>> inf.loc[(inf["subject_id"] == "S002") & (inf["infusion"] == 2), "temperature_c"].tolist()  # 0-8 h
-    [36.8, 37.5, 38.1, 37.6, 37.2]
+    {'S001': 4, 'S002': 4}
+    >>> inf.loc[(inf["subject_id"] == "S002") & (inf["infusion"] == 1), "temperature_c"].tolist()  # 0-8 h
+    [36.3, 37.7, 38.8, 38.2, 37.0]
     >>> info["index"].tolist(), info["hour"].tolist(), info["peak"].tolist()  # peak hour and temperature
-    ([1], [2.0], [38.1])
+    ([7], [2.0], [38.8])
     """
+    study, ids = ctx.study, ctx.subject_ids
+    rng = ctx.stream("treatment")
     inf = doses["kind"].to_numpy() == "infusion"
     if not any(fac.kind == "infusion" for fac in study.factors.values()):
         return None, {}
@@ -180,42 +190,38 @@ def infusion_table(rng, study: Study, doses: pd.DataFrame, fever: np.ndarray, id
     return table, {"index": d.index.to_numpy()[fev], "hour": peak_hour[fev], "peak": peak_temp[fev]}
 
 
-def _choice(rng, options: dict, size: int) -> np.ndarray:
+def _choice(rng: np.random.Generator, options: dict[str, float], size: int) -> np.ndarray:
     keys = np.array(list(options), dtype=object)
     return keys[rng.choice(len(keys), size, p=np.array(list(options.values()), dtype=float))]
 
 
-def adverse_event_table(rng, sc: Scenario, doses: pd.DataFrame, reactions: dict[str, np.ndarray],
-                        fever_info: dict, arm_idx, active_by_arm, z, fu, ids) -> pd.DataFrame:
+def adverse_event_table(ctx: SimulationContext, doses: pd.DataFrame, reactions: dict[str, np.ndarray],
+                        fever_info: dict[str, np.ndarray]) -> pd.DataFrame:
     """The ``adverse_events`` table, sorted by subject, day, term.
+
+    ``reactions`` and ``fever_info`` are those of :func:`reactions` and :func:`infusion_table`.
+    Draws from the ``treatment`` stream of ``ctx``, after :func:`infusion_table`.
 
     Examples
     --------
-    >>> from trialkit.study import load_study
-    >>> from trialkit.simulate.events import follow_up
+    >>> from trialkit.simulate.context import simulation_context
     >>> from trialkit.simulate.scenario import load_scenario
-    >>> study, sc, rng = load_study(), load_scenario("default"), np.random.default_rng(1)
-    >>> arm_idx = np.arange(4)  # one subject per arm: control, msc, pe, pe_msc
-    >>> fu = follow_up(rng, np.array([1e4, 1e4, 1e4, 4.5]), np.full(4, 336), sc)  # S004 dies on day 5
-    >>> counts, doses = dosing(rng, study, sc, arm_idx, fu)
-    >>> from trialkit.simulate.allocation import subject_ids
-    >>> fever = np.zeros(len(doses), dtype=bool)
-    >>> fever[1] = True  # a fever reaction to S002's second UC-MSC infusion (day 7)
-    >>> from trialkit.simulate.effects import arm_effects
-    >>> r = reactions(rng, study, sc, doses)
-    >>> r["fever"] = fever
-    >>> inf, info = infusion_table(rng, study, doses, fever, subject_ids(4))
-    >>> active = arm_effects(sc, study)
-    >>> by_arm = [active[a] for a in study.arm_ids]
-    >>> ae = adverse_event_table(rng, sc, doses, r, info, arm_idx, by_arm, np.zeros(4), fu, subject_ids(4))
+    >>> from trialkit.study import load_study
+    >>> ctx = simulation_context(load_study(), load_scenario("default"), seed=1, n_subjects=4)
+    >>> counts, doses = dosing(ctx)
+    >>> r = reactions(ctx, doses)
+    >>> inf, info = infusion_table(ctx, doses, r["fever"])
+    >>> ae = adverse_event_table(ctx, doses, r, info)
     >>> ae[["subject_id", "term", "category", "day", "grade"]]
-      subject_id                    term category  day  grade
-    0       S002  infusion-related fever    fever    7      1
-    1       S003               urticaria  allergy    6      1
-    2       S004         hepatic failure    other    5      5
+      subject_id                               term category  day  grade
+    0       S002             infusion-related fever    fever    0      1
+    1       S002                    hepatic failure    other   57      5
+    2       S004  spontaneous bacterial peritonitis    other    8      4
     >>> ae["hours_after_infusion"].tolist(), ae["related"].tolist(), ae["serious"].tolist()
-    ([4.0, nan, nan], [True, True, False], [False, False, True])
+    ([2.0, nan, nan], [True, False, False], [False, True, True])
     """
+    rng, sc = ctx.stream("treatment"), ctx.scenario
+    arm_idx, fu = ctx.arm_index, ctx.follow_up
     kind = doses["kind"].to_numpy()
     parts = []
 
@@ -248,9 +254,9 @@ def adverse_event_table(rng, sc: Scenario, doses: pd.DataFrame, reactions: dict[
     n = len(arm_idx)
     for g, spec in ae["groups"].items():
         rr_arm = np.array([np.prod([e.adverse_events.get(g, 1.0) for _, e in act]) if act else 1.0
-                           for act in active_by_arm])
+                           for act in ctx.active_by_arm])
         p = np.minimum(special.expit(special.logit(np.clip(spec["probability"], 1e-9, 1 - 1e-9))
-                                     + ae["severity_log_odds"] * z) * rr_arm[arm_idx], 0.99)
+                                     + ae["severity_log_odds"] * ctx.severity_z) * rr_arm[arm_idx], 0.99)
         lo, hi = spec["window"]
         end = np.minimum(hi, fu.last_day)
         onset = lo + np.floor(rng.random(n) * np.maximum(end - lo + 1, 0)).astype(np.int64)
@@ -270,11 +276,12 @@ def adverse_event_table(rng, sc: Scenario, doses: pd.DataFrame, reactions: dict[
     out = out.astype({"term": "str", "category": "str", "day": np.int64, "grade": np.int64,
                       "hours_after_infusion": float, "related": bool, "serious": bool})
     out = out.sort_values(["subject", "day", "term"], kind="stable").reset_index(drop=True)
-    out.insert(0, "subject_id", pd.array(ids, dtype="str").take(out.pop("subject").to_numpy()))
+    out.insert(0, "subject_id", pd.array(ctx.subject_ids, dtype="str").take(out.pop("subject").to_numpy()))
     return out[["subject_id", "term", "category", "day", "hours_after_infusion", "grade", "related", "serious"]]
 
 
-def _ae(doses, sel, term, category, hours, grade, related) -> pd.DataFrame:
+def _ae(doses: pd.DataFrame, sel: np.ndarray, term: np.ndarray, category: str, hours: np.ndarray,
+        grade: np.ndarray, related: bool) -> pd.DataFrame:
     grade = np.asarray(grade, dtype=np.int64)
     return pd.DataFrame({"subject": doses["subject"].to_numpy()[sel], "term": np.asarray(term, dtype=object),
                          "category": category, "day": doses["day"].to_numpy()[sel],
