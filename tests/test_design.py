@@ -88,6 +88,19 @@ def test_fast_simulation_path_on_a_two_arm_study():
     pd.testing.assert_frame_equal(fast.subjects, full.subjects[["subject_id", "arm"]])
 
 
+def test_lab_replicates_simulate_only_the_tables_they_read():
+    """With the lab models, ``tables="auto"`` simulates subjects, events and labs only: the same rows
+    as the full simulation (``tables="all"``), hence the same results."""
+    auto = pw.design_spec("default", n_subjects=40, analyses=("labs",), labs=("TBIL",))
+    full = pw.design_spec("default", n_subjects=40, analyses=("labs",), labs=("TBIL",), tables="all")
+    a, b = pw.simulate_replicate(auto, 3), pw.simulate_replicate(full, 3)
+    assert a.adverse_events is None and b.adverse_events is not None
+    for name in ("subjects", "events", "labs"):
+        pd.testing.assert_frame_equal(a.tables()[name], b.tables()[name])
+    pd.testing.assert_frame_equal(pw.analyze_trial(a, analyses=("labs",), labs=("TBIL",)),
+                                  pw.analyze_trial(b, analyses=("labs",), labs=("TBIL",)))
+
+
 # ------------------------------------------------------------------------------------------------
 # one trial: the efficacy notebook's functions
 # ------------------------------------------------------------------------------------------------

@@ -255,8 +255,9 @@ def simulate_replicate(spec: DesignSpec, seed: int):
     if spec.tables == "auto" and "labs" not in spec.analyses:
         tables = _survival_tables(st, sc, seed, spec.n_subjects)
         tables["labs"] = _EMPTY_LABS
-    else:
-        tables, _, _ = simulate_tables(st, sc, seed, spec.n_subjects)
+    else:  # "auto": only the tables the analyses read (the same rows as in the full simulation)
+        needed = ("subjects", "events", "labs") if spec.tables == "auto" else None
+        tables, _, _ = simulate_tables(st, sc, seed, spec.n_subjects, tables=needed)
     tables = {k: sort_table(k, v) if k != "labs" or len(v) else v for k, v in tables.items()}
     return Trial(study=st, source=source, truth=spec.truth, **tables)
 

@@ -129,14 +129,10 @@ def _write_scenario(scenario, params: RunParams, dest: Path) -> tuple[Path, list
     one self-contained YAML file; return the study file the simulation uses and the scenario files read
     (the scenario's own, then every file it ``extends``: the manifest hashes them)."""
     from trialkit.simulate import load_scenario
-    from trialkit.simulate.scenario import ratio_from_sizes
     from trialkit.study import default_study_path
 
-    sc = load_scenario(scenario)
-    raw = dict(sc.raw)
-    if params.n_subjects is not None:
-        ratio = sc.allocation_ratio if sc.allocation_ratio is not None else ratio_from_sizes(sc.allocation_sizes)
-        raw["allocation"] = {"ratio": dict(ratio), "total": int(params.n_subjects)}
+    sc = load_scenario(scenario).resolved(params.n_subjects)
+    raw = sc.mapping()
     raw["study"] = None  # the notebooks get study.yaml explicitly
     if params.study:
         study_src = _resolve_input(params.study)

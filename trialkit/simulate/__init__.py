@@ -8,14 +8,23 @@ simulate(study=None, scenario=None, seed=None, n_subjects=None) -> Trial
 write_simulation(out_dir, study=None, scenario=None, seed=None, n_subjects=None, fmt="csv")
     The same, written as a dataset folder with ``study.yaml`` and ``truth.json``; byte-identical
     for the same arguments.
+simulate_tables(study, scenario, seed, n_subjects=None, *, tables=None) -> (tables, truth, latent)
+    The raw, unvalidated tables, or only those named in ``tables`` (the same rows: each component
+    has its own random stream); ``simulate_survival`` only the arms and follow-up (the design
+    simulation's fast path) and ``events_table`` its ``events`` table.
 load_scenario(scenario) -> Scenario
-    Parse and check a scenario YAML (``params/scenarios/*.yaml``).
+    Parse and check a scenario YAML (``params/scenarios/*.yaml``). ``Scenario.with_effects(...)``,
+    ``Scenario.null()`` and ``Scenario.resolved(n_subjects)`` derive scenarios from it;
+    ``resolve_study(study, scenario)`` picks the study file a simulation uses.
+simulation_context(study, scenario, seed, n_subjects=None) -> SimulationContext
+    The trial's latent state (allocation, cohort, visits, event times, follow-up): the one
+    argument of every table builder.
 
 The model, module by module: :mod:`~trialkit.simulate.scenario` (the YAML), ``allocation``
 (permuted blocks, dates), ``cohort`` (baseline, inclusion criteria, latent severity), ``events``
-(transplant-free survival via a Gaussian copula, follow-up, HCC), ``course`` (labs, grades,
-symptoms), ``treatment`` (dosing, infusions, reactions, AEs) and ``truth`` (truth.json); files are
-written by :mod:`trialkit.data.io` (deterministic, atomic).
+(transplant-free survival via a Gaussian copula, follow-up, HCC), ``context`` (the above, drawn
+once per trial), ``course`` (labs, grades, symptoms), ``treatment`` (dosing, infusions, reactions,
+AEs) and ``truth`` (truth.json); files are written by :mod:`trialkit.data.io` (deterministic, atomic).
 
 The package imports its modules on first use (``import trialkit`` stays cheap). Reach it with
 from-imports (``from trialkit.simulate import core, simulate``): the top-level attribute
@@ -32,16 +41,19 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["simulate", "write_simulation", "write_trial", "load_scenario", "Scenario", "scenarios_dir",
-           "default_scenario_path", "ratio_from_sizes"]
+__all__ = ["simulate", "write_simulation", "write_trial", "simulate_tables", "simulate_survival", "events_table",
+           "resolve_study", "TABLES", "load_scenario", "Scenario", "scenarios_dir", "default_scenario_path",
+           "ratio_from_sizes", "SimulationContext", "simulation_context"]
 
 # Where each public name lives; imported on first access (a module-level ``__getattr__``).
-_HOME = {"simulate": "core", "write_simulation": "core", "write_trial": "core", "load_scenario": "scenario",
-         "Scenario": "scenario", "scenarios_dir": "scenario", "default_scenario_path": "scenario",
-         "ratio_from_sizes": "scenario"}
+_HOME = {"simulate": "core", "write_simulation": "core", "write_trial": "core", "simulate_tables": "core",
+         "simulate_survival": "core", "events_table": "core", "resolve_study": "core", "TABLES": "core",
+         "load_scenario": "scenario", "Scenario": "scenario", "scenarios_dir": "scenario",
+         "default_scenario_path": "scenario", "ratio_from_sizes": "scenario",
+         "SimulationContext": "context", "simulation_context": "context"}
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> object:
     if name not in _HOME:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f"{__name__}.{_HOME[name]}"), name)

@@ -23,6 +23,7 @@ Examples
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as _dt
 import math
 from dataclasses import dataclass, field
@@ -206,6 +207,27 @@ class Scenario:
     def null(self) -> "Scenario":
         """This scenario with every treatment effect removed (same natural history and allocation)."""
         return self.with_effects({}, replace=True, name=f"{self.name} (null)")
+
+    def resolved(self, n_subjects: int | None = None) -> "Scenario":
+        """This scenario made self-contained, with ``n_subjects`` folded into its allocation.
+
+        Its :meth:`mapping` is then everything needed to simulate the same trials from one file:
+        ``extends`` applied, the study path absolute and, with ``n_subjects``, the allocation written
+        as its ratio and that total (what a report run with ``n_subjects`` simulates). The source
+        and the files read are those of this scenario.
+
+        Examples
+        --------
+        >>> sc = load_scenario("published").resolved(n_subjects=22)
+        >>> sc.mapping()["allocation"], sc.total, Path(sc.source).name
+        ({'ratio': {'control': 3, 'msc': 3, 'pe': 3, 'pe_msc': 2}, 'total': 22}, 22, 'published.yaml')
+        """
+        raw = self.mapping()
+        if n_subjects is not None:
+            ratio = self.allocation_ratio if self.allocation_ratio is not None else ratio_from_sizes(
+                self.allocation_sizes)
+            raw["allocation"] = {"ratio": dict(ratio), "total": int(n_subjects)}
+        return dataclasses.replace(load_scenario(raw), source=self.source, files=self.files)
 
 
 def _short(effects: dict) -> str:
