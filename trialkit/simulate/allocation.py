@@ -45,6 +45,12 @@ def apportion(total: int, ratio: dict[str, int]) -> dict[str, int]:
     return dict(zip(ratio, base.tolist()))
 
 
+def _declared(sc: Scenario) -> dict[str, int]:
+    """The scenario's allocation as written: its fixed arm sizes, else its ratio."""
+    declared = sc.allocation_sizes if sc.allocation_sizes is not None else sc.allocation_ratio
+    return declared or {}
+
+
 def arm_sizes(sc: Scenario, study: Study, n_subjects: int | None = None) -> tuple[dict[str, int], dict[str, int]]:
     """(sizes, ratio) per arm id of the study, in the study's arm order.
 
@@ -70,10 +76,11 @@ def arm_sizes(sc: Scenario, study: Study, n_subjects: int | None = None) -> tupl
     >>> arm_sizes(sc, dataclasses.replace(study, arms=study.arms[:2]))
     ({'control': 60, 'msc': 60}, {'control': 1, 'msc': 1})
     """
-    declared = sc.allocation_sizes if sc.allocation_sizes is not None else sc.allocation_ratio
-    total = int(sum(sc.allocation_sizes.values())) if sc.allocation_sizes is not None else int(sc.total)
-    ratio = sc.allocation_ratio if sc.allocation_ratio is not None else ratio_from_sizes(sc.allocation_sizes)
-    exact = sc.allocation_sizes is not None and list(declared) == study.arm_ids
+    fixed = sc.allocation_sizes  # the parser guarantees fixed sizes, or a ratio and a total
+    declared = _declared(sc)
+    total = int(sum(fixed.values())) if fixed is not None else int(sc.total or 0)
+    ratio = sc.allocation_ratio if sc.allocation_ratio is not None else ratio_from_sizes(declared)
+    exact = fixed is not None and list(declared) == study.arm_ids
     if all(a in declared for a in study.arm_ids):
         ratio = {a: int(ratio[a]) for a in study.arm_ids}
     else:
@@ -85,8 +92,8 @@ def arm_sizes(sc: Scenario, study: Study, n_subjects: int | None = None) -> tupl
         if int(n_subjects) < 1:
             raise ValueError(f"n_subjects must be a positive number of subjects, got {n_subjects!r}")
         sizes = apportion(int(n_subjects), ratio)
-    elif exact:
-        sizes = {a: int(sc.allocation_sizes[a]) for a in study.arm_ids}
+    elif fixed is not None and exact:
+        sizes = {a: int(fixed[a]) for a in study.arm_ids}
     else:
         sizes = apportion(total, ratio)
     return sizes, ratio
@@ -106,7 +113,7 @@ def allocation_note(sc: Scenario, study: Study) -> str | None:
     the scenario allocates arms ['control', 'msc', 'pe', 'pe_msc'], not the study's arms ['soc', 'ucmsc']:
     equal allocation with the scenario's total was used
     """
-    declared = list(sc.allocation_sizes if sc.allocation_sizes is not None else sc.allocation_ratio)
+    declared = list(_declared(sc))
     if declared == study.arm_ids:
         return None
     if all(a in declared for a in study.arm_ids):

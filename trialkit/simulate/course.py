@@ -26,7 +26,7 @@ precision. Rows exist only for attended visits before death/LT and up to the las
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -115,14 +115,14 @@ def _terminal(event_time: np.ndarray, t: np.ndarray, window: float) -> np.ndarra
     return np.clip(1.0 - (event_time[:, None] - t) / w, 0.0, 1.0) ** 2
 
 
-def _arm_map(ctx: SimulationContext, fn: Callable[[ActiveEffects, np.ndarray], np.ndarray],
+def _arm_map(ctx: SimulationContext, fn: Callable[[ActiveEffects, str, np.ndarray], np.ndarray], name: str,
              t: np.ndarray) -> np.ndarray:
-    """``fn(effects active in the arm, t)`` for each subject's rows of ``t`` (zero without an effect)."""
+    """``fn(effects active in the arm, name, t)`` on each arm's rows of ``t`` (zero without an effect)."""
     out = np.zeros_like(t)
     for a, active in enumerate(ctx.active_by_arm):
         rows = ctx.arm_index == a
         if rows.any() and active:
-            out[rows] = fn(active, t[rows])
+            out[rows] = fn(active, name, t[rows])
     return out
 
 
@@ -155,7 +155,7 @@ def _internal_values(ctx: SimulationContext, rng: np.random.Generator, params: l
         y0 = np.log(baseline[lab]) if log else baseline[lab].astype(float)
         center = sc.baseline["labs"][lab]["center"]
         center = np.log(center) if log else center
-        eff = _arm_map(ctx, lambda act, tt, lab=lab: lab_effect(act, lab, tt), t)
+        eff = _arm_map(ctx, lab_effect, lab, t)
         y = _latent_course(rng, y0, t, spec, log, center, eff, ctx.event_time, window)
         out[lab] = np.exp(y) if log else y
     if "INR" in out:
@@ -179,11 +179,11 @@ def _internal_values(ctx: SimulationContext, rng: np.random.Generator, params: l
     return out
 
 
-def _str_take(values: object, idx: np.ndarray) -> pd.api.extensions.ExtensionArray:
+def _str_take(values: Iterable[str], idx: np.ndarray) -> pd.api.extensions.ExtensionArray:
     return pd.array(np.asarray(list(values), dtype=object), dtype="str").take(idx)
 
 
-def _long(mask: np.ndarray, ids: np.ndarray, days: np.ndarray, visit_ids: list[str], name_col: str,
+def _long(mask: np.ndarray, ids: Iterable[str], days: np.ndarray, visit_ids: list[str], name_col: str,
           names: list[str], value_col: str, values: np.ndarray, **per_name: list[str]) -> pd.DataFrame:
     """Flatten (n, visits, k) arrays at ``mask`` into a long table sorted by subject, visit, name.
 
@@ -198,8 +198,8 @@ def _long(mask: np.ndarray, ids: np.ndarray, days: np.ndarray, visit_ids: list[s
     out = pd.DataFrame({"subject_id": _str_take(ids, s), "day": days.reshape(-1)[sv],
                         "visit": _str_take(visit_ids, vi), name_col: _str_take(names, ki),
                         value_col: vals})
-    for col, vals in per_name.items():
-        out[col] = _str_take(vals, ki)
+    for col, per in per_name.items():
+        out[col] = _str_take(per, ki)
     return out
 
 
@@ -303,7 +303,7 @@ def symptom_table(ctx: SimulationContext) -> tuple[pd.DataFrame | None, np.ndarr
     scores = np.empty((n, v, len(names)), dtype=np.int64)
     window = ctx.scenario.survival["terminal_window_days"]
     for k, s in enumerate(names):
-        eff = _arm_map(ctx, lambda act, tt, s=s: symptom_effect(act, s, tt), t)
+        eff = _arm_map(ctx, symptom_effect, s, t)
         r = np.zeros_like(t) if spec["terminal"] is None else _terminal(ctx.event_time, t, window)
         recovery = _knots(spec["path"], t, False) + (_knots(spec["persistence"], t, False) - 1) * l0[:, k:k + 1] + eff
         latent = (l0[:, k:k + 1] + (1 - r) * recovery + r * (spec["terminal"] or 0.0)

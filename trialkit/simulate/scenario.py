@@ -115,7 +115,7 @@ class LabEffect:
     transient: float = 0.0
     halflife_days: float = 7.0
 
-    def at(self, t: np.ndarray) -> np.ndarray:
+    def at(self, t: np.ndarray | float) -> np.ndarray:
         """The effect at study day(s) ``t`` (zero at and before day 0)."""
         t = np.asarray(t, dtype=float)
         pos = t > 0
@@ -224,8 +224,9 @@ class Scenario:
         """
         raw = self.mapping()
         if n_subjects is not None:
-            ratio = self.allocation_ratio if self.allocation_ratio is not None else ratio_from_sizes(
-                self.allocation_sizes)
+            ratio = self.allocation_ratio
+            if ratio is None:  # the parser guarantees sizes or a ratio
+                ratio = ratio_from_sizes(self.allocation_sizes or {})
             raw["allocation"] = {"ratio": dict(ratio), "total": int(n_subjects)}
         return dataclasses.replace(load_scenario(raw), source=self.source, files=self.files)
 

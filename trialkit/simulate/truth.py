@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 import math
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import special
@@ -31,7 +32,7 @@ from trialkit.study import Study, normalize_unit
 __all__ = ["build_truth", "jsonable"]
 
 
-def jsonable(x, digits: int = 12):
+def jsonable(x: Any, digits: int = 12) -> Any:
     """Plain JSON types with floats rounded to ``digits`` significant digits (stable output).
 
     Examples
@@ -104,7 +105,7 @@ def build_truth(sc: Scenario, study: Study, seed: int, sizes: dict[str, int], ra
 
     params, skipped, conv = output_parameters(study)
     unit_of = {p: study.parameters[p].unit for p in params}
-    labs = {}
+    labs: dict[str, dict[str, Any]] = {}
     for lab, spec in sc.course.items():
         if lab not in params:
             continue
@@ -211,7 +212,7 @@ def _symptom_truth(sc: Scenario, study: Study, terms: dict[str, Effect], active:
     phi = np.interp(t, list(spec["persistence"]), list(spec["persistence"].values()))
     sd = math.sqrt(phi**2 + (spec["sd_subject"] * min(1.0, t / 28.0)) ** 2 + spec["sd_visit"] ** 2)
     th = np.array(spec["thresholds"])
-    out = {"definition": "latent L = path + persistence * L0 + shift + noise, score = # thresholds below L; at the "
+    out: dict[str, Any] = {"definition": "latent L = path + persistence * L0 + shift + noise, score = # thresholds below L; at the "
                          "secondary horizon L ~ N(mean_arm, sd) among survivors (L0 is independent of survival), so a "
                          "cumulative-probit model of score on the factors has coefficients shift / sd",
            "sd_at_secondary": sd, "symptoms": {}}
