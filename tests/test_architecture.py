@@ -209,3 +209,30 @@ def test_the_simulator_is_a_plain_package_and_a_plain_function():
     assert isinstance(trialkit.simulate, types.FunctionType)
     assert isinstance(simulate, types.FunctionType) and simulate.__module__ == "trialkit.simulate.core"
     assert trialkit.simulate(seed=3, n_subjects=8).subjects.equals(simulate(seed=3, n_subjects=8).subjects)
+
+
+DOC = ROOT.parent / "docs" / "architecture.md"
+
+
+def _doc_section(title: str) -> str:
+    text = DOC.read_text(encoding="utf-8")
+    start = text.index(f"\n## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start:end if end > 0 else None]
+
+
+def test_the_architecture_doc_states_the_enforced_layers():
+    """docs/architecture.md's table of what each package may import is ALLOWED, row for row."""
+    stated = {}
+    for line in _doc_section("Packages and what each may import").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 2 and cells[0].startswith("`"):
+            stated[cells[0].strip("`")] = set() if cells[1] == "nothing" else {
+                c.strip().strip("`") for c in cells[1].split(",")}
+    assert stated == ALLOWED
+
+
+def test_the_architecture_doc_describes_every_report_module():
+    section = _doc_section("The report package")
+    modules = sorted(p.stem for p in (ROOT / "report").glob("*.py") if p.stem != "__init__")
+    assert [m for m in modules if f"`{m}.py`" not in section] == []
