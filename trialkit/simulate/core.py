@@ -63,8 +63,9 @@ def simulate_tables(study: Study, scenario: Scenario, seed: int, n_subjects: int
     tables : collection of str, optional
         Build only these tables (of :data:`TABLES`; default all). Each component draws from its own
         random stream, so a table built alone is identical to the same table of the full simulation;
-        ``("subjects", "events")`` skips the lab and symptom models (what a survival-only design
-        simulation needs). The optional tables (``infusions``, ``adverse_events``, ``symptoms``)
+        ``("subjects", "events", "labs")`` skips the symptom and adverse-event models (what the
+        design simulation's lab analyses read; its survival-only replicates use the still leaner
+        :func:`simulate_survival`). The optional tables (``infusions``, ``adverse_events``, ``symptoms``)
         are absent when the study has no infusion factor or no symptoms, or when nothing happened.
 
     Returns
