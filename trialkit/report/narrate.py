@@ -1,7 +1,9 @@
 """Sentences a notebook prints, generated from the study file and the run's numbers.
 
 The notebooks narrate; what they say about a result, an interval level or a skipped section is built
-here so that it follows the data and ``alpha`` instead of the default trial.
+here so that it follows the data and ``alpha`` instead of the default trial. What only one trial can
+say (its literature, protocol, disease) is not in the notebooks at all: it is a ``notes:`` entry of
+its study file, shown by :func:`study_note` as a box labelled *Note from the study file*.
 """
 from __future__ import annotations
 
