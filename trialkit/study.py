@@ -262,6 +262,7 @@ class Study:
     immune_markers: tuple[str, ...] = ()
     value_decisions: tuple[dict, ...] = ()
     literature: tuple[str, ...] = ()
+    notes: dict[str, str] = field(default_factory=dict)  # notebook section key -> markdown remark
     path: str | None = field(default=None, compare=False)
     raw: dict = field(default_factory=dict, repr=False, compare=False)
 
@@ -526,6 +527,7 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
         if p not in parameters:
             raise _fail(name, "immune_markers", f"{p!r} is not a declared parameter")
     decisions = _value_decisions(raw, name, parameters)
+    notes = _notes(raw, name)
 
     return Study(
         id=str(meta.get("id", "study")),
@@ -545,6 +547,7 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
         immune_markers=names["immune_markers"],
         value_decisions=decisions,
         literature=names["literature"],
+        notes=notes,
         path=name,
         raw=raw,
     )
@@ -604,6 +607,20 @@ def _endpoints(raw: dict, name: str, events: dict[str, EventType]) -> dict[str, 
         out[str(key)] = Endpoint(name=str(item.get("name", key)), description=str(item.get("description", "")),
                                  **lists)
     return out
+
+
+def _notes(raw: dict, name: str) -> dict[str, str]:
+    """``notes``: remarks only this trial can make (literature, protocol), by notebook section key
+    (``efficacy.power``); :func:`trialkit.report.narrate.study_note` shows them as a labelled box."""
+    spec = raw.get("notes") or {}
+    if not isinstance(spec, dict):
+        raise _fail(name, "notes", f"expected a mapping of section key -> markdown, got {spec!r}")
+    for key, text in spec.items():
+        if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", str(key)):
+            raise _fail(name, "notes", f"{key!r} is not a section key (words joined by dots, e.g. efficacy.power)")
+        if not isinstance(text, str) or not text.strip():
+            raise _fail(name, f"notes.{key}", f"expected markdown text, got {text!r}")
+    return {str(k): v.strip() for k, v in spec.items()}
 
 
 def _value_decisions(raw: dict, name: str, parameters: dict) -> tuple[dict, ...]:

@@ -43,7 +43,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horizon_days", "factor_columns",
-           "estimands"]
+           "estimands", "sensitivity_endpoints"]
 
 ENDPOINTS = ("transplant_free", "death_lt_censored", "overall")
 _EVENT_NAMES = ("death", "transplant", "hcc")
@@ -274,6 +274,21 @@ def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study
     out["status"] = pd.Series(status, dtype=object).astype(str).to_numpy(dtype=object)
     out["event"] = (out["status"] == cause).astype("int64")
     return out
+
+
+def sensitivity_endpoints(study) -> list[str]:
+    """The intercurrent-event strategies of :data:`ENDPOINTS` that a study supports as sensitivity
+    analyses of survival: all three when it declares a ``transplant`` event, else none.
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study, study_from_dict
+    >>> sensitivity_endpoints(load_study())
+    ['transplant_free', 'death_lt_censored', 'overall']
+    >>> sensitivity_endpoints(study_from_dict({"arms": [{"id": "a"}], "control_arm": "a", "horizons": {"primary": 30}}))
+    []
+    """
+    return list(ENDPOINTS) if "transplant" in study.events else []
 
 
 _SURVIVAL_TEXT = {

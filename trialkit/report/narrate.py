@@ -1,15 +1,19 @@
 """Sentences a notebook prints, generated from the study file and the run's numbers.
 
 The notebooks narrate; what they say about a result, an interval level or a skipped section is built
-here so that it follows the data and ``alpha`` instead of the default trial.
+here so that it follows the data and ``alpha`` instead of the default trial. What only one trial can
+say (its literature, protocol, disease) is not in the notebooks at all: it is a ``notes:`` entry of
+its study file, shown by :func:`study_note` as a box labelled *Note from the study file*.
 """
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 from trialkit.stats.levels import ci_label, level_pct
 
-__all__ = ["skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence"]
+__all__ = ["skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence",
+           "StudyNote", "study_note"]
 
 
 def skip_unless(ok: bool, what: str, why: str) -> bool:
@@ -114,3 +118,57 @@ def power_sentence(power, *, alpha: float, comparison: str = "global") -> str:
         return text + " No hazard ratio simulated here reaches 80% power."
     best = strong.loc[strong["hr"].sub(1).abs().idxmin(), "hr"]
     return text + f" At least 80% power needs a hazard ratio of {best:g} or further from 1."
+
+
+class StudyNote(str):
+    """A remark from the study file's ``notes:``, shown in a notebook as a labelled box.
+
+    A ``str`` (the note's markdown) that Jupyter displays as a block quote headed *Note from the study
+    file* with the file and key, so a reader sees where the sentence comes from and that it is not
+    computed from the run. Build it with :func:`study_note`.
+
+    Examples
+    --------
+    >>> note = StudyNote("Smaller than *planned*.", source="study.yaml", key="design.power")
+    >>> print(note._repr_markdown_())
+    > **Note from the study file** (`study.yaml`, `notes: design.power`)
+    >
+    > Smaller than *planned*.
+    >>> note
+    Note from the study file (study.yaml, notes: design.power): Smaller than *planned*.
+    """
+
+    def __new__(cls, text: str, *, source: str, key: str):
+        self = super().__new__(cls, text)
+        self.source, self.key = source, key
+        return self
+
+    def _repr_markdown_(self) -> str:
+        body = "\n".join(f"> {line}".rstrip() for line in str(self).splitlines())
+        return f"> **Note from the study file** (`{self.source}`, `notes: {self.key}`)\n>\n{body}"
+
+    def __repr__(self) -> str:
+        return f"Note from the study file ({self.source}, notes: {self.key}): {self}"
+
+
+def study_note(study, key: str) -> StudyNote | None:
+    """The study file's note for notebook section ``key``, as a labelled box; ``None`` when it has none.
+
+    Notebooks call ``study_note(design, "<notebook>.<section>")`` as the last line of a cell: a study
+    file with that note shows it (remarks on the trial's literature or protocol that no number of the
+    run can produce), any other study shows nothing. Notes are declared under ``notes:`` in the study
+    file (docs/data-format.md).
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study, params_dir
+    >>> note = study_note(load_study(), "design.power")  # params/study.yaml has this note
+    >>> note.source, note.key, note[:30]
+    ('study.yaml', 'design.power', '**The trial is underpowered.**')
+    >>> study_note(load_study(params_dir() / "study_two_arm.yaml"), "design.power") is None
+    True
+    """
+    text = getattr(study, "notes", {}).get(key)
+    if text is None:
+        return None
+    return StudyNote(text, source=Path(study.path).name if study.path else "study file", key=key)

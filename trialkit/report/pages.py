@@ -14,7 +14,7 @@ from pathlib import Path
 
 from trialkit.report.captions import place_captions
 
-__all__ = ["clean_notebook", "select_study_cells", "finish_notebook", "finish_committed", "render_html",
+__all__ = ["clean_notebook", "finish_notebook", "finish_committed", "render_html",
            "notebook_title", "table_of_contents", "TEMPLATES"]
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -24,31 +24,6 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 # Executed notebooks: strip what differs between runs
 # ------------------------------------------------------------------------------------------------
 _VOLATILE_NB = ("start_time", "end_time", "duration", "exception", "environment_variables")
-
-
-def select_study_cells(nb, study_id: str):
-    """Drop the cells that speak about another trial (in place; returns ``nb``).
-
-    A notebook cell tagged ``study:<id>`` (e.g. remarks on the default trial's literature) is kept
-    only in a report of the study with that ``id``; untagged cells are always kept.
-
-    Examples
-    --------
-    >>> import nbformat
-    >>> nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Generic."),
-    ...     nbformat.v4.new_markdown_cell("About NCT01724398.", metadata={"tags": ["study:NCT01724398"]})])
-    >>> [c.source for c in select_study_cells(nb, "GBSG-2").cells]
-    ['Generic.']
-    >>> len(select_study_cells(nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(
-    ...     "About NCT01724398.", metadata={"tags": ["study:NCT01724398"]})]), "NCT01724398").cells)
-    1
-    """
-    def keep(cell):
-        ids = [t.split(":", 1)[1] for t in cell.get("metadata", {}).get("tags", []) if t.startswith("study:")]
-        return not ids or study_id in ids
-
-    nb.cells = [c for c in nb.cells if keep(c)]
-    return nb
 
 
 def clean_notebook(nb, source_name: str | None = None, default_parameters: dict | None = None):
@@ -142,11 +117,6 @@ def finish_notebook(executed: str | Path, source: str | Path, *, code: str = "fo
 
     nb = nbformat.read(str(executed), as_version=4)
     clean_notebook(nb, f"{source.parent.name}/{source.name}", notebook_parameters(source))
-    study_file = executed.parent / "study.yaml"
-    if study_file.is_file():
-        from trialkit.study import load_study
-
-        select_study_cells(nb, load_study(study_file).id)
     place_captions(nb)
     _write_nb(nb, executed)
     render_html(nb, executed.with_suffix(".html"), code=code, notebook_href=executed.name)

@@ -37,7 +37,7 @@ __all__ = [
     "infusion_factors", "infusion_arms", "reference_infusion_arm", "infusion_reaction_events",
     "infusion_reactions_by_arm", "infusion_reactions_by_number", "infusion_reaction_tests",
     "temperature_summary", "ae_incidence", "format_incidence", "event_rates", "CTCAE_V5", "DEFAULT_ULN", "uln_for", "shift_parameters",
-    "ctcae_grade", "shift_table", "REACTIONS",
+    "ctcae_grade", "grading_rules", "shift_table", "REACTIONS",
 ]
 
 REACTIONS = ("fever", "rash", "allergy", "any")
@@ -564,6 +564,29 @@ def ctcae_grade(values, parameter: str, uln: float) -> np.ndarray:
     bounds = np.array(CTCAE_V5[parameter])
     g = np.searchsorted(bounds, x, side="left")  # x <= 1.0 -> 0; 1.0 < x <= 3.0 -> 1; ...
     return np.where(np.isnan(x), -1, g).astype(int)
+
+
+def grading_rules(study, parameters) -> str:
+    """The CTCAE v5.0 grade bounds of ``parameters`` in words, with the study file's labels: what a
+    shift table's grades mean.
+
+    Examples
+    --------
+    >>> from trialkit.study import study_from_dict
+    >>> s = study_from_dict({"arms": [{"id": "c"}], "control_arm": "c", "horizons": {"primary": 10},
+    ...                      "parameters": {"TBIL": {"unit": "mg/dL", "label": "Bilirubin"}}})
+    >>> grading_rules(s, ["TBIL"])
+    'CTCAE v5.0 grades as multiples of the ULN: Bilirubin (TBIL): grade 1 above the ULN to 1.5×, 2 to 3×, 3 to 10×, 4 above 10×.'
+    >>> grading_rules(s, [])
+    ''
+    """
+    def bounds(p):
+        b = [f"{x:g}×" for x in CTCAE_V5[p][1:]]
+        return f"grade 1 above the ULN to {b[0]}, 2 to {b[1]}, 3 to {b[2]}, 4 above {b[2]}"
+
+    parts = [f"{study.parameters[p].label} ({p}): {bounds(p)}" if study.parameters[p].label != p else f"{p}: {bounds(p)}"
+             for p in parameters]
+    return f"CTCAE v5.0 grades as multiples of the ULN: {'; '.join(parts)}." if parts else ""
 
 
 def uln_for(study, parameter: str, uln: float | None = None) -> float:
