@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from trialkit.errors import TrialkitError
+from trialkit.resources import project_root  # the project in use (checkout, `trialkit init` folder or bundled)
 
 __all__ = [
     "project_root",
@@ -293,15 +294,3 @@ def remove_stale_builds(target: str | Path) -> list[Path]:
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
     return removed
-
-
-def project_root() -> Path:
-    """The checkout this package lives in (the folder holding ``params/`` and ``notebooks/``).
-
-    Examples
-    --------
-    >>> root = project_root()
-    >>> (root / "params" / "default.yaml").is_file(), (root / "trialkit" / "report" / "runner.py").is_file()
-    (True, True)
-    """
-    return Path(__file__).resolve().parents[2]
