@@ -1,4 +1,4 @@
-"""Command line: ``trialkit validate | simulate | summary | run | archive | power``.
+"""Command line: ``trialkit validate | simulate | summary | run | archive | power | init``.
 
 Bad input ends with a message on stderr and exit status 2, never a traceback.
 """
@@ -71,12 +71,25 @@ def _disk_full(text: str) -> bool:
     return f"[Errno {errno.ENOSPC}]" in text or f"[Errno {errno.EDQUOT}]" in text
 
 
+def cmd_init(args) -> int:
+    from trialkit.project import init_project
+
+    written = init_project(args.dir)
+    print(f"laid out an analysis project in {args.dir} ({len(written)} files); in it, run the report with "
+          "`trialkit run params/default.yaml` (see its README.md)")
+    return EXIT_OK
+
+
 def cmd_run(args) -> int:
     from trialkit.report.jobs import NotebookFailed, RunInterrupted
     from trialkit.report.runner import run_report
 
+    if args.params_file is not None and args.params is not None and args.params_file != args.params:
+        print("error: give the run parameters once (PARAMS or --params)", file=sys.stderr)
+        return EXIT_INPUT
+    params = args.params_file if args.params_file is not None else args.params
     try:
-        result = run_report(args.params, out=args.out, jobs=args.jobs, only=args.only,
+        result = run_report(params, out=args.out, jobs=args.jobs, only=args.only,
                             allow_listings=True if args.allow_listings else None, code=args.code, force=args.force)
     except RunInterrupted as exc:
         print(f"interrupted by {exc.name}: notebooks stopped, build and temporary files removed; "
@@ -196,6 +209,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("run", help="execute the notebooks with papermill and publish the report (HTML, tables, "
                                    "figures, index.html, manifest.json)")
+    r.add_argument("params_file", nargs="?", metavar="PARAMS",
+                   help="run parameters YAML (default: params/default.yaml); the same as --params")
     r.add_argument("--params", default=None,
                    help="run parameters YAML (default: params/default.yaml)")
     r.add_argument("--out", help="report folder (default: <outputs>/<name> of the parameters, e.g. outputs/default)")
@@ -217,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--out", help="the zip file (default: <report>.zip beside the report folder)")
     a.add_argument("--no-pdf", action="store_true", help="leave out the PDFs (no browser needed)")
     a.set_defaults(func=cmd_archive)
+
+    i = sub.add_parser("init", help="lay out a new analysis project (params/, notebooks/, a study-file template, "
+                                    "README.md and Makefile with the two commands) in DIR, new or empty")
+    i.add_argument("dir", metavar="DIR", help="the project folder: created, or an existing empty folder")
+    i.set_defaults(func=cmd_init)
     return p
 
 

@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from trialkit.errors import StudyFileError
+from trialkit.resources import project_root
 
 __all__ = [
     "Arm",
@@ -47,7 +48,11 @@ __all__ = [
 
 
 def params_dir() -> Path:
-    """The project's ``params/`` folder (study files, scenarios, run parameters).
+    """The ``params/`` folder of the project in use (study files, scenarios, run parameters).
+
+    The nearest project's from the working folder up (a folder holding ``params/`` and
+    ``notebooks/``: one laid out by ``trialkit init``, or the checkout), else the one shipped with
+    trialkit (:func:`trialkit.resources.project_root`).
 
     Examples
     --------
@@ -57,7 +62,7 @@ def params_dir() -> Path:
     >>> load_study(folder / "study_two_arm.yaml").arm_ids
     ['soc', 'ucmsc']
     """
-    return Path(__file__).resolve().parent.parent / "params"
+    return project_root() / "params"
 
 
 def default_study_path() -> Path:

@@ -29,10 +29,12 @@ import html as _html
 import re
 from pathlib import Path
 
+from trialkit.resources import package_file
+
 __all__ = ["REGISTRY", "KINDS", "caption_for", "caption_output", "show_caption", "place_captions",
            "number_captions", "collect_captions", "load_registry"]
 
-REGISTRY = Path(__file__).resolve().parent / "captions.yaml"
+REGISTRY = package_file("report", "captions.yaml")
 KINDS = {"table": ("Table", "tables", "csv"), "figure": ("Figure", "figures", "png")}
 _META = "trialkit_caption"
 _UNNUMBERED = "S?"

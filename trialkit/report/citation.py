@@ -20,15 +20,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 from trialkit.errors import TrialkitError
+from trialkit.resources import package_file
 
 __all__ = ["ArchiveError", "SETTINGS", "CFF_SCHEMA", "check_settings", "archive_settings", "citation_cff",
            "validate_citation"]
 
-CFF_SCHEMA = Path(__file__).resolve().parent / "cff-1.2.0.schema.json"
+CFF_SCHEMA = package_file("report", "cff-1.2.0.schema.json")
 #: ``archive:`` keys of the run parameters and their defaults (None = derived, see the module docstring).
 SETTINGS: dict[str, Any] = {"title": None, "description": None, "authors": None, "version": "1.0",
                             "keywords": None, "license_content": "CC-BY-4.0", "license_code": "MIT",

@@ -7,10 +7,10 @@ end, replacing what was there. That is safe only for a folder the kit made, so:
   a build folder (``.<name>.build-*``, and ``<name>.failed`` kept after a failure) carries the marker
   file :data:`BUILD_MARKER`;
 - :func:`check_target` refuses a target that exists and is not empty unless it is such a report,
-  a target that is (or holds) the current folder, the home folder, the checkout, the dataset, the
-  notebooks or any other input, a target inside the dataset folder, ``/`` and a target inside a
-  system folder (``/etc``, ``/usr`` …) unless it is also inside the home, working, checkout or
-  temporary folder;
+  a target that is (or holds) the current folder, the home folder, the project folder (the checkout, or
+  one laid out by ``trialkit init``), the dataset, the notebooks or any other input, a target inside
+  the dataset folder, ``/`` and a target inside a system folder (``/etc``, ``/usr`` …) unless it is
+  also inside the home, working, project or temporary folder;
 - :func:`report_lock` holds a lock file ``.<name>.lock`` beside the target for the whole run: a
   second run writing the same report stops at once with a message (it does not wait);
 - :func:`remove_stale_builds` (called under the lock) removes build folders left by a killed run.
@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Iterable, Iterator
 
 from trialkit.errors import TrialkitError
+from trialkit.resources import project_root  # the project in use (checkout, `trialkit init` folder or bundled)
 
 __all__ = [
     "project_root",
@@ -59,7 +60,7 @@ SIGNATURE = "trialkit run"
 #: The file that marks a build folder (or a kept failed build) as the kit's.
 BUILD_MARKER = ".trialkit-build"
 #: Folders (and everything inside them) a report is never written into, unless the target is
-#: also inside the home, working, checkout or temporary folder.
+#: also inside the home, working, project or temporary folder.
 SYSTEM_FOLDERS = ("/bin", "/boot", "/dev", "/etc", "/lib", "/lib32", "/lib64", "/libx32", "/opt", "/proc",
                   "/root", "/run", "/sbin", "/snap", "/srv", "/sys", "/usr", "/var", "/Applications",
                   "/Library", "/System", "/private", "C:/Windows", "C:/Program Files")
@@ -154,7 +155,7 @@ def check_target(target: str | Path, *, inputs: Iterable[tuple[str, str | Path]]
     target : path
         The report folder (resolved).
     inputs : iterable of (what, path)
-        Files and folders the run reads (checkout, notebooks, parameters, study file): the target
+        Files and folders the run reads (project folder, notebooks, parameters, study file): the target
         may not be any of them nor hold any of them.
     datasets : iterable of path
         Dataset folders or files: the target may also not lie inside a dataset folder.
@@ -200,7 +201,7 @@ def check_target(target: str | Path, *, inputs: Iterable[tuple[str, str | Path]]
         if system is not None:
             systems = {Path(s) for s in SYSTEM_FOLDERS}
             candidates = (home, cwd, Path(tempfile.gettempdir()).resolve(), Path("/tmp"), Path("/var/tmp"),
-                          *(p for what, p in named if what == "checkout"))
+                          *(p for what, p in named if what == "project folder"))
             areas = [a for a in candidates if a != root and (a == home or a not in systems)]
             user_area = any(_inside(t, a) for a in areas)
             if not user_area:
@@ -293,15 +294,3 @@ def remove_stale_builds(target: str | Path) -> list[Path]:
             shutil.rmtree(p, ignore_errors=True)
             removed.append(p)
     return removed
-
-
-def project_root() -> Path:
-    """The checkout this package lives in (the folder holding ``params/`` and ``notebooks/``).
-
-    Examples
-    --------
-    >>> root = project_root()
-    >>> (root / "params" / "default.yaml").is_file(), (root / "trialkit" / "report" / "runner.py").is_file()
-    (True, True)
-    """
-    return Path(__file__).resolve().parents[2]

@@ -40,11 +40,12 @@ import shutil
 from pathlib import Path
 
 from trialkit.data.io import sha256_file
+from trialkit.resources import package_file
 
 __all__ = ["notebook_hashes", "source_digest", "previous_manifest", "notebook_files", "reuse_outputs",
            "record_hashes"]
 
-_PACKAGE = Path(__file__).resolve().parents[1]
+_PACKAGE = package_file()
 
 
 def source_digest(package: str | None = None, lock: str | None = None) -> str:

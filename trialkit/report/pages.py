@@ -13,11 +13,12 @@ import re
 from pathlib import Path
 
 from trialkit.report.captions import place_captions
+from trialkit.resources import package_file
 
 __all__ = ["clean_notebook", "finish_notebook", "finish_committed", "render_html",
            "notebook_title", "table_of_contents", "TEMPLATES"]
 
-TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = package_file("report", "templates")
 
 
 # ------------------------------------------------------------------------------------------------

@@ -73,6 +73,7 @@ from trialkit.report.notebooks import (
 )
 from trialkit.report.params import PARAM_KEYS, ParamsError, RunParams, check_horizons, check_params, load_params
 from trialkit.report.progress import Progress, set_status
+from trialkit.resources import bundled_project, checkout
 
 __all__ = ["RunResult", "run_report", "refresh_notebooks"]
 
@@ -94,7 +95,8 @@ def _resolve(path: str | Path) -> Path:
 
 
 def _resolve_input(path: str | Path) -> Path:
-    """An input path: as given (relative to the working folder), else relative to the checkout."""
+    """An input path: as given (relative to the working folder), else relative to the project in use
+    (the checkout, a folder laid out by ``trialkit init``, or the kit's own: ``trialkit.resources``)."""
     p = Path(path).expanduser()
     if p.is_absolute() or p.exists() or not (project_root() / p).exists():
         return p.resolve()
@@ -313,7 +315,9 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
     declared = {nb.stem: notebook_parameters(nb) for nb in notebooks}
 
     dataset_path = None if params.simulate else _resolve_input(params.dataset)
-    protected = [("checkout", project_root()), ("notebooks folder", _resolve_input(params.notebooks))]
+    root = project_root()
+    own = "trialkit's own files" if root == bundled_project() and checkout() is None else "project folder"
+    protected = [(own, root), ("notebooks folder", _resolve_input(params.notebooks))]
     if params.source and Path(params.source).is_file():
         protected.append(("parameters file", Path(params.source)))
     if params.study:
