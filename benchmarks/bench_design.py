@@ -197,7 +197,7 @@ def notebook_workload(engine: str) -> tuple[dict, list]:
     ch = step("power curve, effect size", lambda: ds.power_curve(sc, hrs=hrs, factor=factor, n_trials=p["curve_trials"],
                                                                   analyses=dp.PRIMARY_ANALYSES, base_results=res, **kw))
     labs = step("lab check (per-trial in both)", lambda: dp.run_replicates(
-        sc, n_trials=p["lab_trials"], analyses=("labs",), labs=p["lab_parameters"],
+        sc, n_trials=p["lab_trials"], analyses=("labs",), labs=p["lab_parameters"] or design.analysis["simulation"],
         **{**kw, "engine": "per-trial"}))
     tables = [ds.power_table(res), ds.type_one_error(res0), ds.bias_coverage(res), cn, ch,
               ds.operating_characteristics(labs)]

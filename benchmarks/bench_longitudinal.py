@@ -99,7 +99,8 @@ def measure_lab(out: str) -> dict:
     warnings.simplefilter("ignore")
     w, c = time.perf_counter(), time.process_time()
     res = dp.run_replicates(sc, study=design, n_trials=p["lab_trials"], seed=p["design_seed"], alpha=p["alpha"],
-                            analyses=("labs",), labs=p["lab_parameters"], n_jobs=1)
+                            analyses=("labs",), labs=p["lab_parameters"] or design.analysis["simulation"],
+                            n_jobs=1)
     r = {"wall": time.perf_counter() - w, "cpu": time.process_time() - c}
     res.to_pickle(out)
     return r

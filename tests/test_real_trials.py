@@ -139,3 +139,18 @@ def test_design_simulation_uses_the_trials_own_design(report):
     assert "global" in set(power["comparison"])
     null = power[(power["hr"] == 1.0) & (power["comparison"] == "global")]
     assert float(null["estimate"].iloc[0]) < 0.25  # a type I error rate, not power
+
+
+def test_variable_lists_follow_the_trials_study_file(report):
+    """The subgroups are the study file's `subgroups:` that the data have (none declared: the section is
+    skipped with one sentence); no lab list of the default trial is analysed (these trials declare no labs)."""
+    name, out, data = report
+    study = load_study(data / "study.yaml")
+    text = realdata.report_text(out)["03_efficacy.ipynb"]
+    saved = out / "tables" / "efficacy_subgroups.csv"
+    if study.subgroups:
+        assert list(pd.read_csv(saved)["variable"].drop_duplicates()) == list(study.subgroups)
+    else:
+        assert not saved.exists()
+        assert "Skipped: the subgroup analysis, because the study file declares no subgroup variable" in text
+    assert not (out / "tables" / "efficacy_mmrm_fits.csv").exists() and not study.parameters

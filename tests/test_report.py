@@ -492,7 +492,7 @@ def test_every_notebook_runs_on_a_minimal_foreign_dataset(tmp_path):
                      {"id": "active", "label": "Drug X", "factors": {"drugx": True}}]
     study["control_arm"] = "placebo"
     study["parameters"] = {k: v for k, v in study["parameters"].items() if k in keep}
-    for key in ("symptoms", "baseline_expected", "immune_markers"):
+    for key in ("symptoms", "baseline_expected", "immune_markers", "analysis", "subgroups"):
         study.pop(key, None)
     data = tmp_path / "foreign"
     data.mkdir()

@@ -44,6 +44,8 @@ __all__ = [
     "Endpoint",
     "EventType",
     "FACTOR_KINDS",
+    "ANALYSIS_LISTS",
+    "SUBGROUP_CUTS",
 ]
 
 
@@ -142,6 +144,13 @@ _UNIT_WORDS = {"d": "day", "day": "day", "days": "day", "w": "week", "wk": "week
 #: ``procedure`` (discrete doses or sessions on ``days``), ``continuous`` (taken every day, e.g. a daily
 #: oral drug: the arm is on treatment throughout, no dosing days).
 FACTOR_KINDS = ("infusion", "procedure", "continuous")
+
+#: The ``analysis:`` lists of a study file: which labs, scores and ratios each notebook analyses
+#: (``trialkit.derive.variables.analysis_variables`` resolves them against the data).
+ANALYSIS_LISTS = ("trajectories", "trajectories_log_scale", "efficacy", "immune", "log_scale", "simulation")
+#: How a ``subgroups:`` variable is cut: at its median, by its levels, or ``auto`` (median when numeric
+#: with more than two values, else by level).
+SUBGROUP_CUTS = ("median", "categorical", "auto")
 
 
 def parse_days(value: Any, where: str = "duration") -> float:
@@ -244,6 +253,7 @@ class Parameter:
     label: str = ""
     range: tuple[float, float] | None = None
     uln: float | None = None  # upper limit of normal, in ``unit`` (CTCAE grading)
+    worse: str | None = None  # "higher" or "lower": the direction of harm (worst-rank analysis)
 
 
 @dataclass(frozen=True)
@@ -263,7 +273,8 @@ class Study:
     condition: str = ""
     events: dict[str, EventType] = field(default_factory=dict)
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
-    subgroups: tuple[str, ...] = ()
+    subgroups: dict[str, str] = field(default_factory=dict)  # variable -> cut (SUBGROUP_CUTS)
+    analysis: dict[str, tuple[str, ...]] = field(default_factory=dict)  # ANALYSIS_LISTS -> names
     immune_markers: tuple[str, ...] = ()
     value_decisions: tuple[dict, ...] = ()
     literature: tuple[str, ...] = ()
@@ -506,10 +517,12 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
     for pname, spec in (raw.get("parameters") or {}).items():
         if not isinstance(spec, dict) or "unit" not in spec:
             raise _fail(name, f"parameters.{pname}", "each parameter needs a `unit`")
-        extra = sorted(str(k) for k in spec if k not in ("unit", "label", "range", "uln"))
+        extra = sorted(str(k) for k in spec if k not in ("unit", "label", "range", "uln", "worse"))
         if extra:  # e.g. an unquoted label with commas inside {...} splits into stray keys
             raise _fail(name, f"parameters.{pname}", f"unknown key(s) {', '.join(extra)} (allowed: unit, label, "
-                                                     "range, uln; quote a label that contains commas)")
+                                                     "range, uln, worse; quote a label that contains commas)")
+        if spec.get("worse") not in (None, "higher", "lower"):
+            raise _fail(name, f"parameters.{pname}.worse", f"expected higher or lower, got {spec['worse']!r}")
         uln = spec.get("uln")
         if uln is not None and (isinstance(uln, bool) or not isinstance(uln, (int, float)) or uln <= 0):
             raise _fail(name, f"parameters.{pname}.uln", f"expected a positive number in {spec['unit']}, got {uln!r}")
@@ -517,12 +530,12 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
         parameters[str(pname)] = Parameter(
             name=str(pname), unit=str(spec["unit"]), label=str(spec.get("label", pname)),
             range=None if rng is None else (float(rng[0]), float(rng[1])),
-            uln=None if uln is None else float(uln),
+            uln=None if uln is None else float(uln), worse=spec.get("worse"),
         )
 
     events = _event_types(raw, name)
     endpoints = _endpoints(raw, name, events)
-    names = {"subgroups": (), "immune_markers": (), "literature": ()}
+    names = {"immune_markers": (), "literature": ()}
     for key in names:
         value = raw.get(key) or []
         if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
@@ -548,7 +561,8 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
         condition=str(meta.get("condition", raw.get("condition", "")) or ""),
         events=events,
         endpoints=endpoints,
-        subgroups=names["subgroups"],
+        subgroups=_subgroups(raw, name),
+        analysis=_analysis_lists(raw, name),
         immune_markers=names["immune_markers"],
         value_decisions=decisions,
         literature=names["literature"],
@@ -556,6 +570,37 @@ def study_from_dict(raw: Any, name: str = "<study>") -> Study:
         path=name,
         raw=raw,
     )
+
+
+def _subgroups(raw: dict, name: str) -> dict[str, str]:
+    """``subgroups``: a list of variables (cut ``auto``) or a mapping variable -> median | categorical | auto."""
+    spec = raw.get("subgroups") or {}
+    if isinstance(spec, list):
+        spec = {v: "auto" for v in spec}
+    if not isinstance(spec, dict) or not all(isinstance(v, str) for v in spec):
+        raise _fail(name, "subgroups", f"expected a list of variables or a mapping variable: cut, got {spec!r}")
+    out = {}
+    for v, cut in spec.items():
+        cut = "auto" if cut is None else cut
+        if cut not in SUBGROUP_CUTS:
+            raise _fail(name, f"subgroups.{v}", f"expected one of {', '.join(SUBGROUP_CUTS)}, got {cut!r}")
+        out[v] = cut
+    return out
+
+
+def _analysis_lists(raw: dict, name: str) -> dict[str, tuple[str, ...]]:
+    """``analysis``: a mapping of ANALYSIS_LISTS keys to lists of names (checked against the data later)."""
+    spec = raw.get("analysis") or {}
+    if not isinstance(spec, dict):
+        raise _fail(name, "analysis", f"expected a mapping of lists ({', '.join(ANALYSIS_LISTS)}), got {spec!r}")
+    out = {}
+    for key, value in spec.items():
+        if key not in ANALYSIS_LISTS:
+            raise _fail(name, f"analysis.{key}", f"unknown list (allowed: {', '.join(ANALYSIS_LISTS)})")
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise _fail(name, f"analysis.{key}", f"expected a list of parameter, score or ratio names, got {value!r}")
+        out[key] = tuple(value)
+    return out
 
 
 _DEFAULT_EVENTS = {"death": {"label": "Death"}}

@@ -4,7 +4,8 @@ Submodules: :mod:`~trialkit.derive.visits` (the one visit-window rule),
 :mod:`~trialkit.derive.severity` (severity scores per subject and visit), :mod:`~trialkit.derive.status`
 (follow-up status, CONSORT counts, reasons data are missing), :mod:`~trialkit.derive.baseline` (the
 one-row-per-subject baseline dataset), :mod:`~trialkit.derive.tte` (time to event, the one
-competing-risks dataset) and :mod:`~trialkit.derive.change` (change from baseline). Submodules are
+competing-risks dataset), :mod:`~trialkit.derive.change` (change from baseline) and
+:mod:`~trialkit.derive.variables` (which labs, scores and subgroups each analysis takes). Submodules are
 imported on first use, so adding one never touches this file.
 """
 from __future__ import annotations

@@ -35,7 +35,7 @@ from trialkit.derive.severity import SCORE_INPUTS as _SCORES_INPUTS
 from trialkit.derive.tte import event_days, factor_columns, horizon_days
 from trialkit.derive.visits import assign_visits
 
-__all__ = ["SCORE_PARAMETERS", "SCORE_INPUTS", "available_subgroups", "visit_values", "change_from_baseline", "baseline_values",
+__all__ = ["SCORE_PARAMETERS", "SCORE_INPUTS", "visit_values", "change_from_baseline", "baseline_values",
            "target_visit", "analysis_visits", "worst_rank_inputs", "symptom_visits", "symptom_outcomes",
            "parameter_label", "available_parameters"]
 
@@ -92,35 +92,6 @@ def available_parameters(trial, candidates) -> list[str]:
             out.append(p)
         elif "_" in p and set(p.split("_", 1)) <= measured:
             out.append(p)
-    return out
-
-
-def available_subgroups(trial, requested: dict | None = None) -> dict:
-    """Subgroup variables for the subgroup analysis: the ``requested`` ones that the data have (a column
-    of ``subjects`` or a baseline lab/score with a value), then the study file's ``subgroups`` not
-    already requested (a numeric column split at the median, other columns by level).
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> from trialkit.data.trial import Trial
-    >>> from trialkit.study import load_study
-    >>> s = pd.DataFrame({"subject_id": ["a", "b"], "arm": ["msc", "control"], "age": [40.0, 50.0]})
-    >>> t = Trial(study=load_study(), subjects=s, labs=pd.DataFrame(columns=["subject_id", "day", "visit",
-    ...           "parameter", "value", "unit"]), events=pd.DataFrame())
-    >>> available_subgroups(t, {"MELD": "median", "age": "median", "cirrhosis": None})
-    {'age': 'median'}
-    """
-    subjects = trial.subjects
-    have = set(available_parameters(trial, list(requested or {})))
-    out = {}
-    for v, spec in (requested or {}).items():
-        if (v in subjects.columns and subjects[v].nunique() > 1) or v in have:
-            out[v] = spec
-    for v in getattr(trial.study, "subgroups", ()):
-        if v not in out and v in subjects.columns and subjects[v].nunique() > 1:
-            numeric = pd.api.types.is_numeric_dtype(subjects[v]) and subjects[v].nunique() > 2
-            out[v] = "median" if numeric else None
     return out
 
 

@@ -24,13 +24,7 @@ from scipy import stats
 
 from trialkit.stats.ordinal import mann_whitney
 
-__all__ = ["worst_rank_scores", "worst_rank_test", "HIGHER_IS_BETTER"]
-
-# Direction of benefit for change from baseline (the default analysis parameters).
-HIGHER_IS_BETTER = {"ALB": True, "PTA": True, "PLT": True, "HGB": True, "NA": True, "TH1_TH2": False,
-                    "ALT": False, "AST": False, "TBIL": False, "PT": False, "INR": False, "CREAT": False,
-                    "MELD": False, "MELD_NA": False, "MELD_3": False, "CHILD_PUGH": False, "ALBI": False,
-                    "COSSH_ACLF_II": False, "UREA": False}
+__all__ = ["worst_rank_scores", "worst_rank_test"]
 
 
 def worst_rank_scores(data: pd.DataFrame, *, higher_is_better: bool) -> pd.Series:
