@@ -21,10 +21,6 @@ from trialkit.study import default_study_path, load_study, study_from_dict
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
-#: Code cells whose lab and score lists another change of issue 13 moves to the study and the library
-#: (notebook, cell id) -> the words they may still hold until it lands; nothing else is exempt.
-PENDING = {("01_exploratory.ipynb", "76950f8e"): {"MELD"},
-           ("01_exploratory.ipynb", "560d05bd"): {"MELD", "ACLF", "aclf"}}
 
 
 def _phrases(text: str) -> list[str]:
@@ -83,11 +79,8 @@ def test_no_notebook_cell_names_the_default_trial(path):
     hits = []
     for i, cell in _cells(path):
         text = "".join(cell["source"])
-        allowed = PENDING.get((path.name, cell.get("id")), set()) if cell["cell_type"] == "code" else set()
         for w in words:
             for m in w.finditer(text):
-                if m.group(0) in allowed:
-                    continue
                 hits.append(f"cell {i} ({cell['cell_type']}): {m.group(0)!r} in …{text[max(0, m.start() - 50):m.end() + 50]}…")
     assert not hits, "\n".join(hits)
 

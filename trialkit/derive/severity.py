@@ -39,7 +39,7 @@ from trialkit.scores import (
 )
 from trialkit.study import normalize_unit
 
-__all__ = ["add_scores", "convert_unit", "SCORE_COLUMNS", "SCORE_INPUTS"]
+__all__ = ["add_scores", "convert_unit", "SCORE_COLUMNS", "SCORE_INPUTS", "SCORE_LABELS"]
 
 _COUNT = {"10^9/l": 1.0, "10^3/ul": 1.0, "10^3/µl": 1.0, "10^3/μl": 1.0}
 # parameter -> {normalized unit: factor to the SI unit the score functions take}
@@ -58,6 +58,11 @@ _TO_SI = {
 # the score columns of add_scores, in order
 SCORE_COLUMNS = ["meld", "meld_na", "meld_3", "child_pugh_points", "child_pugh_class", "albi",
                  "albi_grade", "clif_c_of", "aclf_grade", "clif_c_aclf", "cossh_aclf_ii"]
+#: display names of the score columns of add_scores (axis labels, legends)
+SCORE_LABELS = {"meld": "MELD", "meld_na": "MELD-Na", "meld_3": "MELD 3.0", "child_pugh_points": "Child-Pugh points",
+                "child_pugh_class": "Child-Pugh class", "albi": "ALBI", "albi_grade": "ALBI grade",
+                "clif_c_of": "CLIF-C OF", "aclf_grade": "ACLF grade", "clif_c_aclf": "CLIF-C ACLF",
+                "cossh_aclf_ii": "COSSH-ACLF II"}
 # the lab parameters each score column of add_scores needs (what it passes to the formula; age and sex
 # come from subjects; CLIF-C's unrecorded organ data are not labs)
 SCORE_INPUTS = {"meld": {"TBIL", "INR", "CREAT"}, "meld_na": {"TBIL", "INR", "CREAT", "NA"},

@@ -49,7 +49,8 @@ if TYPE_CHECKING:
     from trialkit.study import Study
 
 __all__ = ["summary_choice", "table_one", "smd_continuous", "smd_categorical", "render_table_one", "write_html",
-           "severity_table", "SEVERITY_VARIABLES", "baseline_correlations", "default_table_one_variables"]
+           "severity_table", "SEVERITY_VARIABLES", "baseline_correlations", "correlation_variables",
+           "CORRELATION_SCORES", "default_table_one_variables"]
 
 SEVERITY_VARIABLES = {"continuous": ["meld", "meld_na"], "categorical": ["child_pugh_class", "aclf_grade"]}
 _LABELS = {
@@ -524,6 +525,40 @@ def write_html(gt: GT, name: str, out_dir: str | Path | None) -> None:
     tmp = folder / f".{name}.html.tmp"
     tmp.write_text(gt.as_raw_html(make_page=True), encoding="utf-8")
     os.replace(tmp, folder / f"{name}.html")
+
+
+#: the continuous severity scores (columns of ``derive.severity.add_scores``) beside the labs in the
+#: baseline correlation matrix (MELD 3.0 and CLIF-C ACLF left out: near copies of MELD-Na / needing
+#: organ data the format does not record)
+CORRELATION_SCORES = ("meld", "meld_na", "albi", "cossh_aclf_ii")
+
+
+def correlation_variables(baseline: pd.DataFrame, study: Study) -> list[str]:
+    """The variables of the baseline correlation matrix: every declared lab parameter that is not a
+    grade and varies at baseline (more than two values, not constant), in the study file's order, then
+    the scores of :data:`CORRELATION_SCORES` with more than two values.
+
+    Parameters
+    ----------
+    baseline : DataFrame
+        One row per subject, a column per lab parameter and score.
+    study : Study
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> from trialkit.study import load_study
+    >>> study = load_study()
+    >>> df = pd.DataFrame({"ALT": [40.0, 80, 120], "TBIL": [100.0, 100, 100], "HE": [0, 1, 2], "meld": [20.0, 25, 30]})
+    >>> correlation_variables(df, study)
+    ['ALT', 'meld']
+    """
+    labs = [p for p, s in study.parameters.items() if s.unit.lower() != "grade" and p in baseline
+            and baseline[p].notna().sum() > 2 and baseline[p].nunique() > 1]
+    return labs + [c for c in CORRELATION_SCORES if c in baseline and baseline[c].notna().sum() > 2]
 
 
 def baseline_correlations(data: pd.DataFrame, columns: Sequence[str], *, method: str = "spearman") -> pd.DataFrame:
