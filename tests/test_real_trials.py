@@ -29,7 +29,9 @@ ALPHA = {"leukemia": 0.01}  # one trial at alpha = 0.01: every interval must say
 #: What a user of the trial sets (docs: notebook_parameters): notebook 03's lab list, log scale and
 #: landmarks default to the default trial's; the PBC trial names its own labs and yearly landmarks.
 PBC_LABS = ["TBIL", "ALB", "PT", "AST", "ALP", "PLT", "CHOL", "ALBI"]
-EXTRA = {"pbc": {"03_efficacy": {"lab_parameters": PBC_LABS, "log_parameters": ["TBIL", "AST", "ALP"],
+EXTRA = {"pbc": {"01_exploratory": {"trajectory_parameters": ["TBIL", "ALB", "PT", "AST", "ALP", "PLT"],
+                                    "log_scale_parameters": ["TBIL", "AST", "ALP"]},
+                 "03_efficacy": {"lab_parameters": PBC_LABS, "log_parameters": ["TBIL", "AST", "ALP"],
                                  "landmark_weeks": [52, 260, 520]}}}
 #: lifelines' Cox fit run to convergence: its default stopping rule leaves the PBC trial's nearly null
 #: hazard ratio 4e-5 short (1.01447 vs 1.01451, R coxph and the kit).
