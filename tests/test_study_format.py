@@ -123,3 +123,16 @@ def test_pbc_grades_and_scores_are_identical_in_mg_dl_and_umol_l():
     assert s_mg["albi"].notna().sum() > 1000
     pd.testing.assert_frame_equal(s_mg, s_si, check_exact=False, rtol=1e-12)
     assert s_mg["albi_grade"].equals(s_si["albi_grade"])
+
+
+def test_estimands_of_a_one_event_endpoint_in_years():
+    """The PBC trial's estimands read its horizons in years and its one-event endpoint without
+    "whichever comes first"."""
+    import realdata
+
+    from trialkit.derive.tte import estimands
+
+    study = study_from_dict(realdata.pbc_trial()[1])
+    variable = estimands(study).set_index("endpoint")["variable"]
+    assert variable["Primary: survival"] == "Survival: time to death, up to year 10"
+    assert variable["Secondary: labs and scores"].startswith("change from baseline at each visit to year 5 ")
