@@ -113,6 +113,7 @@ def test_captions_name_no_arm_treatment_or_condition_of_the_trial():
 def test_caption_argument_wins_and_patterns_fill_in():
     assert caption_for("table", "efficacy_km_survival").startswith("Kaplan-Meier estimates")
     assert caption_for("table", "efficacy_km_survival", "Mine.") == "Mine."
+    assert caption_for("table", "safety_shift_ast").startswith("CTCAE grade shift of the lab parameter (ast,")
     assert caption_for("figure", "efficacy_symptom_bars_leg_edema") == (
         "Distribution of the leg edema score over the visits, by arm.")
     with pytest.raises(ValueError, match="expected 'table' or 'figure'"):

@@ -93,3 +93,46 @@ def test_grades_are_identical_in_mg_dl_and_umol_l():
     b = shift_table(mg, "TBIL").drop(columns="uln")
     pd.testing.assert_frame_equal(a, b)
     assert a[[c for c in a.columns if c.startswith("grade_")]].to_numpy().sum() > 0
+
+
+def test_pbc_grades_and_scores_are_identical_in_mg_dl_and_umol_l():
+    """The Mayo Clinic PBC trial's own labs (bilirubin in mg/dL, albumin in g/dL, as measured) and the same
+    labs in SI units (× 17.1 µmol/L, × 10 g/L) give identical CTCAE shift tables (bilirubin and AST, ULN
+    derived in the declared unit) and identical ALBI scores and grades at every visit."""
+    import realdata
+
+    from trialkit.derive.severity import add_scores
+
+    tables, raw = realdata.pbc_trial()
+    mg = build_trial(tables, study_from_dict(raw))
+    si_tables = {k: v.copy() for k, v in tables.items()}
+    labs = si_tables["labs"]
+    for p, factor, unit in (("TBIL", 17.1, "µmol/L"), ("ALB", 10.0, "g/L")):
+        m = labs["parameter"] == p
+        labs.loc[m, "value"] = labs.loc[m, "value"] * factor
+        labs.loc[m, "unit"] = unit
+        raw["parameters"][p]["unit"] = unit
+    si = build_trial(si_tables, study_from_dict(raw))
+    assert uln_for(mg.study, "TBIL") == pytest.approx(1.0) and uln_for(si.study, "TBIL") == pytest.approx(17.1)
+    assert len(mg.labs) == len(si.labs) == len(tables["labs"]) - 1  # the one excluded albumin, in either unit
+    for p in ("TBIL", "AST"):
+        a, b = shift_table(mg, p).drop(columns="uln"), shift_table(si, p).drop(columns="uln")
+        pd.testing.assert_frame_equal(a, b)
+        assert a[[c for c in a.columns if c.startswith("grade_") and c != "grade_0"]].to_numpy().sum() > 0
+    s_mg, s_si = add_scores(mg), add_scores(si)
+    assert s_mg["albi"].notna().sum() > 1000
+    pd.testing.assert_frame_equal(s_mg, s_si, check_exact=False, rtol=1e-12)
+    assert s_mg["albi_grade"].equals(s_si["albi_grade"])
+
+
+def test_estimands_of_a_one_event_endpoint_in_years():
+    """The PBC trial's estimands read its horizons in years and its one-event endpoint without
+    "whichever comes first"."""
+    import realdata
+
+    from trialkit.derive.tte import estimands
+
+    study = study_from_dict(realdata.pbc_trial()[1])
+    variable = estimands(study).set_index("endpoint")["variable"]
+    assert variable["Primary: survival"] == "Survival: time to death, up to year 10"
+    assert variable["Secondary: labs and scores"].startswith("change from baseline at each visit to year 5 ")

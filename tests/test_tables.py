@@ -421,6 +421,19 @@ def test_shift_table_unit_check():
         ts.uln_for(study_from_dict(raw), "TBIL")
 
 
+def test_a_uln_without_a_ctcae_rule_grades_nothing(sim):
+    """A study file may give ``uln`` for any lab (e.g. alkaline phosphatase); only parameters with a CTCAE
+    grading rule get a shift table (before: ctcae_grade raised in notebook 02)."""
+    import dataclasses
+
+    raw = yaml.safe_load(yaml.safe_dump(load_study().raw))
+    raw["parameters"]["ALB"]["uln"] = 55.0
+    raw["parameters"]["ALT"].pop("uln")
+    trial = dataclasses.replace(sim, study=study_from_dict(raw))
+    assert ts.shift_parameters(trial) == ["TBIL"]
+    assert ts.shift_parameters(sim) == ["ALT", "TBIL"]
+
+
 def test_write_html_is_deterministic(sim, bl, tmp_path):
     t1 = tb.table_one(bl, sim.study, continuous=["age"], categorical=["sex"])
     gt = tb.render_table_one(t1, sim.study)

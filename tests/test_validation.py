@@ -9,6 +9,7 @@ import pytest
 
 from conftest import tiny_tables, write_csv_dataset
 from trialkit.cli import main
+from trialkit.data.handoff import write_validated
 from trialkit.data.load import build_trial, load, validate
 from trialkit.errors import StudyFileError, ValidationError
 from trialkit.study import default_study_path, load_study
@@ -39,7 +40,7 @@ def test_tiny_dataset_is_valid(tmp_path):
     assert trial.subjects["hbeag_positive"].tolist() == [True, False, False, True]
     assert trial.labs["day"].dtype == "int64"
     assert set(trial.labs["unit"]) >= {"µmol/L", "umol/L"}  # both spellings accepted, kept as given
-    assert trial.summary().loc["total", "deaths"] == 1
+    assert trial.summary().loc["total", "death"] == 1
 
 
 def test_every_problem_is_reported_at_once(tmp_path):
@@ -497,6 +498,8 @@ def test_single_implausible_value_is_a_warning_and_the_study_file_decides(tmp_pa
         done = {"exclude": "excluded", "accept": "accepted"}[action]
         assert any(f"{done} by the study file: transcription error" in w for w in trial.warnings)
         assert not any("is implausible" in w for w in trial.warnings)
+        assert trial.labs.attrs == {}  # the validated tables hand off as Parquet (trialkit run)
+        write_validated(trial, tmp_path / f"handoff-{action}")
 
 
 def test_unit_mixup_is_called_on_the_distribution(tmp_path):

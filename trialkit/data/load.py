@@ -462,6 +462,8 @@ def _validate_tables(tables: dict[str, pd.DataFrame], study: Study, col: _Collec
         _run_schema(c, table, study, col)
         coerced[table] = c
     checks.run_all(coerced, study, col)
+    if "labs" in coerced:  # the accepted rows matter only to the checks; a set in attrs breaks to_parquet
+        coerced["labs"].attrs.pop("accepted", None)
     subjects = coerced.get("subjects")
     if subjects is not None and "subject_id" in subjects.columns:
         note = ambiguity_note(subjects["subject_id"].dropna())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+import numpy as np
 import pandas as pd
 
 from trialkit.study import Study
@@ -74,43 +75,42 @@ class Trial:
         return self.subjects["arm"].value_counts().reindex(self.study.arm_ids, fill_value=0).rename("n")
 
     def summary(self) -> pd.DataFrame:
-        """Per-arm summary: randomized, deaths, transplants, HCC, and lab rows.
+        """Per-arm summary: randomized, age, sex, subjects with each declared event type, lab rows.
 
         Returns
         -------
         DataFrame
-            Index: arm ids plus ``total``; columns ``label``, ``n``, ``age_median``, ``male_pct``,
-            ``deaths``, ``transplants``, ``hcc``, ``lab_rows``.
+            Index: arm ids plus ``total``; columns ``label``, ``n``, ``age_median``, ``male_pct``
+            (NaN without an ``age`` or ``sex`` column), then one column per event type the study file
+            declares (subjects with that event, e.g. ``death``), then ``lab_rows``.
+
+        Examples
+        --------
+        >>> from trialkit.simulate import simulate
+        >>> simulate(seed=1, n_subjects=40).summary().loc["total", ["n", "death", "transplant", "hcc"]].tolist()
+        [40, 14, 0, 1]
         """
         s = self.subjects
         ev = self.events.merge(s[["subject_id", "arm"]], on="subject_id", how="left")
-
-        def count(event: str) -> pd.Series:
-            hit = ev.loc[ev["event"] == event, ["subject_id", "arm"]].drop_duplicates()
-            return hit.groupby("arm").size()
-
         labs = self.labs.merge(s[["subject_id", "arm"]], on="subject_id", how="left")
+        age = s["age"] if "age" in s else pd.Series(np.nan, index=s.index)
+        male = s["sex"].eq("M") * 100.0 if "sex" in s else pd.Series(np.nan, index=s.index)
         out = pd.DataFrame(index=pd.Index(self.study.arm_ids, name="arm"))
         out["label"] = pd.Series(self.study.arm_labels)
         out["n"] = s.groupby("arm").size()
-        out["age_median"] = s.groupby("arm")["age"].median()
-        out["male_pct"] = s.assign(m=s["sex"].eq("M") * 100.0).groupby("arm")["m"].mean()
-        out["deaths"] = count("death")
-        out["transplants"] = count("transplant")
-        out["hcc"] = count("hcc")
+        out["age_median"] = age.groupby(s["arm"]).median()
+        out["male_pct"] = male.groupby(s["arm"]).mean()
+        total = {"label": "Total", "n": len(s), "age_median": age.median(), "male_pct": male.mean()}
+        counts = ["n"]
+        for event in self.study.event_names:
+            hit = ev.loc[ev["event"] == event, ["subject_id", "arm"]].drop_duplicates()
+            out[event] = hit.groupby("arm").size()
+            total[event] = len(hit)
+            counts.append(event)
         out["lab_rows"] = labs.groupby("arm").size()
-        total = {
-            "label": "Total",
-            "n": len(s),
-            "age_median": s["age"].median(),
-            "male_pct": s["sex"].eq("M").mean() * 100.0 if len(s) else float("nan"),
-            "deaths": ev.loc[ev["event"] == "death", "subject_id"].nunique(),
-            "transplants": ev.loc[ev["event"] == "transplant", "subject_id"].nunique(),
-            "hcc": ev.loc[ev["event"] == "hcc", "subject_id"].nunique(),
-            "lab_rows": len(self.labs),
-        }
+        total["lab_rows"] = len(self.labs)
         out.loc["total"] = pd.Series(total)
-        for c in ("n", "deaths", "transplants", "hcc", "lab_rows"):
+        for c in (*counts, "lab_rows"):
             out[c] = pd.to_numeric(out[c]).fillna(0).astype("int64")
         return out
 

@@ -323,7 +323,8 @@ def estimands(study, *, survival_endpoint: str = "primary") -> pd.DataFrame:
     declared = getattr(study, "endpoints", {}) or {}
     if survival_endpoint not in ENDPOINTS and survival_endpoint not in declared:
         raise ValueError(f"survival_endpoint {survival_endpoint!r}: expected one of {[*declared, *ENDPOINTS]}")
-    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"day {v:g}" for k, v in study.horizons.items()}
+    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"year {v / 365.25:g}" if v % 365.25 == 0 else f"day {v:g}"
+          for k, v in study.horizons.items()}
     prim, sec = wk["primary"], wk.get("secondary", wk["primary"])
     ctrl = study.arm_labels[study.control_arm]
     pop = f"all randomized subjects, analysed as randomized ({len(study.arms)} arms; control: {ctrl})"
@@ -331,7 +332,8 @@ def estimands(study, *, survival_endpoint: str = "primary") -> pd.DataFrame:
     if survival_endpoint in declared:
         ep = declared[survival_endpoint]
         label = {e: study.events[e].label.lower() for e in study.events}
-        var = f"{ep.name}: time to {' or '.join(label[e] for e in ep.events)}, whichever comes first"
+        var = f"{ep.name}: time to {' or '.join(label[e] for e in ep.events)}" + (
+            ", whichever comes first" if len(ep.events) > 1 else "")
         composite = ([f"{' and '.join(label[e] for e in ep.events)}: composite (the first is the event)"]
                      if len(ep.events) > 1 else [])
         ice = "; ".join([*composite, *(f"{label[e]}: competing (follow-up ends without the event)" for e in ep.competing),

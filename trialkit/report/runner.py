@@ -111,18 +111,28 @@ def _rel_or_abs(path: Path, start: Path) -> str:
         return path.as_posix()
 
 
-def _write_study(src: Path, horizons: dict | None, dest: Path) -> None:
-    """Copy the study file, with ``horizons`` replaced when the run parameters override them."""
+def _write_study(src: Path, horizons: dict | None, dest: Path, *, withhold_ids: bool = False) -> None:
+    """Copy the study file, with ``horizons`` replaced when the run parameters override them.
+
+    ``withhold_ids``: the study file's ``values`` entries (decisions on single lab values) name
+    subjects; the published copy keeps each decision (parameter, day, action, reason) but writes
+    ``subject_id: withheld`` (the report shows aggregates only; the decisions were applied when the
+    dataset was validated, from the original file that the manifest hashes).
+    """
     text = src.read_text(encoding="utf-8")
+    raw = yaml.safe_load(text) if (horizons or withhold_ids) else None
+    notes = []
     if horizons:
-        raw = yaml.safe_load(text)
         merged = dict(raw.get("horizons") or {})
         merged.update(horizons)
         if merged != raw.get("horizons"):
             raw["horizons"] = merged
-            text = (f"# {src.name} with horizons from the run parameters: "
-                    f"{', '.join(f'{k} {v}' for k, v in horizons.items())}\n"
-                    + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True))
+            notes.append(f"horizons from the run parameters: {', '.join(f'{k} {v}' for k, v in horizons.items())}")
+    if withhold_ids and isinstance(raw.get("values"), list) and raw["values"]:
+        raw["values"] = [{**v, "subject_id": "withheld"} if isinstance(v, dict) else v for v in raw["values"]]
+        notes.append("subject ids of the values entries withheld")
+    if notes:
+        text = f"# {src.name} with {'; '.join(notes)}\n" + yaml.safe_dump(raw, sort_keys=False, allow_unicode=True)
     dest.write_text(text, encoding="utf-8", newline="\n")
 
 
@@ -203,7 +213,7 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
         subject_ids = [str(s) for s in trial.subjects["subject_id"]]
         if not study_src.is_file():
             raise ParamsError(f"study file {study_src} does not exist")
-        _write_study(study_src, params.horizons, build / "study.yaml")
+        _write_study(study_src, params.horizons, build / "study.yaml", withhold_ids=not params.allow_listings)
         mode = params.pseudonymize_ids
         kernel_trial = trial
         if mode is True or (mode == "auto" and ambiguous_ids(subject_ids) and not params.allow_listings):

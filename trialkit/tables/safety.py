@@ -624,8 +624,10 @@ def uln_for(study, parameter: str, uln: float | None = None) -> float:
 
 
 def shift_parameters(trial, uln: dict | None = None) -> list[str]:
-    """The measured labs that get a CTCAE shift table, in study-file order: those given in ``uln``
-    or with ``uln`` in the study file; when none is, those with a :data:`DEFAULT_ULN`.
+    """The measured labs that get a CTCAE shift table, in study-file order: those with a grading rule
+    (:data:`CTCAE_V5`: ALT, AST, TBIL) given in ``uln`` or with ``uln`` in the study file; when none
+    is, those with a :data:`DEFAULT_ULN`. A ``uln`` declared for another parameter (e.g. alkaline
+    phosphatase) grades nothing.
 
     Examples
     --------
@@ -636,7 +638,7 @@ def shift_parameters(trial, uln: dict | None = None) -> list[str]:
     study = trial.study
     measured = set(trial.labs["parameter"].astype(object).unique()) if trial.labs is not None else set()
     chosen = [p for p, spec in study.parameters.items()
-              if p in measured and (p in (uln or {}) or getattr(spec, "uln", None) is not None)]
+              if p in measured and p in CTCAE_V5 and (p in (uln or {}) or getattr(spec, "uln", None) is not None)]
     return chosen or [p for p in study.parameters if p in measured and p in DEFAULT_ULN]
 
 
