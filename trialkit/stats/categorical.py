@@ -13,7 +13,10 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -21,7 +24,8 @@ __all__ = ["clopper_pearson", "wilson_interval", "fisher_exact_test", "compare_t
            "rate_ratio_exact"]
 
 
-def wilson_interval(successes, n, alpha: float = 0.05):
+def wilson_interval(successes: npt.ArrayLike, n: npt.ArrayLike,
+                    alpha: float = 0.05) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for a binomial proportion; scalars or arrays.
 
     Used where many proportions are summarised at once (Monte Carlo rejection rates, calibration bins,
@@ -66,7 +70,7 @@ def wilson_interval(successes, n, alpha: float = 0.05):
     return lo, hi
 
 
-def clopper_pearson(x, n, alpha: float = 0.05) -> pd.DataFrame:
+def clopper_pearson(x: npt.ArrayLike, n: npt.ArrayLike, alpha: float = 0.05) -> pd.DataFrame:
     """Proportion ``x / n`` with its exact (Clopper-Pearson) confidence interval.
 
     Parameters
@@ -151,7 +155,7 @@ def fisher_exact_test(x1: int, n1: int, x0: int, n0: int, alpha: float = 0.05) -
             "p_value": min(p, 1.0)}
 
 
-def compare_to_reference(counts: pd.DataFrame, reference, *, group: str = "group", x: str = "x",
+def compare_to_reference(counts: pd.DataFrame, reference: Hashable, *, group: str = "group", x: str = "x",
                          n: str = "n", alpha: float = 0.05) -> pd.DataFrame:
     """Fisher's exact test of every group against one reference group.
 
@@ -191,7 +195,7 @@ def compare_to_reference(counts: pd.DataFrame, reference, *, group: str = "group
     return pd.DataFrame(rows, columns=cols)
 
 
-def poisson_rate_ci(events, exposure, alpha: float = 0.05, per: float = 1.0) -> pd.DataFrame:
+def poisson_rate_ci(events: npt.ArrayLike, exposure: npt.ArrayLike, alpha: float = 0.05, per: float = 1.0) -> pd.DataFrame:
     """Event rate ``events / exposure`` with its exact Poisson (Garwood) confidence interval.
 
     Parameters

@@ -45,10 +45,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+
+if TYPE_CHECKING:
+    from trialkit.study import Study
 
 __all__ = ["MMRMFit", "fit_mmrm", "lsmeans", "contrasts", "treatment_design", "analyze_parameters",
            "COVARIANCES"]
@@ -93,7 +97,7 @@ def _vname(v) -> str:
     return f"visit[{v}]"
 
 
-def treatment_design(study, model: str = "arm") -> tuple[list[str], dict]:
+def treatment_design(study: Study, model: str = "arm") -> tuple[list[str], dict]:
     """Treatment columns and each arm's values of them.
 
     Parameters
@@ -359,7 +363,8 @@ def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
     return beta, cov, float(loglik), {"Sigma": S, "converged": bool(gnorm < 1e-5), "max_abs_gradient": gnorm}
 
 
-def fit_mmrm(data: pd.DataFrame, *, arms: list | None = None, control=None, study=None, model: str = "arm",
+def fit_mmrm(data: pd.DataFrame, *, arms: list | None = None, control: str | None = None,
+             study: Study | None = None, model: str = "arm",
              visits: list | None = None, dv: str = "change", covariate: str | None = "baseline",
              covariance: str = "random_intercept", alpha: float = 0.05) -> MMRMFit:
     """Fit the repeated-measures model to one parameter's long data.
@@ -562,7 +567,7 @@ def contrasts(fit: MMRMFit, arms: list | None = None) -> pd.DataFrame:
     return _table(fit, {"arm": [a for a, _ in keys], "visit": [v for _, v in keys]}, ws)
 
 
-def term_effects(fit: MMRMFit, visit) -> pd.DataFrame:
+def term_effects(fit: MMRMFit, visit: str) -> pd.DataFrame:
     """The treatment-column coefficients at one visit (factorial terms), with CIs.
 
     Returns
@@ -607,7 +612,7 @@ def _not_fitted(parameter: str, d: pd.DataFrame, note: str) -> dict:
             "loglik": np.nan, "converged": False, "note": note}
 
 
-def analyze_parameters(long: pd.DataFrame, study, parameters: list | None = None, *, model: str = "arm",
+def analyze_parameters(long: pd.DataFrame, study: Study, parameters: list | None = None, *, model: str = "arm",
                        covariance: str = "random_intercept", population: str = "all",
                        alpha: float = 0.05) -> dict[str, pd.DataFrame]:
     """Fit :func:`fit_mmrm` to each parameter of a change-from-baseline dataset.
