@@ -39,10 +39,17 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from trialkit.derive.visits import assign_visits
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
 
 __all__ = ["follow_up_status", "consort_counts", "completion_day", "visit_status", "missing_summary",
            "MISSING_REASONS"]
@@ -54,7 +61,7 @@ def _horizon_day(study, horizon) -> int:
     return int(study.horizons[horizon]) if isinstance(horizon, str) else int(horizon)
 
 
-def completion_day(study, horizon="primary") -> int:
+def completion_day(study: Study, horizon: str | float | None = "primary") -> int:
     """First study day on which a last contact counts as having completed follow-up to ``horizon``.
 
     The lower bound of the window of the visit containing the horizon day, else the horizon.
@@ -87,7 +94,7 @@ def _event_days(trial) -> pd.DataFrame:
     return first
 
 
-def follow_up_status(trial, horizon="primary") -> pd.DataFrame:
+def follow_up_status(trial: Trial, horizon: str | float | None = "primary") -> pd.DataFrame:
     """One row per randomized subject: treatment received, events and follow-up status.
 
     Parameters
@@ -198,7 +205,7 @@ _CONSORT_COLUMNS = ["arm", "label", "allocated", "received_full", "received_part
                     "withdrew", "lost", "censored", "completed", "analysed", "excluded"]
 
 
-def consort_counts(trial, horizon="primary") -> pd.DataFrame:
+def consort_counts(trial: Trial, horizon: str | float | None = "primary") -> pd.DataFrame:
     """Counts for each box of the CONSORT flow diagram, by arm (study order) and in total.
 
     Returns
@@ -257,7 +264,7 @@ def consort_counts(trial, horizon="primary") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:
+def visit_status(trial: Trial, parameters: Sequence[str] | None = None, horizon: str | float | None = None) -> pd.DataFrame:
     """Whether each scheduled value was observed, and if not, why.
 
     Parameters
@@ -335,8 +342,8 @@ def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:
                          "parameter": par, "status": status})
 
 
-def missing_summary(status: pd.DataFrame, by=("arm", "visit"), *, arm_order=None,
-                    visit_order=None) -> pd.DataFrame:
+def missing_summary(status: pd.DataFrame, by: Sequence[str] = ("arm", "visit"), *, arm_order: Sequence | None = None,
+                    visit_order: Sequence | None = None) -> pd.DataFrame:
     """Counts of observed and missing values, by reason, from :func:`visit_status`.
 
     Parameters
