@@ -14,11 +14,16 @@ Examples
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from trialkit.plots.style import arm_colors, error_bars
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_temperature", "plot_cumulative_incidence"]
 
@@ -29,8 +34,8 @@ def _colors(keys, colors):
     return arm_colors(list(keys))
 
 
-def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = None, colors: dict | None = None,
-                     fever_threshold: float | None = 38.0, dodge: float = 0.08, alpha: float = 0.05):
+def plot_temperature(summary: pd.DataFrame, *, ax: Axes | None = None, labels: dict | None = None, colors: dict | None = None,
+                     fever_threshold: float | None = 38.0, dodge: float = 0.08, alpha: float = 0.05) -> Axes:
     """Mean body temperature 0-8 h after infusion start with its CI, one line per arm.
 
     Parameters
@@ -84,9 +89,9 @@ def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = No
     return ax
 
 
-def plot_cumulative_incidence(curve: pd.DataFrame, state: str, *, ax=None, labels: dict | None = None,
+def plot_cumulative_incidence(curve: pd.DataFrame, state: str, *, ax: Axes | None = None, labels: dict | None = None,
                               colors: dict | None = None, horizon: float | None = None, ci: bool = True,
-                              xlabel: str = "Study day", ylabel: str | None = None):
+                              xlabel: str = "Study day", ylabel: str | None = None) -> Axes:
     """Step curves of the cumulative incidence of ``state`` by group, with pointwise CI bands.
 
     Parameters

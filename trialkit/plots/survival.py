@@ -15,11 +15,18 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 import pandas as pd
 
 from trialkit.plots.style import arm_colors
 from trialkit.stats.survival import kaplan_meier, number_at_risk, quiet
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["km_plot", "cif_plot", "arm_colors", "default_times"]
 
@@ -61,9 +68,10 @@ def _at_risk_axes(ax, table: pd.DataFrame, labels: dict, colors: dict, scale: fl
     return tab
 
 
-def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict | None = None, times=None,
+def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups: Sequence | None = None, labels: dict | None = None,
+            times: Sequence[float] | None = None,
             horizon: float | None = None, ci: bool = True, alpha: float = 0.05, scale: float = 7.0,
-            xlabel: str = "Weeks since randomization", ylabel: str = "Survival probability", ax=None):
+            xlabel: str = "Weeks since randomization", ylabel: str = "Survival probability", ax: Axes | None = None) -> Figure:
     """Kaplan-Meier curves per group with (1 − alpha) CI bands and a number-at-risk table below.
 
     Parameters
@@ -128,11 +136,11 @@ def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict 
     ax.set_xticks([t / scale for t in times])
     ax.legend(loc="lower left", fontsize=8, frameon=False)
     _at_risk_axes(ax, number_at_risk(tte, times, group=group, groups=groups), labels, colors, scale)
-    return ax.figure
+    return cast("Figure", ax.figure)
 
 
-def cif_plot(cif: pd.DataFrame, *, groups=None, labels: dict | None = None, scale: float = 7.0,
-             xlabel: str = "Weeks since randomization", ylabel: str = "Cumulative incidence", ax=None):
+def cif_plot(cif: pd.DataFrame, *, groups: Sequence | None = None, labels: dict | None = None, scale: float = 7.0,
+             xlabel: str = "Weeks since randomization", ylabel: str = "Cumulative incidence", ax: Axes | None = None) -> Axes:
     """Step plot of cumulative incidence per group from :func:`trialkit.stats.competing.cumulative_incidence`
     evaluated on a grid of times for one cause (``group``, ``time``, ``estimate``). Returns the axes.
 

@@ -23,6 +23,9 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -30,13 +33,19 @@ from scipy import stats
 
 from trialkit.plots.style import arm_colors, error_bars
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
+
 __all__ = ["trajectory_data", "summarize_trajectories", "plot_trajectories", "plot_individual_trajectories",
            "plot_correlation_heatmap", "arm_colors", "OUTCOME_COLORS"]
 
 OUTCOME_COLORS = {"survivor": "#4C72B0", "died": "#C44E52", "transplanted": "#55A868"}
 
 
-def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:
+def trajectory_data(trial: Trial, parameters: Sequence[str], *, horizon: str | float | None = "primary") -> pd.DataFrame:
     """Values per subject, visit and parameter, with arm and outcome, up to a horizon.
 
     Parameters
@@ -170,8 +179,8 @@ def summarize_trajectories(data: pd.DataFrame, *, log: bool = False, alpha: floa
     return out[cols].reset_index(drop=True)
 
 
-def plot_trajectories(summary: pd.DataFrame, parameter: str, study, *, ax=None, log: bool = False,
-                      ylabel: str | None = None, dodge: float = 0.0):
+def plot_trajectories(summary: pd.DataFrame, parameter: str, study: Study, *, ax: Axes | None = None, log: bool = False,
+                      ylabel: str | None = None, dodge: float = 0.0) -> Axes:
     """Mean with CI over visits, one line per arm (from :func:`summarize_trajectories`).
 
     ``dodge`` shifts arms horizontally by that many days each so the intervals do not overlap.
@@ -210,8 +219,8 @@ def plot_trajectories(summary: pd.DataFrame, parameter: str, study, *, ax=None, 
     return ax
 
 
-def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax=None, log: bool = False,
-                                 ylabel: str | None = None, alpha: float = 0.35, lw: float = 0.7):
+def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax: Axes | None = None, log: bool = False,
+                                 ylabel: str | None = None, alpha: float = 0.35, lw: float = 0.7) -> Axes:
     """One line per subject over visits, coloured by outcome (survivor / died / transplanted).
 
     Draws patient-level data without identifiers: no labels, no annotations, and subjects are
@@ -249,7 +258,8 @@ def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax=None,
     return ax
 
 
-def plot_correlation_heatmap(corr: pd.DataFrame, *, ax=None, labels: dict | None = None, annotate: bool = True):
+def plot_correlation_heatmap(corr: pd.DataFrame, *, ax: Axes | None = None, labels: dict | None = None,
+                             annotate: bool = True) -> Axes:
     """Heatmap of pairwise correlations (from :func:`trialkit.tables.baseline.baseline_correlations`).
 
     Lower triangle, diverging colour scale fixed to [-1, 1], coefficients printed to 2 decimals.
