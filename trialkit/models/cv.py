@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
@@ -91,9 +93,10 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec], *, time=None,
+def nested_cv(X: pd.DataFrame, y: npt.ArrayLike, specs: dict[str, ModelSpec] | list[ModelSpec], *,
+              time: npt.ArrayLike | None = None,
               scores: dict[str, str] | None = None, n_splits: int = 5, n_repeats: int = 2, inner_splits: int = 3,
-              scoring: str = "neg_log_loss", random_state=None, n_jobs: int = 1,
+              scoring: str = "neg_log_loss", random_state: int | None = None, n_jobs: int = 1,
               keep_models: bool = False) -> CVResult:
     """Repeated stratified K-fold cross-validation with nested hyper-parameter search.
 
@@ -161,7 +164,10 @@ def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec],
     scores = {c: lab for c, lab in (scores or {}).items() if c in X.columns and X[c].notna().any()}
     outer = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats,
                                     random_state=derive_seed(random_state, "outer"))
-    preds, folds, splits, models = [], [], [], {}
+    preds: list[pd.DataFrame] = []
+    folds: list[dict[str, Any]] = []
+    splits: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    models: dict[tuple[str, int, int], Any] = {}
     with _threads(n_jobs):
         for i, (train, test) in enumerate(outer.split(np.zeros(len(y)), y)):
             _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, random_state,
@@ -210,8 +216,9 @@ def _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_split
                       "brier": np.nan, "params": "{}"})
 
 
-def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, time=None, inner_splits: int = 3,
-              scoring: str = "neg_log_loss", random_state=None, n_jobs: int = 1):
+def fit_final(spec: ModelSpec, X: pd.DataFrame, y: npt.ArrayLike, *, time: npt.ArrayLike | None = None,
+              inner_splits: int = 3, scoring: str = "neg_log_loss", random_state: int | None = None,
+              n_jobs: int = 1) -> tuple[Any, dict[str, Any]]:
     """Tune ``spec`` by stratified K-fold on all data and refit: ``(fitted estimator, chosen params)``.
 
     This is the model one would deploy; its performance is what :func:`nested_cv` estimated.

@@ -2,6 +2,9 @@
 dependence, and (for simulated data) the true risk factors beside the estimated importance."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -13,8 +16,8 @@ from trialkit.models.pipelines import derive_seed
 __all__ = ["permutation_importance_cv", "partial_dependence", "true_risk_factors", "importance_vs_truth"]
 
 
-def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_repeats: int = 5, repeats=(0,),
-                              alpha: float = 0.05, random_state=None, n_jobs: int = 1) -> pd.DataFrame:
+def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_repeats: int = 5,
+                              repeats: Sequence[int] = (0,), alpha: float = 0.05, random_state: int | None = None, n_jobs: int = 1) -> pd.DataFrame:
     """Permutation importance of each feature, measured on the outer test folds.
 
     For every outer fold of the chosen ``repeats``, the fold's own fitted model predicts its test
@@ -80,8 +83,8 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
     return out
 
 
-def partial_dependence(estimator, X: pd.DataFrame, features, *, grid_points: int = 12,
-                       percentiles=(0.05, 0.95)) -> pd.DataFrame:
+def partial_dependence(estimator: Any, X: pd.DataFrame, features: Sequence[str], *, grid_points: int = 12,
+                       percentiles: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
     """Partial dependence of the predicted risk on numeric features (average over the data).
 
     For each feature, its value is set to each grid point for every subject (other features kept)
