@@ -32,7 +32,7 @@ OUTPUT_FILES = {
 }
 
 
-def add_power_parser(subparsers) -> argparse.ArgumentParser:
+def add_power_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``power`` command to an ``argparse`` sub-parsers object; returns its parser.
 
     Examples
@@ -103,7 +103,7 @@ def _check_args(args) -> str | None:
     return None
 
 
-def cmd_power(args) -> int:
+def cmd_power(args: argparse.Namespace) -> int:
     """Handler of ``trialkit power``; returns the exit status.
 
     Examples
