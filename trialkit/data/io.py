@@ -138,7 +138,7 @@ class atomic_dir:
     exists it must be empty unless ``overwrite`` is true (then it is replaced as a whole).
     """
 
-    def __init__(self, target: str | Path, overwrite: bool = False):
+    def __init__(self, target: str | Path, overwrite: bool = False) -> None:
         self.target = Path(target)
         self.overwrite = overwrite
 

@@ -166,7 +166,7 @@ class PenalizedCox(ClassifierMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, penalizer: float = 0.5, l1_ratio: float = 0.0, horizon: float = 336.0):
+    def __init__(self, penalizer: float = 0.5, l1_ratio: float = 0.0, horizon: float = 336.0) -> None:
         self.penalizer = penalizer
         self.l1_ratio = l1_ratio
         self.horizon = horizon
