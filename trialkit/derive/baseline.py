@@ -180,8 +180,8 @@ def baseline_dataset(trial: Trial, *, horizon: str | float | None = "primary", c
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> bl = baseline_dataset(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> bl = baseline_dataset(example())
     >>> bl.shape
     (120, 57)
     >>> bl[["subject_id", "arm", "msc", "pe", "age", "TBIL", "meld", "outcome"]].head(3)

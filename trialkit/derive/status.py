@@ -221,8 +221,8 @@ def consort_counts(trial: Trial, horizon: str | float | None = "primary") -> pd.
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> c = consort_counts(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> c = consort_counts(example())
     >>> c[["arm", "allocated", "received_full", "received_partial", "no_active_treatment"]]
            arm  allocated  received_full  received_partial  no_active_treatment
     0  control         30              0                 0                   30

@@ -60,8 +60,8 @@ def observed_scenario(trial: Trial, endpoint: str = "primary") -> ObservedScenar
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> sc = observed_scenario(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> sc = observed_scenario(example())
     >>> sc.arm_sizes, sc.control, sc.control_events
     ({'control': 30, 'msc': 30, 'pe': 30, 'pe_msc': 30}, 'control', 15)
     >>> round(sc.control_median)
@@ -101,8 +101,8 @@ def observed_power(sc: ObservedScenario, hrs: Iterable[float], *, n_trials: int 
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> sc = observed_scenario(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> sc = observed_scenario(example())
     >>> pw = observed_power(sc, [0.5, 1.0], n_trials=20, seed=1)
     >>> pw[pw["comparison"] == "global"][["hr", "kind", "estimate", "n_trials"]]
         hr          kind  estimate  n_trials

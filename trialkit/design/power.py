@@ -359,8 +359,8 @@ def analyze_trial(trial: Trial, *, analyses: Sequence[str] = DEFAULT_ANALYSES,
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> r = analyze_trial(simulate(seed=1), analyses=("cox_main",))
+    >>> from trialkit.datasets import example
+    >>> r = analyze_trial(example(), analyses=("cox_main",))
     >>> r["term"].tolist(), r["truth"].tolist(), r["null_true"].tolist()
     (['msc', 'pe'], [0.6, 0.8], [False, False])
     """

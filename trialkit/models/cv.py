@@ -136,11 +136,9 @@ def nested_cv(X: pd.DataFrame, y: npt.ArrayLike, specs: dict[str, ModelSpec] | l
     A penalized logistic regression tuned over 3 values of ``C`` inside each of 3 x 2 outer folds,
     beside MELD used directly:
 
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> from trialkit.models.examples import example_xy
+    >>> from trialkit.models.pipelines import model_specs
+    >>> X, y = example_xy()
     >>> cv = nested_cv(X, y, model_specs(["logistic"], grid="light"), scores={"meld": "MELD"},
     ...                n_splits=3, n_repeats=2, random_state=0)
     >>> cv.names, cv.settings["grid_sizes"]
@@ -225,11 +223,9 @@ def fit_final(spec: ModelSpec, X: pd.DataFrame, y: npt.ArrayLike, *, time: npt.A
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> from trialkit.models.examples import example_xy
+    >>> from trialkit.models.pipelines import model_specs
+    >>> X, y = example_xy()
     >>> est, params = fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, random_state=0)
     >>> params
     {'model__C': 0.3}

@@ -18,8 +18,8 @@ analyses; the time-to-event view uses their follow-up as well.
 
 Examples
 --------
->>> from trialkit.simulate import simulate
->>> trial = simulate(seed=5)
+>>> from trialkit.datasets import example
+>>> trial = example(seed=5)
 >>> data = analysis_dataset(trial)
 >>> xy = split_xy(data)
 >>> xy.X.shape[0] == len(xy.y) <= trial.n_subjects, set(xy.y.tolist()) <= {0, 1}
@@ -81,8 +81,8 @@ def trial_up_to_baseline(trial: Trial) -> Trial:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> early = trial_up_to_baseline(trial)
     >>> int(trial.labs["day"].max()), int(early.labs["day"].max()), int(early.symptoms["day"].max())
     (350, 0, 0)
@@ -181,8 +181,8 @@ def baseline_features(trial: Trial, *, subject_columns: Sequence[str] | None = N
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> feats = baseline_features(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> feats = baseline_features(example())
     >>> feats.shape
     (120, 39)
     >>> feats[["subject_id", "msc", "pe", "age", "sex", "TBIL", "meld"]].head(3)
@@ -232,8 +232,8 @@ def check_baseline_only(features: pd.DataFrame, trial: Trial, *, subject_columns
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=5)
+    >>> from trialkit.datasets import example
+    >>> trial = example(seed=5)
     >>> feats = baseline_features(trial)
     >>> check_baseline_only(feats, trial)                     # passes silently
     >>> planted = feats.assign(TBIL=feats["TBIL"] * 0.8)      # e.g. a day-7 bilirubin
@@ -360,8 +360,8 @@ def analysis_dataset(trial: Trial, horizon: str | float | None = None, *, featur
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> data = analysis_dataset(trial)
     >>> data.shape, data.attrs["horizon"]
     ((120, 43), 336)
@@ -406,8 +406,8 @@ def split_xy(data: pd.DataFrame) -> XY:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> xy = split_xy(analysis_dataset(simulate(seed=1)))   # 3 of 120 subjects have an unknown outcome
+    >>> from trialkit.datasets import example
+    >>> xy = split_xy(analysis_dataset(example()))   # 3 of 120 subjects have an unknown outcome
     >>> xy.X.shape, int(xy.y.sum()), "subject_id" in xy.X
     ((117, 38), 53, False)
     >>> xy.y[:4].tolist(), xy.time[:4].tolist()
@@ -432,8 +432,8 @@ def outcome_summary(data: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> s = outcome_summary(analysis_dataset(simulate(seed=1)))
+    >>> from trialkit.datasets import example
+    >>> s = outcome_summary(analysis_dataset(example()))
     >>> s[["n_known", "n_unknown", "n_events", "n_non_events", "prevalence"]].round(3)
        n_known  n_unknown  n_events  n_non_events  prevalence
     0      117          3        53            64       0.453
@@ -459,8 +459,8 @@ def feature_table(data: pd.DataFrame, study: Study) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> t = simulate(seed=5)
+    >>> from trialkit.datasets import example
+    >>> t = example(seed=5)
     >>> ft = feature_table(analysis_dataset(t), t.study)
     >>> ft.groupby("source").size().to_dict()
     {'lab': 19, 'score': 8, 'subject': 5, 'symptom': 4, 'treatment': 2}
@@ -521,8 +521,8 @@ def oracle_risk(trial: Trial, horizon: str | float | None = None) -> pd.DataFram
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> oracle_risk(trial).head(3).round(3)
       subject_id  oracle_risk
     0       S001        0.127
@@ -550,8 +550,8 @@ def oracle_for(xy: XY, trial: Trial, horizon: str | float | None = None) -> np.n
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> xy = split_xy(analysis_dataset(trial))
     >>> risk = oracle_for(xy, trial)
     >>> risk.shape, risk[:3].round(3).tolist()

@@ -36,14 +36,9 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
     --------
     The outcome depends on MELD, not on age:
 
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0, keep_models=True)
+    >>> from trialkit.models.examples import example_cv, example_xy
+    >>> X, y = example_xy()
+    >>> cv = example_cv()  # fitted with keep_models=True
     >>> imp = permutation_importance_cv(cv, X, "logistic", n_repeats=3, random_state=0)
     >>> imp[["feature", "estimate", "n_folds", "rank"]].round(3)
       feature  estimate  n_folds  rank
@@ -98,11 +93,9 @@ def partial_dependence(estimator: Any, X: pd.DataFrame, features: Sequence[str],
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> from trialkit.models.examples import example_xy
+    >>> from trialkit.models.pipelines import model_specs
+    >>> X, y = example_xy()
     >>> est = model_specs(["logistic"])["logistic"].estimator.fit(X, y)
     >>> partial_dependence(est, X, ["meld", "age"], grid_points=3).round(3)
       feature   value   risk

@@ -52,14 +52,8 @@ def performance_table(cv: CVResult, alpha: float = 0.05) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> pt = performance_table(cv)
     >>> pt[["model", "auc", "auc_ci_low", "auc_ci_high", "ci_method"]].round(3)
                    model    auc  auc_ci_low  auc_ci_high     ci_method
@@ -144,14 +138,8 @@ def compare_to_reference(cv: CVResult, reference: str = "meld", alpha: float = 0
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> compare_to_reference(cv, "meld")[["model", "metric", "reference", "estimate", "p_value", "n_folds"]].round(3)
           model metric          reference  estimate  p_value  n_folds
     0  logistic    auc               meld    -0.009    0.277        6
@@ -191,14 +179,8 @@ def oof_risk(cv: CVResult) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> oof_risk(cv).head(3).round(3)
        row  y  logistic  meld_recalibrated    meld
     0    0  1     0.474              0.471  25.503
@@ -224,14 +206,8 @@ def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> cc = calibration_curve(cv, n_bins=4, models=["logistic"])
     >>> cc[["model", "bin", "n", "mean_risk", "observed"]].round(3)
           model  bin   n  mean_risk  observed
@@ -262,14 +238,8 @@ def roc_curves(cv: CVResult, models: Sequence[str] | None = None) -> pd.DataFram
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> rc = roc_curves(cv)
     >>> rc.drop_duplicates("model")[["model", "auc"]].round(3)
                     model    auc

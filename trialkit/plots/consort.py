@@ -44,9 +44,9 @@ def consort_box_texts(counts: pd.DataFrame, *, horizon_label: str = "the primary
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.status import consort_counts
-    >>> texts = consort_box_texts(consort_counts(simulate(seed=1)), horizon_label="week 48")
+    >>> texts = consort_box_texts(consort_counts(example()), horizon_label="week 48")
     >>> texts["randomized"], len(texts["arms"])
     ('Randomized (n = 120)', 4)
     >>> msc = texts["arms"][1]
@@ -111,9 +111,9 @@ def plot_consort(counts: pd.DataFrame, *, ax: Axes | None = None, horizon_label:
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.status import consort_counts
-    >>> counts = consort_counts(simulate(seed=1))
+    >>> counts = consort_counts(example())
     >>> fig, ax = plt.subplots(figsize=(11, 7.5))
     >>> plot_consort(counts, ax=ax, horizon_label="week 48") is ax
     True

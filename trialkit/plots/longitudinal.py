@@ -52,10 +52,10 @@ def lsmeans_plot(lsmeans: pd.DataFrame, *, arms: Sequence[str] | None = None, la
     ALT is analysed on the log scale (ratio to baseline), albumin as the change in g/L:
 
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
     >>> from trialkit.stats.longitudinal import analyze_parameters
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> res = analyze_parameters(change_from_baseline(trial, ["ALT", "ALB"]), trial.study)
     >>> fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     >>> lsmeans_plot(res["lsmeans"], arms=trial.study.arm_ids, labels=trial.study.arm_labels, axes=axes) is fig
@@ -123,9 +123,9 @@ def symptom_bars(symptom_visits: pd.DataFrame, *, symptom: str, arms: Sequence[s
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import symptom_visits
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> fig = symptom_bars(symptom_visits(trial), symptom="fatigue", arms=trial.study.arm_ids,
     ...                    labels=trial.study.arm_labels)
     >>> [ax.get_title() for ax in fig.axes]

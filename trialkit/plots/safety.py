@@ -55,9 +55,9 @@ def plot_temperature(summary: pd.DataFrame, *, ax: Axes | None = None, labels: d
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.tables.safety import temperature_summary
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> fig, ax = plt.subplots()
     >>> ax = plot_temperature(temperature_summary(trial), labels=trial.study.arm_labels, ax=ax)
     >>> [t.get_text() for t in ax.get_legend().get_texts()]  # the infusion arms only
@@ -111,10 +111,10 @@ def plot_cumulative_incidence(curve: pd.DataFrame, state: str, *, ax: Axes | Non
     --------
     Death with HCC as a competing event (a pandas Categorical keeps the groups in study order):
 
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import competing_risks
     >>> from trialkit.stats.competing import aalen_johansen
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> cr = competing_risks(trial, cause="hcc", competing=["death", "transplant"])
     >>> cif = aalen_johansen(cr["time"], cr["status"], group=pd.Categorical(cr["arm"], trial.study.arm_ids),
     ...                      censor="censored")

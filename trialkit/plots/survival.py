@@ -98,9 +98,9 @@ def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups: Sequence | None = 
     Transplant-free survival to the primary horizon (48 weeks):
 
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> tte = time_to_event(trial)
     >>> fig, ax = plt.subplots(figsize=(7.5, 5))
     >>> km_plot(tte, groups=trial.study.arm_ids, labels=trial.study.arm_labels, horizon=336, ax=ax) is fig
@@ -147,10 +147,10 @@ def cif_plot(cif: pd.DataFrame, *, groups: Sequence | None = None, labels: dict 
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import competing_risks
     >>> from trialkit.stats.competing import cumulative_incidence
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> cif = cumulative_incidence(competing_risks(trial), [0, 28, 56, 84, 168, 336], causes=["death"])
     >>> fig, ax = plt.subplots()
     >>> ax = cif_plot(cif, groups=trial.study.arm_ids, labels=trial.study.arm_labels, ax=ax)

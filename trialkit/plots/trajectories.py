@@ -65,8 +65,8 @@ def trajectory_data(trial: Trial, parameters: Sequence[str], *, horizon: str | f
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> data = trajectory_data(simulate(seed=1), ["ALT", "meld"])  # a lab and a score
+    >>> from trialkit.datasets import example
+    >>> data = trajectory_data(example(), ["ALT", "meld"])  # a lab and a score
     >>> data.head(3)
       subject_id      arm   outcome parameter visit  visit_day  value
     0       S003  control  survivor       ALT    D0          0  325.0
@@ -139,8 +139,8 @@ def summarize_trajectories(data: pd.DataFrame, *, log: bool = False, alpha: floa
     --------
     Geometric mean ALT in the control arm, among the patients measured at each visit:
 
-    >>> from trialkit.simulate import simulate
-    >>> summary = summarize_trajectories(trajectory_data(simulate(seed=1), ["ALT"]), log=True)
+    >>> from trialkit.datasets import example
+    >>> summary = summarize_trajectories(trajectory_data(example(), ["ALT"]), log=True)
     >>> summary[summary["arm"] == "control"][["visit", "n", "mean", "ci_low", "ci_high"]].round(1)
        visit   n   mean  ci_low  ci_high
     0     D0  30  161.0   117.2    221.3
@@ -188,8 +188,8 @@ def plot_trajectories(summary: pd.DataFrame, parameter: str, study: Study, *, ax
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> summary = summarize_trajectories(trajectory_data(trial, ["ALT"]), log=True)
     >>> fig, ax = plt.subplots()
     >>> ax = plot_trajectories(summary, "ALT", trial.study, ax=ax, log=True, ylabel="ALT (U/L)", dodge=1.5)
@@ -228,8 +228,8 @@ def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax: Axes
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> data = trajectory_data(simulate(seed=1), ["meld"])
+    >>> from trialkit.datasets import example
+    >>> data = trajectory_data(example(), ["meld"])
     >>> fig, ax = plt.subplots()
     >>> ax = plot_individual_trajectories(data, "meld", ax=ax, ylabel="MELD")
     >>> len(ax.lines)  # one line per subject
@@ -267,10 +267,10 @@ def plot_correlation_heatmap(corr: pd.DataFrame, *, ax: Axes | None = None, labe
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.baseline import baseline_dataset
     >>> from trialkit.tables.baseline import baseline_correlations
-    >>> corr = baseline_correlations(baseline_dataset(simulate(seed=1)), ["TBIL", "INR", "CREAT", "meld"])
+    >>> corr = baseline_correlations(baseline_dataset(example()), ["TBIL", "INR", "CREAT", "meld"])
     >>> fig, ax = plt.subplots()
     >>> ax = plot_correlation_heatmap(corr, ax=ax, labels={"meld": "MELD"})
     >>> [t.get_text() for t in ax.get_xticklabels()], [t.get_text() for t in ax.get_yticklabels()]

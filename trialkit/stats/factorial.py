@@ -204,9 +204,9 @@ def survival_factorial(tte: pd.DataFrame, study: Study, *, alpha: float = 0.05) 
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> t = survival_factorial(time_to_event(trial), trial.study)
     >>> t[["section", "factor", "estimate", "ci_low", "ci_high"]].round(2)
               section factor  estimate  ci_low  ci_high
@@ -245,9 +245,9 @@ def mmrm_factorial(long: pd.DataFrame, study: Study, visit: str, *, covariance: 
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> long = change_from_baseline(trial, ["ALB", "TBIL"])  # TBIL on the log scale
     >>> t = mmrm_factorial(long, trial.study, "W24")
     >>> margins = t[t["section"] == "margins"]

@@ -577,9 +577,9 @@ def term_effects(fit: MMRMFit, visit: str) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> fit = fit_mmrm(change_from_baseline(trial, ["ALB"]), study=trial.study, model="factorial")
     >>> term_effects(fit, "W24")[["term", "visit", "estimate", "ci_low", "ci_high", "p_value"]].round(2)
          term visit  estimate  ci_low  ci_high  p_value
@@ -642,9 +642,9 @@ def analyze_parameters(long: pd.DataFrame, study: Study, parameters: list | None
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> res = analyze_parameters(change_from_baseline(trial, ["ALB", "TBIL"]), trial.study)
     >>> res["fits"][["parameter", "covariance", "n_subjects", "n_obs", "converged"]]
       parameter        covariance  n_subjects  n_obs  converged

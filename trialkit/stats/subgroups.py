@@ -115,9 +115,9 @@ def subgroup_cox(data: pd.DataFrame, *, treatment: str, subgroups: dict, adjust:
     --------
     UC-MSC against no UC-MSC (adjusted for plasma exchange) in the simulated 2×2 trial:
 
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> d = time_to_event(trial).merge(trial.subjects[["subject_id", "age", "cirrhosis"]], on="subject_id")
     >>> t = subgroup_cox(d, treatment="msc", adjust=["pe"], subgroups={"age": 40, "cirrhosis": None})
     >>> t[["variable", "level", "n", "events", "estimate", "ci_low", "ci_high", "interaction_p_value"]].round(2)

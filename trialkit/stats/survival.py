@@ -458,9 +458,9 @@ def cox_arm(tte: pd.DataFrame, study: Study, *, alpha: float = 0.05) -> CoxResul
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> fit = cox_arm(time_to_event(trial), trial.study)
     >>> fit.table[["term", "label", "estimate", "ci_low", "ci_high"]].round(2)
          term                                 label  estimate  ci_low  ci_high
@@ -516,9 +516,9 @@ def cox_factorial(tte: pd.DataFrame, study: Study, *, interaction: bool = True, 
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> tte = time_to_event(trial)
     >>> cox_factorial(tte, trial.study).table[["term", "label", "estimate", "ci_low", "ci_high"]].round(2)
          term                     label  estimate  ci_low  ci_high
@@ -826,9 +826,9 @@ def cox_arm_by_endpoint(ttes: dict[str, pd.DataFrame], study: Study, *, alpha: f
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> ttes = {"week 12": time_to_event(trial, horizon=84), "week 48": time_to_event(trial)}
     >>> cox_arm_by_endpoint(ttes, trial.study)[["endpoint", "term", "events", "estimate", "ci_low", "ci_high"]].round(2)
       endpoint    term  events  estimate  ci_low  ci_high
