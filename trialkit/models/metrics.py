@@ -28,7 +28,9 @@ def auc_ci(y: npt.ArrayLike, score: npt.ArrayLike, alpha: float = 0.05) -> pd.Da
     """ROC AUC of ``score`` for binary ``y`` with DeLong's standard error and Wald CI.
 
     Higher scores mean higher risk. Missing scores are dropped. The CI is ``auc ± z se``, clipped to
-    [0, 1] (as R's ``pROC::ci.auc(method = "delong")``).
+    [0, 1] (as R's ``pROC::ci.auc(method = "delong")``). Hand-written (the midrank algorithm, a few
+    lines): scikit-learn's ``roc_auc_score`` gives the AUC without a standard error, and no
+    well-kept Python library computes DeLong's variance.
 
     Returns
     -------

@@ -114,6 +114,11 @@ def mann_whitney(x: npt.ArrayLike, y: npt.ArrayLike) -> dict:
     no continuity correction), with the probabilistic index P(X > Y) + ½ P(X = Y) and its DeLong
     standard error.
 
+    U and the p-value are ``scipy.stats.mannwhitneyu``; ``z`` (which scipy does not return) and the
+    DeLong standard error of the probabilistic index (which neither scipy, statsmodels nor pingouin
+    computes: pingouin's ``mwu`` gives the common-language effect size without a standard error)
+    are written here.
+
     Returns
     -------
     dict
