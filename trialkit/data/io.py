@@ -23,6 +23,8 @@ import numpy as np
 import pandas as pd
 
 if TYPE_CHECKING:
+    from types import TracebackType
+
     from trialkit.data.trial import Trial
 
 __all__ = ["write_tables", "write_dataset", "atomic_dir", "replace_dir", "sha256_file", "FORMATS"]
@@ -152,7 +154,8 @@ class atomic_dir:
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{t.name}.tmp-", dir=t.parent))
         return self.tmp
 
-    def __exit__(self, exc_type, exc, tb) -> Literal[False]:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False

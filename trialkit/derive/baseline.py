@@ -44,7 +44,7 @@ STATUS_COLUMNS = ["treatment", "died", "transplanted", "follow_up", "lost_to_fol
 _NOT_BASELINE = {"randomization_date"}
 
 
-def _baseline_rows(trial, parameters=None) -> pd.DataFrame:
+def _baseline_rows(trial: Trial, parameters: Sequence[str] | None = None) -> pd.DataFrame:
     """The lab rows chosen as baseline: one per (subject, parameter), the last in the window."""
     study = trial.study
     bv = study.baseline_visit
@@ -152,7 +152,7 @@ def baseline_symptoms(trial: Trial) -> pd.DataFrame | None:
     return wide.astype(float).rename_axis("subject_id").reset_index()
 
 
-def baseline_dataset(trial: Trial, *, horizon: str | float | None = "primary", clif_missing_as_normal: bool = False,
+def baseline_dataset(trial: Trial, *, horizon: str | float = "primary", clif_missing_as_normal: bool = False,
                      scores: bool = True) -> pd.DataFrame:
     """One row per randomized subject: arm, factors, demographics, baseline labs and scores, status.
 

@@ -234,7 +234,7 @@ def target_visit(study: Study, horizon: str | float | None = "secondary") -> str
     return vis[-1]
 
 
-def _survivor_flags(trial, h: float) -> pd.DataFrame:
+def _survivor_flags(trial: Trial, h: float) -> pd.DataFrame:
     d = event_days(trial.subjects, trial.events)
     first = np.fmin(d["death"], d["transplant"])
     return pd.DataFrame({"subject_id": d["subject_id"], "event_day": first.where(first <= h),

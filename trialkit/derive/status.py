@@ -57,11 +57,11 @@ __all__ = ["follow_up_status", "consort_counts", "completion_day", "visit_status
 MISSING_REASONS = ("died", "transplanted", "dropout", "missed")
 
 
-def _horizon_day(study, horizon) -> int:
+def _horizon_day(study: Study, horizon: str | float) -> int:
     return int(study.horizons[horizon]) if isinstance(horizon, str) else int(horizon)
 
 
-def completion_day(study: Study, horizon: str | float | None = "primary") -> int:
+def completion_day(study: Study, horizon: str | float = "primary") -> int:
     """First study day on which a last contact counts as having completed follow-up to ``horizon``.
 
     The lower bound of the window of the visit containing the horizon day, else the horizon.
@@ -77,7 +77,7 @@ def completion_day(study: Study, horizon: str | float | None = "primary") -> int
     return h
 
 
-def _event_days(trial) -> pd.DataFrame:
+def _event_days(trial: Trial) -> pd.DataFrame:
     """First day of each event type per subject (index: subject_id, in subjects order)."""
     ev = trial.events
     first = ev.groupby(["subject_id", "event"], observed=True)["day"].min().unstack("event")
@@ -94,7 +94,7 @@ def _event_days(trial) -> pd.DataFrame:
     return first
 
 
-def follow_up_status(trial: Trial, horizon: str | float | None = "primary") -> pd.DataFrame:
+def follow_up_status(trial: Trial, horizon: str | float = "primary") -> pd.DataFrame:
     """One row per randomized subject: treatment received, events and follow-up status.
 
     Parameters
@@ -205,7 +205,7 @@ _CONSORT_COLUMNS = ["arm", "label", "allocated", "received_full", "received_part
                     "withdrew", "lost", "censored", "completed", "analysed", "excluded"]
 
 
-def consort_counts(trial: Trial, horizon: str | float | None = "primary") -> pd.DataFrame:
+def consort_counts(trial: Trial, horizon: str | float = "primary") -> pd.DataFrame:
     """Counts for each box of the CONSORT flow diagram, by arm (study order) and in total.
 
     Returns

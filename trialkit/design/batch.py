@@ -319,7 +319,8 @@ def factor_design(study: Study, *, interaction: bool) -> tuple[np.ndarray, list[
     return A, kept, labels
 
 
-def _efron(s: SortedReplicates, X: np.ndarray, beta: np.ndarray, rank: np.ndarray, ties: np.ndarray):
+def _efron(s: SortedReplicates, X: np.ndarray, beta: np.ndarray, rank: np.ndarray,
+           ties: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hessian (R, p, p), gradient (R, p) and log partial likelihood (R,) with Efron's ties.
 
     At a time with d tied events D among the risk set R: for l = 0 .. d - 1,

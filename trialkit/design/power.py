@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -221,7 +221,7 @@ def design_spec(scenario: str | Path | dict | Scenario | None = None, *, study: 
 # ------------------------------------------------------------------------------------------------
 # one replicate
 # ------------------------------------------------------------------------------------------------
-def _survival_tables(study, sc, seed: int, n_subjects: int | None) -> dict:
+def _survival_tables(study: Study, sc: Scenario, seed: int, n_subjects: int | None) -> dict:
     """Only ``subjects`` (id, arm) and ``events``, from the simulator's own components and streams
     (:func:`trialkit.simulate.core.simulate_survival`): the same arrays as
     :func:`trialkit.simulate.core.simulate_tables` draws; the other streams are simply not used."""
@@ -278,13 +278,14 @@ def _truth_hr(truth: dict, term: str) -> float:
     return float(terms[key]) if key is not None else math.nan
 
 
-def _logrank_meta(study, truth: dict | None, comparison: str, group: str | None) -> dict:
+def _logrank_meta(study: Study, truth: dict | None, comparison: str, group: str | None) -> dict:
     """The descriptive columns of a log-rank row (``"global"`` or ``"<arm> vs <control>"``)."""
     arm_hr = (truth or {}).get("hazard_ratios", {}).get("arms_vs_control", {})
     if comparison == "global":
         null = len({round(v, 12) for v in arm_hr.values()}) == 1 if arm_hr else None
         label = f"global log-rank ({len(study.arm_ids)} arms)"
     else:
+        assert group is not None  # a pairwise comparison names its arm
         null = bool(abs(arm_hr[group] - 1) < 1e-12) if group in arm_hr else None
         label = f"{study.arm_labels[group]} vs {study.arm_labels[study.control_arm]} (log-rank)"
     return {"analysis": "logrank", "term": comparison, "label": label, "null_true": null, "scale": "chi-square"}
@@ -406,7 +407,8 @@ def _flag(v):
     return bool(v)
 
 
-def _lab_rows(trial, labs, truth, alpha, covariance, population) -> list[dict]:
+def _lab_rows(trial: Trial, labs: Sequence[str], truth: dict | None, alpha: float, covariance: str,
+              population: str) -> list[dict]:
     """The efficacy notebook's lab analysis: change from baseline, repeated-measures model with arm
     indicators, each arm vs control at the secondary horizon's visit (``efficacy_contrasts_w24``)."""
     from trialkit.derive.change import available_parameters, change_from_baseline, parameter_label, target_visit
@@ -633,7 +635,7 @@ def run_replicates(scenario: str | Path | dict | Scenario | None = None, *, stud
     return out
 
 
-def _n_workers(n_jobs: int, client) -> int:
+def _n_workers(n_jobs: int, client: Client | None) -> int:
     if client is not None:
         return max(1, sum(client.nthreads().values()))
     if n_jobs is None or n_jobs == 1:
@@ -708,7 +710,8 @@ def check_scheduler(address: str, timeout: float = 3.0) -> None:
                              "address") from None
 
 
-def _map(run, spec: DesignSpec, chunks: list[list], n_jobs: int, client):
+def _map(run: Callable[[DesignSpec, list], pd.DataFrame], spec: DesignSpec, chunks: list[list], n_jobs: int,
+         client: Client | None) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield (replicates done, results) of each chunk, in order; ``run(spec, chunk)`` does a chunk."""
     if client is None and (n_jobs is None or n_jobs == 1):
         for c in chunks:

@@ -21,7 +21,7 @@ from trialkit.models.pipelines import ModelSpec, derive_seed
 __all__ = ["CVResult", "nested_cv", "fit_final"]
 
 
-def _threads(n_jobs: int):
+def _threads(n_jobs: int) -> Any:
     """Cap OpenMP/BLAS threads at ``n_jobs`` (gradient boosting would otherwise use every core)."""
     from threadpoolctl import threadpool_limits
 
@@ -69,7 +69,8 @@ def _grid_size(grid: dict) -> int:
     return int(np.prod([len(v) for v in grid.values()])) if grid else 1
 
 
-def _fit_one(spec: ModelSpec, X, y, time, inner, scoring, n_jobs):
+def _fit_one(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, time: npt.ArrayLike | None, inner: list,
+             scoring: str, n_jobs: int) -> tuple[Any, dict[str, Any]]:
     """Fit ``spec`` on (X, y): grid search over the ``inner`` splits when there is something to tune."""
     fit_params = {}
     if spec.time_param is not None:

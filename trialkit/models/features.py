@@ -97,7 +97,7 @@ def trial_up_to_baseline(trial: Trial) -> Trial:
     return trial.with_tables(**tables)
 
 
-def _reference(trial, subject_columns, clif_missing_as_normal) -> pd.DataFrame:
+def _reference(trial: Trial, subject_columns: Sequence[str] | None, clif_missing_as_normal: bool) -> pd.DataFrame:
     """Every admissible feature (no deduplication), from data up to day 0 only."""
     from trialkit.derive.baseline import baseline_dataset
 

@@ -205,7 +205,7 @@ class PenalizedCox(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
-def _learner(name: str, random_state: int, n_jobs: int, horizon: float):
+def _learner(name: str, random_state: int, n_jobs: int, horizon: float) -> BaseEstimator:
     if name == "logistic":
         return LogisticRegression(C=0.1, max_iter=5000)
     if name == "gradient_boosting":

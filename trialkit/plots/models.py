@@ -42,7 +42,7 @@ def _ax(ax):
     return ax
 
 
-def _colors(names) -> dict:
+def _colors(names: Sequence[str]) -> dict:
     cmap = plt.get_cmap("tab10")
     return {n: cmap(i % 10) for i, n in enumerate(names)}
 

@@ -48,7 +48,7 @@ def default_times(horizon: float, *, unit: float = 7.0, max_ticks: int = 8) -> l
     return [0.0, float(horizon)]
 
 
-def _at_risk_axes(ax, table: pd.DataFrame, labels: dict, colors: dict, scale: float):
+def _at_risk_axes(ax: Axes, table: pd.DataFrame, labels: dict, colors: dict, scale: float) -> None:
     from mpl_toolkits.axes_grid1 import make_axes_locatable
 
     tab = make_axes_locatable(ax).append_axes("bottom", size=0.28 * len(table) + 0.2, pad=0.55, sharex=ax)

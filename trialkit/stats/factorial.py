@@ -73,7 +73,8 @@ def is_factorial(study: Study) -> bool:
     return not_factorial_reason(study) is None
 
 
-def _est(coef: pd.Series, cov: pd.DataFrame, w: dict, df, alpha, transform):
+def _est(coef: pd.Series, cov: pd.DataFrame, w: dict, df: float | None, alpha: float,
+         transform: str | None) -> dict[str, float]:
     names = list(w)
     v = np.array([w[n] for n in names], dtype=float)
     est = float(v @ coef[names].to_numpy())

@@ -93,7 +93,7 @@ class MMRMFit:
 # ------------------------------------------------------------------------------------------------
 # design
 # ------------------------------------------------------------------------------------------------
-def _vname(v) -> str:
+def _vname(v: object) -> str:
     return f"visit[{v}]"
 
 
@@ -143,7 +143,8 @@ def treatment_design(study: Study, model: str = "arm") -> tuple[list[str], dict]
     return cols, {a: {c: int(vals[c][a]) for c in cols} for a in arms}
 
 
-def _build_X(data: pd.DataFrame, visits: list, treatments: list[str], arm_x: dict, covariate: str | None):
+def _build_X(data: pd.DataFrame, visits: list, treatments: list[str], arm_x: dict,
+             covariate: str | None) -> tuple[np.ndarray, list[str]]:
     vis = data["visit"].to_numpy(dtype=object)
     cols, names = [], []
     for v in visits:
@@ -436,7 +437,7 @@ def fit_mmrm(data: pd.DataFrame, *, arms: list | None = None, control: str | Non
     visits = [v for v in visits if (d["visit"] == v).any()]
     d = d[d["visit"].isin(visits)].reset_index(drop=True)
     X, names = _build_X(d, visits, treatments, arm_x, covariate)
-    keep = X.any(axis=0)  # e.g. an arm with no one left at a visit
+    keep = np.asarray(X.any(axis=0))  # e.g. an arm with no one left at a visit
     X, names = X[:, keep], [n for n, k in zip(names, keep) if k]
     y = d[dv].to_numpy(dtype=float)
     groups = pd.factorize(d["subject_id"])[0]
@@ -491,7 +492,8 @@ def _table(fit: MMRMFit, keys: dict, weights: list[dict]) -> pd.DataFrame:
     return pd.DataFrame({**keys, **_rows(fit, W)})
 
 
-def _arm_weights(fit: MMRMFit, arm, visit, *, minus=None, covariate=True) -> dict:
+def _arm_weights(fit: MMRMFit, arm: str, visit: str, *, minus: str | None = None,
+                 covariate: bool = True) -> dict:
     w: dict[str, float] = {}
     cv = fit.info.get("covariate")
     names = fit.params.index

@@ -60,7 +60,7 @@ def quiet() -> Iterator[None]:
         yield
 
 
-def _groups(d: pd.DataFrame, group: str, groups) -> list:
+def _groups(d: pd.DataFrame, group: str, groups: Sequence | None) -> list:
     if groups is None:
         groups = list(pd.unique(d[group]))
     return [g for g in groups if (d[group] == g).any()]
@@ -267,7 +267,7 @@ def event_counts(data: pd.DataFrame, *, group: str = "arm", groups: Sequence | N
     return out.astype({c: "int64" for c in ["n", *cols, "censored"]}).astype({"follow_up_days": float})
 
 
-def _logrank_chisq(time, event, codes, k: int) -> float:
+def _logrank_chisq(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: int) -> float:
     """k-group log-rank chi-square (R ``survdiff``, rho = 0), in numpy.
 
     At each distinct event time t: expected E_j = d_t n_jt / n_t and hypergeometric covariance
@@ -559,7 +559,8 @@ def _km_transform(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     return 1.0 - surv[np.searchsorted(ut, time, side="left")]
 
 
-def _zph_score(time, event, X, eta, weights) -> tuple[np.ndarray, np.ndarray]:
+def _zph_score(time: np.ndarray, event: np.ndarray, X: np.ndarray, eta: np.ndarray,
+               weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Score vector of the time-by-covariate terms and the 2p x 2p information (R ``zph1.c``, Efron).
 
     At ``beta`` fixed at the fit, adds ``g(t) x`` (``g``: the centred km transform) to the model
