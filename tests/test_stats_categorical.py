@@ -86,6 +86,22 @@ def test_poisson_rate_ci_against_r_and_hand():
     assert r["estimate"] == pytest.approx(2.0)
 
 
+
+def test_poisson_rate_ci_unchanged_by_the_switch_to_statsmodels():
+    """The Garwood formula the kit computed by hand before it called statsmodels' ``confint_poisson``."""
+    k = np.array([0, 1, 2, 5, 10, 37, 250, 0, 3, 1000])
+    t = np.array([1, 2.5, 0.3, 10, 1, 12.2, 100, 0, 0, 7.5])
+    for alpha in (0.05, 0.1, 0.01):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            tt = np.where(t > 0, t, np.nan)
+            lo = np.where(k > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(k, 1e-300)) / 2, 0.0) / tt
+            hi = stats.chi2.ppf(1 - alpha / 2, 2 * k + 2) / 2 / tt
+        r = poisson_rate_ci(k, t, alpha=alpha, per=100)
+        np.testing.assert_allclose(r["ci_low"], lo * 100, rtol=1e-12, atol=0)
+        np.testing.assert_allclose(r["ci_high"], hi * 100, rtol=1e-12, atol=0)
+        assert (r["ci_low"].to_numpy()[k == 0][:1] == 0).all()
+        assert r.loc[t == 0, ["estimate", "ci_low", "ci_high"]].isna().all().all()
+
 def test_rate_ratio_exact_against_r_and_binomial():
     # R: poisson.test(c(10, 4), c(2, 2))$p.value -> 0.1795654
     r = rate_ratio_exact(10, 2.0, 4, 2.0)

@@ -5,11 +5,13 @@ It lives at the top of the kit, beside the loader (:mod:`trialkit.data`) and the
 """
 from __future__ import annotations
 
+import copy
+import functools
 from pathlib import Path
 
 from trialkit.data.trial import Trial
 
-__all__ = ["open_dataset"]
+__all__ = ["open_dataset", "example"]
 
 
 def open_dataset(dataset: str | Path = "simulate", *, study: str | Path | None = None,
@@ -41,3 +43,36 @@ def open_dataset(dataset: str | Path = "simulate", *, study: str | Path | None =
     from trialkit.data.load import load
 
     return load(dataset, study)
+
+
+@functools.lru_cache(maxsize=4)
+def _simulated(seed: int) -> Trial:
+    from trialkit.simulate.core import simulate
+
+    return simulate(seed=seed)
+
+
+def example(seed: int = 1) -> Trial:
+    """The kit's example dataset: the default study and scenario simulated with ``seed`` (120 subjects).
+
+    The examples of the documentation share it, so the simulator runs once per seed in a session
+    instead of once per example: the first call simulates (as ``open_dataset("simulate", seed=seed)``
+    does), later calls return a deep copy of that trial, so an example that changes its copy leaves
+    the next one's data as it was. Edits to ``params/`` after the first call are not seen (use
+    :func:`open_dataset` for a fresh simulation).
+
+    Parameters
+    ----------
+    seed : int
+        Seed of the simulation (default 1, the one the examples use).
+
+    Examples
+    --------
+    >>> trial = example()
+    >>> trial.source.startswith("simulated"), len(trial.subjects)
+    (True, 120)
+    >>> again = example()
+    >>> again is trial, again.subjects.equals(trial.subjects)
+    (False, True)
+    """
+    return copy.deepcopy(_simulated(int(seed)))

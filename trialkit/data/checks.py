@@ -6,11 +6,16 @@ are missing or unparsable (that was reported already).
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from trialkit.data.schema import GRADE_PARAMETERS, PARAMETER_LIMITS
 from trialkit.study import Study, normalize_unit
+
+if TYPE_CHECKING:
+    from trialkit.data.load import _Collector
 
 __all__ = ["run_all", "sort_table", "UNIT_CONVERSIONS", "PLAUSIBLE"]
 
@@ -418,7 +423,7 @@ RULES = (_duplicates, _unknown_subjects, _days_before_randomization, _events, _a
          _lab_units_and_values, _visits_match_days, _infusions_arm)
 
 
-def run_all(tables: dict[str, pd.DataFrame], study: Study, col) -> None:
+def run_all(tables: dict[str, pd.DataFrame], study: Study, col: _Collector) -> None:
     """Run every cross-table rule; each skips itself when the columns it needs are absent.
 
     Examples

@@ -25,11 +25,15 @@ from __future__ import annotations
 import json
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from trialkit.data.io import sha256_file
 from trialkit.data.trial import TABLES, Trial
+
+if TYPE_CHECKING:
+    from trialkit.study import Study
 
 __all__ = ["STAMP", "HANDOFF_ENV", "write_validated", "read_validated"]
 
@@ -100,7 +104,7 @@ def write_validated(trial: Trial, dest: str | Path, study_file: str | Path | Non
     return dest
 
 
-def read_validated(path: str | Path, study=None, dataset: str | Path | None = None) -> Trial | None:
+def read_validated(path: str | Path, study: str | Path | Study | None = None, dataset: str | Path | None = None) -> Trial | None:
     """The :class:`Trial` of a hand-off folder, or ``None`` when it is not one (or not intact).
 
     ``study``: the study file the caller asks for (a path), or ``None`` for the stored one; a

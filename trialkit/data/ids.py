@@ -35,7 +35,7 @@ PSEUDONYM_PREFIX = "PSN"
 _NUMBER = re.compile(r"[0-9][0-9.,]*\Z")
 
 
-def id_kind(subject_id) -> str:
+def id_kind(subject_id: object) -> str:
     """``"distinctive"``, ``"number-like"``, ``"word-like"`` or ``"short"`` (see the module docstring).
 
     Examples

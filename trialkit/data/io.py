@@ -17,9 +17,15 @@ import shutil
 import tempfile
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+    from trialkit.data.trial import Trial
 
 __all__ = ["write_tables", "write_dataset", "atomic_dir", "replace_dir", "sha256_file", "FORMATS"]
 
@@ -134,7 +140,7 @@ class atomic_dir:
     exists it must be empty unless ``overwrite`` is true (then it is replaced as a whole).
     """
 
-    def __init__(self, target: str | Path, overwrite: bool = False):
+    def __init__(self, target: str | Path, overwrite: bool = False) -> None:
         self.target = Path(target)
         self.overwrite = overwrite
 
@@ -148,7 +154,8 @@ class atomic_dir:
         self.tmp = Path(tempfile.mkdtemp(prefix=f".{t.name}.tmp-", dir=t.parent))
         return self.tmp
 
-    def __exit__(self, exc_type, exc, tb) -> bool:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> Literal[False]:
         if exc_type is not None:
             shutil.rmtree(self.tmp, ignore_errors=True)
             return False
@@ -212,7 +219,7 @@ def write_tables(tables: dict[str, pd.DataFrame | None], out_dir: str | Path, fm
     return [Path(out_dir) / p.name for p in written]
 
 
-def write_dataset(trial, out_dir: str | Path, fmt: str = "csv", *, with_study: bool = True,
+def write_dataset(trial: Trial, out_dir: str | Path, fmt: str = "csv", *, with_study: bool = True,
                   overwrite: bool = True) -> list[Path]:
     """Write a Trial's tables (and its study file as ``study.yaml``) to ``out_dir``.
 

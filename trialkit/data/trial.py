@@ -6,6 +6,7 @@ Every notebook, the simulator and every analysis function speak this object. Bui
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -64,7 +65,7 @@ class Trial:
 
     def with_tables(self, **tables: pd.DataFrame | None) -> "Trial":
         """A copy with some tables replaced (the caller is responsible for validity)."""
-        return replace(self, **tables)
+        return replace(self, **cast("dict[str, Any]", tables))
 
     @property
     def n_subjects(self) -> int:

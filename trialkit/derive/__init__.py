@@ -11,6 +11,7 @@ imported on first use, so adding one never touches this file.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from trialkit._lazy import lazy_submodules
 
@@ -25,7 +26,7 @@ _WHERE = {"baseline_dataset": "baseline", "baseline_labs": "baseline", "follow_u
 _submodule = lazy_submodules(__name__)
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _WHERE:
         return getattr(importlib.import_module(f"{__name__}.{_WHERE[name]}"), name)
     return _submodule(name)

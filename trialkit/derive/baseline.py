@@ -26,10 +26,16 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from trialkit.derive.status import follow_up_status
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
 
 __all__ = ["baseline_labs", "baseline_symptoms", "baseline_dataset", "STATUS_COLUMNS"]
 
@@ -38,7 +44,7 @@ STATUS_COLUMNS = ["treatment", "died", "transplanted", "follow_up", "lost_to_fol
 _NOT_BASELINE = {"randomization_date"}
 
 
-def _baseline_rows(trial, parameters=None) -> pd.DataFrame:
+def _baseline_rows(trial: Trial, parameters: Sequence[str] | None = None) -> pd.DataFrame:
     """The lab rows chosen as baseline: one per (subject, parameter), the last in the window."""
     study = trial.study
     bv = study.baseline_visit
@@ -55,7 +61,7 @@ def _baseline_rows(trial, parameters=None) -> pd.DataFrame:
     return rows.drop_duplicates(["subject_id", "parameter"], keep="last")
 
 
-def baseline_labs(trial, parameters=None) -> pd.DataFrame:
+def baseline_labs(trial: Trial, parameters: Sequence[str] | None = None) -> pd.DataFrame:
     """Baseline lab values, wide: one row per subject, one column per parameter.
 
     Parameters
@@ -106,7 +112,7 @@ def baseline_labs(trial, parameters=None) -> pd.DataFrame:
     return wide.rename_axis("subject_id").reset_index()
 
 
-def baseline_symptoms(trial) -> pd.DataFrame | None:
+def baseline_symptoms(trial: Trial) -> pd.DataFrame | None:
     """Baseline symptom scores, wide: ``subject_id`` and ``symptom_<name>`` (0-3) per study symptom.
 
     Same rule as the labs: the last score in the baseline window (rows labelled with the baseline
@@ -133,6 +139,7 @@ def baseline_symptoms(trial) -> pd.DataFrame | None:
         return None
     bv = trial.study.baseline_visit
     sy = trial.symptoms
+    assert sy is not None  # trial.has("symptoms") said so
     visit = sy["visit"].astype(object).where(sy["visit"].notna(), "").astype(str).str.strip()
     keep = (sy["day"] >= bv.window[0]) & (sy["day"] <= min(bv.window[1], 0)) & visit.isin(["", bv.id])
     rows = sy.loc[keep, ["subject_id", "day", "symptom", "score"]].astype({"subject_id": object, "symptom": object})
@@ -145,7 +152,7 @@ def baseline_symptoms(trial) -> pd.DataFrame | None:
     return wide.astype(float).rename_axis("subject_id").reset_index()
 
 
-def baseline_dataset(trial, *, horizon="primary", clif_missing_as_normal: bool = False,
+def baseline_dataset(trial: Trial, *, horizon: str | float = "primary", clif_missing_as_normal: bool = False,
                      scores: bool = True) -> pd.DataFrame:
     """One row per randomized subject: arm, factors, demographics, baseline labs and scores, status.
 
@@ -173,8 +180,8 @@ def baseline_dataset(trial, *, horizon="primary", clif_missing_as_normal: bool =
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> bl = baseline_dataset(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> bl = baseline_dataset(example())
     >>> bl.shape
     (120, 57)
     >>> bl[["subject_id", "arm", "msc", "pe", "age", "TBIL", "meld", "outcome"]].head(3)

@@ -28,12 +28,19 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Collection, Iterable, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from trialkit.derive.severity import SCORE_INPUTS as _SCORES_INPUTS
 from trialkit.derive.tte import event_days, factor_columns, horizon_days
 from trialkit.derive.visits import assign_visits
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
 
 __all__ = ["SCORE_PARAMETERS", "SCORE_INPUTS", "visit_values", "change_from_baseline", "baseline_values",
            "target_visit", "analysis_visits", "worst_rank_inputs", "symptom_visits", "symptom_outcomes",
@@ -48,7 +55,7 @@ _SCORE_LABELS = {"MELD": "MELD", "MELD_NA": "MELD-Na", "MELD_3": "MELD 3.0", "CH
                  "ALBI": "ALBI", "COSSH_ACLF_II": "COSSH-ACLF II"}
 
 
-def parameter_label(study, name: str) -> str:
+def parameter_label(study: Study, name: str) -> str:
     """A display label: the study file's label, a score's name, or ``A/B`` for a ratio ``A_B``.
 
     >>> from trialkit.study import load_study
@@ -64,7 +71,7 @@ def parameter_label(study, name: str) -> str:
     return name
 
 
-def available_parameters(trial, candidates) -> list[str]:
+def available_parameters(trial: Trial, candidates: Iterable[str]) -> list[str]:
     """The subset of ``candidates`` this trial can provide (measured labs, computable scores, ratios).
 
     Examples
@@ -95,7 +102,7 @@ def available_parameters(trial, candidates) -> list[str]:
     return out
 
 
-def visit_values(trial, parameters) -> pd.DataFrame:
+def visit_values(trial: Trial, parameters: Sequence[str]) -> pd.DataFrame:
     """One value per subject, visit and parameter, in long format.
 
     Parameters
@@ -174,7 +181,7 @@ def visit_values(trial, parameters) -> pd.DataFrame:
     return out.drop(columns="_o").reset_index(drop=True)
 
 
-def analysis_visits(study, horizon="secondary") -> list[str]:
+def analysis_visits(study: Study, horizon: str | float | None = "secondary") -> list[str]:
     """Post-baseline visit ids with nominal day in (0, horizon], in time order.
 
     >>> from trialkit.study import load_study
@@ -185,7 +192,7 @@ def analysis_visits(study, horizon="secondary") -> list[str]:
     return [v.id for v in study.visits if 0 < v.day <= h]
 
 
-def target_visit(study, horizon="secondary") -> str:
+def target_visit(study: Study, horizon: str | float | None = "secondary") -> str:
     """The last post-baseline visit at or before ``horizon`` (the visit of the week-24 contrasts).
 
     >>> from trialkit.study import load_study
@@ -198,7 +205,7 @@ def target_visit(study, horizon="secondary") -> str:
     return vis[-1]
 
 
-def _survivor_flags(trial, h: float) -> pd.DataFrame:
+def _survivor_flags(trial: Trial, h: float) -> pd.DataFrame:
     d = event_days(trial.subjects, trial.events)
     first = np.fmin(d["death"], d["transplant"])
     return pd.DataFrame({"subject_id": d["subject_id"], "event_day": first.where(first <= h),
@@ -206,7 +213,8 @@ def _survivor_flags(trial, h: float) -> pd.DataFrame:
                          "survivor": (~(first <= h)).astype(bool)})
 
 
-def change_from_baseline(trial, parameters, *, horizon="secondary", log=("ALT", "TBIL"),
+def change_from_baseline(trial: Trial, parameters: Sequence[str], *, horizon: str | float | None = "secondary",
+                         log: Collection[str] = ("ALT", "TBIL"),
                          after_transplant: str = "exclude") -> pd.DataFrame:
     """Change from baseline at each post-baseline visit up to ``horizon``, long format.
 
@@ -288,7 +296,7 @@ def change_from_baseline(trial, parameters, *, horizon="secondary", log=("ALT", 
     return d[cols].reset_index(drop=True)
 
 
-def baseline_values(trial, parameters=("MELD",)) -> pd.DataFrame:
+def baseline_values(trial: Trial, parameters: Sequence[str] = ("MELD",)) -> pd.DataFrame:
     """Subject-level baseline table: ``subject_id``, ``arm``, factor columns, the subject columns
     (age, sex, cirrhosis, ...) and one column per requested baseline parameter (NaN when missing).
 
@@ -315,7 +323,8 @@ def baseline_values(trial, parameters=("MELD",)) -> pd.DataFrame:
     return out
 
 
-def worst_rank_inputs(trial, parameter: str, *, horizon="secondary", log=("ALT", "TBIL"),
+def worst_rank_inputs(trial: Trial, parameter: str, *, horizon: str | float | None = "secondary",
+                      log: Collection[str] = ("ALT", "TBIL"),
                       missing: str = "drop") -> pd.DataFrame:
     """Per-subject inputs of a worst-rank composite for one parameter at the target visit.
 
@@ -389,7 +398,7 @@ def worst_rank_inputs(trial, parameter: str, *, horizon="secondary", log=("ALT",
     return out.loc[keep, cols].reset_index(drop=True)
 
 
-def symptom_visits(trial) -> pd.DataFrame:
+def symptom_visits(trial: Trial) -> pd.DataFrame:
     """Symptom scores placed in visits: ``subject_id``, ``arm``, ``symptom``, ``visit``, ``visit_day``,
     ``score`` (one per subject, symptom and visit). Requires the optional ``symptoms`` table.
 
@@ -412,6 +421,7 @@ def symptom_visits(trial) -> pd.DataFrame:
     """
     if not trial.has("symptoms"):
         raise ValueError("this dataset has no symptoms table")
+    assert trial.symptoms is not None  # trial.has("symptoms") said so
     s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype(
         {"subject_id": object, "symptom": object, "day": float})
     s = assign_visits(s, trial.study, keys=("subject_id", "symptom"))
@@ -421,7 +431,7 @@ def symptom_visits(trial) -> pd.DataFrame:
     return s[["subject_id", "arm", "symptom", "visit", "visit_day", "score"]].reset_index(drop=True)
 
 
-def symptom_outcomes(trial, *, horizon="secondary") -> pd.DataFrame:
+def symptom_outcomes(trial: Trial, *, horizon: str | float | None = "secondary") -> pd.DataFrame:
     """Per subject and symptom: baseline score, score at the target visit, and death/LT by the horizon.
 
     Returns

@@ -20,6 +20,8 @@ Examples
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Literal
+
 import numpy as np
 import pandas as pd
 
@@ -38,6 +40,9 @@ from trialkit.scores import (
     meld_na,
 )
 from trialkit.study import normalize_unit
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
 
 __all__ = ["add_scores", "convert_unit", "SCORE_COLUMNS", "SCORE_INPUTS", "SCORE_LABELS"]
 
@@ -108,7 +113,8 @@ def _si_factors(study, labs):
     return factors
 
 
-def add_scores(trial, *, bilirubin_cutpoints="exact", clif_missing_as_normal=False):
+def add_scores(trial: Trial, *, bilirubin_cutpoints: Literal["exact", "chinese"] = "exact",
+               clif_missing_as_normal: bool = False) -> pd.DataFrame:
     """Every severity score for every subject at every visit, from that visit's labs only.
 
     Steps:

@@ -39,10 +39,17 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from trialkit.derive.visits import assign_visits
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
 
 __all__ = ["follow_up_status", "consort_counts", "completion_day", "visit_status", "missing_summary",
            "MISSING_REASONS"]
@@ -50,11 +57,11 @@ __all__ = ["follow_up_status", "consort_counts", "completion_day", "visit_status
 MISSING_REASONS = ("died", "transplanted", "dropout", "missed")
 
 
-def _horizon_day(study, horizon) -> int:
+def _horizon_day(study: Study, horizon: str | float) -> int:
     return int(study.horizons[horizon]) if isinstance(horizon, str) else int(horizon)
 
 
-def completion_day(study, horizon="primary") -> int:
+def completion_day(study: Study, horizon: str | float = "primary") -> int:
     """First study day on which a last contact counts as having completed follow-up to ``horizon``.
 
     The lower bound of the window of the visit containing the horizon day, else the horizon.
@@ -70,7 +77,7 @@ def completion_day(study, horizon="primary") -> int:
     return h
 
 
-def _event_days(trial) -> pd.DataFrame:
+def _event_days(trial: Trial) -> pd.DataFrame:
     """First day of each event type per subject (index: subject_id, in subjects order)."""
     ev = trial.events
     first = ev.groupby(["subject_id", "event"], observed=True)["day"].min().unstack("event")
@@ -87,7 +94,7 @@ def _event_days(trial) -> pd.DataFrame:
     return first
 
 
-def follow_up_status(trial, horizon="primary") -> pd.DataFrame:
+def follow_up_status(trial: Trial, horizon: str | float = "primary") -> pd.DataFrame:
     """One row per randomized subject: treatment received, events and follow-up status.
 
     Parameters
@@ -198,7 +205,7 @@ _CONSORT_COLUMNS = ["arm", "label", "allocated", "received_full", "received_part
                     "withdrew", "lost", "censored", "completed", "analysed", "excluded"]
 
 
-def consort_counts(trial, horizon="primary") -> pd.DataFrame:
+def consort_counts(trial: Trial, horizon: str | float = "primary") -> pd.DataFrame:
     """Counts for each box of the CONSORT flow diagram, by arm (study order) and in total.
 
     Returns
@@ -214,8 +221,8 @@ def consort_counts(trial, horizon="primary") -> pd.DataFrame:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> c = consort_counts(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> c = consort_counts(example())
     >>> c[["arm", "allocated", "received_full", "received_partial", "no_active_treatment"]]
            arm  allocated  received_full  received_partial  no_active_treatment
     0  control         30              0                 0                   30
@@ -257,7 +264,7 @@ def consort_counts(trial, horizon="primary") -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols)
 
 
-def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:
+def visit_status(trial: Trial, parameters: Sequence[str] | None = None, horizon: str | float | None = None) -> pd.DataFrame:
     """Whether each scheduled value was observed, and if not, why.
 
     Parameters
@@ -335,8 +342,8 @@ def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:
                          "parameter": par, "status": status})
 
 
-def missing_summary(status: pd.DataFrame, by=("arm", "visit"), *, arm_order=None,
-                    visit_order=None) -> pd.DataFrame:
+def missing_summary(status: pd.DataFrame, by: Sequence[str] = ("arm", "visit"), *, arm_order: Sequence | None = None,
+                    visit_order: Sequence | None = None) -> pd.DataFrame:
     """Counts of observed and missing values, by reason, from :func:`visit_status`.
 
     Parameters

@@ -39,8 +39,15 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
 
 __all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horizon_days", "factor_columns",
            "estimands", "sensitivity_endpoints"]
@@ -59,7 +66,7 @@ def _unpack(trial_or_subjects, events, study):
     return trial_or_subjects, events, study
 
 
-def horizon_days(study, horizon: str | int | float | None) -> float:
+def horizon_days(study: Study, horizon: str | int | float | None) -> float:
     """Resolve ``horizon``: a key of ``study.horizons`` (``"primary"``), a number of days, or None (∞).
 
     >>> from trialkit.study import load_study
@@ -75,7 +82,7 @@ def horizon_days(study, horizon: str | int | float | None) -> float:
     return float(horizon)
 
 
-def factor_columns(subjects: pd.DataFrame, study) -> pd.DataFrame:
+def factor_columns(subjects: pd.DataFrame, study: Study) -> pd.DataFrame:
     """``subject_id``, ``arm`` and one 0/1 column per factor of the study file, from each subject's arm.
 
     >>> import pandas as pd
@@ -98,7 +105,7 @@ def factor_columns(subjects: pd.DataFrame, study) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
-def event_days(subjects: pd.DataFrame, events: pd.DataFrame, names=None) -> pd.DataFrame:
+def event_days(subjects: pd.DataFrame, events: pd.DataFrame, names: Sequence[str] | None = None) -> pd.DataFrame:
     """Per subject, the day of each event type (NaN when it did not happen) and ``end``, the last day
     of follow-up (``last_contact``, else the day of death).
 
@@ -128,7 +135,8 @@ def event_days(subjects: pd.DataFrame, events: pd.DataFrame, names=None) -> pd.D
     return out
 
 
-def time_to_event(trial_or_subjects, events: pd.DataFrame | None = None, study=None, *,
+def time_to_event(trial_or_subjects: Trial | pd.DataFrame, events: pd.DataFrame | None = None,
+                  study: Study | None = None, *,
                   endpoint: str = "transplant_free", horizon: str | float | None = "primary") -> pd.DataFrame:
     """Time-to-event dataset for one endpoint (see the module docstring for the estimands).
 
@@ -209,7 +217,8 @@ def time_to_event(trial_or_subjects, events: pd.DataFrame | None = None, study=N
     return out
 
 
-def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study=None, *,
+def competing_risks(trial_or_subjects: Trial | pd.DataFrame, events: pd.DataFrame | None = None,
+                    study: Study | None = None, *,
                     cause: str = "death", competing: tuple[str, ...] | list[str] = ("transplant",),
                     horizon: str | float | None = "primary") -> pd.DataFrame:
     """Competing-risks dataset: the first of ``cause`` and the ``competing`` events ends follow-up.
@@ -276,7 +285,7 @@ def competing_risks(trial_or_subjects, events: pd.DataFrame | None = None, study
     return out
 
 
-def sensitivity_endpoints(study) -> list[str]:
+def sensitivity_endpoints(study: Study) -> list[str]:
     """The intercurrent-event strategies of :data:`ENDPOINTS` that a study supports as sensitivity
     analyses of survival: all three when it declares a ``transplant`` event, else none.
 
@@ -301,7 +310,7 @@ _SURVIVAL_TEXT = {
 }
 
 
-def estimands(study, *, survival_endpoint: str = "primary") -> pd.DataFrame:
+def estimands(study: Study, *, survival_endpoint: str = "primary") -> pd.DataFrame:
     """The estimands of the efficacy analysis (ICH E9(R1)), one row per endpoint, from the study file.
 
     ``survival_endpoint`` is a key of the study's ``endpoints`` (default ``"primary"``) or one of the

@@ -23,16 +23,23 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from trialkit.derive.change import SCORE_PARAMETERS, available_parameters
 from trialkit.derive.severity import SCORE_INPUTS
 from trialkit.study import ANALYSIS_LISTS
 
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
+
 __all__ = ["analysis_variables", "analysis_subgroups", "higher_is_better", "known_names"]
 
 
-def known_names(study) -> list[str]:
+def known_names(study: Study) -> list[str]:
     """Every name an analysis list may hold: the declared parameters, the kit's scores (``MELD``,
     ``CHILD_PUGH``, … and their ``add_scores`` columns ``meld``, ``child_pugh_points``, …) and ratios
     ``A_B`` of two declared parameters (not enumerated here).
@@ -47,7 +54,7 @@ def known_names(study) -> list[str]:
     return [*study.parameters, *SCORE_PARAMETERS, *SCORE_INPUTS]
 
 
-def _check(study, names, where: str) -> None:
+def _check(study: Study, names: Sequence[str], where: str) -> None:
     known = set(known_names(study))
     for p in names:
         parts = p.split("_", 1)
@@ -56,14 +63,14 @@ def _check(study, names, where: str) -> None:
                              f"({', '.join(SCORE_PARAMETERS)}) or a ratio A_B of two declared parameters")
 
 
-def _measured(study, trial, exclude=()) -> list[str]:
+def _measured(study: Study, trial: Trial, exclude: Sequence[str] = ()) -> list[str]:
     """Declared parameters with data, in declaration order, except grades (ordinal) and ``exclude``."""
     have = set(available_parameters(trial, list(study.parameters)))
     return [p for p, spec in study.parameters.items()
             if p in have and p not in exclude and spec.unit.strip().lower() != "grade"]
 
 
-def _default(study, trial, key: str) -> list[str]:
+def _default(study: Study, trial: Trial, key: str) -> list[str]:
     """The list ``key`` of a study file without it (see :func:`analysis_variables`)."""
     markers = list(study.immune_markers)
     immune = markers + (["_".join(markers)] if len(markers) == 2 else [])
@@ -80,7 +87,7 @@ def _default(study, trial, key: str) -> list[str]:
     raise ValueError(f"unknown analysis list {key!r} (one of {', '.join(ANALYSIS_LISTS)})")
 
 
-def _resolve(study, trial, key: str) -> list[str]:
+def _resolve(study: Study, trial: Trial, key: str) -> list[str]:
     if key in study.analysis:
         names = list(study.analysis[key])
         _check(study, names, f"{study.path or 'study file'}: analysis.{key}")
@@ -88,7 +95,7 @@ def _resolve(study, trial, key: str) -> list[str]:
     return _default(study, trial, key)
 
 
-def analysis_variables(trial, key: str, requested=None, *, parameter: str | None = None
+def analysis_variables(trial: Trial, key: str, requested: Sequence[str] | None = None, *, parameter: str | None = None
                        ) -> tuple[list[str], list[str]]:
     """The labs, scores and ratios of one analysis list: from the study file, narrowed, filtered by the data.
 
@@ -161,14 +168,15 @@ def analysis_variables(trial, key: str, requested=None, *, parameter: str | None
     return used, [p for p in names if p not in used]
 
 
-def _has_values(trial, variable: str) -> bool:
+def _has_values(trial: Trial, variable: str) -> bool:
     subjects = trial.subjects
     if variable in subjects.columns:
         return subjects[variable].nunique() > 1
     return bool(available_parameters(trial, [variable]))
 
 
-def analysis_subgroups(trial, requested=None, *, parameter: str | None = None) -> dict[str, str | None]:
+def analysis_subgroups(trial: Trial, requested: Sequence[str] | Mapping[str, str | None] | None = None, *,
+                       parameter: str | None = None) -> dict[str, str | None]:
     """Subgroup variables and their cut, as :func:`trialkit.stats.subgroups.subgroup_cox` takes them.
 
     Parameters
@@ -235,7 +243,7 @@ def analysis_subgroups(trial, requested=None, *, parameter: str | None = None) -
     return out
 
 
-def higher_is_better(study, name: str) -> bool | None:
+def higher_is_better(study: Study, name: str) -> bool | None:
     """The direction of benefit of a change in ``name``: from the study file's ``worse:``; every score
     of the kit rises with severity; ``None`` when undeclared (a ratio, a parameter without ``worse``).
 

@@ -17,13 +17,19 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from trialkit.study import Study
 
 __all__ = ["assign_visits"]
 
 
-def assign_visits(rows: pd.DataFrame, study, *, keys=("subject_id", "parameter"),
+def assign_visits(rows: pd.DataFrame, study: Study, *, keys: Sequence[str] = ("subject_id", "parameter"),
                   one_per_visit: bool = True) -> pd.DataFrame:
     """Place measurement rows in the study file's visits, one row per ``keys`` and visit.
 

@@ -49,18 +49,24 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+if TYPE_CHECKING:
+    from trialkit.design.power import DesignSpec
+    from trialkit.study import Study
 
 __all__ = ["SurvivalReplicates", "SortedReplicates", "CoxReplicates", "simulate_replicates", "sort_replicates",
            "logrank_replicates", "factor_design", "cox_replicates", "batch_supported", "analyze_replicates"]
 
 #: lifelines' ``CoxPHFitter`` Newton–Raphson settings as :func:`trialkit.stats.survival.cox_model`
 #: passes them (``precision``, ``r_precision``, ``max_steps``) and lifelines' defaults (start step).
-NEWTON = {"precision": 1e-14, "r_precision": 0.0, "max_steps": 100, "step_size": 0.95}
+NEWTON: dict[str, Any] = {"precision": 1e-14, "r_precision": 0.0, "max_steps": 100, "step_size": 0.95}
 
 
 @dataclass(frozen=True)
@@ -105,7 +111,7 @@ class CoxReplicates:
 # ------------------------------------------------------------------------------------------------
 # simulation and sorting
 # ------------------------------------------------------------------------------------------------
-def simulate_replicates(spec, seeds) -> SurvivalReplicates:
+def simulate_replicates(spec: DesignSpec, seeds: Sequence[int] | np.ndarray) -> SurvivalReplicates:
     """Simulate the survival part of one trial per seed, as (replicate × subject) arrays.
 
     Parameters
@@ -283,7 +289,7 @@ def logrank_replicates(s: SortedReplicates, k: int, control: int) -> dict[str, n
 # ------------------------------------------------------------------------------------------------
 # Cox, Efron ties
 # ------------------------------------------------------------------------------------------------
-def factor_design(study, *, interaction: bool) -> tuple[np.ndarray, list[str], dict[str, str]]:
+def factor_design(study: Study, *, interaction: bool) -> tuple[np.ndarray, list[str], dict[str, str]]:
     """The factorial Cox model's covariates per arm: (matrix arms × terms, term names, labels).
 
     The terms and labels of :func:`trialkit.stats.survival.cox_factorial`: every factor, then
@@ -300,7 +306,8 @@ def factor_design(study, *, interaction: bool) -> tuple[np.ndarray, list[str], d
     from trialkit.stats.survival import factorial_terms
 
     af = study.arm_factors().set_index("arm").loc[study.arm_ids]
-    cols, kept = [], []
+    cols: list[np.ndarray] = []
+    kept: list[str] = []
     for t in factorial_terms(study, interaction=interaction):
         col = af[list(t)].astype(float).prod(axis=1).to_numpy()
         full = np.column_stack([np.ones(len(col)), *cols, col])
@@ -312,7 +319,8 @@ def factor_design(study, *, interaction: bool) -> tuple[np.ndarray, list[str], d
     return A, kept, labels
 
 
-def _efron(s: SortedReplicates, X: np.ndarray, beta: np.ndarray, rank: np.ndarray, ties: np.ndarray):
+def _efron(s: SortedReplicates, X: np.ndarray, beta: np.ndarray, rank: np.ndarray,
+           ties: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Hessian (R, p, p), gradient (R, p) and log partial likelihood (R,) with Efron's ties.
 
     At a time with d tied events D among the risk set R: for l = 0 .. d - 1,
@@ -487,7 +495,7 @@ def cox_replicates(s: SortedReplicates, arm_design: np.ndarray) -> CoxReplicates
 BATCH_ANALYSES = ("logrank", "cox_main", "cox_interaction")
 
 
-def batch_supported(spec) -> bool:
+def batch_supported(spec: DesignSpec) -> bool:
     """Whether the batch engine can run ``spec``: survival analyses only (no ``"labs"``), the fast
     simulation path (``tables="auto"``, no validation), at least one subject in every arm.
 
@@ -507,7 +515,8 @@ def batch_supported(spec) -> bool:
     return min(sizes.values()) > 0 and len(spec.study.arm_ids) >= 2
 
 
-def analyze_replicates(spec, replicates, seeds, sv: SurvivalReplicates | None = None):
+def analyze_replicates(spec: DesignSpec, replicates: Sequence[int] | np.ndarray, seeds: Sequence[int] | np.ndarray,
+                       sv: SurvivalReplicates | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """The rows :func:`trialkit.design.power.run_replicate` gives, for many replicates at once.
 
     Parameters

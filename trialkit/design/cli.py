@@ -20,6 +20,10 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["add_power_parser", "cmd_power"]
 
@@ -32,7 +36,7 @@ OUTPUT_FILES = {
 }
 
 
-def add_power_parser(subparsers) -> argparse.ArgumentParser:
+def add_power_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``power`` command to an ``argparse`` sub-parsers object; returns its parser.
 
     Examples
@@ -78,13 +82,13 @@ def add_power_parser(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def _write_csv(df, path: Path) -> None:
+def _write_csv(df: pd.DataFrame, path: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     df.to_csv(tmp, index=False, lineterminator="\n", float_format="%.6g")
     os.replace(tmp, path)
 
 
-def _check_args(args) -> str | None:
+def _check_args(args: argparse.Namespace) -> str | None:
     """The first impossible command-line value, as a message; None when all are usable."""
     if args.n_trials < 1:
         return "--n-trials must be at least 1"
@@ -103,7 +107,7 @@ def _check_args(args) -> str | None:
     return None
 
 
-def cmd_power(args) -> int:
+def cmd_power(args: argparse.Namespace) -> int:
     """Handler of ``trialkit power``; returns the exit status.
 
     Examples

@@ -12,7 +12,9 @@ k-arm log-rank comparison with an empirical censoring distribution.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,9 @@ import pandas as pd
 from trialkit.derive.tte import time_to_event
 from trialkit.stats.categorical import wilson_interval
 from trialkit.stats.survival import logrank
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
 
 __all__ = ["ObservedScenario", "observed_scenario", "observed_power"]
 
@@ -50,13 +55,13 @@ class ObservedScenario:
                 f"{self.horizon:g}; arms and sizes as randomized ({sizes}).")
 
 
-def observed_scenario(trial, endpoint: str = "primary") -> ObservedScenario:
+def observed_scenario(trial: Trial, endpoint: str = "primary") -> ObservedScenario:
     """Fit the control arm's exponential event rate and collect the observed follow-up.
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> sc = observed_scenario(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> sc = observed_scenario(example())
     >>> sc.arm_sizes, sc.control, sc.control_events
     ({'control': 30, 'msc': 30, 'pe': 30, 'pe_msc': 30}, 'control', 15)
     >>> round(sc.control_median)
@@ -83,7 +88,7 @@ def _simulate(sc: ObservedScenario, hr: float, rng: np.random.Generator) -> pd.D
     return pd.DataFrame({"arm": arms, "time": np.minimum(t, end), "event": (t <= end).astype(int)})
 
 
-def observed_power(sc: ObservedScenario, hrs, *, n_trials: int = 200, alpha: float = 0.05,
+def observed_power(sc: ObservedScenario, hrs: Iterable[float], *, n_trials: int = 200, alpha: float = 0.05,
                    seed: int = 0) -> pd.DataFrame:
     """Power of the log-rank tests (global and each arm vs control) when every active arm has hazard
     ratio ``hr`` against control, for each ``hr`` in ``hrs``; ``hr = 1`` rows are type I error rates.
@@ -96,8 +101,8 @@ def observed_power(sc: ObservedScenario, hrs, *, n_trials: int = 200, alpha: flo
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> sc = observed_scenario(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> sc = observed_scenario(example())
     >>> pw = observed_power(sc, [0.5, 1.0], n_trials=20, seed=1)
     >>> pw[pw["comparison"] == "global"][["hr", "kind", "estimate", "n_trials"]]
         hr          kind  estimate  n_trials

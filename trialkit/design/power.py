@@ -41,12 +41,22 @@ from __future__ import annotations
 
 import contextlib
 import math
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from trialkit.errors import TrialkitError
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from trialkit.data.trial import Trial
+    from trialkit.simulate.scenario import Scenario
+    from trialkit.study import Study
 
 __all__ = ["ANALYSES", "PRIMARY_ANALYSES", "DEFAULT_ANALYSES", "RESULT_COLUMNS", "ENGINES", "DesignSpec", "replicate_seeds",
            "design_spec", "simulate_replicate", "analyze_trial", "run_replicate", "run_replicates",
@@ -70,8 +80,8 @@ RESULT_COLUMNS = ["scenario", "n_subjects", "replicate", "seed", "analysis", "te
 class DesignSpec:
     """What every replicate of a run does: the design, the truth and the analyses (picklable)."""
 
-    study: object
-    scenario: object
+    study: Study
+    scenario: Scenario
     n_subjects: int | None
     analyses: tuple
     labs: tuple
@@ -100,7 +110,8 @@ def replicate_seeds(seed: int, n_trials: int) -> list[int]:
     return [int(c.generate_state(1, dtype=np.uint64)[0] >> np.uint64(1)) for c in children]
 
 
-def with_effects(scenario=None, effects: dict | None = None, *, replace: bool = False, name: str | None = None):
+def with_effects(scenario: str | Path | dict | Scenario | None = None, effects: dict | None = None, *, replace: bool = False,
+                 name: str | None = None) -> Scenario:
     """The scenario with some true effects overridden (e.g. a smaller UC-MSC hazard ratio).
 
     Parameters
@@ -131,7 +142,7 @@ def with_effects(scenario=None, effects: dict | None = None, *, replace: bool = 
     return load_scenario(scenario).with_effects(effects, replace=replace, name=name)
 
 
-def null_scenario(scenario=None):
+def null_scenario(scenario: str | Path | dict | Scenario | None = None) -> Scenario:
     """The scenario with every treatment effect removed (same natural history, same allocation).
 
     For a bundled scenario this is what ``params/scenarios/null.yaml`` is for ``default.yaml``; it
@@ -147,7 +158,7 @@ def null_scenario(scenario=None):
     return load_scenario(scenario).null()
 
 
-def scenario_truth(scenario=None, study=None, n_subjects: int | None = None) -> dict:
+def scenario_truth(scenario: str | Path | dict | Scenario | None = None, study: Study | str | Path | None = None, n_subjects: int | None = None) -> dict:
     """The truth dict (``trial.truth``) of a scenario and design, without simulating a trial.
 
     Examples
@@ -170,8 +181,8 @@ def scenario_truth(scenario=None, study=None, n_subjects: int | None = None) -> 
                                 allocation.allocation_note(sc, st)))
 
 
-def design_spec(scenario=None, *, study=None, n_subjects: int | None = None, analyses=DEFAULT_ANALYSES,
-                labs=("TBIL", "ALB"), alpha: float = 0.05, tables: str = "auto", validate: bool = False,
+def design_spec(scenario: str | Path | dict | Scenario | None = None, *, study: Study | str | Path | None = None, n_subjects: int | None = None,
+                analyses: Sequence[str] = DEFAULT_ANALYSES, labs: Sequence[str] = ("TBIL", "ALB"), alpha: float = 0.05, tables: str = "auto", validate: bool = False,
                 lab_covariance: str = "unstructured", lab_population: str = "survivors") -> DesignSpec:
     """Resolve scenario, study and options into the :class:`DesignSpec` every replicate uses.
 
@@ -210,7 +221,7 @@ def design_spec(scenario=None, *, study=None, n_subjects: int | None = None, ana
 # ------------------------------------------------------------------------------------------------
 # one replicate
 # ------------------------------------------------------------------------------------------------
-def _survival_tables(study, sc, seed: int, n_subjects: int | None) -> dict:
+def _survival_tables(study: Study, sc: Scenario, seed: int, n_subjects: int | None) -> dict:
     """Only ``subjects`` (id, arm) and ``events``, from the simulator's own components and streams
     (:func:`trialkit.simulate.core.simulate_survival`): the same arrays as
     :func:`trialkit.simulate.core.simulate_tables` draws; the other streams are simply not used."""
@@ -229,7 +240,7 @@ _EMPTY_LABS = pd.DataFrame({"subject_id": pd.array([], dtype="str"), "day": np.a
                             "value": np.array([], dtype=float), "unit": pd.array([], dtype="str")})
 
 
-def simulate_replicate(spec: DesignSpec, seed: int):
+def simulate_replicate(spec: DesignSpec, seed: int) -> Trial:
     """One simulated trial for ``spec`` (see the module docstring for the fast path).
 
     Examples
@@ -268,13 +279,14 @@ def _truth_hr(truth: dict, term: str) -> float:
     return float(terms[key]) if key is not None else math.nan
 
 
-def _logrank_meta(study, truth: dict | None, comparison: str, group: str | None) -> dict:
+def _logrank_meta(study: Study, truth: dict | None, comparison: str, group: str | None) -> dict:
     """The descriptive columns of a log-rank row (``"global"`` or ``"<arm> vs <control>"``)."""
     arm_hr = (truth or {}).get("hazard_ratios", {}).get("arms_vs_control", {})
     if comparison == "global":
         null = len({round(v, 12) for v in arm_hr.values()}) == 1 if arm_hr else None
         label = f"global log-rank ({len(study.arm_ids)} arms)"
     else:
+        assert group is not None  # a pairwise comparison names its arm
         null = bool(abs(arm_hr[group] - 1) < 1e-12) if group in arm_hr else None
         label = f"{study.arm_labels[group]} vs {study.arm_labels[study.control_arm]} (log-rank)"
     return {"analysis": "logrank", "term": comparison, "label": label, "null_true": null, "scale": "chi-square"}
@@ -300,7 +312,7 @@ def _truth_lab(truth: dict, lab: str, arm: str) -> float:
     return math.nan
 
 
-def log_labs(truth: dict | None, labs) -> tuple:
+def log_labs(truth: dict | None, labs: Sequence[str]) -> tuple[str, ...]:
     """Labs analysed on the log scale: those the truth states on the natural-log scale (a ratio
     ``A_B`` when both parts are), else :func:`~trialkit.derive.change.change_from_baseline`'s default."""
     if not truth or not truth.get("labs"):
@@ -312,7 +324,8 @@ def log_labs(truth: dict | None, labs) -> tuple:
     return tuple(out)
 
 
-def analyze_trial(trial, *, analyses=DEFAULT_ANALYSES, labs=("TBIL", "ALB"), alpha: float = 0.05,
+def analyze_trial(trial: Trial, *, analyses: Sequence[str] = DEFAULT_ANALYSES,
+                  labs: Sequence[str] = ("TBIL", "ALB"), alpha: float = 0.05,
                   truth: dict | None = None, lab_covariance: str = "unstructured",
                   lab_population: str = "survivors") -> pd.DataFrame:
     """Run the efficacy analyses on one trial and return one tidy row per test / estimate.
@@ -348,8 +361,8 @@ def analyze_trial(trial, *, analyses=DEFAULT_ANALYSES, labs=("TBIL", "ALB"), alp
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> r = analyze_trial(simulate(seed=1), analyses=("cox_main",))
+    >>> from trialkit.datasets import example
+    >>> r = analyze_trial(example(), analyses=("cox_main",))
     >>> r["term"].tolist(), r["truth"].tolist(), r["null_true"].tolist()
     (['msc', 'pe'], [0.6, 0.8], [False, False])
     """
@@ -395,7 +408,8 @@ def _flag(v):
     return bool(v)
 
 
-def _lab_rows(trial, labs, truth, alpha, covariance, population) -> list[dict]:
+def _lab_rows(trial: Trial, labs: Sequence[str], truth: dict | None, alpha: float, covariance: str,
+              population: str) -> list[dict]:
     """The efficacy notebook's lab analysis: change from baseline, repeated-measures model with arm
     indicators, each arm vs control at the secondary horizon's visit (``efficacy_contrasts_w24``)."""
     from trialkit.derive.change import available_parameters, change_from_baseline, parameter_label, target_visit
@@ -512,9 +526,10 @@ def _chunks(items: list, n_jobs: int, chunk_size: int | None, engine: str = "per
     return [items[i:i + chunk_size] for i in range(0, len(items), chunk_size)]
 
 
-def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects: int | None = None,
-                   seed: int | None = None, analyses=DEFAULT_ANALYSES, labs=("TBIL", "ALB"), alpha: float = 0.05,
-                   n_jobs: int = 1, scheduler=None, progress: bool = False, chunk_size: int | None = None,
+def run_replicates(scenario: str | Path | dict | Scenario | None = None, *, study: Study | str | Path | None = None, n_trials: int = 200,
+                   n_subjects: int | None = None, seed: int | None = None, analyses: Sequence[str] = DEFAULT_ANALYSES,
+                   labs: Sequence[str] = ("TBIL", "ALB"), alpha: float = 0.05,
+                   n_jobs: int = 1, scheduler: str | Client | None = None, progress: bool = False, chunk_size: int | None = None,
                    tables: str = "auto", validate: bool = False, lab_covariance: str = "unstructured",
                    lab_population: str = "survivors", start: int = 0, engine: str = "auto") -> pd.DataFrame:
     """Simulate ``n_trials`` trials under a scenario and analyse each one.
@@ -621,7 +636,7 @@ def run_replicates(scenario=None, *, study=None, n_trials: int = 200, n_subjects
     return out
 
 
-def _n_workers(n_jobs: int, client) -> int:
+def _n_workers(n_jobs: int, client: Client | None) -> int:
     if client is not None:
         return max(1, sum(client.nthreads().values()))
     if n_jobs is None or n_jobs == 1:
@@ -696,7 +711,8 @@ def check_scheduler(address: str, timeout: float = 3.0) -> None:
                              "address") from None
 
 
-def _map(run, spec: DesignSpec, chunks: list[list], n_jobs: int, client):
+def _map(run: Callable[[DesignSpec, list], pd.DataFrame], spec: DesignSpec, chunks: list[list], n_jobs: int,
+         client: Client | None) -> Iterator[tuple[int, pd.DataFrame]]:
     """Yield (replicates done, results) of each chunk, in order; ``run(spec, chunk)`` does a chunk."""
     if client is None and (n_jobs is None or n_jobs == 1):
         for c in chunks:

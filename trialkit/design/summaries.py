@@ -29,12 +29,22 @@ Examples
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
 from trialkit.stats.categorical import wilson_interval
+
+if TYPE_CHECKING:
+    from distributed import Client
+
+    from trialkit.simulate.scenario import Scenario
+    from trialkit.study import Study
 
 __all__ = ["wilson_interval", "operating_characteristics", "power_table", "type_one_error", "bias_coverage",
            "schoenfeld_power", "schoenfeld_events", "schoenfeld_table", "power_curve",
@@ -216,7 +226,8 @@ def bias_coverage(results: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame
                        "n_tested": "n"})
 
 
-def schoenfeld_power(hr, events, *, alpha: float = 0.05, variance_factor: float = 4.0):
+def schoenfeld_power(hr: npt.ArrayLike, events: npt.ArrayLike, *, alpha: float = 0.05,
+                     variance_factor: npt.ArrayLike = 4.0) -> np.ndarray | np.float64:
     """Approximate power of a two-sided Wald/log-rank test of a log hazard ratio (Schoenfeld 1981).
 
     ``power = Phi(|log hr| * sqrt(events / variance_factor) - z_{1-alpha/2})``; the variance
@@ -233,7 +244,8 @@ def schoenfeld_power(hr, events, *, alpha: float = 0.05, variance_factor: float 
     return stats.norm.cdf(lh * np.sqrt(np.asarray(events, dtype=float) / variance_factor) - z)
 
 
-def schoenfeld_events(hr, *, power: float = 0.8, alpha: float = 0.05, variance_factor: float = 4.0):
+def schoenfeld_events(hr: npt.ArrayLike, *, power: float = 0.8, alpha: float = 0.05,
+                      variance_factor: npt.ArrayLike = 4.0) -> np.ndarray | np.float64:
     """Events needed for ``power`` (inverse of :func:`schoenfeld_power`).
 
     Examples
@@ -245,9 +257,11 @@ def schoenfeld_events(hr, *, power: float = 0.8, alpha: float = 0.05, variance_f
     return variance_factor * z**2 / np.log(np.asarray(hr, dtype=float)) ** 2
 
 
-def power_curve(scenario=None, *, study=None, n_subjects=None, hrs=None, factor: str | None = None,
-                n_trials: int = 200, seed: int | None = None, analyses=("logrank", "cox_main", "cox_interaction"),
-                alpha: float = 0.05, n_jobs: int = 1, scheduler=None, progress: bool = False,
+def power_curve(scenario: str | Path | dict | Scenario | None = None, *, study: Study | str | Path | None = None,
+                n_subjects: Sequence[int] | None = None, hrs: Sequence[float] | None = None,
+                factor: str | None = None, n_trials: int = 200, seed: int | None = None,
+                analyses: Sequence[str] = ("logrank", "cox_main", "cox_interaction"),
+                alpha: float = 0.05, n_jobs: int = 1, scheduler: str | Client | None = None, progress: bool = False,
                 base_results: pd.DataFrame | None = None, engine: str = "auto") -> pd.DataFrame:
     """Simulated power over a grid of sample sizes and/or effect sizes.
 
@@ -306,9 +320,10 @@ def power_curve(scenario=None, *, study=None, n_subjects=None, hrs=None, factor:
     for h in hr_list:
         s = sc if h is None else with_effects(sc, {factor: {"hr": h}}, name=f"{sc.name}, {factor} HR {h:g}")
         for n in sizes:
-            same = (base_n is not None and (h is None or h == base_hr) and (n is None or n == base_n)
-                    and base_results["replicate"].nunique() >= n_trials)
+            same = (base_results is not None and base_n is not None and (h is None or h == base_hr)
+                    and (n is None or n == base_n) and base_results["replicate"].nunique() >= n_trials)
             if same:
+                assert base_results is not None  # same is only true with base results
                 res = base_results[(base_results["replicate"] < base_results["replicate"].min() + n_trials)
                                    & base_results["analysis"].isin(list(analyses))]
             else:
@@ -332,7 +347,7 @@ def power_curve(scenario=None, *, study=None, n_subjects=None, hrs=None, factor:
     return out
 
 
-def true_effects(truth: dict, study) -> pd.DataFrame:
+def true_effects(truth: dict, study: Study) -> pd.DataFrame:
     """The scenario's true hazard ratios (transplant-free survival), per model term and per arm.
 
     Parameters
@@ -363,7 +378,7 @@ def true_effects(truth: dict, study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def schoenfeld_table(power: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.DataFrame:
+def schoenfeld_table(power: pd.DataFrame, study: Study, *, alpha: float = 0.05) -> pd.DataFrame:
     """Simulated power of the Cox factorial terms beside Schoenfeld's approximation at the same
     mean number of events, and the events needed for 80% power.
 
@@ -410,7 +425,7 @@ def schoenfeld_table(power: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.D
               "ci_high", "schoenfeld", "events_for_80"]].reset_index(drop=True)
 
 
-def power_verdict(power: pd.DataFrame, study, *, alpha: float = 0.05, target: float = 0.8) -> str:
+def power_verdict(power: pd.DataFrame, study: Study, *, alpha: float = 0.05, target: float = 0.8) -> str:
     """One paragraph in plain words: the power of the primary comparison (the first factor's main
     effect in the Cox model, or the global log-rank test without factors), whether the design is
     adequately powered, and the interaction's power when there is one.

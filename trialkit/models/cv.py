@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import roc_auc_score
@@ -19,7 +21,7 @@ from trialkit.models.pipelines import ModelSpec, derive_seed
 __all__ = ["CVResult", "nested_cv", "fit_final"]
 
 
-def _threads(n_jobs: int):
+def _threads(n_jobs: int) -> Any:
     """Cap OpenMP/BLAS threads at ``n_jobs`` (gradient boosting would otherwise use every core)."""
     from threadpoolctl import threadpool_limits
 
@@ -67,7 +69,8 @@ def _grid_size(grid: dict) -> int:
     return int(np.prod([len(v) for v in grid.values()])) if grid else 1
 
 
-def _fit_one(spec: ModelSpec, X, y, time, inner, scoring, n_jobs):
+def _fit_one(spec: ModelSpec, X: pd.DataFrame, y: np.ndarray, time: npt.ArrayLike | None, inner: list,
+             scoring: str, n_jobs: int) -> tuple[Any, dict[str, Any]]:
     """Fit ``spec`` on (X, y): grid search over the ``inner`` splits when there is something to tune."""
     fit_params = {}
     if spec.time_param is not None:
@@ -91,9 +94,10 @@ def _plain(v):
     return v.item() if isinstance(v, np.generic) else v
 
 
-def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec], *, time=None,
+def nested_cv(X: pd.DataFrame, y: npt.ArrayLike, specs: dict[str, ModelSpec] | list[ModelSpec], *,
+              time: npt.ArrayLike | None = None,
               scores: dict[str, str] | None = None, n_splits: int = 5, n_repeats: int = 2, inner_splits: int = 3,
-              scoring: str = "neg_log_loss", random_state=None, n_jobs: int = 1,
+              scoring: str = "neg_log_loss", random_state: int | None = None, n_jobs: int = 1,
               keep_models: bool = False) -> CVResult:
     """Repeated stratified K-fold cross-validation with nested hyper-parameter search.
 
@@ -133,11 +137,9 @@ def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec],
     A penalized logistic regression tuned over 3 values of ``C`` inside each of 3 x 2 outer folds,
     beside MELD used directly:
 
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> from trialkit.models.examples import example_xy
+    >>> from trialkit.models.pipelines import model_specs
+    >>> X, y = example_xy()
     >>> cv = nested_cv(X, y, model_specs(["logistic"], grid="light"), scores={"meld": "MELD"},
     ...                n_splits=3, n_repeats=2, random_state=0)
     >>> cv.names, cv.settings["grid_sizes"]
@@ -161,7 +163,10 @@ def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec],
     scores = {c: lab for c, lab in (scores or {}).items() if c in X.columns and X[c].notna().any()}
     outer = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats,
                                     random_state=derive_seed(random_state, "outer"))
-    preds, folds, splits, models = [], [], [], {}
+    preds: list[pd.DataFrame] = []
+    folds: list[dict[str, Any]] = []
+    splits: list[tuple[int, int, np.ndarray, np.ndarray]] = []
+    models: dict[tuple[str, int, int], Any] = {}
     with _threads(n_jobs):
         for i, (train, test) in enumerate(outer.split(np.zeros(len(y)), y)):
             _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, random_state,
@@ -210,19 +215,18 @@ def _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_split
                       "brier": np.nan, "params": "{}"})
 
 
-def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, time=None, inner_splits: int = 3,
-              scoring: str = "neg_log_loss", random_state=None, n_jobs: int = 1):
+def fit_final(spec: ModelSpec, X: pd.DataFrame, y: npt.ArrayLike, *, time: npt.ArrayLike | None = None,
+              inner_splits: int = 3, scoring: str = "neg_log_loss", random_state: int | None = None,
+              n_jobs: int = 1) -> tuple[Any, dict[str, Any]]:
     """Tune ``spec`` by stratified K-fold on all data and refit: ``(fitted estimator, chosen params)``.
 
     This is the model one would deploy; its performance is what :func:`nested_cv` estimated.
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> from trialkit.models.examples import example_xy
+    >>> from trialkit.models.pipelines import model_specs
+    >>> X, y = example_xy()
     >>> est, params = fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, random_state=0)
     >>> params
     {'model__C': 0.3}

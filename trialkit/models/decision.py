@@ -25,7 +25,10 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 __all__ = ["net_benefit", "decision_curve", "DEFAULT_THRESHOLDS", "useful_range"]
@@ -33,7 +36,7 @@ __all__ = ["net_benefit", "decision_curve", "DEFAULT_THRESHOLDS", "useful_range"
 DEFAULT_THRESHOLDS = tuple(np.round(np.arange(0.02, 0.81, 0.02), 2))
 
 
-def net_benefit(y, risk, thresholds=DEFAULT_THRESHOLDS) -> pd.DataFrame:
+def net_benefit(y: npt.ArrayLike, risk: npt.ArrayLike, thresholds: Sequence[float] = DEFAULT_THRESHOLDS) -> pd.DataFrame:
     """Net benefit of treating subjects whose ``risk >= threshold``.
 
     Parameters
@@ -74,7 +77,8 @@ def net_benefit(y, risk, thresholds=DEFAULT_THRESHOLDS) -> pd.DataFrame:
                          "false_positives": fp.astype(np.int64), "net_benefit": nb})
 
 
-def decision_curve(y, risks, thresholds=DEFAULT_THRESHOLDS, labels: dict | None = None) -> pd.DataFrame:
+def decision_curve(y: npt.ArrayLike, risks: dict[str, npt.ArrayLike],
+                   thresholds: Sequence[float] = DEFAULT_THRESHOLDS, labels: dict | None = None) -> pd.DataFrame:
     """Net benefit of each model and of the treat-all / treat-none strategies, long format.
 
     Parameters

@@ -18,8 +18,8 @@ analyses; the time-to-event view uses their follow-up as well.
 
 Examples
 --------
->>> from trialkit.simulate import simulate
->>> trial = simulate(seed=5)
+>>> from trialkit.datasets import example
+>>> trial = example(seed=5)
 >>> data = analysis_dataset(trial)
 >>> xy = split_xy(data)
 >>> xy.X.shape[0] == len(xy.y) <= trial.n_subjects, set(xy.y.tolist()) <= {0, 1}
@@ -29,12 +29,19 @@ Examples
 """
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from trialkit.errors import TrialkitError
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
 
 __all__ = ["SUBJECT_BASELINE_COLUMNS", "RISK_SCORES", "OUTCOME_COLUMNS", "LeakageError", "baseline_cutoff",
            "trial_up_to_baseline", "baseline_features", "check_baseline_only", "binary_outcome",
@@ -57,7 +64,7 @@ class LeakageError(TrialkitError):
     """A feature table holds something not known at randomization (day 0)."""
 
 
-def baseline_cutoff(study) -> int:
+def baseline_cutoff(study: Study) -> int:
     """Last study day whose measurements may enter the features: ``min(baseline window end, 0)``.
 
     Examples
@@ -69,13 +76,13 @@ def baseline_cutoff(study) -> int:
     return int(min(study.baseline_visit.window[1], 0))
 
 
-def trial_up_to_baseline(trial):
+def trial_up_to_baseline(trial: Trial) -> Trial:
     """The trial with lab and symptom rows after :func:`baseline_cutoff` removed (inputs untouched).
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> early = trial_up_to_baseline(trial)
     >>> int(trial.labs["day"].max()), int(early.labs["day"].max()), int(early.symptoms["day"].max())
     (350, 0, 0)
@@ -85,11 +92,12 @@ def trial_up_to_baseline(trial):
     cut = baseline_cutoff(trial.study)
     tables = {"labs": trial.labs[trial.labs["day"] <= cut]}
     if trial.has("symptoms"):
+        assert trial.symptoms is not None  # trial.has("symptoms") said so
         tables["symptoms"] = trial.symptoms[trial.symptoms["day"] <= cut]
     return trial.with_tables(**tables)
 
 
-def _reference(trial, subject_columns, clif_missing_as_normal) -> pd.DataFrame:
+def _reference(trial: Trial, subject_columns: Sequence[str] | None, clif_missing_as_normal: bool) -> pd.DataFrame:
     """Every admissible feature (no deduplication), from data up to day 0 only."""
     from trialkit.derive.baseline import baseline_dataset
 
@@ -144,7 +152,7 @@ def _deduplicate(df: pd.DataFrame) -> pd.DataFrame:
     return df[[c for c in cols if c not in drop]]
 
 
-def baseline_features(trial, *, subject_columns=None, clif_missing_as_normal: bool = True,
+def baseline_features(trial: Trial, *, subject_columns: Sequence[str] | None = None, clif_missing_as_normal: bool = True,
                       deduplicate: bool = True) -> pd.DataFrame:
     """One row per randomized subject: the features known at randomization.
 
@@ -173,8 +181,8 @@ def baseline_features(trial, *, subject_columns=None, clif_missing_as_normal: bo
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> feats = baseline_features(simulate(seed=1))
+    >>> from trialkit.datasets import example
+    >>> feats = baseline_features(example())
     >>> feats.shape
     (120, 39)
     >>> feats[["subject_id", "msc", "pe", "age", "sex", "TBIL", "meld"]].head(3)
@@ -200,7 +208,7 @@ def _same(a: pd.Series, b: pd.Series) -> np.ndarray:
     return (na_x & na_y) | (~na_x & ~na_y & (x.astype(str) == y.astype(str)))
 
 
-def check_baseline_only(features: pd.DataFrame, trial, *, subject_columns=None,
+def check_baseline_only(features: pd.DataFrame, trial: Trial, *, subject_columns: Sequence[str] | None = None,
                         clif_missing_as_normal: bool = True) -> None:
     """Refuse a feature table holding anything not known at randomization.
 
@@ -224,8 +232,8 @@ def check_baseline_only(features: pd.DataFrame, trial, *, subject_columns=None,
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=5)
+    >>> from trialkit.datasets import example
+    >>> trial = example(seed=5)
     >>> feats = baseline_features(trial)
     >>> check_baseline_only(feats, trial)                     # passes silently
     >>> planted = feats.assign(TBIL=feats["TBIL"] * 0.8)      # e.g. a day-7 bilirubin
@@ -263,7 +271,7 @@ def _check_against(features: pd.DataFrame, ref: pd.DataFrame, cutoff: int) -> No
         raise LeakageError(f"feature column(s) differ from the values measured by day {cutoff}: {', '.join(bad)}")
 
 
-def resolve_horizon(study, horizon=None) -> int:
+def resolve_horizon(study: Study, horizon: str | float | None = None) -> int:
     """Horizon in study days: ``None`` = the primary horizon, a key of ``study.horizons``, or days.
 
     Examples
@@ -284,7 +292,7 @@ def resolve_horizon(study, horizon=None) -> int:
     return int(h)
 
 
-def binary_outcome(trial, horizon=None) -> pd.DataFrame:
+def binary_outcome(trial: Trial, horizon: str | float | None = None) -> pd.DataFrame:
     """The primary endpoint's event (default study: death or liver transplantation) by the horizon.
 
     Parameters
@@ -328,7 +336,8 @@ def binary_outcome(trial, horizon=None) -> pd.DataFrame:
                          "known": known, "outcome": np.where(known, event, np.nan).astype(float)})
 
 
-def analysis_dataset(trial, horizon=None, *, features: pd.DataFrame | None = None, subject_columns=None,
+def analysis_dataset(trial: Trial, horizon: str | float | None = None, *, features: pd.DataFrame | None = None,
+                     subject_columns: Sequence[str] | None = None,
                      clif_missing_as_normal: bool = True) -> pd.DataFrame:
     """Baseline features and the outcome by the horizon, one row per randomized subject.
 
@@ -351,8 +360,8 @@ def analysis_dataset(trial, horizon=None, *, features: pd.DataFrame | None = Non
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> data = analysis_dataset(trial)
     >>> data.shape, data.attrs["horizon"]
     ((120, 43), 336)
@@ -397,8 +406,8 @@ def split_xy(data: pd.DataFrame) -> XY:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> xy = split_xy(analysis_dataset(simulate(seed=1)))   # 3 of 120 subjects have an unknown outcome
+    >>> from trialkit.datasets import example
+    >>> xy = split_xy(analysis_dataset(example()))   # 3 of 120 subjects have an unknown outcome
     >>> xy.X.shape, int(xy.y.sum()), "subject_id" in xy.X
     ((117, 38), 53, False)
     >>> xy.y[:4].tolist(), xy.time[:4].tolist()
@@ -423,8 +432,8 @@ def outcome_summary(data: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> s = outcome_summary(analysis_dataset(simulate(seed=1)))
+    >>> from trialkit.datasets import example
+    >>> s = outcome_summary(analysis_dataset(example()))
     >>> s[["n_known", "n_unknown", "n_events", "n_non_events", "prevalence"]].round(3)
        n_known  n_unknown  n_events  n_non_events  prevalence
     0      117          3        53            64       0.453
@@ -439,7 +448,7 @@ def outcome_summary(data: pd.DataFrame) -> pd.DataFrame:
         "n_features": len([c for c in data.columns if c not in ("subject_id", *OUTCOME_COLUMNS)])}])
 
 
-def feature_table(data: pd.DataFrame, study) -> pd.DataFrame:
+def feature_table(data: pd.DataFrame, study: Study) -> pd.DataFrame:
     """What each feature is: one row per feature column of an analysis dataset.
 
     Returns
@@ -450,8 +459,8 @@ def feature_table(data: pd.DataFrame, study) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> t = simulate(seed=5)
+    >>> from trialkit.datasets import example
+    >>> t = example(seed=5)
     >>> ft = feature_table(analysis_dataset(t), t.study)
     >>> ft.groupby("source").size().to_dict()
     {'lab': 19, 'score': 8, 'subject': 5, 'symptom': 4, 'treatment': 2}
@@ -479,7 +488,7 @@ def feature_table(data: pd.DataFrame, study) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def too_few_events(y, n_splits: int, minimum: int = 8) -> str | None:
+def too_few_events(y: npt.ArrayLike, n_splits: int, minimum: int = 8) -> str | None:
     """A sentence saying why the outcome cannot support ``n_splits``-fold CV, else ``None``.
 
     Each class (events and non-events) needs at least ``max(n_splits, minimum)`` subjects.
@@ -500,7 +509,7 @@ def too_few_events(y, n_splits: int, minimum: int = 8) -> str | None:
     return None
 
 
-def oracle_risk(trial, horizon=None) -> pd.DataFrame | None:
+def oracle_risk(trial: Trial, horizon: str | float | None = None) -> pd.DataFrame | None:
     """The simulator's true individual risk of death or LT by the horizon (simulated data only).
 
     Returns
@@ -512,8 +521,8 @@ def oracle_risk(trial, horizon=None) -> pd.DataFrame | None:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> oracle_risk(trial).head(3).round(3)
       subject_id  oracle_risk
     0       S001        0.127
@@ -536,13 +545,13 @@ def oracle_risk(trial, horizon=None) -> pd.DataFrame | None:
                          "oracle_risk": lat[col].to_numpy(dtype=float)})
 
 
-def oracle_for(xy: XY, trial, horizon=None) -> np.ndarray | None:
+def oracle_for(xy: XY, trial: Trial, horizon: str | float | None = None) -> np.ndarray | None:
     """The oracle risk (:func:`oracle_risk`) of the rows of ``xy``, in their order; ``None`` without truth.
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> xy = split_xy(analysis_dataset(trial))
     >>> risk = oracle_for(xy, trial)
     >>> risk.shape, risk[:3].round(3).tolist()
@@ -554,8 +563,9 @@ def oracle_for(xy: XY, trial, horizon=None) -> np.ndarray | None:
     return orc.set_index("subject_id").loc[list(xy.subject_id), "oracle_risk"].to_numpy(dtype=float)
 
 
-def simulated_cohort(n_subjects: int, seed: int, *, scenario=None, study=None, horizon=None,
-                     columns=None) -> tuple[XY, np.ndarray | None]:
+def simulated_cohort(n_subjects: int, seed: int, *, scenario: str | Path | None = None,
+                     study: str | Path | None = None, horizon: str | float | None = None,
+                     columns: Sequence[str] | None = None) -> tuple[XY, np.ndarray | None]:
     """A simulated cohort as model inputs: ``(XY, oracle risk of the same rows or None)``.
 
     ``columns`` restricts (and orders) the feature columns, e.g. to those of the trial analysed, so

@@ -2,6 +2,9 @@
 dependence, and (for simulated data) the true risk factors beside the estimated importance."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -13,8 +16,8 @@ from trialkit.models.pipelines import derive_seed
 __all__ = ["permutation_importance_cv", "partial_dependence", "true_risk_factors", "importance_vs_truth"]
 
 
-def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_repeats: int = 5, repeats=(0,),
-                              alpha: float = 0.05, random_state=None, n_jobs: int = 1) -> pd.DataFrame:
+def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_repeats: int = 5,
+                              repeats: Sequence[int] = (0,), alpha: float = 0.05, random_state: int | None = None, n_jobs: int = 1) -> pd.DataFrame:
     """Permutation importance of each feature, measured on the outer test folds.
 
     For every outer fold of the chosen ``repeats``, the fold's own fitted model predicts its test
@@ -33,14 +36,9 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
     --------
     The outcome depends on MELD, not on age:
 
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0, keep_models=True)
+    >>> from trialkit.models.examples import example_cv, example_xy
+    >>> X, y = example_xy()
+    >>> cv = example_cv()  # fitted with keep_models=True
     >>> imp = permutation_importance_cv(cv, X, "logistic", n_repeats=3, random_state=0)
     >>> imp[["feature", "estimate", "n_folds", "rank"]].round(3)
       feature  estimate  n_folds  rank
@@ -80,8 +78,8 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
     return out
 
 
-def partial_dependence(estimator, X: pd.DataFrame, features, *, grid_points: int = 12,
-                       percentiles=(0.05, 0.95)) -> pd.DataFrame:
+def partial_dependence(estimator: Any, X: pd.DataFrame, features: Sequence[str], *, grid_points: int = 12,
+                       percentiles: tuple[float, float] = (0.05, 0.95)) -> pd.DataFrame:
     """Partial dependence of the predicted risk on numeric features (average over the data).
 
     For each feature, its value is set to each grid point for every subject (other features kept)
@@ -95,11 +93,9 @@ def partial_dependence(estimator, X: pd.DataFrame, features, *, grid_points: int
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
+    >>> from trialkit.models.examples import example_xy
+    >>> from trialkit.models.pipelines import model_specs
+    >>> X, y = example_xy()
     >>> est = model_specs(["logistic"])["logistic"].estimator.fit(X, y)
     >>> partial_dependence(est, X, ["meld", "age"], grid_points=3).round(3)
       feature   value   risk

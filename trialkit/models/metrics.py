@@ -3,6 +3,7 @@ corrected resampled t-test (Nadeau & Bengio), Brier score, calibration intercept
 from __future__ import annotations
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -23,11 +24,13 @@ def _delong_parts(y, score):
     return float(v10.mean()), v10, v01
 
 
-def auc_ci(y, score, alpha: float = 0.05) -> pd.DataFrame:
+def auc_ci(y: npt.ArrayLike, score: npt.ArrayLike, alpha: float = 0.05) -> pd.DataFrame:
     """ROC AUC of ``score`` for binary ``y`` with DeLong's standard error and Wald CI.
 
     Higher scores mean higher risk. Missing scores are dropped. The CI is ``auc ± z se``, clipped to
-    [0, 1] (as R's ``pROC::ci.auc(method = "delong")``).
+    [0, 1] (as R's ``pROC::ci.auc(method = "delong")``). Hand-written (the midrank algorithm, a few
+    lines): scikit-learn's ``roc_auc_score`` gives the AUC without a standard error, and no
+    well-kept Python library computes DeLong's variance.
 
     Returns
     -------
@@ -45,20 +48,20 @@ def auc_ci(y, score, alpha: float = 0.05) -> pd.DataFrame:
        estimate  n  n_events
     0      0.75  4         2
     """
-    y = np.asarray(y).astype(float)
+    yv = np.asarray(y).astype(float)
     s = np.asarray(score, dtype=float)
-    ok = ~np.isnan(s) & ~np.isnan(y)
-    y, s = y[ok].astype(int), s[ok]
-    auc, v10, v01 = _delong_parts(y, s)
+    ok = ~np.isnan(s) & ~np.isnan(yv)
+    yv, s = yv[ok].astype(int), s[ok]
+    auc, v10, v01 = _delong_parts(yv, s)
     m, n = len(v10), len(v01)
     var = (v10.var(ddof=1) / m if m > 1 else 0.0) + (v01.var(ddof=1) / n if n > 1 else 0.0)
     se = float(np.sqrt(var))
     z = stats.norm.ppf(1 - alpha / 2)
     return pd.DataFrame([{"estimate": auc, "se": se, "ci_low": max(0.0, auc - z * se),
-                          "ci_high": min(1.0, auc + z * se), "n": int(len(y)), "n_events": int(y.sum())}])
+                          "ci_high": min(1.0, auc + z * se), "n": int(len(yv)), "n_events": int(yv.sum())}])
 
 
-def delong_test(y, score_a, score_b, alpha: float = 0.05) -> pd.DataFrame:
+def delong_test(y: npt.ArrayLike, score_a: npt.ArrayLike, score_b: npt.ArrayLike, alpha: float = 0.05) -> pd.DataFrame:
     """DeLong's test of two correlated ROC AUCs (the same subjects scored twice).
 
     Returns
@@ -73,12 +76,12 @@ def delong_test(y, score_a, score_b, alpha: float = 0.05) -> pd.DataFrame:
     >>> r[["auc_a", "auc_b", "estimate"]].round(3).iloc[0].tolist()
     [1.0, 0.667, 0.333]
     """
-    y = np.asarray(y).astype(float)
+    yv = np.asarray(y).astype(float)
     a, b = np.asarray(score_a, dtype=float), np.asarray(score_b, dtype=float)
-    ok = ~np.isnan(a) & ~np.isnan(b) & ~np.isnan(y)
-    y, a, b = y[ok].astype(int), a[ok], b[ok]
-    auc_a, v10a, v01a = _delong_parts(y, a)
-    auc_b, v10b, v01b = _delong_parts(y, b)
+    ok = ~np.isnan(a) & ~np.isnan(b) & ~np.isnan(yv)
+    yv, a, b = yv[ok].astype(int), a[ok], b[ok]
+    auc_a, v10a, v01a = _delong_parts(yv, a)
+    auc_b, v10b, v01b = _delong_parts(yv, b)
     s10 = np.cov(np.vstack([v10a, v10b]), ddof=1)
     s01 = np.cov(np.vstack([v01a, v01b]), ddof=1)
     cov = s10 / len(v10a) + s01 / len(v01a)
@@ -89,10 +92,10 @@ def delong_test(y, score_a, score_b, alpha: float = 0.05) -> pd.DataFrame:
     z = d / se if se > 0 else np.nan
     p = float(2 * stats.norm.sf(abs(z))) if se > 0 else np.nan
     return pd.DataFrame([{"auc_a": auc_a, "auc_b": auc_b, "estimate": d, "se": se, "ci_low": d - zq * se,
-                          "ci_high": d + zq * se, "z": z, "p_value": p, "n": int(len(y))}])
+                          "ci_high": d + zq * se, "z": z, "p_value": p, "n": int(len(yv))}])
 
 
-def oracle_performance(y, oracle, alpha: float = 0.05) -> pd.DataFrame:
+def oracle_performance(y: npt.ArrayLike, oracle: npt.ArrayLike, alpha: float = 0.05) -> pd.DataFrame:
     """AUC (DeLong CI) and Brier score of the simulator's true risk: the ceiling for any model.
 
     Returns
@@ -113,7 +116,7 @@ def oracle_performance(y, oracle, alpha: float = 0.05) -> pd.DataFrame:
     return r
 
 
-def corrected_ttest(values, test_train_ratio: float, alpha: float = 0.05, null: float = 0.0) -> dict:
+def corrected_ttest(values: npt.ArrayLike, test_train_ratio: float, alpha: float = 0.05, null: float = 0.0) -> dict:
     """Mean of per-fold values with the corrected resampled t-test (Nadeau & Bengio 2003).
 
     For J folds from repeated K-fold CV the variance of the mean is
@@ -152,7 +155,7 @@ def corrected_ttest(values, test_train_ratio: float, alpha: float = 0.05, null: 
             "n_folds": j}
 
 
-def brier_score(y, risk) -> float:
+def brier_score(y: npt.ArrayLike, risk: npt.ArrayLike) -> float:
     """Mean squared difference between predicted risk and the 0/1 outcome.
 
     Examples
@@ -164,7 +167,7 @@ def brier_score(y, risk) -> float:
     return float(np.mean((p - y) ** 2))
 
 
-def calibration_slope(y, risk) -> dict:
+def calibration_slope(y: npt.ArrayLike, risk: npt.ArrayLike) -> dict:
     """Calibration intercept ("in the large") and slope of predicted risks (Cox 1958; Steyerberg).
 
     ``slope`` is ``b`` in ``logit P(y=1) = a + b * logit(risk)``; ``intercept`` is ``a`` in

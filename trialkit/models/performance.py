@@ -3,7 +3,12 @@ score, out-of-fold risk, calibration and ROC curves, and evaluation on independe
 cohorts (hold-out performance, learning curves)."""
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 from sklearn.metrics import roc_auc_score, roc_curve
@@ -13,6 +18,9 @@ from trialkit.models.cv import CVResult, _fit_one, _threads
 from trialkit.models.metrics import auc_ci, brier_score, calibration_slope, corrected_ttest
 from trialkit.models.pipelines import ModelSpec, derive_seed
 from trialkit.stats.categorical import wilson_interval
+
+if TYPE_CHECKING:
+    from trialkit.models.features import XY
 
 __all__ = ["performance_table", "best_model", "compare_to_reference", "oof_risk", "calibration_curve", "roc_curves", "holdout_performance", "learning_curve", "learning_curve_summary"]
 
@@ -44,14 +52,8 @@ def performance_table(cv: CVResult, alpha: float = 0.05) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> pt = performance_table(cv)
     >>> pt[["model", "auc", "auc_ci_low", "auc_ci_high", "ci_method"]].round(3)
                    model    auc  auc_ci_low  auc_ci_high     ci_method
@@ -82,12 +84,12 @@ def performance_table(cv: CVResult, alpha: float = 0.05) -> pd.DataFrame:
                        brier=np.nan, scaled_brier=np.nan, calibration_intercept=np.nan, calibration_slope=np.nan)
         else:
             t = corrected_ttest(f["auc"], ratio, alpha)
-            per = []
+            per_repeat = []
             for _, g in p.groupby("repeat", sort=True):
                 cal = calibration_slope(g["y"], g["risk"])
                 b = brier_score(g["y"], g["risk"])
-                per.append((b, 1 - b / (prev * (1 - prev)), cal["intercept"], cal["slope"]))
-            per = np.array(per, dtype=float)
+                per_repeat.append((b, 1 - b / (prev * (1 - prev)), cal["intercept"], cal["slope"]))
+            per = np.array(per_repeat, dtype=float)
             # the t interval is symmetric and can pass 0 or 1 with few folds: an AUC lives in [0, 1]
             row.update(auc=t["estimate"], auc_se=t["se"], auc_ci_low=float(np.clip(t["ci_low"], 0.0, 1.0)),
                        auc_ci_high=float(np.clip(t["ci_high"], 0.0, 1.0)),
@@ -136,14 +138,8 @@ def compare_to_reference(cv: CVResult, reference: str = "meld", alpha: float = 0
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> compare_to_reference(cv, "meld")[["model", "metric", "reference", "estimate", "p_value", "n_folds"]].round(3)
           model metric          reference  estimate  p_value  n_folds
     0  logistic    auc               meld    -0.009    0.277        6
@@ -183,14 +179,8 @@ def oof_risk(cv: CVResult) -> pd.DataFrame:
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> oof_risk(cv).head(3).round(3)
        row  y  logistic  meld_recalibrated    meld
     0    0  1     0.474              0.471  25.503
@@ -205,7 +195,7 @@ def oof_risk(cv: CVResult) -> pd.DataFrame:
     return out
 
 
-def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models=None) -> pd.DataFrame:
+def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models: Sequence[str] | None = None) -> pd.DataFrame:
     """Observed against predicted risk in quantile groups of the out-of-fold risk (repeats averaged).
 
     Returns
@@ -216,14 +206,8 @@ def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> cc = calibration_curve(cv, n_bins=4, models=["logistic"])
     >>> cc[["model", "bin", "n", "mean_risk", "observed"]].round(3)
           model  bin   n  mean_risk  observed
@@ -249,19 +233,13 @@ def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models
     return pd.DataFrame(rows)
 
 
-def roc_curves(cv: CVResult, models=None) -> pd.DataFrame:
+def roc_curves(cv: CVResult, models: Sequence[str] | None = None) -> pd.DataFrame:
     """ROC curves of the out-of-fold risk (repeats averaged): ``model``, ``label``, ``fpr``, ``tpr``, ``auc``.
 
     Examples
     --------
-    >>> import numpy as np, pandas as pd
-    >>> from trialkit.models.cv import nested_cv
-    >>> from trialkit.models.pipelines import model_specs, score_spec
-    >>> rng = np.random.default_rng(0)
-    >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
-    >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> from trialkit.models.examples import example_cv
+    >>> cv = example_cv()  # a logistic model beside MELD, cross-validated on a synthetic cohort
     >>> rc = roc_curves(cv)
     >>> rc.drop_duplicates("model")[["model", "auc"]].round(3)
                     model    auc
@@ -282,8 +260,10 @@ def roc_curves(cv: CVResult, models=None) -> pd.DataFrame:
     return pd.concat(rows, ignore_index=True)
 
 
-def holdout_performance(specs, train, test, *, oracle=None, scores: dict[str, str] | None = None, tune=False,
-                        inner_splits: int = 3, scoring: str = "neg_log_loss", random_state=None,
+def holdout_performance(specs: dict[str, ModelSpec] | list[ModelSpec], train: XY, test: XY, *,
+                        oracle: npt.ArrayLike | None = None, scores: dict[str, str] | None = None,
+                        tune: bool = False, inner_splits: int = 3, scoring: str = "neg_log_loss",
+                        random_state: int | None = None,
                         n_jobs: int = 1) -> pd.DataFrame:
     """Fit on one cohort, evaluate on an independent one, beside the oracle and published scores.
 
@@ -351,9 +331,13 @@ def holdout_performance(specs, train, test, *, oracle=None, scores: dict[str, st
     return pd.DataFrame(rows)
 
 
-def learning_curve(sizes, specs, *, make_cohort=None, scenario=None, study=None, horizon=None,
+def learning_curve(sizes: Sequence[int], specs: dict[str, ModelSpec] | list[ModelSpec], *,
+                   make_cohort: Callable[[int, int], tuple[XY, np.ndarray | None]] | None = None,
+                   scenario: str | Path | None = None, study: str | Path | None = None,
+                   horizon: str | float | None = None,
                    scores: dict[str, str] | None = None, test_size: int = 2000, n_replicates: int = 2,
-                   columns=None, tune: bool = False, random_state=None, n_jobs: int = 1) -> pd.DataFrame:
+                   columns: Sequence[str] | None = None, tune: bool = False, random_state: int | None = None,
+                   n_jobs: int = 1) -> pd.DataFrame:
     """How discrimination grows with the training-set size, from simulated cohorts.
 
     For each size and replicate a training cohort is simulated, every model is fitted to it and

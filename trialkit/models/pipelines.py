@@ -29,9 +29,11 @@ Examples
 from __future__ import annotations
 
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer, make_column_selector
@@ -50,7 +52,7 @@ MODEL_LABELS = {"logistic": "Penalized logistic regression", "gradient_boosting"
                 "random_forest": "Random forest", "cox": "Penalized Cox"}
 
 # Hyper-parameter grids (keys are pipeline parameters). "light" is for quick runs and tests.
-_GRIDS = {
+_GRIDS: dict[str, dict[str, dict[str, list]]] = {
     "default": {
         "logistic": {"model__C": [0.01, 0.03, 0.1, 0.3, 1.0]},
         "gradient_boosting": {"model__learning_rate": [0.03, 0.1], "model__max_leaf_nodes": [3, 7]},
@@ -93,7 +95,7 @@ class ModelSpec:
     time_param: str | None = None
 
 
-def derive_seed(random_state, *keys) -> int:
+def derive_seed(random_state: int | None, *keys: int | str) -> int:
     """A 32-bit seed derived deterministically from ``random_state`` and integer/str ``keys``.
 
     All randomness of a model evaluation flows from one ``random_state``; each component (outer
@@ -164,12 +166,12 @@ class PenalizedCox(ClassifierMixin, BaseEstimator):
     True
     """
 
-    def __init__(self, penalizer: float = 0.5, l1_ratio: float = 0.0, horizon: float = 336.0):
+    def __init__(self, penalizer: float = 0.5, l1_ratio: float = 0.0, horizon: float = 336.0) -> None:
         self.penalizer = penalizer
         self.l1_ratio = l1_ratio
         self.horizon = horizon
 
-    def fit(self, X, y, time=None):
+    def fit(self, X: pd.DataFrame, y: npt.ArrayLike, time: npt.ArrayLike | None = None) -> PenalizedCox:
         from lifelines import CoxPHFitter
 
         if time is None:
@@ -191,7 +193,7 @@ class PenalizedCox(ClassifierMixin, BaseEstimator):
                 df, duration_col="_time", event_col="_event")
         return self
 
-    def predict_proba(self, X):
+    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
         check_is_fitted(self, "cox_")
         X = np.asarray(X, dtype=float)
         df = pd.DataFrame(X[:, self.keep_], columns=[f"x{i}" for i in range(len(self.keep_))])
@@ -199,11 +201,11 @@ class PenalizedCox(ClassifierMixin, BaseEstimator):
         risk = np.clip(1.0 - surv, 0.0, 1.0)
         return np.column_stack([1.0 - risk, risk])
 
-    def predict(self, X):
+    def predict(self, X: pd.DataFrame) -> np.ndarray:
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
-def _learner(name: str, random_state: int, n_jobs: int, horizon: float):
+def _learner(name: str, random_state: int, n_jobs: int, horizon: float) -> BaseEstimator:
     if name == "logistic":
         return LogisticRegression(C=0.1, max_iter=5000)
     if name == "gradient_boosting":
@@ -218,7 +220,7 @@ def _learner(name: str, random_state: int, n_jobs: int, horizon: float):
     raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
 
 
-def model_specs(names=None, *, horizon: float = 336.0, random_state=None, n_jobs: int = 1,
+def model_specs(names: Sequence[str] | None = None, *, horizon: float = 336.0, random_state: int | None = None, n_jobs: int = 1,
                 grid: str = "default") -> dict[str, ModelSpec]:
     """The candidate models, each a preprocessing + learner pipeline with its tuning grid.
 

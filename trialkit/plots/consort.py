@@ -21,9 +21,14 @@ True
 from __future__ import annotations
 
 import textwrap
+from typing import TYPE_CHECKING, Any, cast
 
 import matplotlib.pyplot as plt
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["plot_consort", "consort_box_texts"]
 
@@ -39,9 +44,9 @@ def consort_box_texts(counts: pd.DataFrame, *, horizon_label: str = "the primary
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.status import consort_counts
-    >>> texts = consort_box_texts(consort_counts(simulate(seed=1)), horizon_label="week 48")
+    >>> texts = consort_box_texts(consort_counts(example()), horizon_label="week 48")
     >>> texts["randomized"], len(texts["arms"])
     ('Randomized (n = 120)', 4)
     >>> msc = texts["arms"][1]
@@ -62,7 +67,7 @@ def consort_box_texts(counts: pd.DataFrame, *, horizon_label: str = "the primary
     """
     total = counts[counts["arm"] == "total"].iloc[0]
     arms = counts[counts["arm"] != "total"]
-    out = {"randomized": f"Randomized (n = {int(total['allocated'])})", "arms": []}
+    out: dict[str, Any] = {"randomized": f"Randomized (n = {int(total['allocated'])})", "arms": []}
     for _, r in arms.iterrows():
         alloc = [*textwrap.wrap(f"Allocated to {r['label']}", 26), f"(n = {int(r['allocated'])})"]
         if r["no_active_treatment"] == r["allocated"]:
@@ -86,8 +91,8 @@ def consort_box_texts(counts: pd.DataFrame, *, horizon_label: str = "the primary
     return out
 
 
-def plot_consort(counts: pd.DataFrame, *, ax=None, horizon_label: str = "the primary horizon",
-                 fontsize: float = 8.0):
+def plot_consort(counts: pd.DataFrame, *, ax: Axes | None = None, horizon_label: str = "the primary horizon",
+                 fontsize: float = 8.0) -> Axes:
     """Draw the CONSORT flow diagram.
 
     Parameters
@@ -106,9 +111,9 @@ def plot_consort(counts: pd.DataFrame, *, ax=None, horizon_label: str = "the pri
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.status import consort_counts
-    >>> counts = consort_counts(simulate(seed=1))
+    >>> counts = consort_counts(example())
     >>> fig, ax = plt.subplots(figsize=(11, 7.5))
     >>> plot_consort(counts, ax=ax, horizon_label="week 48") is ax
     True
@@ -134,8 +139,9 @@ def plot_consort(counts: pd.DataFrame, *, ax=None, horizon_label: str = "the pri
         columns.append([ax.text(i + 0.5, y, arm[key], ha="center", va="center", fontsize=fontsize, bbox=box,
                                 linespacing=1.4) for key, y in levels.items()])
     # arrows from the bottom of each box to the top of the next, measured after layout
-    ax.figure.draw_without_rendering()  # lays out the boxes so their extents are known
-    renderer = ax.figure.canvas.get_renderer()
+    fig = cast("Figure", ax.figure)
+    fig.draw_without_rendering()  # lays out the boxes so their extents are known
+    renderer = fig.canvas.get_renderer()  # type: ignore[attr-defined]  # Agg-based canvases (the kit's) have it
     inv = ax.transData.inverted()
 
     def extent(t):

@@ -4,9 +4,15 @@ The numbers come from :mod:`trialkit.design.summaries`; this module only draws t
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import pandas as pd
 
 from trialkit.plots.style import error_bars
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_power_curve"]
 
@@ -16,7 +22,8 @@ def _series_label(analysis: str, label: str) -> str:
             "cox_interaction": f"{label} (Cox with interaction)"}.get(analysis, label)
 
 
-def plot_power_curve(curve: pd.DataFrame, *, x: str = "n_subjects", terms=None, ax=None, alpha: float = 0.05):
+def plot_power_curve(curve: pd.DataFrame, *, x: str = "n_subjects", terms: Sequence[str] | None = None,
+                     ax: Axes | None = None, alpha: float = 0.05) -> Axes:
     """Power against ``x`` (``"n_subjects"`` or ``"hr"``) for each comparison, with Monte Carlo
     intervals (error bars) and Schoenfeld's approximation (dashed) where available.
 

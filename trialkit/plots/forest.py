@@ -10,15 +10,21 @@ Examples
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["forest_plot", "forest_panels"]
 
 
 def forest_plot(df: pd.DataFrame, *, label: str = "label", estimate: str = "estimate", ci_low: str = "ci_low",
                 ci_high: str = "ci_high", group: str | None = None, log: bool = False, null: float | None = None,
-                annotate: bool = True, fmt: str = "{:.2f}", xlabel: str = "", title: str = "", ax=None):
+                annotate: bool = True, fmt: str = "{:.2f}", xlabel: str = "", title: str = "", ax: Axes | None = None) -> Axes:
     """One row per line of ``df``: a point at ``estimate`` and a bar from ``ci_low`` to ``ci_high``.
 
     Parameters
@@ -60,7 +66,9 @@ def forest_plot(df: pd.DataFrame, *, label: str = "label", estimate: str = "esti
     """
     import matplotlib.pyplot as plt
 
-    rows, ylabels, bold = [], [], []
+    rows: list[Any] = []
+    ylabels: list[str] = []
+    bold: list[bool] = []
     prev = object()
     for _, r in df.iterrows():
         if group is not None and r[group] != prev:
@@ -113,7 +121,7 @@ def forest_plot(df: pd.DataFrame, *, label: str = "label", estimate: str = "esti
 
 
 def forest_panels(df: pd.DataFrame, *, panel: str, log_column: str | None = None, null_log: float = 1.0,
-                  null_linear: float = 0.0, width: float = 8.0, **kwargs):
+                  null_linear: float = 0.0, width: float = 8.0, **kwargs: Any) -> Figure:
     """One forest plot per value of ``panel`` (e.g. per lab), stacked, each with its own x-axis.
 
     Parameters

@@ -12,16 +12,24 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from trialkit.plots.style import arm_colors, error_bars
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
 __all__ = ["lsmeans_plot", "symptom_bars"]
 
 
-def lsmeans_plot(lsmeans: pd.DataFrame, *, arms=None, labels: dict | None = None, titles: dict | None = None,
-                 ncols: int = 3, scale: float = 7.0, axes=None):
+def lsmeans_plot(lsmeans: pd.DataFrame, *, arms: Sequence[str] | None = None, labels: dict | None = None,
+                 titles: dict | None = None, ncols: int = 3, scale: float = 7.0,
+                 axes: Axes | Sequence[Axes] | np.ndarray | None = None) -> Figure:
     """One panel per parameter: LS-mean change from baseline (back-transformed: the ratio to baseline
     for log-scale parameters) with CI bars against study week, one line per arm.
 
@@ -44,10 +52,10 @@ def lsmeans_plot(lsmeans: pd.DataFrame, *, arms=None, labels: dict | None = None
     ALT is analysed on the log scale (ratio to baseline), albumin as the change in g/L:
 
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
     >>> from trialkit.stats.longitudinal import analyze_parameters
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> res = analyze_parameters(change_from_baseline(trial, ["ALT", "ALB"]), trial.study)
     >>> fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     >>> lsmeans_plot(res["lsmeans"], arms=trial.study.arm_ids, labels=trial.study.arm_labels, axes=axes) is fig
@@ -67,7 +75,7 @@ def lsmeans_plot(lsmeans: pd.DataFrame, *, arms=None, labels: dict | None = None
         nc = min(ncols, len(params))
         nr = int(np.ceil(len(params) / nc))
         fig, axes = plt.subplots(nr, nc, figsize=(3.6 * nc, 2.9 * nr), squeeze=False)
-    axes = np.atleast_1d(axes).ravel()
+    axes = np.atleast_1d(np.asarray(axes, dtype=object)).ravel()
     colors = arm_colors(arms)
     offs = np.linspace(-0.6, 0.6, len(arms)) if len(arms) > 1 else [0.0]
     for ax, p in zip(axes, params):
@@ -92,8 +100,10 @@ def lsmeans_plot(lsmeans: pd.DataFrame, *, arms=None, labels: dict | None = None
     return fig
 
 
-def symptom_bars(symptom_visits: pd.DataFrame, *, symptom: str, arms=None, labels: dict | None = None,
-                 visits=None, score_labels=("none", "mild", "moderate", "severe"), axes=None):
+def symptom_bars(symptom_visits: pd.DataFrame, *, symptom: str, arms: Sequence[str] | None = None,
+                 labels: dict | None = None, visits: Sequence[str] | None = None,
+                 score_labels: Sequence[str] = ("none", "mild", "moderate", "severe"),
+                 axes: Axes | Sequence[Axes] | np.ndarray | None = None) -> Figure:
     """Stacked bars of the score distribution of one symptom at each visit, one panel per arm.
 
     Parameters
@@ -113,9 +123,9 @@ def symptom_bars(symptom_visits: pd.DataFrame, *, symptom: str, arms=None, label
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import symptom_visits
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> fig = symptom_bars(symptom_visits(trial), symptom="fatigue", arms=trial.study.arm_ids,
     ...                    labels=trial.study.arm_labels)
     >>> [ax.get_title() for ax in fig.axes]
@@ -135,7 +145,7 @@ def symptom_bars(symptom_visits: pd.DataFrame, *, symptom: str, arms=None, label
         visits = list(d.sort_values("visit_day")["visit"].drop_duplicates())
     if axes is None:
         fig, axes = plt.subplots(1, len(arms), figsize=(2.6 * len(arms) + 1, 3.0), sharey=True, squeeze=False)
-    axes = np.atleast_1d(axes).ravel()
+    axes = np.atleast_1d(np.asarray(axes, dtype=object)).ravel()
     cmap = plt.get_cmap("YlOrRd")
     cols = [cmap(x) for x in np.linspace(0.15, 0.85, len(score_labels))]
     for ax, a in zip(axes, arms):

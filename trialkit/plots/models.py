@@ -20,11 +20,17 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from trialkit.plots.style import error_bars
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_roc", "plot_calibration", "plot_decision_curve", "plot_learning_curve", "plot_importance",
            "plot_partial_dependence"]
@@ -36,12 +42,13 @@ def _ax(ax):
     return ax
 
 
-def _colors(names) -> dict:
+def _colors(names: Sequence[str]) -> dict:
     cmap = plt.get_cmap("tab10")
     return {n: cmap(i % 10) for i, n in enumerate(names)}
 
 
-def plot_roc(curves: pd.DataFrame, *, ax=None, models=None, show_auc: bool = True):
+def plot_roc(curves: pd.DataFrame, *, ax: Axes | None = None, models: Sequence[str] | None = None,
+             show_auc: bool = True) -> Axes:
     """ROC curves, one line per model, with the chance diagonal.
 
     Parameters
@@ -79,7 +86,7 @@ def plot_roc(curves: pd.DataFrame, *, ax=None, models=None, show_auc: bool = Tru
     return ax
 
 
-def plot_calibration(table: pd.DataFrame, *, ax=None, models=None):
+def plot_calibration(table: pd.DataFrame, *, ax: Axes | None = None, models: Sequence[str] | None = None) -> Axes:
     """Observed event proportion (with CI) against mean predicted risk per risk group.
 
     Parameters
@@ -115,7 +122,8 @@ def plot_calibration(table: pd.DataFrame, *, ax=None, models=None):
     return ax
 
 
-def plot_decision_curve(dc: pd.DataFrame, *, ax=None, strategies=None, ylim=None):
+def plot_decision_curve(dc: pd.DataFrame, *, ax: Axes | None = None, strategies: Sequence[str] | None = None,
+                        ylim: tuple[float, float] | None = None) -> Axes:
     """Net benefit against threshold probability; treat-all and treat-none as references.
 
     Parameters
@@ -146,7 +154,8 @@ def plot_decision_curve(dc: pd.DataFrame, *, ax=None, strategies=None, ylim=None
     for s in models:
         d = dc[dc["strategy"] == s]
         ax.plot(d["threshold"], d["net_benefit"], lw=1.4, color=col[s], label=d["label"].iloc[0])
-    refs = (("treat_all", dict(color="0.3", ls="-", lw=0.9)), ("treat_none", dict(color="0.3", ls=":", lw=1.2)))
+    refs: tuple[tuple[str, dict[str, Any]], ...] = (("treat_all", dict(color="0.3", ls="-", lw=0.9)),
+                                                    ("treat_none", dict(color="0.3", ls=":", lw=1.2)))
     for s, style in refs:
         d = dc[dc["strategy"] == s]
         ax.plot(d["threshold"], d["net_benefit"], label=d["label"].iloc[0], **style)
@@ -157,7 +166,7 @@ def plot_decision_curve(dc: pd.DataFrame, *, ax=None, strategies=None, ylim=None
     return ax
 
 
-def plot_learning_curve(summary: pd.DataFrame, *, ax=None, recalibrated: bool = False):
+def plot_learning_curve(summary: pd.DataFrame, *, ax: Axes | None = None, recalibrated: bool = False) -> Axes:
     """Mean test AUC (± 1 SD over replicates) against the number of subjects in the training cohort.
 
     Models trained on the cohorts are lines; published scores and the oracle (no training) are
@@ -211,7 +220,7 @@ def plot_learning_curve(summary: pd.DataFrame, *, ax=None, recalibrated: bool = 
     return ax
 
 
-def plot_importance(table: pd.DataFrame, *, ax=None, top: int = 15):
+def plot_importance(table: pd.DataFrame, *, ax: Axes | None = None, top: int = 15) -> Axes:
     """Horizontal bars of permutation importance (AUC drop) with CIs, most important on top.
 
     Parameters
@@ -254,7 +263,8 @@ def plot_importance(table: pd.DataFrame, *, ax=None, top: int = 15):
     return ax
 
 
-def plot_partial_dependence(table: pd.DataFrame, feature: str, *, ax=None, color="tab:blue"):
+def plot_partial_dependence(table: pd.DataFrame, feature: str, *, ax: Axes | None = None,
+                            color: str = "tab:blue") -> Axes:
     """Mean predicted risk against one feature's value (partial dependence).
 
     Parameters

@@ -14,11 +14,16 @@ Examples
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
 from trialkit.plots.style import arm_colors, error_bars
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_temperature", "plot_cumulative_incidence"]
 
@@ -29,8 +34,8 @@ def _colors(keys, colors):
     return arm_colors(list(keys))
 
 
-def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = None, colors: dict | None = None,
-                     fever_threshold: float | None = 38.0, dodge: float = 0.08, alpha: float = 0.05):
+def plot_temperature(summary: pd.DataFrame, *, ax: Axes | None = None, labels: dict | None = None, colors: dict | None = None,
+                     fever_threshold: float | None = 38.0, dodge: float = 0.08, alpha: float = 0.05) -> Axes:
     """Mean body temperature 0-8 h after infusion start with its CI, one line per arm.
 
     Parameters
@@ -50,9 +55,9 @@ def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = No
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.tables.safety import temperature_summary
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> fig, ax = plt.subplots()
     >>> ax = plot_temperature(temperature_summary(trial), labels=trial.study.arm_labels, ax=ax)
     >>> [t.get_text() for t in ax.get_legend().get_texts()]  # the infusion arms only
@@ -84,9 +89,9 @@ def plot_temperature(summary: pd.DataFrame, *, ax=None, labels: dict | None = No
     return ax
 
 
-def plot_cumulative_incidence(curve: pd.DataFrame, state: str, *, ax=None, labels: dict | None = None,
+def plot_cumulative_incidence(curve: pd.DataFrame, state: str, *, ax: Axes | None = None, labels: dict | None = None,
                               colors: dict | None = None, horizon: float | None = None, ci: bool = True,
-                              xlabel: str = "Study day", ylabel: str | None = None):
+                              xlabel: str = "Study day", ylabel: str | None = None) -> Axes:
     """Step curves of the cumulative incidence of ``state`` by group, with pointwise CI bands.
 
     Parameters
@@ -106,10 +111,10 @@ def plot_cumulative_incidence(curve: pd.DataFrame, state: str, *, ax=None, label
     --------
     Death with HCC as a competing event (a pandas Categorical keeps the groups in study order):
 
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import competing_risks
     >>> from trialkit.stats.competing import aalen_johansen
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> cr = competing_risks(trial, cause="hcc", competing=["death", "transplant"])
     >>> cif = aalen_johansen(cr["time"], cr["status"], group=pd.Categorical(cr["arm"], trial.study.arm_ids),
     ...                      censor="censored")

@@ -1,10 +1,19 @@
 """One colour per arm for every figure of the kit (seaborn's colour-blind palette, study order)."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    from trialkit.study import Study
+
 __all__ = ["arm_colors", "error_bars"]
 
 
-def arm_colors(arms) -> dict:
+def arm_colors(arms: Study | Sequence) -> dict:
     """A stable colour per arm: the i-th arm gets the i-th colour of seaborn's ``colorblind`` palette.
 
     Parameters
@@ -32,12 +41,12 @@ def arm_colors(arms) -> dict:
     """
     import seaborn as sns
 
-    groups = list(getattr(arms, "arm_ids", arms))
+    groups = list(arms.arm_ids if hasattr(arms, "arm_ids") else arms)
     pal = sns.color_palette("colorblind", max(len(groups), 3))
     return {g: pal[i % len(pal)] for i, g in enumerate(groups)}
 
 
-def error_bars(estimate, ci_low, ci_high):
+def error_bars(estimate: npt.ArrayLike, ci_low: npt.ArrayLike, ci_high: npt.ArrayLike) -> np.ndarray:
     """``yerr``/``xerr`` for matplotlib from an estimate and its interval: a 2 x n array of distances,
     never negative (an interval that stops a rounding error short of its estimate, or is missing, draws
     no bar instead of failing).

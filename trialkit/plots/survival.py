@@ -15,11 +15,18 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
+
 import numpy as np
 import pandas as pd
 
 from trialkit.plots.style import arm_colors
 from trialkit.stats.survival import kaplan_meier, number_at_risk, quiet
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["km_plot", "cif_plot", "arm_colors", "default_times"]
 
@@ -41,7 +48,7 @@ def default_times(horizon: float, *, unit: float = 7.0, max_ticks: int = 8) -> l
     return [0.0, float(horizon)]
 
 
-def _at_risk_axes(ax, table: pd.DataFrame, labels: dict, colors: dict, scale: float):
+def _at_risk_axes(ax: Axes, table: pd.DataFrame, labels: dict, colors: dict, scale: float) -> None:
     from mpl_toolkits.axes_grid1 import make_axes_locatable
 
     tab = make_axes_locatable(ax).append_axes("bottom", size=0.28 * len(table) + 0.2, pad=0.55, sharex=ax)
@@ -61,9 +68,10 @@ def _at_risk_axes(ax, table: pd.DataFrame, labels: dict, colors: dict, scale: fl
     return tab
 
 
-def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict | None = None, times=None,
+def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups: Sequence | None = None, labels: dict | None = None,
+            times: Sequence[float] | None = None,
             horizon: float | None = None, ci: bool = True, alpha: float = 0.05, scale: float = 7.0,
-            xlabel: str = "Weeks since randomization", ylabel: str = "Survival probability", ax=None):
+            xlabel: str = "Weeks since randomization", ylabel: str = "Survival probability", ax: Axes | None = None) -> Figure:
     """Kaplan-Meier curves per group with (1 − alpha) CI bands and a number-at-risk table below.
 
     Parameters
@@ -90,9 +98,9 @@ def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict 
     Transplant-free survival to the primary horizon (48 weeks):
 
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> tte = time_to_event(trial)
     >>> fig, ax = plt.subplots(figsize=(7.5, 5))
     >>> km_plot(tte, groups=trial.study.arm_ids, labels=trial.study.arm_labels, horizon=336, ax=ax) is fig
@@ -128,21 +136,21 @@ def km_plot(tte: pd.DataFrame, *, group: str = "arm", groups=None, labels: dict 
     ax.set_xticks([t / scale for t in times])
     ax.legend(loc="lower left", fontsize=8, frameon=False)
     _at_risk_axes(ax, number_at_risk(tte, times, group=group, groups=groups), labels, colors, scale)
-    return ax.figure
+    return cast("Figure", ax.figure)
 
 
-def cif_plot(cif: pd.DataFrame, *, groups=None, labels: dict | None = None, scale: float = 7.0,
-             xlabel: str = "Weeks since randomization", ylabel: str = "Cumulative incidence", ax=None):
+def cif_plot(cif: pd.DataFrame, *, groups: Sequence | None = None, labels: dict | None = None, scale: float = 7.0,
+             xlabel: str = "Weeks since randomization", ylabel: str = "Cumulative incidence", ax: Axes | None = None) -> Axes:
     """Step plot of cumulative incidence per group from :func:`trialkit.stats.competing.cumulative_incidence`
     evaluated on a grid of times for one cause (``group``, ``time``, ``estimate``). Returns the axes.
 
     Examples
     --------
     >>> import matplotlib.pyplot as plt
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import competing_risks
     >>> from trialkit.stats.competing import cumulative_incidence
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> cif = cumulative_incidence(competing_risks(trial), [0, 28, 56, 84, 168, 336], causes=["death"])
     >>> fig, ax = plt.subplots()
     >>> ax = cif_plot(cif, groups=trial.study.arm_ids, labels=trial.study.arm_labels, ax=ax)

@@ -23,6 +23,9 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -30,13 +33,19 @@ from scipy import stats
 
 from trialkit.plots.style import arm_colors, error_bars
 
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
+
 __all__ = ["trajectory_data", "summarize_trajectories", "plot_trajectories", "plot_individual_trajectories",
            "plot_correlation_heatmap", "arm_colors", "OUTCOME_COLORS"]
 
 OUTCOME_COLORS = {"survivor": "#4C72B0", "died": "#C44E52", "transplanted": "#55A868"}
 
 
-def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:
+def trajectory_data(trial: Trial, parameters: Sequence[str], *, horizon: str | float | None = "primary") -> pd.DataFrame:
     """Values per subject, visit and parameter, with arm and outcome, up to a horizon.
 
     Parameters
@@ -56,8 +65,8 @@ def trajectory_data(trial, parameters, *, horizon="primary") -> pd.DataFrame:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> data = trajectory_data(simulate(seed=1), ["ALT", "meld"])  # a lab and a score
+    >>> from trialkit.datasets import example
+    >>> data = trajectory_data(example(), ["ALT", "meld"])  # a lab and a score
     >>> data.head(3)
       subject_id      arm   outcome parameter visit  visit_day  value
     0       S003  control  survivor       ALT    D0          0  325.0
@@ -130,8 +139,8 @@ def summarize_trajectories(data: pd.DataFrame, *, log: bool = False, alpha: floa
     --------
     Geometric mean ALT in the control arm, among the patients measured at each visit:
 
-    >>> from trialkit.simulate import simulate
-    >>> summary = summarize_trajectories(trajectory_data(simulate(seed=1), ["ALT"]), log=True)
+    >>> from trialkit.datasets import example
+    >>> summary = summarize_trajectories(trajectory_data(example(), ["ALT"]), log=True)
     >>> summary[summary["arm"] == "control"][["visit", "n", "mean", "ci_low", "ci_high"]].round(1)
        visit   n   mean  ci_low  ci_high
     0     D0  30  161.0   117.2    221.3
@@ -170,8 +179,8 @@ def summarize_trajectories(data: pd.DataFrame, *, log: bool = False, alpha: floa
     return out[cols].reset_index(drop=True)
 
 
-def plot_trajectories(summary: pd.DataFrame, parameter: str, study, *, ax=None, log: bool = False,
-                      ylabel: str | None = None, dodge: float = 0.0):
+def plot_trajectories(summary: pd.DataFrame, parameter: str, study: Study, *, ax: Axes | None = None, log: bool = False,
+                      ylabel: str | None = None, dodge: float = 0.0) -> Axes:
     """Mean with CI over visits, one line per arm (from :func:`summarize_trajectories`).
 
     ``dodge`` shifts arms horizontally by that many days each so the intervals do not overlap.
@@ -179,8 +188,8 @@ def plot_trajectories(summary: pd.DataFrame, parameter: str, study, *, ax=None, 
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> trial = simulate(seed=1)
+    >>> from trialkit.datasets import example
+    >>> trial = example()
     >>> summary = summarize_trajectories(trajectory_data(trial, ["ALT"]), log=True)
     >>> fig, ax = plt.subplots()
     >>> ax = plot_trajectories(summary, "ALT", trial.study, ax=ax, log=True, ylabel="ALT (U/L)", dodge=1.5)
@@ -210,8 +219,8 @@ def plot_trajectories(summary: pd.DataFrame, parameter: str, study, *, ax=None, 
     return ax
 
 
-def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax=None, log: bool = False,
-                                 ylabel: str | None = None, alpha: float = 0.35, lw: float = 0.7):
+def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax: Axes | None = None, log: bool = False,
+                                 ylabel: str | None = None, alpha: float = 0.35, lw: float = 0.7) -> Axes:
     """One line per subject over visits, coloured by outcome (survivor / died / transplanted).
 
     Draws patient-level data without identifiers: no labels, no annotations, and subjects are
@@ -219,8 +228,8 @@ def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax=None,
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
-    >>> data = trajectory_data(simulate(seed=1), ["meld"])
+    >>> from trialkit.datasets import example
+    >>> data = trajectory_data(example(), ["meld"])
     >>> fig, ax = plt.subplots()
     >>> ax = plot_individual_trajectories(data, "meld", ax=ax, ylabel="MELD")
     >>> len(ax.lines)  # one line per subject
@@ -249,7 +258,8 @@ def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax=None,
     return ax
 
 
-def plot_correlation_heatmap(corr: pd.DataFrame, *, ax=None, labels: dict | None = None, annotate: bool = True):
+def plot_correlation_heatmap(corr: pd.DataFrame, *, ax: Axes | None = None, labels: dict | None = None,
+                             annotate: bool = True) -> Axes:
     """Heatmap of pairwise correlations (from :func:`trialkit.tables.baseline.baseline_correlations`).
 
     Lower triangle, diverging colour scale fixed to [-1, 1], coefficients printed to 2 decimals.
@@ -257,10 +267,10 @@ def plot_correlation_heatmap(corr: pd.DataFrame, *, ax=None, labels: dict | None
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.baseline import baseline_dataset
     >>> from trialkit.tables.baseline import baseline_correlations
-    >>> corr = baseline_correlations(baseline_dataset(simulate(seed=1)), ["TBIL", "INR", "CREAT", "meld"])
+    >>> corr = baseline_correlations(baseline_dataset(example()), ["TBIL", "INR", "CREAT", "meld"])
     >>> fig, ax = plt.subplots()
     >>> ax = plot_correlation_heatmap(corr, ax=ax, labels={"meld": "MELD"})
     >>> [t.get_text() for t in ax.get_xticklabels()], [t.get_text() for t in ax.get_yticklabels()]

@@ -1,6 +1,7 @@
 """``index.html``: the report's front page, with the headline results read from the saved tables."""
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -53,8 +54,13 @@ def _endpoint_words(study_file: Path) -> dict:
 
 def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None = None, *,
                      endpoint: str = "Transplant-free survival", endpoint_events: str = "death or liver transplantation",
-                     alpha: float = 0.05) -> list[dict]:
+                     alpha: float = 0.05, areas_run: Collection[str] | None = None) -> list[dict]:
     """The headline sections for index.html, read from the saved tables (absent ones noted).
+
+    A section whose tables are absent although the notebooks of their area ran (``areas_run``: e.g.
+    ``{"safety"}`` when ``02_safety`` ran; a table's area is the first word of its name) is left out:
+    the notebook skipped that analysis because the trial's data do not have it (no infusions, no adverse
+    events) and says so on its page. Absent tables of an area that did not run are noted as not produced.
 
     Arm ids in an ``arm`` column are shown with their study-file labels (``arm_labels``); titles and
     notes name the study's primary ``endpoint`` (and the events that make it) and the interval level
@@ -80,6 +86,11 @@ def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None =
     >>> sae["rows"]
     [['Control', '20', '5', '0.25', '0.087', '0.491', '–'],
      ['Treatment', '20', '3', '0.15', '0.032', '0.379', '<0.001']]
+
+    When the safety notebook ran, its absent tables (no infusions, no adverse-event rates) are left out:
+
+    >>> [s["title"] for s in headline_results(tables, areas_run={"safety"})][-2:]
+    ['Treatment effects on transplant-free survival', 'Serious adverse events']
     """
     import pandas as pd
 
@@ -91,6 +102,8 @@ def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None =
     out = []
     for spec in HEADLINES:
         name = next((t for t in spec["tables"] if (tables_dir / f"{t}.csv").is_file()), None)
+        if name is None and areas_run is not None and all(t.split("_", 1)[0] in areas_run for t in spec["tables"]):
+            continue
         section = {"title": spec["title"].format(**words), "note": spec["note"].format(**words), "table": name,
                    "columns": [], "rows": [], "more": 0}
         out.append(section)
@@ -177,7 +190,8 @@ def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_t
         "code": params.code, "allow_listings": params.allow_listings,
         "headlines": headline_results(report_dir / "tables",
                                       {str(a.get("id")): str(a.get("label", a.get("id"))) for a in study.get("arms", [])},
-                                      **_endpoint_words(report_dir / "study.yaml"), alpha=params.alpha),
+                                      **_endpoint_words(report_dir / "study.yaml"), alpha=params.alpha,
+                                      areas_run={stem.split("_", 1)[-1] for stem in notebooks}),
         "pages": pages, "tables": tables, "figures": figures, "has_data": (report_dir / "data" / "subjects.csv").is_file(),
         "supplement": collect_captions(report_dir, notebooks),
         "has_truth": (report_dir / "data" / "truth.json").is_file(),

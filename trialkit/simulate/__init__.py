@@ -1,4 +1,4 @@
-"""Simulated NCT01724398-like trials: protocol-faithful, calibrated, with a known truth.
+"""Simulated trials from a study file and a scenario: protocol-faithful, calibrated, with a known truth.
 
 Public API
 ----------
@@ -40,6 +40,27 @@ Examples
 from __future__ import annotations
 
 import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # what the type checker sees; at run time ``__getattr__`` below imports on first use
+    from trialkit.simulate.context import SimulationContext, simulation_context
+    from trialkit.simulate.core import (
+        TABLES,
+        events_table,
+        resolve_study,
+        simulate,
+        simulate_survival,
+        simulate_tables,
+        write_simulation,
+        write_trial,
+    )
+    from trialkit.simulate.scenario import (
+        Scenario,
+        default_scenario_path,
+        load_scenario,
+        ratio_from_sizes,
+        scenarios_dir,
+    )
 
 __all__ = ["simulate", "write_simulation", "write_trial", "simulate_tables", "simulate_survival", "events_table",
            "resolve_study", "TABLES", "load_scenario", "Scenario", "scenarios_dir", "default_scenario_path",

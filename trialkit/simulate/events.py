@@ -35,6 +35,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 from scipy import special
 
 from trialkit.simulate.scenario import Scenario
@@ -45,25 +46,25 @@ __all__ = ["PiecewiseSurvival", "event_times", "oracle_risk", "follow_up", "Foll
 class PiecewiseSurvival:
     """A survival curve through the points ``{day: S(day)}``: constant hazard between them and after."""
 
-    def __init__(self, points: dict[int, float]):
+    def __init__(self, points: dict[int, float]) -> None:
         days = np.array([0.0, *points.keys()], dtype=float)
         surv = np.array([1.0, *points.values()], dtype=float)
         self.days = days
         self.cum = -np.log(surv)
         self.tail_rate = (self.cum[-1] - self.cum[-2]) / (days[-1] - days[-2])
 
-    def cumhaz(self, t) -> np.ndarray:
-        t = np.maximum(np.asarray(t, dtype=float), 0.0)
-        inside = np.interp(t, self.days, self.cum)
-        return np.where(t > self.days[-1], self.cum[-1] + (t - self.days[-1]) * self.tail_rate, inside)
+    def cumhaz(self, t: npt.ArrayLike) -> np.ndarray:
+        days = np.maximum(np.asarray(t, dtype=float), 0.0)
+        inside = np.interp(days, self.days, self.cum)
+        return np.where(days > self.days[-1], self.cum[-1] + (days - self.days[-1]) * self.tail_rate, inside)
 
-    def inverse(self, h) -> np.ndarray:
+    def inverse(self, h: npt.ArrayLike) -> np.ndarray:
         """The time at which the cumulative hazard reaches ``h``."""
-        h = np.asarray(h, dtype=float)
-        inside = np.interp(h, self.cum, self.days)
-        return np.where(h > self.cum[-1], self.days[-1] + (h - self.cum[-1]) / self.tail_rate, inside)
+        cum = np.asarray(h, dtype=float)
+        inside = np.interp(cum, self.cum, self.days)
+        return np.where(cum > self.cum[-1], self.days[-1] + (cum - self.cum[-1]) / self.tail_rate, inside)
 
-    def survival(self, t, hr=1.0) -> np.ndarray:
+    def survival(self, t: npt.ArrayLike, hr: npt.ArrayLike = 1.0) -> np.ndarray:
         return np.exp(-np.asarray(hr, dtype=float) * self.cumhaz(t))
 
 

@@ -13,7 +13,10 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -21,7 +24,8 @@ __all__ = ["clopper_pearson", "wilson_interval", "fisher_exact_test", "compare_t
            "rate_ratio_exact"]
 
 
-def wilson_interval(successes, n, alpha: float = 0.05):
+def wilson_interval(successes: npt.ArrayLike, n: npt.ArrayLike,
+                    alpha: float = 0.05) -> tuple[float, float] | tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for a binomial proportion; scalars or arrays.
 
     Used where many proportions are summarised at once (Monte Carlo rejection rates, calibration bins,
@@ -66,7 +70,7 @@ def wilson_interval(successes, n, alpha: float = 0.05):
     return lo, hi
 
 
-def clopper_pearson(x, n, alpha: float = 0.05) -> pd.DataFrame:
+def clopper_pearson(x: npt.ArrayLike, n: npt.ArrayLike, alpha: float = 0.05) -> pd.DataFrame:
     """Proportion ``x / n`` with its exact (Clopper-Pearson) confidence interval.
 
     Parameters
@@ -151,7 +155,7 @@ def fisher_exact_test(x1: int, n1: int, x0: int, n0: int, alpha: float = 0.05) -
             "p_value": min(p, 1.0)}
 
 
-def compare_to_reference(counts: pd.DataFrame, reference, *, group: str = "group", x: str = "x",
+def compare_to_reference(counts: pd.DataFrame, reference: Hashable, *, group: str = "group", x: str = "x",
                          n: str = "n", alpha: float = 0.05) -> pd.DataFrame:
     """Fisher's exact test of every group against one reference group.
 
@@ -191,7 +195,7 @@ def compare_to_reference(counts: pd.DataFrame, reference, *, group: str = "group
     return pd.DataFrame(rows, columns=cols)
 
 
-def poisson_rate_ci(events, exposure, alpha: float = 0.05, per: float = 1.0) -> pd.DataFrame:
+def poisson_rate_ci(events: npt.ArrayLike, exposure: npt.ArrayLike, alpha: float = 0.05, per: float = 1.0) -> pd.DataFrame:
     """Event rate ``events / exposure`` with its exact Poisson (Garwood) confidence interval.
 
     Parameters
@@ -211,7 +215,9 @@ def poisson_rate_ci(events, exposure, alpha: float = 0.05, per: float = 1.0) -> 
     Notes
     -----
     ``ci_low = chi2(alpha/2; 2k) / (2T)`` (0 when ``k = 0``), ``ci_high = chi2(1 - alpha/2; 2k + 2)
-    / (2T)``, as R's ``poisson.test``.
+    / (2T)``, as R's ``poisson.test``: ``statsmodels.stats.rates.confint_poisson(method="exact-c")``.
+    This wrapper adds what it does not do: exactly 0 as the lower bound at ``k = 0``, NaN (not a
+    bound) when the exposure is 0, and the input checks.
 
     References
     ----------
@@ -222,14 +228,17 @@ def poisson_rate_ci(events, exposure, alpha: float = 0.05, per: float = 1.0) -> 
     >>> poisson_rate_ci(10, 1.0).round(6).to_dict("records")
     [{'events': 10, 'exposure': 1.0, 'estimate': 10.0, 'ci_low': 4.795389, 'ci_high': 18.390356}]
     """
+    from statsmodels.stats.rates import confint_poisson
+
     k, t = np.broadcast_arrays(np.atleast_1d(np.asarray(events)), np.atleast_1d(np.asarray(exposure, float)))
     kf = k.astype(float)
     if np.any(kf < 0) or np.any(t < 0):
         raise ValueError("poisson_rate_ci: events and exposure must be >= 0")
     with np.errstate(invalid="ignore", divide="ignore"):
         tt = np.where(t > 0, t, np.nan)
-        lo = np.where(kf > 0, stats.chi2.ppf(alpha / 2, 2 * np.maximum(kf, 1e-300)) / 2, 0.0) / tt
-        hi = stats.chi2.ppf(1 - alpha / 2, 2 * kf + 2) / 2 / tt
+        lo, hi = confint_poisson(kf, tt, method="exact-c", alpha=alpha)
+        lo = np.where(np.isnan(tt), np.nan, np.where(kf > 0, lo, 0.0))
+        hi = np.where(np.isnan(tt), np.nan, hi)
         est = kf / tt
     return pd.DataFrame({"events": k.astype("int64"), "exposure": t, "estimate": est * per,
                          "ci_low": lo * per, "ci_high": hi * per})
@@ -241,6 +250,9 @@ def rate_ratio_exact(x1: int, t1: float, x0: int, t0: float, alpha: float = 0.05
     Given ``x1 + x0`` events, ``x1`` is binomial with ``p = t1 R / (t1 R + t0)``; the interval is
     the Clopper-Pearson interval for ``p`` mapped to the rate ratio ``R`` and the p-value is the
     two-sided exact binomial test of ``R = 1``, as R's ``poisson.test(c(x1, x0), c(t1, t0))``.
+    Both are library calls (``scipy.stats.binomtest``, :func:`clopper_pearson`); statsmodels'
+    ``confint_poisson_2indep`` offers no exact conditional interval, so only the mapping to ``R``
+    is written here.
 
     Returns
     -------

@@ -31,9 +31,11 @@ Examples
 from __future__ import annotations
 
 import warnings
+from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -54,8 +56,10 @@ def _aj_one(time: np.ndarray, status: np.ndarray, causes: list, z: float) -> pd.
     surv_prev, u_surv_prev = 1.0, np.zeros(n)
     cif, u_cif = np.zeros(k), np.zeros((k, n))
     is_cause = np.array([status == c for c in causes], dtype=float)  # k x n
-    out = {c: [] for c in ("time", "n_risk", "n_censor")}
-    est, se, nev = [], [], []
+    out: dict[str, list] = {c: [] for c in ("time", "n_risk", "n_censor")}
+    est_t: list[np.ndarray] = []
+    se_t: list[np.ndarray] = []
+    nev_t: list[np.ndarray] = []
     censored = ~np.isin(status, causes)
     for t in times:
         at_risk = (time >= t).astype(float)
@@ -72,11 +76,11 @@ def _aj_one(time: np.ndarray, status: np.ndarray, causes: list, z: float) -> pd.
         out["time"].append(t)
         out["n_risk"].append(int(n_risk))
         out["n_censor"].append(int((censored & (time == t)).sum()))
-        est.append(cif.copy())
-        se.append(np.sqrt((u_cif ** 2).sum(axis=1)))
-        nev.append(d_n.sum(axis=1))
+        est_t.append(cif.copy())
+        se_t.append(np.sqrt((u_cif ** 2).sum(axis=1)))
+        nev_t.append(d_n.sum(axis=1))
     frames = []
-    est, se, nev = np.array(est).reshape(-1, k), np.array(se).reshape(-1, k), np.array(nev).reshape(-1, k)
+    est, se, nev = np.array(est_t).reshape(-1, k), np.array(se_t).reshape(-1, k), np.array(nev_t).reshape(-1, k)
     for j, c in enumerate(causes):
         p, s = est[:, j], se[:, j]
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -88,7 +92,8 @@ def _aj_one(time: np.ndarray, status: np.ndarray, causes: list, z: float) -> pd.
     return pd.concat(frames, ignore_index=True)
 
 
-def aalen_johansen(time, status, *, group=None, causes=None, censor=0, alpha: float = 0.05) -> pd.DataFrame:
+def aalen_johansen(time: npt.ArrayLike, status: npt.ArrayLike, *, group: npt.ArrayLike | None = None,
+                   causes: Sequence | None = None, censor: Hashable = 0, alpha: float = 0.05) -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of each competing cause, by group.
 
     Parameters
@@ -171,7 +176,7 @@ def aalen_johansen(time, status, *, group=None, causes=None, censor=0, alpha: fl
     return pd.concat(frames, ignore_index=True)[_CURVE_COLUMNS]
 
 
-def cif_at(curve: pd.DataFrame, times) -> pd.DataFrame:
+def cif_at(curve: pd.DataFrame, times: npt.ArrayLike) -> pd.DataFrame:
     """Read an :func:`aalen_johansen` curve at given times (right-continuous step function).
 
     Returns
@@ -214,8 +219,9 @@ def cif_at(curve: pd.DataFrame, times) -> pd.DataFrame:
                                        "ci_high", "n_risk", "n_events"])
 
 
-def cumulative_incidence(cr: pd.DataFrame, times, *, causes=None, group: str = "arm", groups=None,
-                         time: str = "time", status: str = "status", censor="censored",
+def cumulative_incidence(cr: pd.DataFrame, times: npt.ArrayLike, *, causes: Sequence | None = None,
+                         group: str = "arm", groups: Sequence | None = None,
+                         time: str = "time", status: str = "status", censor: Hashable = "censored",
                          alpha: float = 0.05) -> pd.DataFrame:
     """Aalen-Johansen cumulative incidence of each cause at given times, per group (R ``summary(survfit)``).
 
@@ -273,7 +279,7 @@ class GuardedFit:
 _COX_COLUMNS = ["term", "estimate", "se", "ci_low", "ci_high", "p_value", "n", "n_events"]
 
 
-def cause_specific_cox(data: pd.DataFrame, cause: str, covariates, *, min_events: int = 5,
+def cause_specific_cox(data: pd.DataFrame, cause: str, covariates: Sequence[str], *, min_events: int = 5,
                        alpha: float = 0.05, time: str = "time", status: str = "status") -> GuardedFit:
     """Cause-specific Cox model for ``cause`` (competing events censored), if events allow.
 

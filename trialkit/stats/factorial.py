@@ -31,15 +31,19 @@ Examples
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+if TYPE_CHECKING:
+    from trialkit.study import Study
+
 __all__ = ["is_factorial", "factorial_report", "not_factorial_reason", "survival_factorial", "mmrm_factorial"]
 
 
-def not_factorial_reason(study) -> str | None:
+def not_factorial_reason(study: Study) -> str | None:
     """Why ``study`` is not a full factorial design, or ``None`` if it is.
 
     >>> from trialkit.study import load_study
@@ -57,7 +61,7 @@ def not_factorial_reason(study) -> str | None:
     return None
 
 
-def is_factorial(study) -> bool:
+def is_factorial(study: Study) -> bool:
     """Whether every combination of factor levels has an arm (and there are at least two factors).
 
     Examples
@@ -69,7 +73,8 @@ def is_factorial(study) -> bool:
     return not_factorial_reason(study) is None
 
 
-def _est(coef: pd.Series, cov: pd.DataFrame, w: dict, df, alpha, transform):
+def _est(coef: pd.Series, cov: pd.DataFrame, w: dict, df: float | None, alpha: float,
+         transform: str | None) -> dict[str, float]:
     names = list(w)
     v = np.array([w[n] for n in names], dtype=float)
     est = float(v @ coef[names].to_numpy())
@@ -83,7 +88,7 @@ def _est(coef: pd.Series, cov: pd.DataFrame, w: dict, df, alpha, transform):
 
 
 def factorial_report(main_coef: pd.Series, main_cov: pd.DataFrame, full_coef: pd.Series, full_cov: pd.DataFrame,
-                     study, *, transform: str | None = None, alpha: float = 0.05, df: float | None = None,
+                     study: Study, *, transform: str | None = None, alpha: float = 0.05, df: float | None = None,
                      outcome: str = "") -> pd.DataFrame:
     """The factorial results table.
 
@@ -194,15 +199,15 @@ def factorial_report(main_coef: pd.Series, main_cov: pd.DataFrame, full_coef: pd
     return out[cols]
 
 
-def survival_factorial(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.DataFrame:
+def survival_factorial(tte: pd.DataFrame, study: Study, *, alpha: float = 0.05) -> pd.DataFrame:
     """:func:`factorial_report` for a time-to-event dataset: Cox models on the factors without and
     with interactions (:func:`trialkit.stats.survival.cox_factorial`); estimates are hazard ratios.
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> t = survival_factorial(time_to_event(trial), trial.study)
     >>> t[["section", "factor", "estimate", "ci_low", "ci_high"]].round(2)
               section factor  estimate  ci_low  ci_high
@@ -228,7 +233,7 @@ def survival_factorial(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.D
                             transform="exp", alpha=alpha, outcome="hazard ratio")
 
 
-def mmrm_factorial(long: pd.DataFrame, study, visit, *, covariance: str = "unstructured",
+def mmrm_factorial(long: pd.DataFrame, study: Study, visit: str, *, covariance: str = "unstructured",
                    population: str = "all", alpha: float = 0.05) -> pd.DataFrame:
     """:func:`factorial_report` at one visit for each parameter of a change-from-baseline dataset.
 
@@ -241,9 +246,9 @@ def mmrm_factorial(long: pd.DataFrame, study, visit, *, covariance: str = "unstr
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> long = change_from_baseline(trial, ["ALB", "TBIL"])  # TBIL on the log scale
     >>> t = mmrm_factorial(long, trial.study, "W24")
     >>> margins = t[t["section"] == "margins"]

@@ -45,10 +45,14 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
+
+if TYPE_CHECKING:
+    from trialkit.study import Study
 
 __all__ = ["MMRMFit", "fit_mmrm", "lsmeans", "contrasts", "treatment_design", "analyze_parameters",
            "COVARIANCES"]
@@ -89,11 +93,11 @@ class MMRMFit:
 # ------------------------------------------------------------------------------------------------
 # design
 # ------------------------------------------------------------------------------------------------
-def _vname(v) -> str:
+def _vname(v: object) -> str:
     return f"visit[{v}]"
 
 
-def treatment_design(study, model: str = "arm") -> tuple[list[str], dict]:
+def treatment_design(study: Study, model: str = "arm") -> tuple[list[str], dict]:
     """Treatment columns and each arm's values of them.
 
     Parameters
@@ -139,7 +143,8 @@ def treatment_design(study, model: str = "arm") -> tuple[list[str], dict]:
     return cols, {a: {c: int(vals[c][a]) for c in cols} for a in arms}
 
 
-def _build_X(data: pd.DataFrame, visits: list, treatments: list[str], arm_x: dict, covariate: str | None):
+def _build_X(data: pd.DataFrame, visits: list, treatments: list[str], arm_x: dict,
+             covariate: str | None) -> tuple[np.ndarray, list[str]]:
     vis = data["visit"].to_numpy(dtype=object)
     cols, names = [], []
     for v in visits:
@@ -359,7 +364,8 @@ def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
     return beta, cov, float(loglik), {"Sigma": S, "converged": bool(gnorm < 1e-5), "max_abs_gradient": gnorm}
 
 
-def fit_mmrm(data: pd.DataFrame, *, arms: list | None = None, control=None, study=None, model: str = "arm",
+def fit_mmrm(data: pd.DataFrame, *, arms: list | None = None, control: str | None = None,
+             study: Study | None = None, model: str = "arm",
              visits: list | None = None, dv: str = "change", covariate: str | None = "baseline",
              covariance: str = "random_intercept", alpha: float = 0.05) -> MMRMFit:
     """Fit the repeated-measures model to one parameter's long data.
@@ -431,7 +437,7 @@ def fit_mmrm(data: pd.DataFrame, *, arms: list | None = None, control=None, stud
     visits = [v for v in visits if (d["visit"] == v).any()]
     d = d[d["visit"].isin(visits)].reset_index(drop=True)
     X, names = _build_X(d, visits, treatments, arm_x, covariate)
-    keep = X.any(axis=0)  # e.g. an arm with no one left at a visit
+    keep = np.asarray(X.any(axis=0))  # e.g. an arm with no one left at a visit
     X, names = X[:, keep], [n for n, k in zip(names, keep) if k]
     y = d[dv].to_numpy(dtype=float)
     groups = pd.factorize(d["subject_id"])[0]
@@ -486,7 +492,8 @@ def _table(fit: MMRMFit, keys: dict, weights: list[dict]) -> pd.DataFrame:
     return pd.DataFrame({**keys, **_rows(fit, W)})
 
 
-def _arm_weights(fit: MMRMFit, arm, visit, *, minus=None, covariate=True) -> dict:
+def _arm_weights(fit: MMRMFit, arm: str, visit: str, *, minus: str | None = None,
+                 covariate: bool = True) -> dict:
     w: dict[str, float] = {}
     cv = fit.info.get("covariate")
     names = fit.params.index
@@ -562,7 +569,7 @@ def contrasts(fit: MMRMFit, arms: list | None = None) -> pd.DataFrame:
     return _table(fit, {"arm": [a for a, _ in keys], "visit": [v for _, v in keys]}, ws)
 
 
-def term_effects(fit: MMRMFit, visit) -> pd.DataFrame:
+def term_effects(fit: MMRMFit, visit: str) -> pd.DataFrame:
     """The treatment-column coefficients at one visit (factorial terms), with CIs.
 
     Returns
@@ -572,9 +579,9 @@ def term_effects(fit: MMRMFit, visit) -> pd.DataFrame:
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> fit = fit_mmrm(change_from_baseline(trial, ["ALB"]), study=trial.study, model="factorial")
     >>> term_effects(fit, "W24")[["term", "visit", "estimate", "ci_low", "ci_high", "p_value"]].round(2)
          term visit  estimate  ci_low  ci_high  p_value
@@ -607,7 +614,7 @@ def _not_fitted(parameter: str, d: pd.DataFrame, note: str) -> dict:
             "loglik": np.nan, "converged": False, "note": note}
 
 
-def analyze_parameters(long: pd.DataFrame, study, parameters: list | None = None, *, model: str = "arm",
+def analyze_parameters(long: pd.DataFrame, study: Study, parameters: list | None = None, *, model: str = "arm",
                        covariance: str = "random_intercept", population: str = "all",
                        alpha: float = 0.05) -> dict[str, pd.DataFrame]:
     """Fit :func:`fit_mmrm` to each parameter of a change-from-baseline dataset.
@@ -637,9 +644,9 @@ def analyze_parameters(long: pd.DataFrame, study, parameters: list | None = None
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> res = analyze_parameters(change_from_baseline(trial, ["ALB", "TBIL"]), trial.study)
     >>> res["fits"][["parameter", "covariance", "n_subjects", "n_obs", "converged"]]
       parameter        covariance  n_subjects  n_obs  converged

@@ -21,13 +21,16 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 __all__ = ["holm", "multiplicity_table", "hypotheses", "family_summary"]
 
 
-def holm(p_values) -> np.ndarray:
+def holm(p_values: npt.ArrayLike) -> np.ndarray:
     """Holm step-down adjusted p-values (NaN entries stay NaN and do not count).
 
     ``statsmodels.stats.multitest.multipletests(method="holm")`` on the non-missing p-values (it does
@@ -50,7 +53,7 @@ def holm(p_values) -> np.ndarray:
     return out
 
 
-def multiplicity_table(tests: pd.DataFrame, *, primary: str = "primary", secondary=(), alpha: float = 0.05) -> pd.DataFrame:
+def multiplicity_table(tests: pd.DataFrame, *, primary: str = "primary", secondary: Sequence[str] = (), alpha: float = 0.05) -> pd.DataFrame:
     """Label every p-value and Holm-adjust the secondary families.
 
     Parameters

@@ -24,7 +24,10 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
@@ -35,7 +38,7 @@ __all__ = ["symptom_improvement", "ordinal_test", "mann_whitney", "EVENT_CATEGOR
 EVENT_CATEGORY = 4  # died or transplanted: worse than "severe" (3)
 
 
-def symptom_improvement(outcomes: pd.DataFrame, *, arms: list | None = None, control=None,
+def symptom_improvement(outcomes: pd.DataFrame, *, arms: list | None = None, control: Hashable | None = None,
                         among: str = "symptomatic", alpha: float = 0.05) -> pd.DataFrame:
     """Proportion improved (score below baseline; death/LT = not improved) per symptom and arm.
 
@@ -106,10 +109,15 @@ def symptom_improvement(outcomes: pd.DataFrame, *, arms: list | None = None, con
     return pd.DataFrame(rows)
 
 
-def mann_whitney(x, y) -> dict:
+def mann_whitney(x: npt.ArrayLike, y: npt.ArrayLike) -> dict:
     """Two-sided Wilcoxon-Mann-Whitney test of ``x`` vs ``y`` (normal approximation, tie-corrected,
     no continuity correction), with the probabilistic index P(X > Y) + ½ P(X = Y) and its DeLong
     standard error.
+
+    U and the p-value are ``scipy.stats.mannwhitneyu``; ``z`` (which scipy does not return) and the
+    DeLong standard error of the probabilistic index (which neither scipy, statsmodels nor pingouin
+    computes: pingouin's ``mwu`` gives the common-language effect size without a standard error)
+    are written here.
 
     Returns
     -------
@@ -143,7 +151,7 @@ def mann_whitney(x, y) -> dict:
             "n_x": m, "n_y": n}
 
 
-def ordinal_test(outcomes: pd.DataFrame, *, arms: list | None = None, control=None,
+def ordinal_test(outcomes: pd.DataFrame, *, arms: list | None = None, control: Hashable | None = None,
                  alpha: float = 0.05) -> pd.DataFrame:
     """Each arm vs control on the target-visit symptom category (death/LT = 4, worse than severe).
 

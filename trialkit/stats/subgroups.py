@@ -26,6 +26,8 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -44,7 +46,7 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def subgroup_levels(values: pd.Series, spec) -> pd.Series:
+def subgroup_levels(values: pd.Series, spec: str | float | None) -> pd.Series:
     """Level labels of one subgroup variable (NaN where the value is missing).
 
     Parameters
@@ -84,7 +86,7 @@ def _level_order(levels: pd.Series) -> list:
     return first + [x for x in u if x not in first]
 
 
-def subgroup_cox(data: pd.DataFrame, *, treatment: str, subgroups: dict, adjust=(), labels: dict | None = None,
+def subgroup_cox(data: pd.DataFrame, *, treatment: str, subgroups: dict, adjust: Sequence[str] = (), labels: dict | None = None,
                  alpha: float = 0.05, min_events: int = 5) -> pd.DataFrame:
     """Hazard ratio of ``treatment`` within subgroups, and the interaction p-value per variable.
 
@@ -113,9 +115,9 @@ def subgroup_cox(data: pd.DataFrame, *, treatment: str, subgroups: dict, adjust=
     --------
     UC-MSC against no UC-MSC (adjusted for plasma exchange) in the simulated 2×2 trial:
 
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> d = time_to_event(trial).merge(trial.subjects[["subject_id", "age", "cirrhosis"]], on="subject_id")
     >>> t = subgroup_cox(d, treatment="msc", adjust=["pe"], subgroups={"age": 40, "cirrhosis": None})
     >>> t[["variable", "level", "n", "events", "estimate", "ci_low", "ci_high", "interaction_p_value"]].round(2)

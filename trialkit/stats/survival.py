@@ -26,10 +26,17 @@ from __future__ import annotations
 import contextlib
 import itertools
 import warnings
+from collections.abc import Hashable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from scipy import stats
+
+if TYPE_CHECKING:
+    from lifelines import CoxPHFitter, KaplanMeierFitter
+
+    from trialkit.study import Study
 
 __all__ = ["km_table", "survival_at", "number_at_risk", "logrank", "cox_model", "cox_arm", "cox_factorial",
            "factorial_terms", "ph_test", "ph_verdict", "rmst", "rmst_difference", "event_counts", "CoxResult",
@@ -37,7 +44,7 @@ __all__ = ["km_table", "survival_at", "number_at_risk", "logrank", "cox_model", 
 
 
 @contextlib.contextmanager
-def quiet():
+def quiet() -> Iterator[None]:
     """Silence third-party warnings (lifelines' pandas deprecations) so notebook stderr stays clean.
 
     A context manager for code that calls lifelines (its fitters and plots).
@@ -53,13 +60,13 @@ def quiet():
         yield
 
 
-def _groups(d: pd.DataFrame, group: str, groups) -> list:
+def _groups(d: pd.DataFrame, group: str, groups: Sequence | None) -> list:
     if groups is None:
         groups = list(pd.unique(d[group]))
     return [g for g in groups if (d[group] == g).any()]
 
 
-def kaplan_meier(d: pd.DataFrame, alpha: float = 0.05, label: str = "KM"):
+def kaplan_meier(d: pd.DataFrame, alpha: float = 0.05, label: str = "KM") -> KaplanMeierFitter:
     """A fitted lifelines ``KaplanMeierFitter`` for one group's ``time`` and ``event`` columns.
 
     The one place the kit fits a Kaplan-Meier estimator (tables, figures and checks use it).
@@ -86,7 +93,7 @@ def kaplan_meier(d: pd.DataFrame, alpha: float = 0.05, label: str = "KM"):
         return KaplanMeierFitter(alpha=alpha).fit(d["time"].astype(float), d["event"].astype(int), label=label)
 
 
-def km_table(tte: pd.DataFrame, *, group: str = "arm", groups=None, alpha: float = 0.05) -> pd.DataFrame:
+def km_table(tte: pd.DataFrame, *, group: str = "arm", groups: Sequence | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Kaplan-Meier estimate at every distinct time, per group.
 
     Returns
@@ -122,7 +129,8 @@ def km_table(tte: pd.DataFrame, *, group: str = "arm", groups=None, alpha: float
     return pd.concat(rows, ignore_index=True)
 
 
-def number_at_risk(tte: pd.DataFrame, times, *, group: str = "arm", groups=None) -> pd.DataFrame:
+def number_at_risk(tte: pd.DataFrame, times: Iterable[float], *, group: str = "arm",
+                   groups: Sequence | None = None) -> pd.DataFrame:
     """Number of subjects still at risk (``time >= t``) at each of ``times``, per group.
 
     This is the table printed under a Kaplan-Meier plot (lifelines draws one but does not return
@@ -149,7 +157,7 @@ def number_at_risk(tte: pd.DataFrame, times, *, group: str = "arm", groups=None)
     return pd.DataFrame(data, index=pd.Index(gs, name=group), columns=times)
 
 
-def survival_at(tte: pd.DataFrame, times, *, group: str = "arm", groups=None,
+def survival_at(tte: pd.DataFrame, times: Iterable[float], *, group: str = "arm", groups: Sequence | None = None,
                 alpha: float = 0.05) -> pd.DataFrame:
     """Kaplan-Meier survival (with CI) at given times, per group (R ``summary(survfit, times=)``).
 
@@ -190,8 +198,8 @@ def survival_at(tte: pd.DataFrame, times, *, group: str = "arm", groups=None,
     return pd.DataFrame(out)
 
 
-def event_counts(data: pd.DataFrame, *, group: str = "arm", groups=None, status: str | None = None,
-                 states=None, total: bool = False) -> pd.DataFrame:
+def event_counts(data: pd.DataFrame, *, group: str = "arm", groups: Sequence | None = None,
+                 status: str | None = None, states: Sequence[str] | None = None, total: bool = False) -> pd.DataFrame:
     """Subjects, events, censored subjects and follow-up per group: the kit's one event count.
 
     Parameters
@@ -259,7 +267,7 @@ def event_counts(data: pd.DataFrame, *, group: str = "arm", groups=None, status:
     return out.astype({c: "int64" for c in ["n", *cols, "censored"]}).astype({"follow_up_days": float})
 
 
-def _logrank_chisq(time, event, codes, k: int) -> float:
+def _logrank_chisq(time: np.ndarray, event: np.ndarray, codes: np.ndarray, k: int) -> float:
     """k-group log-rank chi-square (R ``survdiff``, rho = 0), in numpy.
 
     At each distinct event time t: expected E_j = d_t n_jt / n_t and hypergeometric covariance
@@ -286,7 +294,8 @@ def _logrank_chisq(time, event, codes, k: int) -> float:
     return float(z @ np.linalg.pinv(V[:-1, :-1]) @ z)
 
 
-def logrank(tte: pd.DataFrame, *, group: str = "arm", groups=None, control=None) -> pd.DataFrame:
+def logrank(tte: pd.DataFrame, *, group: str = "arm", groups: Sequence | None = None,
+            control: Hashable | None = None) -> pd.DataFrame:
     """Log-rank tests: the global k-group test, then each group against ``control``.
 
     Parameters
@@ -349,7 +358,8 @@ class CoxResult:
     column is its own term. :func:`ph_test` tests per term.
     """
 
-    def __init__(self, model, data: pd.DataFrame, table: pd.DataFrame, terms: dict | None = None):
+    def __init__(self, model: CoxPHFitter, data: pd.DataFrame, table: pd.DataFrame,
+                 terms: dict | None = None) -> None:
         self.model = model
         self.data = data
         self.table = table
@@ -441,16 +451,16 @@ def _not_estimable(x: pd.Series, event: pd.Series, coef: float, se: float) -> st
     return ""
 
 
-def cox_arm(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> CoxResult:
+def cox_arm(tte: pd.DataFrame, study: Study, *, alpha: float = 0.05) -> CoxResult:
     """Cox model with one indicator per active arm (reference: the study's control arm).
 
     Terms are the arm ids; labels read ``"<arm label> vs <control label>"``.
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> fit = cox_arm(time_to_event(trial), trial.study)
     >>> fit.table[["term", "label", "estimate", "ci_low", "ci_high"]].round(2)
          term                                 label  estimate  ci_low  ci_high
@@ -469,7 +479,7 @@ def cox_arm(tte: pd.DataFrame, study, *, alpha: float = 0.05) -> CoxResult:
                      groups={"arm": arms})
 
 
-def factorial_terms(study, *, interaction: bool = True) -> list[tuple[str, ...]]:
+def factorial_terms(study: Study, *, interaction: bool = True) -> list[tuple[str, ...]]:
     """Model terms of the factorial design: every factor, then (optionally) every interaction.
 
     >>> from trialkit.study import load_study
@@ -477,7 +487,7 @@ def factorial_terms(study, *, interaction: bool = True) -> list[tuple[str, ...]]
     [('msc',), ('pe',), ('msc', 'pe')]
     """
     f = list(study.factors)
-    terms = [(x,) for x in f]
+    terms: list[tuple[str, ...]] = [(x,) for x in f]
     if interaction:
         for k in range(2, len(f) + 1):
             terms += list(itertools.combinations(f, k))
@@ -487,7 +497,7 @@ def factorial_terms(study, *, interaction: bool = True) -> list[tuple[str, ...]]
 def _design(data: pd.DataFrame, terms: list[tuple[str, ...]]) -> tuple[pd.DataFrame, list[str]]:
     """Columns for each term (products of 0/1 factors); drops terms that are constant or aliased."""
     X = pd.DataFrame(index=data.index)
-    kept = []
+    kept: list[str] = []
     for t in terms:
         name = ":".join(t)
         col = data[list(t)].astype(float).prod(axis=1)
@@ -498,7 +508,7 @@ def _design(data: pd.DataFrame, terms: list[tuple[str, ...]]) -> tuple[pd.DataFr
     return X, kept
 
 
-def cox_factorial(tte: pd.DataFrame, study, *, interaction: bool = True, alpha: float = 0.05) -> CoxResult:
+def cox_factorial(tte: pd.DataFrame, study: Study, *, interaction: bool = True, alpha: float = 0.05) -> CoxResult:
     """Cox model on the factors of the design: main effects (+ all interactions), from ``study.factors``.
 
     Terms that the arms present cannot identify (e.g. an interaction in a design without the
@@ -506,9 +516,9 @@ def cox_factorial(tte: pd.DataFrame, study, *, interaction: bool = True, alpha: 
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> tte = time_to_event(trial)
     >>> cox_factorial(tte, trial.study).table[["term", "label", "estimate", "ci_low", "ci_high"]].round(2)
          term                     label  estimate  ci_low  ci_high
@@ -549,7 +559,8 @@ def _km_transform(time: np.ndarray, event: np.ndarray) -> np.ndarray:
     return 1.0 - surv[np.searchsorted(ut, time, side="left")]
 
 
-def _zph_score(time, event, X, eta, weights) -> tuple[np.ndarray, np.ndarray]:
+def _zph_score(time: np.ndarray, event: np.ndarray, X: np.ndarray, eta: np.ndarray,
+               weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Score vector of the time-by-covariate terms and the 2p x 2p information (R ``zph1.c``, Efron).
 
     At ``beta`` fixed at the fit, adds ``g(t) x`` (``g``: the centred km transform) to the model
@@ -737,7 +748,7 @@ def _rmst_one(d: pd.DataFrame, tau: float) -> tuple[float, float]:
     return mean, float(terms.sum())
 
 
-def rmst(tte: pd.DataFrame, horizon: float, *, group: str = "arm", groups=None,
+def rmst(tte: pd.DataFrame, horizon: float, *, group: str = "arm", groups: Sequence | None = None,
          alpha: float = 0.05) -> pd.DataFrame:
     """Restricted mean survival time (days) up to ``horizon``, per group.
 
@@ -771,7 +782,8 @@ def rmst(tte: pd.DataFrame, horizon: float, *, group: str = "arm", groups=None,
     return pd.DataFrame(rows)
 
 
-def rmst_difference(tte: pd.DataFrame, horizon: float, *, group: str = "arm", groups=None, control=None,
+def rmst_difference(tte: pd.DataFrame, horizon: float, *, group: str = "arm", groups: Sequence | None = None,
+                    control: Hashable | None = None,
                     alpha: float = 0.05) -> pd.DataFrame:
     """RMST difference (days) of each group minus ``control`` up to ``horizon``, with a Wald CI and test.
 
@@ -808,16 +820,16 @@ def rmst_difference(tte: pd.DataFrame, horizon: float, *, group: str = "arm", gr
     return pd.DataFrame(rows)
 
 
-def cox_arm_by_endpoint(ttes: dict, study, *, alpha: float = 0.05) -> pd.DataFrame:
+def cox_arm_by_endpoint(ttes: dict[str, pd.DataFrame], study: Study, *, alpha: float = 0.05) -> pd.DataFrame:
     """:func:`cox_arm` for several endpoints (``{name: tte}``), stacked with an ``endpoint`` column.
 
     Endpoints without any event are left out.
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.tte import time_to_event
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> ttes = {"week 12": time_to_event(trial, horizon=84), "week 48": time_to_event(trial)}
     >>> cox_arm_by_endpoint(ttes, trial.study)[["endpoint", "term", "events", "estimate", "ci_low", "ci_high"]].round(2)
       endpoint    term  events  estimate  ci_low  ci_high

@@ -18,6 +18,8 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -65,7 +67,7 @@ def worst_rank_scores(data: pd.DataFrame, *, higher_is_better: bool) -> pd.Serie
     return pd.Series(stats.rankdata(key), index=data.index, name="rank")
 
 
-def worst_rank_test(data: pd.DataFrame, *, higher_is_better: bool, arms: list | None = None, control=None,
+def worst_rank_test(data: pd.DataFrame, *, higher_is_better: bool, arms: list | None = None, control: Hashable | None = None,
                     alpha: float = 0.05) -> pd.DataFrame:
     """Each arm against control on the worst-rank composite.
 

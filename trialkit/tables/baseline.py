@@ -198,9 +198,9 @@ def table_one(data: pd.DataFrame, study: Study, *, continuous: Sequence[str] | N
     --------
     ALT is skewed, so the distribution rule shows it as median [Q1,Q3]:
 
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.baseline import baseline_dataset
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> data = baseline_dataset(trial)
     >>> t1 = table_one(data, trial.study, continuous=["age", "ALT"], categorical=["sex"])
     >>> print(t1[["variable", "level", "statistic", "control", "msc", "smd_msc"]].round(2).to_string())
@@ -294,6 +294,9 @@ def smd_continuous(control: npt.ArrayLike, arm: npt.ArrayLike) -> float:
     -----
     Sums are exact (``math.fsum``), so the result does not depend on the order of the data or
     on the machine's vectorised summation: the same data give the same bits everywhere.
+    Hand-written because no library computes this SMD: ``pingouin.compute_effsize`` (Cohen's d)
+    pools the variances weighted by their degrees of freedom, which differs from the average of the
+    two variances when the arms differ in size (its paired "d-avg" needs paired samples).
 
     References
     ----------
@@ -414,9 +417,9 @@ def severity_table(data: pd.DataFrame, study: Study, **kwargs: Any) -> pd.DataFr
     --------
     The simulated trial records no ACLF grade, so that variable is left out:
 
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.baseline import baseline_dataset
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> st = severity_table(baseline_dataset(trial), trial.study)
     >>> st[["variable", "level", "statistic", "overall", "control", "pe_msc"]]
                variable level  statistic     overall     control      pe_msc
@@ -445,9 +448,9 @@ def render_table_one(table: pd.DataFrame, study: Study, *, title: str = "Baselin
 
     Examples
     --------
-    >>> from trialkit.simulate import simulate
+    >>> from trialkit.datasets import example
     >>> from trialkit.derive.baseline import baseline_dataset
-    >>> trial = simulate(seed=1)
+    >>> trial = example()
     >>> st = severity_table(baseline_dataset(trial), trial.study)
     >>> gt = render_table_one(st, trial.study, title="Baseline severity")
     >>> type(gt).__name__
