@@ -93,7 +93,7 @@ def _plain(v):
 
 def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec], *, time=None,
               scores: dict[str, str] | None = None, n_splits: int = 5, n_repeats: int = 2, inner_splits: int = 3,
-              scoring: str = "neg_log_loss", random_state=None, n_jobs: int = 1,
+              scoring: str = "neg_log_loss", seed=None, n_jobs: int = 1,
               keep_models: bool = False) -> CVResult:
     """Repeated stratified K-fold cross-validation with nested hyper-parameter search.
 
@@ -116,7 +116,7 @@ def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec],
         Inner stratified K-fold for the grid search (within each outer training set).
     scoring : str
         Inner-loop criterion (scikit-learn scorer name); default the log loss, a proper score.
-    random_state : int, optional
+    seed : int, optional
         The one seed of every split and learner (derived per component with
         :func:`~trialkit.models.pipelines.derive_seed`).
     n_jobs : int
@@ -139,7 +139,7 @@ def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec],
     >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
     >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
     >>> cv = nested_cv(X, y, model_specs(["logistic"], grid="light"), scores={"meld": "MELD"},
-    ...                n_splits=3, n_repeats=2, random_state=0)
+    ...                n_splits=3, n_repeats=2, seed=0)
     >>> cv.names, cv.settings["grid_sizes"]
     (['logistic', 'meld'], {'logistic': 3})
     >>> cv.folds.loc[cv.folds["model"] == "logistic", ["repeat", "fold", "n_train", "n_test", "auc", "params"]].round(3)
@@ -160,28 +160,28 @@ def nested_cv(X: pd.DataFrame, y, specs: dict[str, ModelSpec] | list[ModelSpec],
     time = None if time is None else np.asarray(time, dtype=float)
     scores = {c: lab for c, lab in (scores or {}).items() if c in X.columns and X[c].notna().any()}
     outer = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats,
-                                    random_state=derive_seed(random_state, "outer"))
+                                    random_state=derive_seed(seed, "outer"))
     preds, folds, splits, models = [], [], [], {}
     with _threads(n_jobs):
         for i, (train, test) in enumerate(outer.split(np.zeros(len(y)), y)):
-            _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, random_state,
+            _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, seed,
                         n_jobs, keep_models, preds, folds, splits, models)
     labels = {s.name: s.label for s in specs} | dict(scores)
     kinds = {s.name: s.kind for s in specs} | {c: "score" for c in scores}
     settings = {"n_splits": n_splits, "n_repeats": n_repeats, "inner_splits": inner_splits, "scoring": scoring,
-                "random_state": random_state, "n": int(len(y)), "n_events": int(y.sum()),
+                "seed": seed, "n": int(len(y)), "n_events": int(y.sum()),
                 "grid_sizes": {s.name: _grid_size(s.param_grid) for s in specs}}
     return CVResult(predictions=pd.concat(preds, ignore_index=True), folds=pd.DataFrame(folds), splits=splits,
                     labels=labels, kinds=kinds, y=y, settings=settings, models=models)
 
 
-def _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, random_state, n_jobs,
+def _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, seed, n_jobs,
                 keep_models, preds, folds, splits, models):
     """Tune, fit and predict every model on outer fold ``i`` (appends to the result lists)."""
     rep, k = divmod(i, n_splits)
     splits.append((rep, k, train, test))
     inner_cv = StratifiedKFold(n_splits=inner_splits, shuffle=True,
-                               random_state=derive_seed(random_state, "inner", i))
+                               random_state=derive_seed(seed, "inner", i))
     inner = list(inner_cv.split(np.zeros(len(train)), y[train]))
     for tr_in, va_in in inner:  # run-time guard: tuning sees outer-training rows only
         if np.intersect1d(train[tr_in], test).size or np.intersect1d(train[va_in], test).size:
@@ -211,7 +211,7 @@ def _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_split
 
 
 def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, time=None, inner_splits: int = 3,
-              scoring: str = "neg_log_loss", random_state=None, n_jobs: int = 1):
+              scoring: str = "neg_log_loss", seed=None, n_jobs: int = 1):
     """Tune ``spec`` by stratified K-fold on all data and refit: ``(fitted estimator, chosen params)``.
 
     This is the model one would deploy; its performance is what :func:`nested_cv` estimated.
@@ -223,7 +223,7 @@ def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, time=None, inner_splits: i
     >>> rng = np.random.default_rng(0)
     >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
     >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
-    >>> est, params = fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, random_state=0)
+    >>> est, params = fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, seed=0)
     >>> params
     {'model__C': 0.3}
     >>> est.predict_proba(X.head(3))[:, 1].round(3).tolist()
@@ -231,6 +231,6 @@ def fit_final(spec: ModelSpec, X: pd.DataFrame, y, *, time=None, inner_splits: i
     """
     y = np.asarray(y).astype(np.int64)
     inner = list(StratifiedKFold(n_splits=inner_splits, shuffle=True,
-                                 random_state=derive_seed(random_state, "final")).split(np.zeros(len(y)), y))
+                                 random_state=derive_seed(seed, "final")).split(np.zeros(len(y)), y))
     with _threads(n_jobs):
         return _fit_one(spec, X.reset_index(drop=True), y, time, inner, scoring, n_jobs)

@@ -14,7 +14,7 @@ __all__ = ["permutation_importance_cv", "partial_dependence", "true_risk_factors
 
 
 def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_repeats: int = 5, repeats=(0,),
-                              alpha: float = 0.05, random_state=None, n_jobs: int = 1) -> pd.DataFrame:
+                              alpha: float = 0.05, seed=None, n_jobs: int = 1) -> pd.DataFrame:
     """Permutation importance of each feature, measured on the outer test folds.
 
     For every outer fold of the chosen ``repeats``, the fold's own fitted model predicts its test
@@ -40,8 +40,8 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
     >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
     >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
     >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0, keep_models=True)
-    >>> imp = permutation_importance_cv(cv, X, "logistic", n_repeats=3, random_state=0)
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, seed=0, keep_models=True)
+    >>> imp = permutation_importance_cv(cv, X, "logistic", n_repeats=3, seed=0)
     >>> imp[["feature", "estimate", "n_folds", "rank"]].round(3)
       feature  estimate  n_folds  rank
     0    meld     0.192        3     1
@@ -57,7 +57,7 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
             est = cv.models.get((model, rep, k))
             if est is None:
                 raise KeyError(f"no fitted model {model!r} for fold ({rep}, {k}); run nested_cv(keep_models=True)")
-            rng = np.random.Generator(np.random.PCG64(derive_seed(random_state, "permutation", rep, k)))
+            rng = np.random.Generator(np.random.PCG64(derive_seed(seed, "permutation", rep, k)))
             Xt, yt = X.iloc[test].reset_index(drop=True), cv.y[test]
             base = roc_auc_score(yt, est.predict_proba(Xt)[:, 1])
             copies = []

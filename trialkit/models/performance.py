@@ -51,7 +51,7 @@ def performance_table(cv: CVResult, alpha: float = 0.05) -> pd.DataFrame:
     >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
     >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
     >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, seed=0)
     >>> pt = performance_table(cv)
     >>> pt[["model", "auc", "auc_ci_low", "auc_ci_high", "ci_method"]].round(3)
                    model    auc  auc_ci_low  auc_ci_high     ci_method
@@ -143,7 +143,7 @@ def compare_to_reference(cv: CVResult, reference: str = "meld", alpha: float = 0
     >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
     >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
     >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, seed=0)
     >>> compare_to_reference(cv, "meld")[["model", "metric", "reference", "estimate", "p_value", "n_folds"]].round(3)
           model metric          reference  estimate  p_value  n_folds
     0  logistic    auc               meld    -0.009    0.277        6
@@ -190,7 +190,7 @@ def oof_risk(cv: CVResult) -> pd.DataFrame:
     >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
     >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
     >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, seed=0)
     >>> oof_risk(cv).head(3).round(3)
        row  y  logistic  meld_recalibrated    meld
     0    0  1     0.474              0.471  25.503
@@ -223,7 +223,7 @@ def calibration_curve(cv: CVResult, n_bins: int = 5, alpha: float = 0.05, models
     >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
     >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
     >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, seed=0)
     >>> cc = calibration_curve(cv, n_bins=4, models=["logistic"])
     >>> cc[["model", "bin", "n", "mean_risk", "observed"]].round(3)
           model  bin   n  mean_risk  observed
@@ -261,7 +261,7 @@ def roc_curves(cv: CVResult, models=None) -> pd.DataFrame:
     >>> X = pd.DataFrame({"meld": rng.normal(25, 4, 80), "age": rng.normal(45, 10, 80)})
     >>> y = (X["meld"] + rng.normal(0, 4, 80) > 26).to_numpy(dtype=int)
     >>> specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0)
+    >>> cv = nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, seed=0)
     >>> rc = roc_curves(cv)
     >>> rc.drop_duplicates("model")[["model", "auc"]].round(3)
                     model    auc
@@ -283,7 +283,7 @@ def roc_curves(cv: CVResult, models=None) -> pd.DataFrame:
 
 
 def holdout_performance(specs, train, test, *, oracle=None, scores: dict[str, str] | None = None, tune=False,
-                        inner_splits: int = 3, scoring: str = "neg_log_loss", random_state=None,
+                        inner_splits: int = 3, scoring: str = "neg_log_loss", seed=None,
                         n_jobs: int = 1) -> pd.DataFrame:
     """Fit on one cohort, evaluate on an independent one, beside the oracle and published scores.
 
@@ -315,7 +315,7 @@ def holdout_performance(specs, train, test, *, oracle=None, scores: dict[str, st
     >>> train, _ = simulated_cohort(80, seed=1, columns=cols)
     >>> test, oracle = simulated_cohort(300, seed=2, columns=cols)
     >>> r = holdout_performance(model_specs(["logistic", "cox"], grid="none"), train, test, oracle=oracle,
-    ...                         scores={"meld": "MELD"}, random_state=0)
+    ...                         scores={"meld": "MELD"}, seed=0)
     >>> r[["model", "kind", "auc", "brier", "n_train", "n_test"]].round(3)
           model    kind    auc  brier  n_train  n_test
     0  logistic   model  0.706  0.202       77     292
@@ -330,7 +330,7 @@ def holdout_performance(specs, train, test, *, oracle=None, scores: dict[str, st
     base = {"n_train": len(ytr), "n_test": len(yte), "n_test_events": int(yte.sum())}
     rows = []
     inner = list(StratifiedKFold(n_splits=inner_splits, shuffle=True,
-                                 random_state=derive_seed(random_state, "holdout")).split(np.zeros(len(ytr)), ytr))
+                                 random_state=derive_seed(seed, "holdout")).split(np.zeros(len(ytr)), ytr))
     for spec in specs:
         if not tune:  # the estimator's own settings, no search
             spec = ModelSpec(spec.name, spec.label, spec.estimator, {}, spec.kind, spec.time_param)
@@ -353,7 +353,7 @@ def holdout_performance(specs, train, test, *, oracle=None, scores: dict[str, st
 
 def learning_curve(sizes, specs, *, make_cohort=None, scenario=None, study=None, horizon=None,
                    scores: dict[str, str] | None = None, test_size: int = 2000, n_replicates: int = 2,
-                   columns=None, tune: bool = False, random_state=None, n_jobs: int = 1) -> pd.DataFrame:
+                   columns=None, tune: bool = False, seed=None, n_jobs: int = 1) -> pd.DataFrame:
     """How discrimination grows with the training-set size, from simulated cohorts.
 
     For each size and replicate a training cohort is simulated, every model is fitted to it and
@@ -374,7 +374,7 @@ def learning_curve(sizes, specs, *, make_cohort=None, scenario=None, study=None,
         Feature columns to use (e.g. those of the trial analysed).
     tune : bool
         Tune each model by inner CV on each training cohort (slower).
-    random_state : int, optional
+    seed : int, optional
         Seeds of every simulated cohort and learner.
 
     Returns
@@ -388,7 +388,7 @@ def learning_curve(sizes, specs, *, make_cohort=None, scenario=None, study=None,
     --------
     >>> from trialkit.models.pipelines import model_specs
     >>> lc = learning_curve([40, 80], model_specs(["logistic"], grid="none"), test_size=300, n_replicates=2,
-    ...                     columns=["meld", "age", "TBIL", "INR"], scores={"meld": "MELD"}, random_state=0)
+    ...                     columns=["meld", "age", "TBIL", "INR"], scores={"meld": "MELD"}, seed=0)
     >>> lc[["model", "n_subjects", "replicate", "n_train", "auc"]].round(3)
           model  n_subjects  replicate  n_train    auc
     0  logistic        40.0        0.0     40.0  0.746
@@ -404,12 +404,12 @@ def learning_curve(sizes, specs, *, make_cohort=None, scenario=None, study=None,
         def make_cohort(n, seed):
             return simulated_cohort(n, seed, scenario=scenario, study=study, horizon=horizon, columns=columns)
 
-    test, orc = make_cohort(int(test_size), derive_seed(random_state, "learning_test"))
+    test, orc = make_cohort(int(test_size), derive_seed(seed, "learning_test"))
     parts = []
     for n in sizes:
         for r in range(n_replicates):
-            train, _ = make_cohort(int(n), derive_seed(random_state, "learning_train", int(n), r))
-            res = holdout_performance(specs, train, test, tune=tune, random_state=derive_seed(random_state, n, r),
+            train, _ = make_cohort(int(n), derive_seed(seed, "learning_train", int(n), r))
+            res = holdout_performance(specs, train, test, tune=tune, seed=derive_seed(seed, n, r),
                                       n_jobs=n_jobs)
             parts.append(res.assign(n_subjects=int(n), replicate=r))
     fixed = holdout_performance([], test, test, oracle=orc, scores=scores)
