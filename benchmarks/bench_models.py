@@ -35,29 +35,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--n-splits", type=int, default=4)
     ap.add_argument("--n-repeats", type=int, default=2)
     ap.add_argument("--n-jobs", type=int, default=1)
-    ap.add_argument("--random-state", type=int, default=2012)
+    ap.add_argument("--model-seed", type=int, default=2012)
     a = ap.parse_args(argv)
-    rs, nj = a.random_state, a.n_jobs
+    rs, nj = a.model_seed, a.n_jobs
     simulate(seed=1)  # warm-up: the simulator's reference cohort
     trial = timed("simulate n=120", lambda: simulate(seed=20121101))
     data = timed("analysis_dataset (with leakage check)", lambda: features.analysis_dataset(trial))
     xy = features.split_xy(data)
     h = data.attrs["horizon"]
-    specs = pipelines.model_specs(horizon=h, random_state=rs, n_jobs=nj, grid="light")
-    kw = dict(time=xy.time, n_splits=a.n_splits, n_repeats=a.n_repeats, random_state=rs, n_jobs=nj)
+    specs = pipelines.model_specs(horizon=h, seed=rs, n_jobs=nj, grid="light")
+    kw = dict(time=xy.time, n_splits=a.n_splits, n_repeats=a.n_repeats, seed=rs, n_jobs=nj)
     for name, spec in specs.items():
         timed(f"nested_cv {name}", lambda spec=spec: evaluation.nested_cv(xy.X, xy.y, [spec], **kw))
     recal = [pipelines.score_spec(c, lab) for c, lab in features.RISK_SCORES.items() if c in xy.X.columns]
     timed("nested_cv 6 recalibrated scores", lambda: evaluation.nested_cv(xy.X, xy.y, recal, **kw))
     cv = evaluation.nested_cv(xy.X, xy.y, [specs["random_forest"]], keep_models=True, **kw)
     timed("permutation importance (random forest)",
-          lambda: evaluation.permutation_importance_cv(cv, xy.X, "random_forest", n_repeats=3, random_state=rs))
+          lambda: evaluation.permutation_importance_cv(cv, xy.X, "random_forest", n_repeats=3, seed=rs))
     timed("fit_final (random forest)",
-          lambda: evaluation.fit_final(specs["random_forest"], xy.X, xy.y, random_state=rs, n_jobs=nj))
-    lc_specs = pipelines.model_specs(["logistic", "gradient_boosting"], horizon=h, random_state=rs, grid="none")
+          lambda: evaluation.fit_final(specs["random_forest"], xy.X, xy.y, seed=rs, n_jobs=nj))
+    lc_specs = pipelines.model_specs(["logistic", "gradient_boosting"], horizon=h, seed=rs, grid="none")
     timed("learning curve (60-480 x 3, test 2000)",
           lambda: evaluation.learning_curve([60, 120, 240, 480], lc_specs, horizon=h, scores={"meld": "MELD"},
-                                            n_replicates=3, columns=list(xy.X.columns), random_state=rs, n_jobs=nj))
+                                            n_replicates=3, columns=list(xy.X.columns), seed=rs, n_jobs=nj))
 
     def oracle():
         train, _ = features.simulated_cohort(5000, 101)

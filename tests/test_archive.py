@@ -330,10 +330,10 @@ def test_archiving_twice_gives_the_same_zip(report, tmp_path):
 
 
 @pytest.mark.parametrize("raw, fragment", [
-    ({"license_content": "CC-BY-9"}, "archive.license_content: 'CC-BY-9' is not an SPDX licence identifier"),
-    ({"authors": [{"given-names": "Ann"}]}, "archive.authors[1]: expected 'name' or 'family-names'"),
-    ({"colour": "blue"}, "archive.colour: unknown key"),
-    ({"authors": [{"name": "X", "orcid": "0000"}]}, "archive.authors[1].orcid: expected https://orcid.org/"),
+    ({"license_content": "CC-BY-9"}, "archive.license_content: expected an SPDX licence identifier (e.g. CC-BY-4.0, MIT), got 'CC-BY-9'"),
+    ({"authors": [{"given-names": "Ann"}]}, "archive.authors[0]: expected 'name' or 'family-names', got {'given-names': 'Ann'}"),
+    ({"colour": "blue"}, "archive.colour: expected one of the keys title, "),
+    ({"authors": [{"name": "X", "orcid": "0000"}]}, "archive.authors[0].orcid: expected https://orcid.org/0000-0000-0000-0000, got '0000'"),
 ])
 def test_bad_archive_settings_name_the_key(tmp_path, capsys, raw, fragment):
     with pytest.raises(ArchiveError, match=re.escape(fragment)):

@@ -130,8 +130,8 @@ def test_worse_gives_the_direction_of_benefit():
 
 
 @pytest.mark.parametrize("patch,message", [
-    ({"parameters": {"ALB": {"unit": "g/L", "worse": "down"}}}, r"parameters\.ALB\.worse: expected higher or lower"),
-    ({"analysis": {"labs": ["ALB"]}}, r"analysis\.labs: unknown list \(allowed: trajectories"),
+    ({"parameters": {"ALB": {"unit": "g/L", "worse": "down"}}}, r"parameters\.ALB\.worse: expected one of higher, lower, got 'down'"),
+    ({"analysis": {"labs": ["ALB"]}}, r"analysis\.labs: expected one of the keys trajectories, .*got unknown key 'labs'"),
     ({"analysis": {"efficacy": "ALB"}}, r"analysis\.efficacy: expected a list"),
     ({"analysis": ["ALB"]}, r"analysis: expected a mapping of lists"),
     ({"subgroups": {"age": "tertiles"}}, r"subgroups\.age: expected one of median, categorical, auto"),

@@ -190,7 +190,7 @@ class _Recorder(TransformerMixin, BaseEstimator):
 
 
 def _recording_spec():
-    inner = model_specs(["logistic"], grid="light", random_state=0)["logistic"]
+    inner = model_specs(["logistic"], grid="light", seed=0)["logistic"]
     est = Pipeline([("record", _Recorder()), *inner.estimator.steps])
     return ModelSpec("rec", "recorded logistic", est, {"model__C": [0.05, 0.5]})
 
@@ -217,7 +217,7 @@ def _check_nested(log, splits, n_candidates, inner_splits):
 def test_nested_cv_structure_no_test_row_in_tuning():
     X, y, _ = _synthetic(90)
     LOG.clear()
-    cv = nested_cv(X, y, [_recording_spec()], n_splits=3, n_repeats=2, inner_splits=3, random_state=4)
+    cv = nested_cv(X, y, [_recording_spec()], n_splits=3, n_repeats=2, inner_splits=3, seed=4)
     assert len(cv.splits) == 6
     _check_nested(LOG, cv.splits, n_candidates=2, inner_splits=3)
     assert set(cv.folds["params"]) <= {'{"model__C": 0.05}', '{"model__C": 0.5}'}
@@ -244,17 +244,17 @@ def test_nested_check_detects_leaky_tuning():
 
 def test_nested_cv_deterministic_and_seeded():
     X, y, t = _synthetic(90)
-    specs = model_specs(["logistic", "gradient_boosting"], grid="light", random_state=1, horizon=84)
-    a = nested_cv(X, y, specs, time=t, n_splits=3, n_repeats=1, random_state=7)
-    b = nested_cv(X, y, specs, time=t, n_splits=3, n_repeats=1, random_state=7)
-    c = nested_cv(X, y, specs, time=t, n_splits=3, n_repeats=1, random_state=8)
+    specs = model_specs(["logistic", "gradient_boosting"], grid="light", seed=1, horizon=84)
+    a = nested_cv(X, y, specs, time=t, n_splits=3, n_repeats=1, seed=7)
+    b = nested_cv(X, y, specs, time=t, n_splits=3, n_repeats=1, seed=7)
+    c = nested_cv(X, y, specs, time=t, n_splits=3, n_repeats=1, seed=8)
     pd.testing.assert_frame_equal(a.predictions, b.predictions)
     assert not np.array_equal(a.splits[0][3], c.splits[0][3])
 
 
 def test_recalibrated_score_keeps_ranking_and_cox_needs_time(xy):
     cv = nested_cv(xy.X, xy.y, [score_spec("meld", "MELD")], scores={"meld": "MELD"}, n_splits=3, n_repeats=1,
-                   random_state=2)
+                   seed=2)
     f = cv.folds.pivot(index="fold", columns="model", values="auc")
     assert np.allclose(f["meld"], f["meld_recalibrated"])  # a monotone recalibration keeps the AUC
     perf = performance_table(cv).set_index("model")
@@ -266,10 +266,10 @@ def test_recalibrated_score_keeps_ranking_and_cox_needs_time(xy):
 
 
 def test_compare_to_reference_is_paired_corrected_ttest(xy):
-    specs = model_specs(["logistic"], grid="none", random_state=0) | {"r": score_spec("meld", "MELD"),
+    specs = model_specs(["logistic"], grid="none", seed=0) | {"r": score_spec("meld", "MELD"),
                                                                        "r2": score_spec("meld_na", "MELD-Na")}
     cv = nested_cv(xy.X, xy.y, specs, scores={"meld": "MELD", "meld_na": "MELD-Na"}, n_splits=4, n_repeats=2,
-                   random_state=3)
+                   seed=3)
     cmp_ = compare_to_reference(cv, "meld")
     row = cmp_[(cmp_["model"] == "logistic") & (cmp_["metric"] == "auc")].iloc[0]
     f = cv.folds
@@ -374,7 +374,7 @@ def test_pipelines_fit_with_missing_and_text_columns():
     from threadpoolctl import threadpool_limits
 
     X, y, t = _synthetic(120)
-    for name, spec in model_specs(horizon=84, random_state=0).items():
+    for name, spec in model_specs(horizon=84, seed=0).items():
         kw = {spec.time_param: t} if spec.time_param else {}
         with threadpool_limits(1):  # as nested_cv does: OpenMP on a shared 2-core machine only slows HGB
             p = spec.estimator.fit(X, y, **kw).predict_proba(X)[:, 1]
@@ -403,16 +403,16 @@ def test_penalized_cox_matches_lifelines():
 # ------------------------------------------------------------------------------------------------
 def test_permutation_importance_and_partial_dependence():
     X, y, _ = _synthetic(200, seed=1)
-    cv = nested_cv(X, y, model_specs(["logistic"], grid="none"), n_splits=4, n_repeats=1, random_state=0,
+    cv = nested_cv(X, y, model_specs(["logistic"], grid="none"), n_splits=4, n_repeats=1, seed=0,
                    keep_models=True)
-    imp = evaluation.permutation_importance_cv(cv, X, "logistic", n_repeats=3, random_state=0)
+    imp = evaluation.permutation_importance_cv(cv, X, "logistic", n_repeats=3, seed=0)
     assert imp.iloc[0]["feature"] == "a" and imp.iloc[0]["ci_low"] > 0
     assert abs(imp.set_index("feature").loc["noise", "estimate"]) < 0.05
     assert imp["rank"].tolist() == list(range(1, 5)) and (imp["n_folds"] == 4).all()
     with pytest.raises(KeyError, match="keep_models"):
         evaluation.permutation_importance_cv(nested_cv(X, y, model_specs(["logistic"], grid="none"), n_splits=3,
                                                        n_repeats=1), X, "logistic")
-    est, params = evaluation.fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, random_state=0)
+    est, params = evaluation.fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, seed=0)
     pdp = evaluation.partial_dependence(est, X, ["a", "sex"], grid_points=5)
     assert set(pdp["feature"]) == {"a"} and len(pdp) == 5
     assert np.all(np.diff(pdp["risk"]) > 0)  # risk rises with a
@@ -429,7 +429,7 @@ def test_holdout_and_learning_curve_with_custom_cohorts():
 
     specs = model_specs(["logistic"], grid="none")
     lc = evaluation.learning_curve([40, 400], specs, make_cohort=make, scores={"a": "A"}, test_size=2000,
-                                   n_replicates=2, random_state=5)
+                                   n_replicates=2, seed=5)
     s = evaluation.learning_curve_summary(lc)
     lg = s[s["model"] == "logistic"].set_index("n_subjects")
     orc = s.loc[s["model"] == "oracle", "auc"].item()
@@ -438,8 +438,8 @@ def test_holdout_and_learning_curve_with_custom_cohorts():
     assert s.loc[s["model"] == "a", "kind"].item() == "score"
     only_trained = evaluation.learning_curve_summary(lc[lc["n_subjects"].notna()])
     assert set(only_trained["model"]) == {"logistic"}
-    # the cohorts are reproducible from the one random_state, and differ between training cohorts
-    again = evaluation.learning_curve([40], specs, make_cohort=make, test_size=2000, n_replicates=2, random_state=5)
+    # the cohorts are reproducible from the one seed, and differ between training cohorts
+    again = evaluation.learning_curve([40], specs, make_cohort=make, test_size=2000, n_replicates=2, seed=5)
     pd.testing.assert_frame_equal(again[again["n_subjects"] == 40].reset_index(drop=True),
                                   lc[lc["n_subjects"] == 40].reset_index(drop=True))
     assert lc.loc[lc["n_subjects"] == 40, "auc"].nunique() == 2
@@ -450,7 +450,7 @@ def test_holdout_and_learning_curve_with_custom_cohorts():
 # ------------------------------------------------------------------------------------------------
 def test_plots_return_axes(xy):
     specs = model_specs(["logistic"], grid="none") | {"meld_recalibrated": score_spec("meld", "MELD")}
-    cv = nested_cv(xy.X, xy.y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=1, random_state=0,
+    cv = nested_cv(xy.X, xy.y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=1, seed=0,
                    keep_models=True)
     fig, axes = plt.subplots(2, 3)
     ax = mplots.plot_roc(evaluation.roc_curves(cv), ax=axes[0, 0])
@@ -482,8 +482,8 @@ def test_cv_auc_interval_stays_within_0_and_1():
     n = 60
     y = np.r_[np.zeros(n // 2, int), np.ones(n // 2, int)]
     X = pd.DataFrame({"meld": y * 2.0 + rng.normal(0, 0.9, n), "age": rng.normal(50, 10, n)})
-    cv = nested_cv(X, y, model_specs(["logistic"], grid="none", random_state=0), n_splits=2, n_repeats=2,
-                   random_state=1)
+    cv = nested_cv(X, y, model_specs(["logistic"], grid="none", seed=0), n_splits=2, n_repeats=2,
+                   seed=1)
     folds = cv.folds[cv.folds["model"] == "logistic"]["auc"]
     raw = corrected_ttest(folds, 1.0, 0.05)
     assert raw["ci_high"] > 1  # the untruncated interval would leave [0, 1]

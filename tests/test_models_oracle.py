@@ -18,9 +18,9 @@ def test_best_model_reaches_oracle_auc_on_large_cohort(horizon):
     train, _ = features.simulated_cohort(5000, seed=101, horizon=horizon)
     test, oracle = features.simulated_cohort(5000, seed=202, horizon=horizon, columns=list(train.X.columns))
     assert oracle is not None and len(oracle) == len(test.y)
-    specs = pipelines.model_specs(["logistic", "gradient_boosting"], grid="none", random_state=2012)
+    specs = pipelines.model_specs(["logistic", "gradient_boosting"], grid="none", seed=2012)
     res = evaluation.holdout_performance(specs, train, test, oracle=oracle, scores={"meld": "MELD"},
-                                         random_state=2012).set_index("model")
+                                         seed=2012).set_index("model")
     report = res[["kind", "auc", "brier", "n_train", "n_test", "n_test_events"]].round(4).to_string()
     print(f"\nhorizon={horizon}\n{report}")
     oracle_auc = res.loc["oracle", "auc"]

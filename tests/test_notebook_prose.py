@@ -124,7 +124,7 @@ def test_study_note_is_a_labelled_box_only_when_the_study_file_has_it():
 @pytest.mark.parametrize("notes, fragment", [
     (["a list"], "expected a mapping of section key -> markdown"),
     ({"efficacy.power": 3}, "notes.efficacy.power: expected markdown text"),
-    ({"bad key!": "x"}, "notes: 'bad key!' is not a section key"),
+    ({"bad key!": "x"}, "notes: expected section keys (words joined by dots, e.g. efficacy.power), got 'bad key!'"),
 ])
 def test_bad_notes_are_refused_naming_the_key(notes, fragment):
     from trialkit.errors import StudyFileError

@@ -81,10 +81,10 @@ def test_two_arm_params_run(tmp_path):
 
 
 @pytest.mark.parametrize("raw, fragment", [
-    ({"nmae": "x"}, "nmae: unknown key"),
+    ({"nmae": "x"}, "nmae: expected one of the keys name, outputs, "),
     ({"code": "folded"}, "code: expected one of show, fold, hide"),
-    ({"alpha": 5}, "alpha: expected a number between 0 and 1"),
-    ({"dataset": "data/x", "seed": 3}, "apply only when dataset is 'simulate'"),
+    ({"alpha": 5}, "alpha: expected a number strictly between 0 and 1, got 5"),
+    ({"dataset": "data/x", "seed": 3}, "seed: expected null when dataset is not 'simulate' (dataset: 'data/x'), got 3"),
     ({"horizons": {"primary": -1}}, "horizons.primary"),
     ({"name": "../up"}, "name: expected a folder name"),
 ])
@@ -108,14 +108,15 @@ def test_unknown_notebook_parameter_exits_2_naming_it_and_the_real_ones(tmp_path
     assert main(["run", "--params", str(path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert "01_summary has no parameter lable (did you mean label?)" in err
-    assert "its parameters: dataset, study, scenario, seed, alpha, out_dir, allow_listings, label, rendezvous" in err
+    assert ("notebook_parameters.01_summary.lable: expected one of the keys dataset, study, scenario, seed, alpha, "
+            "out_dir, allow_listings, label, rendezvous, got unknown key 'lable' (did you mean 'label'?)") in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     path = _params(tmp_path, outputs=str(tmp_path / "out"), notebooks=str(FIXTURES / "report"),
                    notebook_parameters={"01_sumary": {"label": "x"}})
     assert main(["run", "--params", str(path), "--only", "02"]) == 2
     err = capsys.readouterr().err
-    assert "no notebook 01_sumary (did you mean 01_summary?)" in err and "(have: 01_summary, 02_outcomes)" in err
+    assert ("notebook_parameters.01_sumary: expected a notebook of" in err and "(have: 01_summary, 02_outcomes), got "
+            "unknown notebook '01_sumary' (did you mean '01_summary'?)" in err)
 
 
 def test_discover_and_only():
@@ -662,22 +663,22 @@ def test_failed_build_never_replaces_a_foreign_failed_folder(tmp_path):
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("text, fragment", [
     ("notebook_parameters:\n  01_echo: {payload: !!set {\"__import__('os').system('id')\": null}}\n",
-     "notebook_parameters.01_echo.payload: a YAML set (tag !!set) is not allowed"),
+     "notebook_parameters.01_echo.payload: expected JSON types only (text, number, true/false, null, list, mapping), got a YAML set (tag !!set)"),
     ("notebook_parameters:\n  01_echo: {payload: !!binary aGVsbG8=}\n",
-     "notebook_parameters.01_echo.payload: binary data (tag !!binary) is not allowed"),
+     "notebook_parameters.01_echo.payload: expected JSON types only (text, number, true/false, null, list, mapping), got binary data (tag !!binary)"),
     ("notebook_parameters:\n  01_echo: {payload: !!python/object/apply:os.system [id]}\n",
-     "notebook_parameters.01_echo.payload: a value (tag !!python/object/apply:os.system) is not allowed"),
-    ("notebook_parameters:\n  01_echo: {payload: !custom x}\n", "payload: a value (tag !custom) is not allowed"),
-    ("notebook_parameters:\n  01_echo: {payload: 2024-01-31}\n", "payload: a date or time is not allowed"),
-    ("notebook_parameters:\n  01_echo: {payload: [1, 2024-01-31 10:00:00]}\n", "payload.[1]: a date or time"),
+     "got a value (tag !!python/object/apply:os.system)"),
+    ("notebook_parameters:\n  01_echo: {payload: !custom x}\n", "payload: expected JSON types only (text, number, true/false, null, list, mapping), got a value (tag !custom)"),
+    ("notebook_parameters:\n  01_echo: {payload: 2024-01-31}\n", "got a date or time (quote it to pass it as text)"),
+    ("notebook_parameters:\n  01_echo: {payload: [1, 2024-01-31 10:00:00]}\n", "payload.[1]: expected JSON types only"),
     ("notebook_parameters:\n  01_echo: {payload: 123456789012345678901}\n",
-     "notebook_parameters.01_echo.payload: 123456789012345678901 is beyond the range of exact whole numbers"),
-    ("seed: 9007199254740993\n", "seed: 9007199254740993 is beyond the range"),
-    ("notebook_parameters:\n  01_echo: {payload: .nan}\n", "payload: nan is not a finite number"),
-    ("alpha: -.inf\n", "alpha: -inf is not a finite number"),
-    ("notebook_parameters:\n  01_echo: {1: x}\n", "notebook_parameters.01_echo: key 1 is not text"),
-    ("base: &b {a: 1}\nnotebook_parameters:\n  01_echo: {<<: *b}\n", "a merge key (<<)"),
-    ("horizons: !!omap [{primary: 336}]\n", "horizons: an ordered map (tag !!omap) is not allowed"),
+     "notebook_parameters.01_echo.payload: expected a whole number within ±9007199254740991 (exact in JSON), got 123456789012345678901"),
+    ("seed: 9007199254740993\n", "seed: expected a whole number within ±9007199254740991 (exact in JSON), got 9007199254740993"),
+    ("notebook_parameters:\n  01_echo: {payload: .nan}\n", "payload: expected a finite number, got nan"),
+    ("alpha: -.inf\n", "alpha: expected a finite number, got -inf"),
+    ("notebook_parameters:\n  01_echo: {1: x}\n", "notebook_parameters.01_echo: expected text keys, got key 1"),
+    ("base: &b {a: 1}\nnotebook_parameters:\n  01_echo: {<<: *b}\n", "got a key with a merge key (<<)"),
+    ("horizons: !!omap [{primary: 336}]\n", "horizons: expected JSON types only (text, number, true/false, null, list, mapping), got an ordered map (tag !!omap)"),
 ])
 def test_params_refuse_non_json_types_naming_the_key(tmp_path, capsys, text, fragment):
     path = tmp_path / "params.yaml"
@@ -691,11 +692,11 @@ def test_params_refuse_non_json_types_naming_the_key(tmp_path, capsys, text, fra
 
 
 @pytest.mark.parametrize("value, fragment", [
-    ({"x": {1, 2}}, "notebook_parameters.01_echo.x: a set is not allowed"),
-    ({"x": b"abc"}, "notebook_parameters.01_echo.x: binary data is not allowed"),
-    ({"x": (1, 2)}, "notebook_parameters.01_echo.x: a tuple is not allowed"),
-    ({"x": float("inf")}, "notebook_parameters.01_echo.x: inf is not a finite number"),
-    ({"x": 2**64}, "notebook_parameters.01_echo.x: 18446744073709551616 is beyond"),
+    ({"x": {1, 2}}, "notebook_parameters.01_echo.x: expected JSON types only (text, number, true/false, null, list, mapping), got a set"),
+    ({"x": b"abc"}, "notebook_parameters.01_echo.x: expected JSON types only (text, number, true/false, null, list, mapping), got binary data"),
+    ({"x": (1, 2)}, "notebook_parameters.01_echo.x: expected JSON types only (text, number, true/false, null, list, mapping), got a tuple"),
+    ({"x": float("inf")}, "notebook_parameters.01_echo.x: expected a finite number, got inf"),
+    ({"x": 2**64}, "notebook_parameters.01_echo.x: expected a whole number within ±9007199254740991 (exact in JSON), got 18446744073709551616"),
 ])
 def test_run_params_built_in_python_are_checked_too(tmp_path, value, fragment):
     params = RunParams(outputs=str(tmp_path), notebooks=str(FIXTURES / "report"),
@@ -751,15 +752,17 @@ def test_notebook_parameters_reach_the_kernel_exactly(tmp_path):
 # ------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("extra, fragment", [
     ({"horizons": {"primary": 5000}},
-     "params.yaml: horizons.primary: day 5000 is beyond the last follow-up of the data (day 336)"),
-    ({"horizons": {"secondary": 337}}, "horizons.secondary: day 337 is beyond the last follow-up of the data (day 336)"),
+     "params.yaml: horizons.primary: expected a day within the data's follow-up (at most day 336: "),
+    ({"horizons": {"secondary": "337 days"}}, "horizons.secondary: expected a day within the data's follow-up (at most "
+                                             "day 336: nobody is followed longer, so survival, risk sets and RMST there "
+                                             "would be extrapolated), got 337"),
     ({"notebook_parameters": {"03_efficacy": {"landmark_weeks": [4, 52]}}},
-     "notebook_parameters.03_efficacy.landmark_weeks: week 52 (day 364) is beyond the last follow-up of the data "
-     "(day 336)"),
+     "notebook_parameters.03_efficacy.landmark_weeks: expected a day within the data's follow-up (at most day 336: "),
+    ({"notebook_parameters": {"03_efficacy": {"landmark_weeks": [4, 52]}}}, "extrapolated), got week 52 (day 364)"),
     ({"notebook_parameters": {"04_predictive": {"horizon_days": 400}}},
-     "notebook_parameters.04_predictive.horizon_days: day 400 is beyond the last follow-up"),
+     "notebook_parameters.04_predictive.horizon_days: expected a day within the data's follow-up"),
     ({"notebook_parameters": {"01_exploratory": {"horizon": 999}}},
-     "notebook_parameters.01_exploratory.horizon: day 999 is beyond the last follow-up"),
+     "notebook_parameters.01_exploratory.horizon: expected a day within the data's follow-up"),
 ])
 def test_horizons_beyond_follow_up_are_refused_before_any_notebook(tmp_path, tiny_dataset, capsys, extra, fragment):
     params = _params(tmp_path, outputs=str(tmp_path / "out"), name="h", dataset=str(tiny_dataset),
@@ -780,8 +783,8 @@ def test_study_horizon_beyond_follow_up_names_the_study_file(tmp_path):
     write_csv_dataset(t, data)
     params = _params(tmp_path, outputs=str(tmp_path / "out"), name="h", dataset=str(data),
                      study=str(tmp_path / "study.yaml"), notebooks=str(FIXTURES / "report"))
-    with pytest.raises(ParamsError, match=re.escape(f"{tmp_path / 'study.yaml'}: horizons.primary: day 700 is beyond "
-                                                    "the last follow-up of the data (day 336)")):
+    with pytest.raises(ParamsError, match=re.escape(f"{tmp_path / 'study.yaml'}: horizons.primary: expected a day within "
+                                                    "the data's follow-up (at most day 336: ")):
         run_report(params, progress=False)
 
 
@@ -790,7 +793,7 @@ def test_notebook_parameters_for_a_notebook_that_does_not_exist_are_refused(tmp_
                      notebook_parameters={"04_predictive": {"n_splits": 3}})
     assert main(["run", "--params", str(params), "--only", "01"]) == 2
     err = capsys.readouterr().err
-    assert ("notebook_parameters: no notebook 04_predictive" in err
+    assert ("notebook_parameters.04_predictive: expected a notebook of" in err
             and "(have: 01_summary, 02_outcomes)" in err and "Traceback" not in err)
     assert not (tmp_path / "out").exists()
 

@@ -468,7 +468,9 @@ def test_study_parameter_with_stray_keys_is_refused(tmp_path):
                         "label: Ascites (0 none, 1 mild, 2 moderate-severe)")
     p = tmp_path / "study.yaml"
     p.write_text(text)
-    with pytest.raises(StudyFileError, match=r"study.yaml: parameters.ASCITES: unknown key\(s\) 1 mild"):
+    with pytest.raises(StudyFileError, match=r"study.yaml: parameters.ASCITES.1 mild: expected one of the keys unit, "
+                                             r"label, range, uln, got unknown key '1 mild' \(quote a label that contains "
+                                             r"commas\)"):
         load_study(p)
     assert load_study().parameters["ASCITES"].label.endswith("moderate-severe)")
 

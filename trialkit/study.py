@@ -27,6 +27,7 @@ import yaml
 
 from trialkit.errors import StudyFileError
 from trialkit.resources import project_root
+from trialkit.yamlcheck import MISSING, Checker
 
 __all__ = [
     "Arm",
@@ -376,14 +377,27 @@ class Study:
         return yaml.safe_dump(self.raw, sort_keys=False, allow_unicode=True)
 
 
-def _fail(path: str, where: str, msg: str) -> StudyFileError:
-    return StudyFileError(f"{path}: {where}: {msg}")
-
-
-def _int_list(value: Any, path: str, where: str) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(x, int) and not isinstance(x, bool) for x in value):
-        raise _fail(path, where, f"expected a list of whole study days, got {value!r}")
-    return tuple(value)
+#: The keys a study file may hold, per section (``*`` = any name, ``[]`` = every list item). Any other
+#: key is an error with a "did you mean" suggestion. To add an optional key: list it here, read it in
+#: the section's reader below (``_read_<section>``) into a dataclass field with a default, and document
+#: it in ``docs/data-format.md``; a new top-level section gets its own ``_read_<section>`` called from
+#: :func:`study_from_dict`.
+STUDY_KEYS: dict[str, tuple[str, ...]] = {
+    "": ("study", "condition", "factors", "arms", "control_arm", "visits", "horizons", "parameters",
+         "baseline_expected", "events", "endpoints", "values", "symptoms", "subgroups", "immune_markers",
+         "literature", "analysis", "notes"),
+    "study": ("id", "title", "condition", "design"),
+    "factors.*": ("label", "kind", "days", "description"),
+    "arms[]": ("id", "label", "factors", "schedule"),
+    "visits[]": ("id", "day", "window"),
+    "parameters.*": ("unit", "label", "range", "uln", "worse"),
+    "baseline_expected.*": ("min", "max"),
+    "events.*": ("label",),
+    "endpoints.*": ("name", "events", "competing", "censor", "description"),
+    "values[]": ("subject_id", "parameter", "day", "action", "reason"),
+}
+_REQUIRED = {"arms": "a list of arms", "control_arm": "the id of the reference arm",
+             "horizons": "a mapping with at least `primary` (days or e.g. '48 weeks')"}
 
 
 def load_study(path: str | Path | None = None) -> Study:
@@ -401,8 +415,9 @@ def load_study(path: str | Path | None = None) -> Study:
     Raises
     ------
     StudyFileError
-        With the file name and the offending key when the file is unreadable or inconsistent
-        (unknown control arm, a factor an arm does not set, overlapping visit windows, ...).
+        One line ``<file>: <key.path>: expected <what>, got <value>`` (see :mod:`trialkit.yamlcheck`)
+        when the file is inconsistent (unknown control arm, a factor an arm does not set, overlapping
+        visit windows, an unknown key, ...), or naming the file when it is unreadable.
 
     Examples
     --------
@@ -434,263 +449,282 @@ def load_study(path: str | Path | None = None) -> Study:
 
 
 def study_from_dict(raw: Any, name: str = "<study>") -> Study:
-    """Build a :class:`Study` from the parsed YAML mapping (see :func:`load_study`)."""
+    """Build a :class:`Study` from the parsed YAML mapping (see :func:`load_study`).
+
+    Each section is read by its own reader, which checks its keys against :data:`STUDY_KEYS`.
+
+    Examples
+    --------
+    >>> s = study_from_dict({"arms": [{"id": "a"}, {"id": "b"}], "control_arm": "a",
+    ...                      "horizons": {"primary": "48 weeks"}})
+    >>> s.arm_ids, s.horizons
+    (['a', 'b'], {'primary': 336, 'secondary': 336})
+    >>> study_from_dict({"arms": [{"id": "a"}], "control_arm": "a", "horizon": {"primary": 7}}, "s.yaml")
+    Traceback (most recent call last):
+    ...
+    trialkit.errors.StudyFileError: s.yaml: horizon: expected one of the keys study, ..., got unknown key 'horizon' (did you mean 'horizons'?)
+    """
+    c = Checker(name, StudyFileError)
     if not isinstance(raw, dict):
-        raise StudyFileError(f"{name}: expected a mapping at the top level")
-    for key in ("arms", "control_arm", "horizons"):
-        if key not in raw:
-            raise _fail(name, key, "required key is missing")
-
-    meta = raw.get("study") or {}
-    factors: dict[str, Factor] = {}
-    for fname, spec in (raw.get("factors") or {}).items():
-        spec = spec or {}
-        kind = spec.get("kind", "procedure")
-        if kind not in FACTOR_KINDS:
-            raise _fail(name, f"factors.{fname}.kind", f"expected one of {', '.join(FACTOR_KINDS)}, got {kind!r}")
-        factors[str(fname)] = Factor(
-            name=str(fname),
-            label=str(spec.get("label", fname)),
-            kind=kind,
-            days=_int_list(spec.get("days", []), name, f"factors.{fname}.days"),
-            description=str(spec.get("description", "")),
-        )
-
-    arms: list[Arm] = []
-    if not isinstance(raw["arms"], list) or len(raw["arms"]) < 1:
-        raise _fail(name, "arms", "expected a list of arms")
-    for i, spec in enumerate(raw["arms"]):
-        where = f"arms[{i}]"
-        if not isinstance(spec, dict) or "id" not in spec:
-            raise _fail(name, where, "each arm needs an `id`")
-        levels = spec.get("factors") or {}
-        unknown = set(levels) - set(factors)
-        if unknown:
-            raise _fail(name, f"{where}.factors", f"unknown factor(s) {sorted(unknown)}; declared: {list(factors)}")
-        missing = set(factors) - set(levels)
-        if missing:
-            raise _fail(name, f"{where}.factors", f"arm {spec['id']!r} does not set factor(s) {sorted(missing)}")
-        for f, v in levels.items():
-            if not isinstance(v, bool):
-                raise _fail(name, f"{where}.factors.{f}", f"expected true or false, got {v!r}")
-        schedule = {
-            str(f): _int_list(d, name, f"{where}.schedule.{f}") for f, d in (spec.get("schedule") or {}).items()
-        }
-        arms.append(Arm(id=str(spec["id"]), label=str(spec.get("label", spec["id"])), factors=dict(levels),
-                        schedule=schedule))
-    ids = [a.id for a in arms]
-    dupes = sorted({x for x in ids if ids.count(x) > 1})
-    if dupes:
-        raise _fail(name, "arms", f"duplicated arm id(s) {dupes}")
-    if raw["control_arm"] not in ids:
-        raise _fail(name, "control_arm", f"{raw['control_arm']!r} is not one of the arms {ids}")
-
-    visits: list[Visit] = []
-    visit_specs = raw.get("visits") or [{"id": "BL", "day": 0, "window": [0, 0]}]  # baseline only
-    for i, spec in enumerate(visit_specs):
-        where = f"visits[{i}]"
-        try:
-            lo, hi = spec["window"]
-            visit = Visit(id=str(spec["id"]), day=int(spec["day"]), window=(int(lo), int(hi)))
-        except (KeyError, TypeError, ValueError):
-            raise _fail(name, where, "expected {id, day, window: [lo, hi]}") from None
-        if not lo <= visit.day <= hi:
-            raise _fail(name, where, f"nominal day {visit.day} lies outside its window [{lo}, {hi}]")
-        visits.append(visit)
-    if not any(v.day == 0 for v in visits):
-        raise _fail(name, "visits", "a baseline visit with nominal day 0 is required")
-    ordered = sorted(visits, key=lambda v: v.day)
-    for a, b in zip(ordered, ordered[1:]):
-        if b.window[0] <= a.window[1]:
-            raise _fail(name, "visits", f"windows of {a.id} and {b.id} overlap")
-
-    horizons = raw["horizons"]
-    if not isinstance(horizons, dict) or "primary" not in horizons:
-        raise _fail(name, "horizons", "expected a mapping with at least `primary` (study days)")
-    try:
-        horizons = {str(k): parse_days(v, f"{name}: horizons.{k}") for k, v in horizons.items()}
-    except ValueError as exc:
-        raise StudyFileError(str(exc)) from None
-    horizons.setdefault("secondary", horizons["primary"])  # labs: the primary horizon unless stated
-
-    parameters: dict[str, Parameter] = {}
-    for pname, spec in (raw.get("parameters") or {}).items():
-        if not isinstance(spec, dict) or "unit" not in spec:
-            raise _fail(name, f"parameters.{pname}", "each parameter needs a `unit`")
-        extra = sorted(str(k) for k in spec if k not in ("unit", "label", "range", "uln", "worse"))
-        if extra:  # e.g. an unquoted label with commas inside {...} splits into stray keys
-            raise _fail(name, f"parameters.{pname}", f"unknown key(s) {', '.join(extra)} (allowed: unit, label, "
-                                                     "range, uln, worse; quote a label that contains commas)")
-        if spec.get("worse") not in (None, "higher", "lower"):
-            raise _fail(name, f"parameters.{pname}.worse", f"expected higher or lower, got {spec['worse']!r}")
-        uln = spec.get("uln")
-        if uln is not None and (isinstance(uln, bool) or not isinstance(uln, (int, float)) or uln <= 0):
-            raise _fail(name, f"parameters.{pname}.uln", f"expected a positive number in {spec['unit']}, got {uln!r}")
-        rng = spec.get("range")
-        parameters[str(pname)] = Parameter(
-            name=str(pname), unit=str(spec["unit"]), label=str(spec.get("label", pname)),
-            range=None if rng is None else (float(rng[0]), float(rng[1])),
-            uln=None if uln is None else float(uln), worse=spec.get("worse"),
-        )
-
-    events = _event_types(raw, name)
-    endpoints = _endpoints(raw, name, events)
-    names = {"immune_markers": (), "literature": ()}
-    for key in names:
-        value = raw.get(key) or []
-        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-            raise _fail(name, key, f"expected a list of names or sentences, got {value!r}")
-        names[key] = tuple(value)
-    for p in names["immune_markers"]:
+        raise c.fail("", "a mapping of study keys (arms, control_arm, horizons, ...)", raw)
+    c.known_keys(raw, STUDY_KEYS[""])
+    for key, what in _REQUIRED.items():
+        c.require(raw, key, what=what)
+    meta = c.mapping(raw, "study", required=False)
+    c.known_keys(meta, STUDY_KEYS["study"], "study")
+    factors = _read_factors(c, raw)
+    arms = _read_arms(c, raw, factors)
+    control = c.choice(raw, "control_arm", [a.id for a in arms])
+    parameters = _read_parameters(c, raw)
+    events = _read_events(c, raw)
+    names = {key: c.text_list(raw, key, what="a list of names or sentences")
+             for key in ("symptoms", "immune_markers", "literature")}
+    for i, p in enumerate(names["immune_markers"]):
         if p not in parameters:
-            raise _fail(name, "immune_markers", f"{p!r} is not a declared parameter")
-    decisions = _value_decisions(raw, name, parameters)
-    notes = _notes(raw, name)
-
+            raise c.fail(f"immune_markers[{i}]", f"a declared parameter ({', '.join(parameters) or 'none'})", p)
     return Study(
         id=str(meta.get("id", "study")),
         title=str(meta.get("title", "")),
-        arms=tuple(arms),
-        control_arm=str(raw["control_arm"]),
+        arms=arms,
+        control_arm=str(control),
         factors=factors,
-        visits=tuple(sorted(visits, key=lambda v: v.day)),
-        horizons=horizons,
+        visits=_read_visits(c, raw),
+        horizons=_read_horizons(c, raw),
         parameters=parameters,
-        symptoms=tuple(raw.get("symptoms") or ()),
-        baseline_expected={str(k): dict(v) for k, v in (raw.get("baseline_expected") or {}).items()},
+        symptoms=names["symptoms"],
+        baseline_expected=_read_baseline_expected(c, raw),
         condition=str(meta.get("condition", raw.get("condition", "")) or ""),
         events=events,
-        endpoints=endpoints,
-        subgroups=_subgroups(raw, name),
-        analysis=_analysis_lists(raw, name),
+        endpoints=_read_endpoints(c, raw, events),
+        subgroups=_read_subgroups(c, raw),
+        analysis=_read_analysis(c, raw),
         immune_markers=names["immune_markers"],
-        value_decisions=decisions,
+        value_decisions=_read_values(c, raw, parameters),
         literature=names["literature"],
-        notes=notes,
+        notes=_read_notes(c, raw),
         path=name,
         raw=raw,
     )
 
 
-def _subgroups(raw: dict, name: str) -> dict[str, str]:
-    """``subgroups``: a list of variables (cut ``auto``) or a mapping variable -> median | categorical | auto."""
-    spec = raw.get("subgroups") or {}
-    if isinstance(spec, list):
-        spec = {v: "auto" for v in spec}
-    if not isinstance(spec, dict) or not all(isinstance(v, str) for v in spec):
-        raise _fail(name, "subgroups", f"expected a list of variables or a mapping variable: cut, got {spec!r}")
+def _items(c: Checker, raw: dict, key: str, what: str, note: str = "") -> dict:
+    """The named entries of section ``key`` (absent: none), each entry a mapping (null: empty)."""
+    section = c.mapping(raw, key, required=False, what=what)
     out = {}
-    for v, cut in spec.items():
-        cut = "auto" if cut is None else cut
-        if cut not in SUBGROUP_CUTS:
-            raise _fail(name, f"subgroups.{v}", f"expected one of {', '.join(SUBGROUP_CUTS)}, got {cut!r}")
-        out[v] = cut
+    for k, spec in section.items():
+        spec = {} if spec is None else spec
+        if not isinstance(spec, dict):
+            raise c.fail(f"{key}.{k}", "a mapping", spec)
+        c.known_keys(spec, STUDY_KEYS[f"{key}.*"], f"{key}.{k}", note)
+        out[str(k)] = spec
     return out
 
 
-def _analysis_lists(raw: dict, name: str) -> dict[str, tuple[str, ...]]:
-    """``analysis``: a mapping of ANALYSIS_LISTS keys to lists of names (checked against the data later)."""
-    spec = raw.get("analysis") or {}
-    if not isinstance(spec, dict):
-        raise _fail(name, "analysis", f"expected a mapping of lists ({', '.join(ANALYSIS_LISTS)}), got {spec!r}")
+def _read_factors(c: Checker, raw: dict) -> dict[str, Factor]:
     out = {}
-    for key, value in spec.items():
-        if key not in ANALYSIS_LISTS:
-            raise _fail(name, f"analysis.{key}", f"unknown list (allowed: {', '.join(ANALYSIS_LISTS)})")
-        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
-            raise _fail(name, f"analysis.{key}", f"expected a list of parameter, score or ratio names, got {value!r}")
-        out[key] = tuple(value)
+    for fname, spec in _items(c, raw, "factors", "a mapping of treatment factors").items():
+        w = f"factors.{fname}"
+        out[fname] = Factor(name=fname, label=str(spec.get("label", fname)),
+                            kind=c.choice(spec, "kind", FACTOR_KINDS, w, default="procedure"),
+                            days=c.int_list(spec.get("days", []), f"{w}.days"),
+                            description=str(spec.get("description", "")))
+    return out
+
+
+def _read_arms(c: Checker, raw: dict, factors: dict[str, Factor]) -> tuple[Arm, ...]:
+    specs = raw["arms"]
+    if not isinstance(specs, list) or not specs:
+        raise c.fail("arms", "a list of arms", specs)
+    arms: list[Arm] = []
+    for i, spec in enumerate(specs):
+        w = f"arms[{i}]"
+        if not isinstance(spec, dict):
+            raise c.fail(w, "a mapping {id, label, factors}", spec)
+        c.known_keys(spec, STUDY_KEYS["arms[]"], w)
+        arm_id = str(c.require(spec, "id", w, "an arm id"))
+        if arm_id in [a.id for a in arms]:
+            raise c.fail(f"{w}.id", "an id no other arm has", arm_id)
+        levels = c.mapping(spec, "factors", w, required=False, what="a mapping factor: true or false")
+        c.known_keys(levels, factors, f"{w}.factors")
+        for f in factors:
+            c.boolean(levels, f, f"{w}.factors")
+        schedule = c.mapping(spec, "schedule", w, required=False, what="a mapping factor: dosing days")
+        c.known_keys(schedule, factors, f"{w}.schedule")
+        arms.append(Arm(id=arm_id, label=str(spec.get("label", arm_id)), factors=dict(levels),
+                        schedule={str(f): c.int_list(d, f"{w}.schedule.{f}") for f, d in schedule.items()}))
+    return tuple(arms)
+
+
+def _read_visits(c: Checker, raw: dict) -> tuple[Visit, ...]:
+    specs = raw.get("visits") or [{"id": "BL", "day": 0, "window": [0, 0]}]  # baseline only
+    if not isinstance(specs, list):
+        raise c.fail("visits", "a list of visits {id, day, window: [lo, hi]}", specs)
+    visits = []
+    for i, spec in enumerate(specs):
+        w = f"visits[{i}]"
+        if not isinstance(spec, dict):
+            raise c.fail(w, "a mapping {id, day, window: [lo, hi]}", spec)
+        c.known_keys(spec, STUDY_KEYS["visits[]"], w)
+        visit_id = str(c.require(spec, "id", w, "a visit id"))
+        day = c.integer(spec, "day", w)
+        window = c.require(spec, "window", w, "[first day, last day]")
+        lo, hi = c.int_list(window, f"{w}.window", "[first day, last day]") if isinstance(window, list) \
+            and len(window) == 2 else (None, None)
+        if lo is None:
+            raise c.fail(f"{w}.window", "[first day, last day]", window)
+        if not lo <= day <= hi:
+            raise c.fail(f"{w}.day", f"a day within its window [{lo}, {hi}]", day)
+        visits.append(Visit(id=visit_id, day=day, window=(lo, hi)))
+    if not any(v.day == 0 for v in visits):
+        raise c.fail("visits", "a baseline visit with nominal day 0", shown=f"days {[v.day for v in visits]}")
+    ordered = sorted(visits, key=lambda v: v.day)
+    for a, b in zip(ordered, ordered[1:]):
+        if b.window[0] <= a.window[1]:
+            raise c.fail(f"visits[{visits.index(b)}].window",
+                         f"a window starting after {a.id}'s [{a.window[0]}, {a.window[1]}] (windows may not overlap)",
+                         list(b.window))
+    return tuple(ordered)
+
+
+def _read_horizons(c: Checker, raw: dict) -> dict[str, float]:
+    horizons = c.mapping(raw, "horizons", what=_REQUIRED["horizons"])
+    c.require(horizons, "primary", "horizons", "a positive number of days or '<number> days|weeks|months|years'")
+    try:
+        out = {str(k): parse_days(v, f"horizons.{k}") for k, v in horizons.items()}
+    except ValueError as exc:
+        raise StudyFileError(f"{c.source}: {exc}") from None
+    out.setdefault("secondary", out["primary"])  # labs: the primary horizon unless stated
+    return out
+
+
+def _read_parameters(c: Checker, raw: dict) -> dict[str, Parameter]:
+    out = {}
+    # an unquoted label with commas inside {...} splits into stray keys: say so
+    for pname, spec in _items(c, raw, "parameters", "a mapping of lab parameters",
+                              "quote a label that contains commas").items():
+        w = f"parameters.{pname}"
+        unit = str(c.require(spec, "unit", w, "a unit (e.g. umol/L; empty text for a ratio)"))
+        uln = c.number(spec, "uln", w, default=None, lo=0, lo_open=True)
+        rng = spec.get("range")
+        if rng is not None:
+            ok = isinstance(rng, list) and len(rng) == 2
+            lo, hi = (c.value(x, f"{w}.range") for x in rng) if ok else (0, 0)
+            if not ok or lo >= hi:
+                raise c.fail(f"{w}.range", f"[lowest, highest] possible value in {unit}", rng)
+            rng = (lo, hi)
+        worse = c.choice(spec, "worse", ("higher", "lower"), w, default=None)
+        out[pname] = Parameter(name=pname, unit=unit, label=str(spec.get("label", pname)), range=rng, uln=uln,
+                               worse=worse)
+    return out
+
+
+def _read_baseline_expected(c: Checker, raw: dict) -> dict[str, dict[str, float]]:
+    out = {}
+    for pname, spec in _items(c, raw, "baseline_expected", "a mapping parameter: {min, max}").items():
+        for k in spec:
+            c.number(spec, k, f"baseline_expected.{pname}")  # checked; kept as written (85 stays an int)
+        out[pname] = dict(spec)
     return out
 
 
 _DEFAULT_EVENTS = {"death": {"label": "Death"}}
 
 
-def _event_types(raw: dict, name: str) -> dict[str, EventType]:
+def _read_events(c: Checker, raw: dict) -> dict[str, EventType]:
     """``events``: a mapping event name -> {label} or a list of names; ``death`` ends follow-up."""
     spec = raw.get("events", _DEFAULT_EVENTS)
     if isinstance(spec, list):
         spec = {str(e): {} for e in spec}
     if not isinstance(spec, dict) or not spec:
-        raise _fail(name, "events", f"expected a mapping of event types, e.g. {{death: {{label: Death}}}}, got {spec!r}")
+        raise c.fail("events", "a mapping of event types, e.g. {death: {label: Death}}", spec)
     out = {}
-    for ev, item in spec.items():
-        item = item or {}
-        if str(ev) == "last_contact":
-            raise _fail(name, f"events.{ev}", "last_contact is always allowed; do not declare it")
-        if not isinstance(item, dict) or set(item) - {"label"}:
-            raise _fail(name, f"events.{ev}", f"expected {{label: ...}}, got {item!r}")
-        out[str(ev)] = EventType(name=str(ev), label=str(item.get("label", str(ev).replace("_", " ").capitalize())),
-                                 ends_follow_up=str(ev) == "death")
+    for ev, item in _items(c, {"events": spec}, "events", "").items():
+        if ev == "last_contact":
+            raise c.fail("events.last_contact", "events other than last_contact (always allowed; do not declare it)",
+                         shown="last_contact")
+        out[ev] = EventType(name=ev, label=str(item.get("label", ev.replace("_", " ").capitalize())),
+                            ends_follow_up=ev == "death")
     return out
 
 
-def _endpoints(raw: dict, name: str, events: dict[str, EventType]) -> dict[str, Endpoint]:
+def _read_endpoints(c: Checker, raw: dict, events: dict[str, EventType]) -> dict[str, Endpoint]:
     """``endpoints.<id>``: {name, events, competing, censor}; default primary: death (overall survival)."""
     spec = raw.get("endpoints")
     if spec is None:
         first = "death" if "death" in events else next(iter(events))
         spec = {"primary": {"name": "Overall survival" if first == "death" else f"Time to {events[first].label.lower()}",
                             "events": [first]}}
-    if not isinstance(spec, dict) or "primary" not in spec:
-        raise _fail(name, "endpoints", "expected a mapping with at least `primary`")
+    items = _items(c, {"endpoints": spec}, "endpoints", "a mapping with at least `primary`")
+    c.require(items, "primary", "endpoints", "{name, events: [...], competing: [...], censor: [...]}")
     out = {}
-    for key, item in spec.items():
-        where = f"endpoints.{key}"
-        if not isinstance(item, dict) or "events" not in item:
-            raise _fail(name, where, "expected {name, events: [...], competing: [...], censor: [...]}")
-        extra = sorted(set(item) - {"name", "events", "competing", "censor", "description"})
-        if extra:
-            raise _fail(name, where, f"unknown key(s) {', '.join(extra)}")
+    for key, item in items.items():
+        w = f"endpoints.{key}"
         lists = {}
         for part in ("events", "competing", "censor"):
             value = item.get(part) or []
             if not isinstance(value, list) or any(str(v) not in events for v in value):
-                raise _fail(name, f"{where}.{part}", f"expected a list of declared events {list(events)}, got {value!r}")
+                raise c.fail(f"{w}.{part}", f"a list of declared events ({', '.join(events)})", value)
             lists[part] = tuple(str(v) for v in value)
         if not lists["events"]:
-            raise _fail(name, f"{where}.events", "at least one event makes the endpoint")
+            raise c.fail(f"{w}.events", "at least one event that makes the endpoint", item.get("events", MISSING))
         overlap = (set(lists["events"]) & set(lists["competing"] + lists["censor"])) | (
             set(lists["competing"]) & set(lists["censor"]))
         if overlap:
-            raise _fail(name, where, f"event(s) {sorted(overlap)} listed twice")
-        out[str(key)] = Endpoint(name=str(item.get("name", key)), description=str(item.get("description", "")),
-                                 **lists)
+            raise c.fail(w, "each event in one of events, competing, censor",
+                         shown=f"{', '.join(sorted(overlap))} listed twice")
+        out[key] = Endpoint(name=str(item.get("name", key)), description=str(item.get("description", "")), **lists)
     return out
 
 
-def _notes(raw: dict, name: str) -> dict[str, str]:
+def _read_subgroups(c: Checker, raw: dict) -> dict[str, str]:
+    """``subgroups``: a list of variables (cut ``auto``) or a mapping variable -> median | categorical | auto."""
+    spec = raw.get("subgroups") or {}
+    if isinstance(spec, list):
+        if not all(isinstance(v, str) for v in spec):
+            raise c.fail("subgroups", "a list of variables or a mapping variable: cut", spec)
+        spec = {v: "auto" for v in spec}
+    if not isinstance(spec, dict):
+        raise c.fail("subgroups", "a list of variables or a mapping variable: cut", spec)
+    return {str(v): c.choice({v: "auto" if cut is None else cut}, v, SUBGROUP_CUTS, "subgroups")
+            for v, cut in spec.items()}
+
+
+def _read_analysis(c: Checker, raw: dict) -> dict[str, tuple[str, ...]]:
+    """``analysis``: a mapping of ANALYSIS_LISTS keys to lists of names (checked against the data later)."""
+    spec = c.mapping(raw, "analysis", required=False, what=f"a mapping of lists ({', '.join(ANALYSIS_LISTS)})")
+    c.known_keys(spec, ANALYSIS_LISTS, "analysis")
+    return {str(k): c.text_list(spec, k, "analysis", what="a list of parameter, score or ratio names") for k in spec}
+
+
+def _read_notes(c: Checker, raw: dict) -> dict[str, str]:
     """``notes``: remarks only this trial can make (literature, protocol), by notebook section key
     (``efficacy.power``); :func:`trialkit.report.narrate.study_note` shows them as a labelled box."""
-    spec = raw.get("notes") or {}
-    if not isinstance(spec, dict):
-        raise _fail(name, "notes", f"expected a mapping of section key -> markdown, got {spec!r}")
-    for key, text in spec.items():
+    spec = c.mapping(raw, "notes", required=False, what="a mapping of section key -> markdown")
+    for key in spec:
         if not re.fullmatch(r"[A-Za-z0-9_]+(\.[A-Za-z0-9_]+)*", str(key)):
-            raise _fail(name, "notes", f"{key!r} is not a section key (words joined by dots, e.g. efficacy.power)")
-        if not isinstance(text, str) or not text.strip():
-            raise _fail(name, f"notes.{key}", f"expected markdown text, got {text!r}")
+            raise c.fail("notes", "section keys (words joined by dots, e.g. efficacy.power)", shown=repr(key))
+        c.text(spec, key, "notes", what="markdown text")
     return {str(k): v.strip() for k, v in spec.items()}
 
 
-def _value_decisions(raw: dict, name: str, parameters: dict) -> tuple[dict, ...]:
+def _read_values(c: Checker, raw: dict, parameters: dict) -> tuple[dict, ...]:
     """``values``: explicit decisions on single implausible lab values, ``accept`` or ``exclude``.
 
     Each entry names ``subject_id``, ``parameter``, ``day``, ``action`` (accept | exclude) and a
     ``reason``; the loader applies them and the report lists them.
     """
+    specs = raw.get("values") or []
+    if not isinstance(specs, list):
+        raise c.fail("values", "a list of {subject_id, parameter, day, action, reason}", specs)
     out = []
-    for i, item in enumerate(raw.get("values") or []):
-        where = f"values[{i}]"
+    for i, item in enumerate(specs):
+        w = f"values[{i}]"
         if not isinstance(item, dict):
-            raise _fail(name, where, "expected {subject_id, parameter, day, action, reason}")
-        missing = [k for k in ("subject_id", "parameter", "day", "action") if k not in item]
-        if missing:
-            raise _fail(name, where, f"missing key(s) {', '.join(missing)}")
-        if item["action"] not in ("accept", "exclude"):
-            raise _fail(name, f"{where}.action", f"expected accept or exclude, got {item['action']!r}")
-        if item["parameter"] not in parameters:
-            raise _fail(name, f"{where}.parameter", f"{item['parameter']!r} is not a declared parameter")
-        out.append({"subject_id": str(item["subject_id"]), "parameter": str(item["parameter"]),
-                    "day": item["day"], "action": item["action"], "reason": str(item.get("reason", ""))})
+            raise c.fail(w, "a mapping {subject_id, parameter, day, action, reason}", item)
+        c.known_keys(item, STUDY_KEYS["values[]"], w)
+        subject = c.require(item, "subject_id", w, "a subject id")
+        c.require(item, "day", w, "the study day of the value")
+        out.append({"subject_id": str(subject), "parameter": c.choice(item, "parameter", parameters, w),
+                    "day": item["day"], "action": c.choice(item, "action", ("accept", "exclude"), w),
+                    "reason": str(item.get("reason", ""))})
     return tuple(out)

@@ -97,7 +97,7 @@ def _plain(v):
 def nested_cv(X: pd.DataFrame, y: npt.ArrayLike, specs: dict[str, ModelSpec] | list[ModelSpec], *,
               time: npt.ArrayLike | None = None,
               scores: dict[str, str] | None = None, n_splits: int = 5, n_repeats: int = 2, inner_splits: int = 3,
-              scoring: str = "neg_log_loss", random_state: int | None = None, n_jobs: int = 1,
+              scoring: str = "neg_log_loss", seed: int | None = None, n_jobs: int = 1,
               keep_models: bool = False) -> CVResult:
     """Repeated stratified K-fold cross-validation with nested hyper-parameter search.
 
@@ -120,7 +120,7 @@ def nested_cv(X: pd.DataFrame, y: npt.ArrayLike, specs: dict[str, ModelSpec] | l
         Inner stratified K-fold for the grid search (within each outer training set).
     scoring : str
         Inner-loop criterion (scikit-learn scorer name); default the log loss, a proper score.
-    random_state : int, optional
+    seed : int, optional
         The one seed of every split and learner (derived per component with
         :func:`~trialkit.models.pipelines.derive_seed`).
     n_jobs : int
@@ -141,7 +141,7 @@ def nested_cv(X: pd.DataFrame, y: npt.ArrayLike, specs: dict[str, ModelSpec] | l
     >>> from trialkit.models.pipelines import model_specs
     >>> X, y = example_xy()
     >>> cv = nested_cv(X, y, model_specs(["logistic"], grid="light"), scores={"meld": "MELD"},
-    ...                n_splits=3, n_repeats=2, random_state=0)
+    ...                n_splits=3, n_repeats=2, seed=0)
     >>> cv.names, cv.settings["grid_sizes"]
     (['logistic', 'meld'], {'logistic': 3})
     >>> cv.folds.loc[cv.folds["model"] == "logistic", ["repeat", "fold", "n_train", "n_test", "auc", "params"]].round(3)
@@ -162,31 +162,31 @@ def nested_cv(X: pd.DataFrame, y: npt.ArrayLike, specs: dict[str, ModelSpec] | l
     time = None if time is None else np.asarray(time, dtype=float)
     scores = {c: lab for c, lab in (scores or {}).items() if c in X.columns and X[c].notna().any()}
     outer = RepeatedStratifiedKFold(n_splits=n_splits, n_repeats=n_repeats,
-                                    random_state=derive_seed(random_state, "outer"))
+                                    random_state=derive_seed(seed, "outer"))
     preds: list[pd.DataFrame] = []
     folds: list[dict[str, Any]] = []
     splits: list[tuple[int, int, np.ndarray, np.ndarray]] = []
     models: dict[tuple[str, int, int], Any] = {}
     with _threads(n_jobs):
         for i, (train, test) in enumerate(outer.split(np.zeros(len(y)), y)):
-            _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, random_state,
+            _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, seed,
                         n_jobs, keep_models, preds, folds, splits, models)
     labels = {s.name: s.label for s in specs} | dict(scores)
     kinds = {s.name: s.kind for s in specs} | {c: "score" for c in scores}
     settings = {"n_splits": n_splits, "n_repeats": n_repeats, "inner_splits": inner_splits, "scoring": scoring,
-                "random_state": random_state, "n": int(len(y)), "n_events": int(y.sum()),
+                "seed": seed, "n": int(len(y)), "n_events": int(y.sum()),
                 "grid_sizes": {s.name: _grid_size(s.param_grid) for s in specs}}
     return CVResult(predictions=pd.concat(preds, ignore_index=True), folds=pd.DataFrame(folds), splits=splits,
                     labels=labels, kinds=kinds, y=y, settings=settings, models=models)
 
 
-def _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, random_state, n_jobs,
+def _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_splits, scoring, seed, n_jobs,
                 keep_models, preds, folds, splits, models):
     """Tune, fit and predict every model on outer fold ``i`` (appends to the result lists)."""
     rep, k = divmod(i, n_splits)
     splits.append((rep, k, train, test))
     inner_cv = StratifiedKFold(n_splits=inner_splits, shuffle=True,
-                               random_state=derive_seed(random_state, "inner", i))
+                               random_state=derive_seed(seed, "inner", i))
     inner = list(inner_cv.split(np.zeros(len(train)), y[train]))
     for tr_in, va_in in inner:  # run-time guard: tuning sees outer-training rows only
         if np.intersect1d(train[tr_in], test).size or np.intersect1d(train[va_in], test).size:
@@ -216,7 +216,7 @@ def _outer_fold(i, train, test, X, y, time, specs, scores, n_splits, inner_split
 
 
 def fit_final(spec: ModelSpec, X: pd.DataFrame, y: npt.ArrayLike, *, time: npt.ArrayLike | None = None,
-              inner_splits: int = 3, scoring: str = "neg_log_loss", random_state: int | None = None,
+              inner_splits: int = 3, scoring: str = "neg_log_loss", seed: int | None = None,
               n_jobs: int = 1) -> tuple[Any, dict[str, Any]]:
     """Tune ``spec`` by stratified K-fold on all data and refit: ``(fitted estimator, chosen params)``.
 
@@ -227,7 +227,7 @@ def fit_final(spec: ModelSpec, X: pd.DataFrame, y: npt.ArrayLike, *, time: npt.A
     >>> from trialkit.models.examples import example_xy
     >>> from trialkit.models.pipelines import model_specs
     >>> X, y = example_xy()
-    >>> est, params = fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, random_state=0)
+    >>> est, params = fit_final(model_specs(["logistic"], grid="light")["logistic"], X, y, seed=0)
     >>> params
     {'model__C': 0.3}
     >>> est.predict_proba(X.head(3))[:, 1].round(3).tolist()
@@ -235,6 +235,6 @@ def fit_final(spec: ModelSpec, X: pd.DataFrame, y: npt.ArrayLike, *, time: npt.A
     """
     y = np.asarray(y).astype(np.int64)
     inner = list(StratifiedKFold(n_splits=inner_splits, shuffle=True,
-                                 random_state=derive_seed(random_state, "final")).split(np.zeros(len(y)), y))
+                                 random_state=derive_seed(seed, "final")).split(np.zeros(len(y)), y))
     with _threads(n_jobs):
         return _fit_one(spec, X.reset_index(drop=True), y, time, inner, scoring, n_jobs)

@@ -34,8 +34,8 @@ Examples
 >>> rng = np.random.default_rng(3)
 >>> X = pd.DataFrame({"meld": rng.normal(25, 3, 90), "age": rng.normal(45, 10, 90)})
 >>> y = (rng.random(90) < 1 / (1 + np.exp(-(X["meld"] - 25) / 2))).astype(int).to_numpy()
->>> cv = nested_cv(X, y, model_specs(["logistic"], grid="light", random_state=0), scores={"meld": "MELD"},
-...                n_splits=3, n_repeats=2, inner_splits=3, random_state=0)
+>>> cv = nested_cv(X, y, model_specs(["logistic"], grid="light", seed=0), scores={"meld": "MELD"},
+...                n_splits=3, n_repeats=2, inner_splits=3, seed=0)
 >>> performance_table(cv)[["model", "n", "n_folds"]]
       model   n  n_folds
 0  logistic  90        6

@@ -50,7 +50,7 @@ def example_xy(n: int = 80, seed: int = 0) -> tuple[pd.DataFrame, np.ndarray]:
 def _cv() -> CVResult:
     X, y = example_xy()
     specs = [model_specs(["logistic"], grid="none")["logistic"], score_spec("meld", "MELD")]
-    return nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, random_state=0,
+    return nested_cv(X, y, specs, scores={"meld": "MELD"}, n_splits=3, n_repeats=2, seed=0,
                      keep_models=True)
 
 
@@ -59,7 +59,7 @@ def example_cv() -> CVResult:
 
     The logistic model at its default penalty (``grid="none"``) and MELD used directly and
     recalibrated (:func:`~trialkit.models.pipelines.score_spec`), over 3 x 2 outer folds with
-    ``random_state=0``; the fitted fold models are kept (``keep_models=True``). Computed once per
+    ``seed=0``; the fitted fold models are kept (``keep_models=True``). Computed once per
     session; each call returns a deep copy.
 
     Examples

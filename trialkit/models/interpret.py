@@ -17,7 +17,7 @@ __all__ = ["permutation_importance_cv", "partial_dependence", "true_risk_factors
 
 
 def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_repeats: int = 5,
-                              repeats: Sequence[int] = (0,), alpha: float = 0.05, random_state: int | None = None, n_jobs: int = 1) -> pd.DataFrame:
+                              repeats: Sequence[int] = (0,), alpha: float = 0.05, seed: int | None = None, n_jobs: int = 1) -> pd.DataFrame:
     """Permutation importance of each feature, measured on the outer test folds.
 
     For every outer fold of the chosen ``repeats``, the fold's own fitted model predicts its test
@@ -39,7 +39,7 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
     >>> from trialkit.models.examples import example_cv, example_xy
     >>> X, y = example_xy()
     >>> cv = example_cv()  # fitted with keep_models=True
-    >>> imp = permutation_importance_cv(cv, X, "logistic", n_repeats=3, random_state=0)
+    >>> imp = permutation_importance_cv(cv, X, "logistic", n_repeats=3, seed=0)
     >>> imp[["feature", "estimate", "n_folds", "rank"]].round(3)
       feature  estimate  n_folds  rank
     0    meld     0.192        3     1
@@ -55,7 +55,7 @@ def permutation_importance_cv(cv: CVResult, X: pd.DataFrame, model: str, *, n_re
             est = cv.models.get((model, rep, k))
             if est is None:
                 raise KeyError(f"no fitted model {model!r} for fold ({rep}, {k}); run nested_cv(keep_models=True)")
-            rng = np.random.Generator(np.random.PCG64(derive_seed(random_state, "permutation", rep, k)))
+            rng = np.random.Generator(np.random.PCG64(derive_seed(seed, "permutation", rep, k)))
             Xt, yt = X.iloc[test].reset_index(drop=True), cv.y[test]
             base = roc_auc_score(yt, est.predict_proba(Xt)[:, 1])
             copies = []

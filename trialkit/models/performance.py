@@ -263,7 +263,7 @@ def roc_curves(cv: CVResult, models: Sequence[str] | None = None) -> pd.DataFram
 def holdout_performance(specs: dict[str, ModelSpec] | list[ModelSpec], train: XY, test: XY, *,
                         oracle: npt.ArrayLike | None = None, scores: dict[str, str] | None = None,
                         tune: bool = False, inner_splits: int = 3, scoring: str = "neg_log_loss",
-                        random_state: int | None = None,
+                        seed: int | None = None,
                         n_jobs: int = 1) -> pd.DataFrame:
     """Fit on one cohort, evaluate on an independent one, beside the oracle and published scores.
 
@@ -295,7 +295,7 @@ def holdout_performance(specs: dict[str, ModelSpec] | list[ModelSpec], train: XY
     >>> train, _ = simulated_cohort(80, seed=1, columns=cols)
     >>> test, oracle = simulated_cohort(300, seed=2, columns=cols)
     >>> r = holdout_performance(model_specs(["logistic", "cox"], grid="none"), train, test, oracle=oracle,
-    ...                         scores={"meld": "MELD"}, random_state=0)
+    ...                         scores={"meld": "MELD"}, seed=0)
     >>> r[["model", "kind", "auc", "brier", "n_train", "n_test"]].round(3)
           model    kind    auc  brier  n_train  n_test
     0  logistic   model  0.706  0.202       77     292
@@ -310,7 +310,7 @@ def holdout_performance(specs: dict[str, ModelSpec] | list[ModelSpec], train: XY
     base = {"n_train": len(ytr), "n_test": len(yte), "n_test_events": int(yte.sum())}
     rows = []
     inner = list(StratifiedKFold(n_splits=inner_splits, shuffle=True,
-                                 random_state=derive_seed(random_state, "holdout")).split(np.zeros(len(ytr)), ytr))
+                                 random_state=derive_seed(seed, "holdout")).split(np.zeros(len(ytr)), ytr))
     for spec in specs:
         if not tune:  # the estimator's own settings, no search
             spec = ModelSpec(spec.name, spec.label, spec.estimator, {}, spec.kind, spec.time_param)
@@ -336,7 +336,7 @@ def learning_curve(sizes: Sequence[int], specs: dict[str, ModelSpec] | list[Mode
                    scenario: str | Path | None = None, study: str | Path | None = None,
                    horizon: str | float | None = None,
                    scores: dict[str, str] | None = None, test_size: int = 2000, n_replicates: int = 2,
-                   columns: Sequence[str] | None = None, tune: bool = False, random_state: int | None = None,
+                   columns: Sequence[str] | None = None, tune: bool = False, seed: int | None = None,
                    n_jobs: int = 1) -> pd.DataFrame:
     """How discrimination grows with the training-set size, from simulated cohorts.
 
@@ -358,7 +358,7 @@ def learning_curve(sizes: Sequence[int], specs: dict[str, ModelSpec] | list[Mode
         Feature columns to use (e.g. those of the trial analysed).
     tune : bool
         Tune each model by inner CV on each training cohort (slower).
-    random_state : int, optional
+    seed : int, optional
         Seeds of every simulated cohort and learner.
 
     Returns
@@ -372,7 +372,7 @@ def learning_curve(sizes: Sequence[int], specs: dict[str, ModelSpec] | list[Mode
     --------
     >>> from trialkit.models.pipelines import model_specs
     >>> lc = learning_curve([40, 80], model_specs(["logistic"], grid="none"), test_size=300, n_replicates=2,
-    ...                     columns=["meld", "age", "TBIL", "INR"], scores={"meld": "MELD"}, random_state=0)
+    ...                     columns=["meld", "age", "TBIL", "INR"], scores={"meld": "MELD"}, seed=0)
     >>> lc[["model", "n_subjects", "replicate", "n_train", "auc"]].round(3)
           model  n_subjects  replicate  n_train    auc
     0  logistic        40.0        0.0     40.0  0.746
@@ -388,12 +388,12 @@ def learning_curve(sizes: Sequence[int], specs: dict[str, ModelSpec] | list[Mode
         def make_cohort(n, seed):
             return simulated_cohort(n, seed, scenario=scenario, study=study, horizon=horizon, columns=columns)
 
-    test, orc = make_cohort(int(test_size), derive_seed(random_state, "learning_test"))
+    test, orc = make_cohort(int(test_size), derive_seed(seed, "learning_test"))
     parts = []
     for n in sizes:
         for r in range(n_replicates):
-            train, _ = make_cohort(int(n), derive_seed(random_state, "learning_train", int(n), r))
-            res = holdout_performance(specs, train, test, tune=tune, random_state=derive_seed(random_state, n, r),
+            train, _ = make_cohort(int(n), derive_seed(seed, "learning_train", int(n), r))
+            res = holdout_performance(specs, train, test, tune=tune, seed=derive_seed(seed, n, r),
                                       n_jobs=n_jobs)
             parts.append(res.assign(n_subjects=int(n), replicate=r))
     fixed = holdout_performance([], test, test, oracle=orc, scores=scores)

@@ -22,7 +22,7 @@ Examples
 >>> rng = np.random.default_rng(0)
 >>> X = pd.DataFrame({"a": rng.normal(size=80), "sex": rng.choice(["M", "F"], 80)})
 >>> y = (X["a"] + rng.normal(size=80) > 0).astype(int).to_numpy()
->>> spec = model_specs(["logistic"], random_state=1)["logistic"]
+>>> spec = model_specs(["logistic"], seed=1)["logistic"]
 >>> spec.estimator.fit(X, y).predict_proba(X).shape
 (80, 2)
 """
@@ -95,10 +95,10 @@ class ModelSpec:
     time_param: str | None = None
 
 
-def derive_seed(random_state: int | None, *keys: int | str) -> int:
-    """A 32-bit seed derived deterministically from ``random_state`` and integer/str ``keys``.
+def derive_seed(seed: int | None, *keys: int | str) -> int:
+    """A 32-bit seed derived deterministically from ``seed`` and integer/str ``keys``.
 
-    All randomness of a model evaluation flows from one ``random_state``; each component (outer
+    All randomness of a model evaluation flows from one ``seed``; each component (outer
     splits, inner splits, a learner) gets its own stream through this function.
 
     Examples
@@ -108,7 +108,7 @@ def derive_seed(random_state: int | None, *keys: int | str) -> int:
     """
     import hashlib
 
-    base = 0 if random_state is None else int(random_state)
+    base = 0 if seed is None else int(seed)
     words = [base] + [int(k) if isinstance(k, (int, np.integer)) else
                       int.from_bytes(hashlib.sha256(str(k).encode()).digest()[:8], "little") for k in keys]
     return int(np.random.SeedSequence(words).generate_state(1)[0])
@@ -205,22 +205,22 @@ class PenalizedCox(ClassifierMixin, BaseEstimator):
         return (self.predict_proba(X)[:, 1] >= 0.5).astype(int)
 
 
-def _learner(name: str, random_state: int, n_jobs: int, horizon: float) -> BaseEstimator:
+def _learner(name: str, seed: int, n_jobs: int, horizon: float) -> BaseEstimator:
     if name == "logistic":
         return LogisticRegression(C=0.1, max_iter=5000)
     if name == "gradient_boosting":
         return HistGradientBoostingClassifier(learning_rate=0.05, max_iter=100, max_leaf_nodes=5, max_depth=3,
                                               min_samples_leaf=10, l2_regularization=1.0, early_stopping=False,
-                                              random_state=random_state)
+                                              random_state=seed)
     if name == "random_forest":
         return RandomForestClassifier(n_estimators=100, min_samples_leaf=5, max_features="sqrt",
-                                      random_state=random_state, n_jobs=n_jobs)
+                                      random_state=seed, n_jobs=n_jobs)
     if name == "cox":
         return PenalizedCox(penalizer=0.5, horizon=horizon)
     raise ValueError(f"unknown model {name!r}; expected one of {MODEL_NAMES}")
 
 
-def model_specs(names: Sequence[str] | None = None, *, horizon: float = 336.0, random_state: int | None = None, n_jobs: int = 1,
+def model_specs(names: Sequence[str] | None = None, *, horizon: float = 336.0, seed: int | None = None, n_jobs: int = 1,
                 grid: str = "default") -> dict[str, ModelSpec]:
     """The candidate models, each a preprocessing + learner pipeline with its tuning grid.
 
@@ -230,7 +230,7 @@ def model_specs(names: Sequence[str] | None = None, *, horizon: float = 336.0, r
         Any of :data:`MODEL_NAMES` (default: all, in that order).
     horizon : float
         Days; used by the Cox model to predict the risk by the horizon.
-    random_state : int, optional
+    seed : int, optional
         Seeds the randomized learners (via :func:`derive_seed`).
     n_jobs : int
         Threads for the random forest.
@@ -244,7 +244,7 @@ def model_specs(names: Sequence[str] | None = None, *, horizon: float = 336.0, r
 
     Examples
     --------
-    >>> specs = model_specs(grid="light", random_state=0)
+    >>> specs = model_specs(grid="light", seed=0)
     >>> list(specs)
     ['logistic', 'gradient_boosting', 'random_forest', 'cox']
     >>> cox = specs["cox"]
@@ -258,7 +258,7 @@ def model_specs(names: Sequence[str] | None = None, *, horizon: float = 336.0, r
     out = {}
     for name in (MODEL_NAMES if names is None else names):
         est = Pipeline([("prep", preprocessor()),
-                        ("model", _learner(name, derive_seed(random_state, "learner", name), n_jobs, horizon))])
+                        ("model", _learner(name, derive_seed(seed, "learner", name), n_jobs, horizon))])
         out[name] = ModelSpec(name=name, label=MODEL_LABELS[name], estimator=est,
                               param_grid=dict(_GRIDS[grid][name]),
                               time_param="model__time" if name == "cox" else None)

@@ -13,7 +13,7 @@ Examples
 >>> check_settings({"license_content": "CC-BY-5"}, "run.yaml")
 Traceback (most recent call last):
 ...
-trialkit.report.citation.ArchiveError: run.yaml: archive.license_content: 'CC-BY-5' is not an SPDX licence identifier
+trialkit.report.citation.ArchiveError: run.yaml: archive.license_content: expected an SPDX licence identifier (e.g. CC-BY-4.0, MIT), got 'CC-BY-5'
 """
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from typing import Any
 
 from trialkit.errors import TrialkitError
 from trialkit.resources import package_file
+from trialkit.yamlcheck import Checker
 
 __all__ = ["ArchiveError", "SETTINGS", "CFF_SCHEMA", "check_settings", "archive_settings", "citation_cff",
            "validate_citation"]
@@ -61,42 +62,35 @@ def check_settings(raw: Any, src: str = "<params>") -> None:
     >>> check_settings({"authors": [{"given-names": "Ann"}]}, "run.yaml")
     Traceback (most recent call last):
     ...
-    trialkit.report.citation.ArchiveError: run.yaml: archive.authors[1]: expected 'name' or 'family-names'
+    trialkit.report.citation.ArchiveError: run.yaml: archive.authors[0]: expected 'name' or 'family-names', got {'given-names': 'Ann'}
     """
     if raw is None:
         return
-    if not isinstance(raw, dict):
-        raise ArchiveError(f"{src}: archive: expected a mapping with keys {', '.join(SETTINGS)}")
-    unknown = sorted(set(raw) - set(SETTINGS))
-    if unknown:
-        raise ArchiveError(f"{src}: archive.{unknown[0]}: unknown key; expected one of {', '.join(SETTINGS)}")
+    c = Checker(src, ArchiveError)
+    raw = c.mapping({"archive": raw}, "archive", what=f"a mapping with keys {', '.join(SETTINGS)}")
+    c.known_keys(raw, SETTINGS, "archive")
     for key in ("title", "description", "version", "repository_code"):
-        v = raw.get(key)
-        if v is not None and (not isinstance(v, str) or not v.strip()):
-            raise ArchiveError(f"{src}: archive.{key}: expected a text, got {v!r}")
+        c.text(raw, key, "archive", default=None, what="a text")
     if raw.get("keywords") is not None and (not isinstance(raw["keywords"], list)
                                             or not all(isinstance(k, str) and k for k in raw["keywords"])):
-        raise ArchiveError(f"{src}: archive.keywords: expected a list of words, got {raw['keywords']!r}")
+        raise c.fail("archive.keywords", "a list of words", raw["keywords"])
     for key in ("license_content", "license_code"):
         v = raw.get(key)
         if v is not None and v not in _spdx_ids():
-            raise ArchiveError(f"{src}: archive.{key}: {v!r} is not an SPDX licence identifier")
+            raise c.fail(f"archive.{key}", "an SPDX licence identifier (e.g. CC-BY-4.0, MIT)", v)
     authors = raw.get("authors")
     if authors is not None:
         if not isinstance(authors, list) or not authors:
-            raise ArchiveError(f"{src}: archive.authors: expected a list of authors, got {authors!r}")
-        for i, a in enumerate(authors, start=1):
+            raise c.fail("archive.authors", "a list of authors", authors)
+        for i, a in enumerate(authors):
+            w = f"archive.authors[{i}]"
             if not isinstance(a, dict) or not all(isinstance(v, str) and v for v in a.values()):
-                raise ArchiveError(f"{src}: archive.authors[{i}]: expected a mapping of texts, got {a!r}")
-            bad = sorted(set(a) - set(_AUTHOR_KEYS))
-            if bad:
-                raise ArchiveError(f"{src}: archive.authors[{i}].{bad[0]}: unknown key; expected one of "
-                                   f"{', '.join(_AUTHOR_KEYS)}")
+                raise c.fail(w, "a mapping of texts", a)
+            c.known_keys(a, _AUTHOR_KEYS, w)
             if "name" not in a and "family-names" not in a:
-                raise ArchiveError(f"{src}: archive.authors[{i}]: expected 'name' or 'family-names'")
+                raise c.fail(w, "'name' or 'family-names'", a)
             if "orcid" in a and not re.fullmatch(r"https://orcid\.org/\d{4}-\d{4}-\d{4}-\d{3}[0-9X]", a["orcid"]):
-                raise ArchiveError(f"{src}: archive.authors[{i}].orcid: expected "
-                                   f"https://orcid.org/0000-0000-0000-0000, got {a['orcid']!r}")
+                raise c.fail(f"{w}.orcid", "https://orcid.org/0000-0000-0000-0000", a["orcid"])
 
 
 def archive_settings(raw: dict | None, *, study_title: str, study_id: str | None = None) -> dict:

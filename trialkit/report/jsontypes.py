@@ -18,11 +18,11 @@ Examples
 >>> load_yaml_json("notebook_parameters:\\n  01_x: {label: !!set {a: null}}\\n")
 Traceback (most recent call last):
 ...
-trialkit.report.jsontypes.JsonTypeError: notebook_parameters.01_x.label: a YAML set (tag !!set) is not allowed: parameters carry JSON types only (text, number, true/false, null, lists, mappings)
+trialkit.report.jsontypes.JsonTypeError: notebook_parameters.01_x.label: expected JSON types only (text, number, true/false, null, list, mapping), got a YAML set (tag !!set)
 >>> check_json_value({"seed": 2**60})
 Traceback (most recent call last):
 ...
-trialkit.report.jsontypes.JsonTypeError: seed: 1152921504606846976 is beyond the range of exact whole numbers (±9007199254740991)
+trialkit.report.jsontypes.JsonTypeError: seed: expected a whole number within ±9007199254740991 (exact in JSON), got 1152921504606846976
 """
 from __future__ import annotations
 
@@ -37,7 +37,7 @@ __all__ = ["JsonTypeError", "load_yaml_json", "check_json_value", "MAX_SAFE_INT"
 
 #: The largest integer a JSON reader is guaranteed to hold exactly (IEEE double: 2**53 − 1).
 MAX_SAFE_INT = 2**53 - 1
-_JSON = "parameters carry JSON types only (text, number, true/false, null, lists, mappings)"
+_JSON = "JSON types only (text, number, true/false, null, list, mapping)"
 _ALLOWED_TAGS = {f"tag:yaml.org,2002:{t}" for t in ("str", "int", "float", "bool", "null", "seq", "map")}
 _TAG_NAMES = {"set": "a YAML set", "binary": "binary data", "timestamp": "a date or time", "omap": "an ordered map",
               "pairs": "a list of pairs", "merge": "a merge key (<<)", "value": "a value key (=)"}
@@ -51,21 +51,26 @@ def _path(parts: list[str]) -> str:
     return ".".join(parts) or "<top level>"
 
 
+def _fail(where: str, got: str, expected: str = _JSON) -> JsonTypeError:
+    """``<key.path>: expected <what>, got <value>`` (the caller puts the file name in front)."""
+    return JsonTypeError(f"{where}: expected {expected}, got {got}")
+
+
 def _describe_tag(tag: str) -> str:
     short = tag.replace("tag:yaml.org,2002:", "!!")
     kind = _TAG_NAMES.get(tag.rsplit(":", 1)[-1]) if tag.startswith("tag:yaml.org,2002:") else None
     if kind == "a date or time":
-        return f"{kind} is not allowed (quote it to pass it as text)"
-    return f"{kind or 'a value'} (tag {short}) is not allowed"
+        return f"{kind} (quote it to pass it as text)"
+    return f"{kind or 'a value'} (tag {short})"
 
 
 def _check_nodes(node: yaml.Node, parts: list[str]) -> None:
     if node.tag not in _ALLOWED_TAGS:
-        raise JsonTypeError(f"{_path(parts)}: {_describe_tag(node.tag)}: {_JSON}")
+        raise _fail(_path(parts), _describe_tag(node.tag))
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if key.tag not in _ALLOWED_TAGS:
-                raise JsonTypeError(f"{_path(parts)}: a key with {_describe_tag(key.tag)}: {_JSON}")
+                raise _fail(_path(parts), f"a key with {_describe_tag(key.tag)}")
             name = key.value if isinstance(key, yaml.ScalarNode) else "<complex key>"
             _check_nodes(key, parts + [f"<key {name}>"])
             _check_nodes(value, parts + [str(name)])
@@ -91,11 +96,11 @@ def load_yaml_json(text: str) -> Any:
     >>> load_yaml_json("start: 2024-01-31")
     Traceback (most recent call last):
     ...
-    trialkit.report.jsontypes.JsonTypeError: start: a date or time is not allowed (quote it to pass it as text): ...
+    trialkit.report.jsontypes.JsonTypeError: start: expected JSON types only (...), got a date or time (quote it to pass it as text)
     >>> load_yaml_json("x: !!python/object/apply:os.system ['id']")
     Traceback (most recent call last):
     ...
-    trialkit.report.jsontypes.JsonTypeError: x: a value (tag !!python/object/apply:os.system) is not allowed: ...
+    trialkit.report.jsontypes.JsonTypeError: x: expected JSON types only (...), got a value (tag !!python/object/apply:os.system)
     """
     node = yaml.compose(text, Loader=yaml.SafeLoader)
     if node is None:
@@ -119,22 +124,22 @@ def check_json_value(value: Any, path: str = "") -> None:
     >>> check_json_value({"n": {"x": float("nan")}})
     Traceback (most recent call last):
     ...
-    trialkit.report.jsontypes.JsonTypeError: n.x: nan is not a finite number: ...
+    trialkit.report.jsontypes.JsonTypeError: n.x: expected a finite number, got nan
     >>> check_json_value({"ids": {"S1", "S2"}})
     Traceback (most recent call last):
     ...
-    trialkit.report.jsontypes.JsonTypeError: ids: a set is not allowed: ...
+    trialkit.report.jsontypes.JsonTypeError: ids: expected JSON types only (...), got a set
     """
     where = path or "<top level>"
     if value is None or isinstance(value, (str, bool)):
         return
     if isinstance(value, int):
         if abs(value) > MAX_SAFE_INT:
-            raise JsonTypeError(f"{where}: {value} is beyond the range of exact whole numbers (±{MAX_SAFE_INT})")
+            raise _fail(where, str(value), f"a whole number within ±{MAX_SAFE_INT} (exact in JSON)")
         return
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise JsonTypeError(f"{where}: {value} is not a finite number: {_JSON}")
+            raise _fail(where, str(value), "a finite number")
         return
     if isinstance(value, list):
         for i, item in enumerate(value):
@@ -143,8 +148,8 @@ def check_json_value(value: Any, path: str = "") -> None:
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
-                raise JsonTypeError(f"{where}: key {k!r} is not text: {_JSON}")
+                raise _fail(where, f"key {k!r}", "text keys")
             check_json_value(v, f"{path}.{k}" if path else k)
         return
     kind = {set: "a set", frozenset: "a set", tuple: "a tuple", bytes: "binary data"}.get(type(value))
-    raise JsonTypeError(f"{where}: {kind or type(value).__name__ + ' ' + repr(value)[:40]} is not allowed: {_JSON}")
+    raise _fail(where, kind or type(value).__name__ + " " + repr(value)[:40])

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from trialkit.report.params import ParamsError, RunParams
+from trialkit.yamlcheck import Checker, suggest
 
 __all__ = ["STANDARD_PARAMETERS", "discover_notebooks", "notebook_parameters", "notebook_stem_matches",
            "notebook_differences", "notebook_kernelspec"]
@@ -176,35 +177,25 @@ def notebook_run_parameters(params: RunParams, nb: Path, dataset_param: str, dec
                 "seed": params.seed if params.simulate else None,
                 "alpha": params.alpha, "out_dir": ".", "allow_listings": params.allow_listings}
     extra = {}
+    c = Checker(str(params.source), ParamsError)
     for key, values in params.notebook_parameters.items():
         if notebook_stem_matches(nb.stem, key):
+            c.known_keys(values, declared, f"notebook_parameters.{key}")  # the parameters of notebook nb
             extra.update(values)
-    undeclared = sorted(k for k in extra if k not in declared)
-    if undeclared:
-        raise ParamsError(f"{params.source}: notebook_parameters: {nb.stem} has no parameter "
-                          f"{', '.join(_with_suggestion(k, declared) for k in undeclared)}; "
-                          f"its parameters: {', '.join(declared) or 'none'}")
     out = {k: v for k, v in standard.items() if k in declared}
     out.update(extra)
     return out
 
 
-def _with_suggestion(name: str, choices) -> str:
-    """``name`` followed by the closest of ``choices`` (difflib) as a question, if any is close."""
-    import difflib
-
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f"{name} (did you mean {close[0]}?)" if close else name
-
-
 def check_notebook_keys(params: RunParams, folder: Path) -> None:
     """Every ``notebook_parameters`` key names a notebook of ``folder`` (also those not run)."""
     stems = [p.stem for p in discover_notebooks(folder)]
-    unknown = [k for k in params.notebook_parameters if not any(notebook_stem_matches(s, k) for s in stems)]
-    if unknown:
-        raise ParamsError(f"{params.source}: notebook_parameters: no notebook "
-                          f"{', '.join(_with_suggestion(k, stems) for k in unknown)} in {folder} "
-                          f"(have: {', '.join(stems)})")
+    for k in params.notebook_parameters:
+        if not any(notebook_stem_matches(s, k) for s in stems):
+            hint = suggest(k, stems)
+            raise Checker(str(params.source), ParamsError).fail(
+                f"notebook_parameters.{k}", f"a notebook of {folder} (have: {', '.join(stems)})",
+                shown=f"unknown notebook {k!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
 
 
 def _output_key(out) -> list[tuple[str, str]]:

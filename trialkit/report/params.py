@@ -12,7 +12,7 @@ Examples
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,6 +22,8 @@ from trialkit.errors import TrialkitError
 from trialkit.report.citation import check_settings
 from trialkit.report.folders import project_root
 from trialkit.report.jsontypes import JsonTypeError, check_json_value, load_yaml_json
+from trialkit.study import parse_days
+from trialkit.yamlcheck import Checker
 
 __all__ = ["RunParams", "ParamsError", "load_params", "check_horizons", "HORIZON_PARAMETERS"]
 CODE_MODES = ("show", "fold", "hide")
@@ -58,6 +60,9 @@ class RunParams:
         Two-sided significance level passed to every notebook.
     horizons : dict or None
         ``{primary: days, secondary: days}`` overriding the study file's; ``None`` = the study's.
+        Read exactly like the study file's horizons (:func:`trialkit.study.parse_days`): days
+        (fractions allowed) or ``48 weeks``, ``6 months``, ``10 years`` with the day lengths of
+        :data:`trialkit.study.DAY_LENGTHS`; held here in days.
     code : {"show", "fold", "hide"}
         Code cells in the HTML: shown, folded under a "Code" toggle, or left out.
     allow_listings : bool
@@ -113,54 +118,66 @@ PARAM_KEYS = tuple(f for f in RunParams.__dataclass_fields__ if f != "source")
 _NULLABLE = ("scenario", "seed", "n_subjects", "study", "horizons", "cell_timeout")  # null = "default"
 
 
-def _fail(src: str, key: str, msg: str) -> ParamsError:
-    return ParamsError(f"{src}: {key}: {msg}")
+_PATH_KEYS = ("outputs", "dataset", "notebooks")
+_HORIZON_TEXT = "a positive number of days or '<number> days|weeks|months|years' (e.g. '48 weeks', '10 years')"
 
 
 def check_params(raw: dict, src: str) -> RunParams:
-    unknown = sorted(set(raw) - set(PARAM_KEYS))
-    if unknown:
-        raise _fail(src, unknown[0], f"unknown key; expected one of {', '.join(PARAM_KEYS)}")
+    """Check the run-parameters mapping ``raw`` read from ``src``: :class:`RunParams` or :class:`ParamsError`.
+
+    Every message is one line ``<file>: <key.path>: expected <what>, got <value>``
+    (:mod:`trialkit.yamlcheck`); ``horizons`` are read by :func:`trialkit.study.parse_days`, exactly
+    like the study file's.
+
+    Examples
+    --------
+    >>> check_params({"horizons": {"primary": "48 weeks", "secondary": 84.5}}, "run.yaml").horizons
+    {'primary': 336, 'secondary': 84.5}
+    >>> check_params({"alpah": 0.01}, "run.yaml")
+    Traceback (most recent call last):
+    ...
+    trialkit.report.params.ParamsError: run.yaml: alpah: expected one of the keys name, ..., got unknown key 'alpah' (did you mean 'alpha'?)
+    """
+    c = Checker(src, ParamsError)
+    c.known_keys(raw, PARAM_KEYS)
     try:
         check_json_value({k: v for k, v in raw.items() if k != "source"})
     except JsonTypeError as exc:
         raise ParamsError(f"{src}: {exc}") from None
     p = RunParams(**{k: v for k, v in raw.items() if v is not None or k in _NULLABLE}, source=src)
     if not isinstance(p.name, str) or not p.name or "/" in p.name or p.name.startswith("."):
-        raise _fail(src, "name", f"expected a folder name, got {p.name!r}")
-    for key in ("outputs", "dataset", "notebooks"):
-        if not isinstance(getattr(p, key), str) or not getattr(p, key):
-            raise _fail(src, key, f"expected a path, got {getattr(p, key)!r}")
+        raise c.fail("name", "a folder name (no '/', not starting with '.')", p.name)
+    for key in _PATH_KEYS:
+        c.text(asdict(p), key, what="a path")
     if p.study is not None and not isinstance(p.study, str):
-        raise _fail(src, "study", f"expected a study file path or null, got {p.study!r}")
+        raise c.fail("study", "a study file path or null", p.study)
     if p.scenario is not None and not isinstance(p.scenario, (str, dict)):
-        raise _fail(src, "scenario", f"expected a scenario file, an inline mapping or null, got {p.scenario!r}")
-    if not p.simulate and (p.scenario is not None or p.seed is not None or p.n_subjects is not None):
-        raise _fail(src, "dataset", "scenario, seed and n_subjects apply only when dataset is 'simulate'")
-    for key in ("seed", "n_subjects", "cell_timeout"):
-        v = getattr(p, key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if key == "seed" else 1)):
-            raise _fail(src, key, f"expected a whole number, got {v!r}")
-    if isinstance(p.alpha, bool) or not isinstance(p.alpha, (int, float)) or not 0 < p.alpha < 1:
-        raise _fail(src, "alpha", f"expected a number between 0 and 1, got {p.alpha!r}")
-    if p.horizons is not None:
-        if not isinstance(p.horizons, dict) or not p.horizons:
-            raise _fail(src, "horizons",
-                        f"expected a mapping like {{primary: 336, secondary: 168}}, got {p.horizons!r}")
-        for k, v in p.horizons.items():
-            if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-                raise _fail(src, f"horizons.{k}", f"expected a positive number of days, got {v!r}")
-    if p.code not in CODE_MODES:
-        raise _fail(src, "code", f"expected one of {', '.join(CODE_MODES)}, got {p.code!r}")
-    if not isinstance(p.allow_listings, bool):
-        raise _fail(src, "allow_listings", f"expected true or false, got {p.allow_listings!r}")
-    if not (p.pseudonymize_ids == "auto" or isinstance(p.pseudonymize_ids, bool)):
-        raise _fail(src, "pseudonymize_ids", f"expected auto, true or false, got {p.pseudonymize_ids!r}")
-    if not isinstance(p.notebook_parameters, dict) or not all(
-            isinstance(v, dict) for v in p.notebook_parameters.values()):
-        raise _fail(src, "notebook_parameters", "expected a mapping notebook name -> {parameter: value}")
+        raise c.fail("scenario", "a scenario file, an inline mapping or null", p.scenario)
+    if not p.simulate:
+        for key in ("scenario", "seed", "n_subjects"):
+            if getattr(p, key) is not None:
+                raise c.fail(key, f"null when dataset is not 'simulate' (dataset: {p.dataset!r})", getattr(p, key))
+    for key, lo in (("seed", 0), ("n_subjects", 1), ("cell_timeout", 1)):
+        c.integer({key: getattr(p, key)}, key, default=None, lo=lo)
+    c.value(p.alpha, "alpha", lo=0, hi=1, lo_open=True, hi_open=True)
+    horizons = p.horizons
+    if horizons is not None:
+        c.mapping({"horizons": horizons}, "horizons", what="a mapping like {primary: 48 weeks, secondary: 168}")
+        if not horizons:
+            raise c.fail("horizons", "a mapping like {primary: 48 weeks, secondary: 168}", horizons)
+        try:
+            horizons = {str(k): parse_days(v, f"horizons.{k}") for k, v in horizons.items()}
+        except ValueError as exc:
+            raise ParamsError(f"{src}: {exc}") from None
+    c.choice({"code": p.code}, "code", CODE_MODES)
+    c.boolean({"allow_listings": p.allow_listings}, "allow_listings")
+    c.choice({"pseudonymize_ids": p.pseudonymize_ids}, "pseudonymize_ids", ("auto", True, False))
+    nb_params = c.mapping({"notebook_parameters": p.notebook_parameters}, "notebook_parameters",
+                          what="a mapping notebook name -> {parameter: value}")
+    for nb in nb_params:
+        c.mapping(nb_params, nb, "notebook_parameters", what="a mapping {parameter: value}")
     check_settings(p.archive, src)
-    return p
+    return replace(p, horizons=horizons)
 
 
 def load_params(path: str | Path | None = None, **overrides: Any) -> RunParams:
@@ -184,7 +201,7 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> RunParams:
     >>> load_params(f, alpha=1.5)
     Traceback (most recent call last):
     ...
-    trialkit.report.params.ParamsError: ...params.yaml: alpha: expected a number between 0 and 1, got 1.5
+    trialkit.report.params.ParamsError: ...params.yaml: alpha: expected a number strictly between 0 and 1, got 1.5
     """
     if path is None:
         path = Path("params/default.yaml")
@@ -201,7 +218,7 @@ def load_params(path: str | Path | None = None, **overrides: Any) -> RunParams:
     if raw is None:
         raw = {}
     if not isinstance(raw, dict):
-        raise ParamsError(f"{src}: expected a mapping of run parameters")
+        raise Checker(src, ParamsError).fail("", "a mapping of run parameters", raw)
     raw.update({k: v for k, v in overrides.items() if v is not None})
     return check_params(raw, src)
 
@@ -248,22 +265,22 @@ def check_horizons(horizons: dict, last_follow_up: float | None, notebook_parame
     >>> check_horizons({"primary": 5000}, 350.0, source="run.yaml", from_params=["primary"])
     Traceback (most recent call last):
     ...
-    trialkit.report.params.ParamsError: run.yaml: horizons.primary: day 5000 is beyond the last follow-up of the data (day 350); ...
+    trialkit.report.params.ParamsError: run.yaml: horizons.primary: expected a day within the data's follow-up (at most day 350: ...), got 5000
     >>> check_horizons({"primary": 336}, 350.0, {"03_efficacy": {"landmark_weeks": [4, 60]}}, source="run.yaml")
     Traceback (most recent call last):
     ...
-    trialkit.report.params.ParamsError: run.yaml: notebook_parameters.03_efficacy.landmark_weeks: week 60 (day 420) is beyond ...
+    trialkit.report.params.ParamsError: run.yaml: notebook_parameters.03_efficacy.landmark_weeks: expected a day within ..., got week 60 (day 420)
     """
     if last_follow_up is None:
         return
     last = int(last_follow_up) if float(last_follow_up).is_integer() else last_follow_up
-    advice = ("nobody is followed that long, so survival, risk sets and RMST there would be extrapolated; "
-              f"choose at most day {last}")
+    expected = (f"a day within the data's follow-up (at most day {last}: nobody is followed longer, so survival, "
+                "risk sets and RMST there would be extrapolated)")
     from_params = set(from_params)
     for name, day in horizons.items():
         if isinstance(day, (int, float)) and day > last_follow_up:
-            where = f"{source}: horizons.{name}" if name in from_params else f"{study_file}: horizons.{name}"
-            raise ParamsError(f"{where}: day {day} is beyond the last follow-up of the data (day {last}); {advice}")
+            where = source if name in from_params else study_file
+            raise Checker(where, ParamsError).fail(f"horizons.{name}", expected, day)
     for nb, values in (notebook_parameters or {}).items():
         for key, unit in HORIZON_PARAMETERS.items():
             if key not in values:
@@ -275,5 +292,4 @@ def check_horizons(horizons: dict, last_follow_up: float | None, notebook_parame
                 day = v * 7 if unit == "weeks" else v
                 if day > last_follow_up:
                     shown = f"week {v} (day {day})" if unit == "weeks" else f"day {v}"
-                    raise ParamsError(f"{source}: notebook_parameters.{nb}.{key}: {shown} is beyond the last "
-                                      f"follow-up of the data (day {last}); {advice}")
+                    raise Checker(source, ParamsError).fail(f"notebook_parameters.{nb}.{key}", expected, shown=shown)

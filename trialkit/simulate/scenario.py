@@ -35,6 +35,7 @@ import yaml
 
 from trialkit.errors import ScenarioError
 from trialkit.study import params_dir
+from trialkit.yamlcheck import MISSING, Checker, suggest
 
 __all__ = [
     "Scenario",
@@ -272,7 +273,7 @@ def _read_yaml(path: Path) -> dict:
     except yaml.YAMLError as exc:
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(raw, dict):
-        raise ScenarioError(f"{path}: expected a mapping at the top level")
+        raise Checker(str(path), ScenarioError).fail("", "a mapping of scenario keys", raw)
     return raw
 
 
@@ -294,10 +295,11 @@ def _expand(raw: dict, name: str, base_dir: Path | None, seen: tuple[str, ...] =
     if parent_ref is None:
         return raw
     if not isinstance(parent_ref, str):
-        raise ScenarioError(f"{name}: extends: expected a scenario file name, got {parent_ref!r}")
+        raise Checker(name, ScenarioError).fail("extends", "a scenario file name", parent_ref)
     parent_path = _resolve(parent_ref, base_dir)
     if str(parent_path) in seen:
-        raise ScenarioError(f"{name}: extends: circular chain {' -> '.join(seen + (str(parent_path),))}")
+        raise Checker(name, ScenarioError).fail("extends", "a chain of scenarios without a cycle",
+                                                shown=" -> ".join(seen + (str(parent_path),)))
     if files is not None:
         files.append(str(parent_path))
     parent = _expand(_read_yaml(parent_path), str(parent_path), parent_path.parent, seen + (str(parent_path),),
@@ -325,7 +327,8 @@ def load_scenario(scenario: str | Path | dict | Scenario | None = None) -> Scena
     ------
     ScenarioError
         Naming the file and the offending key, e.g.
-        ``default.yaml: survival.control: survival must decrease with time``.
+        ``default.yaml: survival.control: expected survival decreasing strictly with time (and < 1 after day
+        0), got {84: 0.6, 168: 0.7}`` (see :mod:`trialkit.yamlcheck`).
 
     Examples
     --------
@@ -351,73 +354,36 @@ def load_scenario(scenario: str | Path | dict | Scenario | None = None) -> Scena
 # ------------------------------------------------------------------------------------------------
 # Checking
 # ------------------------------------------------------------------------------------------------
-class _Check:
-    """Typed getters that raise ScenarioError('<file>: <key path>: <message>')."""
+class _Check(Checker):
+    """The shared :class:`~trialkit.yamlcheck.Checker` (raising ScenarioError) plus the scenario's own
+    value kinds: probabilities and knots (study day: value)."""
 
     def __init__(self, source: str):
-        self.source = source
-
-    def fail(self, where: str, msg: str) -> ScenarioError:
-        return ScenarioError(f"{self.source}: {where}: {msg}")
-
-    def mapping(self, d: dict, key: str, where: str, *, required: bool = True) -> dict:
-        if key not in d or d[key] is None:
-            if required:
-                raise self.fail(f"{where}{key}", "required key is missing")
-            return {}
-        v = d[key]
-        if not isinstance(v, dict):
-            raise self.fail(f"{where}{key}", f"expected a mapping, got {v!r}")
-        return v
-
-    def number(self, d: dict, key: str, where: str, *, default: Any = ..., lo: float | None = None,
-               hi: float | None = None, lo_open: bool = False, integer: bool = False) -> float:
-        if key not in d or d[key] is None:
-            if default is ...:
-                raise self.fail(f"{where}{key}", "required key is missing")
-            return default
-        return self.value(d[key], f"{where}{key}", lo=lo, hi=hi, lo_open=lo_open, integer=integer)
-
-    def value(self, v: Any, where: str, *, lo: float | None = None, hi: float | None = None,
-              lo_open: bool = False, integer: bool = False) -> float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            raise self.fail(where, f"expected a number, got {v!r}")
-        if integer and (not isinstance(v, int) and not float(v).is_integer()):
-            raise self.fail(where, f"expected a whole number, got {v!r}")
-        if lo is not None and (v < lo or (lo_open and v == lo)):
-            raise self.fail(where, f"{v!r} is out of range: must be {'>' if lo_open else '>='} {lo}")
-        if hi is not None and v > hi:
-            raise self.fail(where, f"{v!r} is out of range: must be <= {hi}")
-        return int(v) if integer else float(v)
-
-    def known_keys(self, d: dict, allowed: tuple[str, ...] | list[str], where: str) -> None:
-        unknown = [k for k in d if k not in allowed]
-        if unknown:
-            raise self.fail(f"{where}{unknown[0]}", f"unknown key; expected one of {list(allowed)}")
+        super().__init__(source, ScenarioError)
 
     def probabilities(self, v: Any, where: str, *, keys: tuple[str, ...] | None = None) -> dict:
         """A mapping of outcome -> probability summing to 1 (within 1e-6)."""
         if not isinstance(v, dict) or not v:
-            raise self.fail(where, f"expected a non-empty mapping of outcome: probability, got {v!r}")
+            raise self.fail(where, "a non-empty mapping of outcome: probability", v)
         out = {}
         for k, p in v.items():
             if keys is not None and k not in keys:
-                raise self.fail(f"{where}.{k}", f"unknown outcome; expected one of {list(keys)}")
+                raise self.fail(f"{where}.{k}", f"an outcome among {', '.join(keys)}", shown=f"unknown outcome {k!r}")
             out[k] = self.value(p, f"{where}.{k}", lo=0, hi=1)
         if abs(sum(out.values()) - 1) > 1e-6:
-            raise self.fail(where, f"probabilities must sum to 1, they sum to {sum(out.values()):.6g}")
+            raise self.fail(where, "probabilities summing to 1", shown=f"a sum of {sum(out.values()):.6g}")
         return out
 
     def knots(self, v: Any, where: str, *, neutral: float, positive: bool = False) -> dict[int, float]:
         """A mapping study day -> value, days >= 0 increasing; day 0 (if given) must be ``neutral``."""
         if not isinstance(v, dict) or not v:
-            raise self.fail(where, f"expected a mapping of study day: value, got {v!r}")
+            raise self.fail(where, "a mapping of study day: value", v)
         out: dict[int, float] = {}
         for d, x in v.items():
             day = self.value(d, f"{where}.{d}", lo=0, integer=True)
             out[day] = self.value(x, f"{where}.{d}", lo=0 if positive else None, lo_open=positive)
         if 0 in out and abs(out[0] - neutral) > 1e-12:
-            raise self.fail(f"{where}.0", f"the value at day 0 must be {neutral} (no change at baseline)")
+            raise self.fail(f"{where}.0", f"{neutral} at day 0 (no change at baseline)", v.get(0))
         out.setdefault(0, neutral)
         return dict(sorted(out.items()))
 
@@ -427,13 +393,13 @@ def _parse(raw: dict, source: str, base_dir: Path | None, files: tuple[str, ...]
     c.known_keys(raw, _TOP_KEYS, "")
     name = raw.get("name")
     if not isinstance(name, str) or not name.strip():
-        raise c.fail("name", "required: a non-empty scenario name")
+        raise c.fail("name", "a non-empty scenario name", raw.get("name", MISSING))
     seed = c.number(raw, "seed", "", lo=0, integer=True)
 
     study = raw.get("study")
     if study is not None:
         if not isinstance(study, str):
-            raise c.fail("study", f"expected a study file path, got {study!r}")
+            raise c.fail("study", "a study file path", study)
         study = str(_resolve_study(study, base_dir, c))
 
     sizes, ratio, total = _parse_allocation(c, c.mapping(raw, "allocation", ""))
@@ -441,24 +407,26 @@ def _parse(raw: dict, source: str, base_dir: Path | None, files: tuple[str, ...]
     base_ratio = ratio if ratio is not None else ratio_from_sizes(sizes)
     unit = sum(base_ratio.values())
     if block % unit:
-        raise c.fail("block_size", f"{block} is not a multiple of the allocation ratio's sum {unit} "
-                                   f"({':'.join(str(v) for v in base_ratio.values())})")
+        raise c.fail("block_size", f"a multiple of the allocation ratio's sum {unit} "
+                                   f"({':'.join(str(v) for v in base_ratio.values())})", block)
 
     rec = c.mapping(raw, "recruitment", "")
     c.known_keys(rec, ("start", "end"), "recruitment.")
     start, end = (_date(c, rec, k) for k in ("start", "end"))
     if end < start:
-        raise c.fail("recruitment.end", f"{end} is before the start {start}")
+        raise c.fail("recruitment.end", f"a date on or after the start {start}", shown=str(end))
 
     inclusion = _parse_inclusion(c, c.mapping(raw, "inclusion", ""))
     baseline = _parse_baseline(c, c.mapping(raw, "baseline", ""))
     severity = c.mapping(raw, "severity", "")
     for k, v in severity.items():
         if k not in SEVERITY_INPUTS:
-            raise c.fail(f"severity.{k}", f"unknown input; expected some of {list(SEVERITY_INPUTS)}")
+            raise c.fail(f"severity.{k}", f"one of the inputs {', '.join(SEVERITY_INPUTS)}",
+                         shown=f"unknown input {k!r}" + (f" (did you mean {suggest(k, SEVERITY_INPUTS)!r}?)"
+                                                          if suggest(k, SEVERITY_INPUTS) else ""))
         c.value(v, f"severity.{k}")
     if not any(severity.values()):
-        raise c.fail("severity", "at least one non-zero coefficient is needed")
+        raise c.fail("severity", "at least one non-zero coefficient", severity)
     survival = _parse_survival(c, c.mapping(raw, "survival", ""))
     hcc = c.mapping(raw, "hcc", "")
     c.number(hcc, "rate_per_year", "hcc.", lo=0, hi=1)
@@ -478,7 +446,7 @@ def _parse(raw: dict, source: str, base_dir: Path | None, files: tuple[str, ...]
     c.number(missing, "sparse_min_day", "missingness.", lo=0)
     sp = missing.get("sparse_parameters", [])
     if not isinstance(sp, list) or any(p not in LAB_NAMES for p in sp):
-        raise c.fail("missingness.sparse_parameters", f"expected a list of lab names from {list(LAB_NAMES)}")
+        raise c.fail("missingness.sparse_parameters", f"a list of lab names from {', '.join(LAB_NAMES)}", sp)
 
     return Scenario(
         name=name.strip(), seed=int(seed), study=study, allocation_sizes=sizes, allocation_ratio=ratio,
@@ -498,7 +466,7 @@ def _resolve_study(ref: str, base_dir: Path | None, c: _Check) -> Path:
     for cand in candidates:
         if cand.is_file():
             return cand.resolve()
-    raise c.fail("study", f"study file {ref!r} not found (looked in {', '.join(str(x.parent) for x in candidates)})")
+    raise c.fail("study", f"an existing study file (looked in {', '.join(str(x.parent) for x in candidates)})", ref)
 
 
 def _date(c: _Check, d: dict, key: str) -> _dt.date:
@@ -510,7 +478,7 @@ def _date(c: _Check, d: dict, key: str) -> _dt.date:
     try:
         return _dt.date.fromisoformat(str(v))
     except ValueError:
-        raise c.fail(f"recruitment.{key}", f"expected an ISO date YYYY-MM-DD, got {v!r}") from None
+        raise c.fail(f"recruitment.{key}", "an ISO date YYYY-MM-DD", d.get(key, MISSING)) from None
 
 
 def ratio_from_sizes(sizes: dict[str, int]) -> dict[str, int]:
@@ -535,19 +503,21 @@ def _parse_allocation(c: _Check, alloc: dict):
         raw = c.mapping(alloc, "sizes", "allocation.")
         sizes = {str(k): c.value(v, f"allocation.sizes.{k}", lo=0, integer=True) for k, v in raw.items()}
         if sum(sizes.values()) < 1:
-            raise c.fail("allocation.sizes", "at least one subject is needed")
+            raise c.fail("allocation.sizes", "at least one subject", sizes)
         if "total" in alloc:
-            raise c.fail("allocation.total", "give either `sizes` or `ratio` + `total`, not both")
+            raise c.fail("allocation.total", "no total beside `sizes` (give `sizes`, or `ratio` and `total`)",
+                         alloc["total"])
     if "ratio" in alloc:
         raw = c.mapping(alloc, "ratio", "allocation.")
         ratio = {str(k): c.value(v, f"allocation.ratio.{k}", lo=0, integer=True) for k, v in raw.items()}
         if sum(ratio.values()) < 1:
-            raise c.fail("allocation.ratio", "at least one arm needs a positive ratio")
+            raise c.fail("allocation.ratio", "at least one arm with a positive ratio", ratio)
         if sizes is not None and list(ratio) != list(sizes):
-            raise c.fail("allocation.ratio", "must name the same arms, in the same order, as `sizes`")
+            raise c.fail("allocation.ratio", f"the arms of `sizes` in the same order ({', '.join(sizes)})",
+                         list(ratio))
     if sizes is None:
         if ratio is None:
-            raise c.fail("allocation", "give `sizes` (subjects per arm) or `ratio` and `total`")
+            raise c.fail("allocation", "`sizes` (subjects per arm) or `ratio` and `total`", alloc)
         total = c.number(alloc, "total", "allocation.", lo=1, integer=True)
     return sizes, ratio, total
 
@@ -557,10 +527,10 @@ def _parse_inclusion(c: _Check, inc: dict) -> dict:
     c.known_keys(inc, keys, "inclusion.")
     age = inc.get("age")
     if not (isinstance(age, list) and len(age) == 2):
-        raise c.fail("inclusion.age", f"expected [min, max] years, got {age!r}")
+        raise c.fail("inclusion.age", "[min, max] years", inc.get("age", MISSING))
     lo, hi = (c.value(a, "inclusion.age", lo=0, hi=120) for a in age)
     if hi < lo:
-        raise c.fail("inclusion.age", f"max {hi} is below min {lo}")
+        raise c.fail("inclusion.age", "[min, max] years with min <= max", age)
     out = {"age": (lo, hi)}
     for k in keys[1:]:
         out[k] = c.number(inc, k, "inclusion.", lo=0)
@@ -585,22 +555,22 @@ def _parse_baseline(c: _Check, b: dict) -> dict:
     for k, n in (("ascites", 3), ("he", 5)):
         v = b.get(k)
         if not (isinstance(v, list) and len(v) == n):
-            raise c.fail(w + k, f"expected a list of {n} grade probabilities, got {v!r}")
+            raise c.fail(w + k, f"a list of {n} grade probabilities", b.get(k, MISSING))
         ps = [c.value(p, f"{w}{k}[{i}]", lo=0, hi=1) for i, p in enumerate(v)]
         if abs(sum(ps) - 1) > 1e-6:
-            raise c.fail(w + k, f"grade probabilities must sum to 1, they sum to {sum(ps):.6g}")
+            raise c.fail(w + k, "grade probabilities summing to 1", shown=f"a sum of {sum(ps):.6g}")
         out[k] = ps
     labs = c.mapping(b, "labs", w)
     out["labs"] = {}
     for lab in BASELINE_VARS[:14]:
         if lab not in labs:
-            raise c.fail(f"{w}labs.{lab}", "required key is missing")
+            raise c.fail(f"{w}labs.{lab}", "{median, sd, log} or {mean, sd}")
     for lab, spec in labs.items():
         where = f"{w}labs.{lab}"
         if lab not in BASELINE_VARS[:14]:
-            raise c.fail(where, f"unknown lab; expected one of {list(BASELINE_VARS[:14])}")
+            c.known_keys({lab: spec}, BASELINE_VARS[:14], w + "labs")
         if not isinstance(spec, dict):
-            raise c.fail(where, f"expected {{median, sd, log}} or {{mean, sd}}, got {spec!r}")
+            raise c.fail(where, "{median, sd, log} or {mean, sd}", spec)
         c.known_keys(spec, ("median", "mean", "sd", "log"), where + ".")
         log = bool(spec.get("log", False))
         center = c.number(spec, "median" if log else "mean", where + ".", lo=0 if log else None, lo_open=log)
@@ -612,14 +582,15 @@ def _parse_baseline(c: _Check, b: dict) -> dict:
     out["coagulation"] = {k: c.number(co, k, w + "coagulation.", lo=0)
                           for k in ("mnpt_s", "isi", "pta_k", "pta_c", "pta_sd")}
     if out["coagulation"]["pta_c"] >= out["coagulation"]["mnpt_s"] * 0.8:
-        raise c.fail(w + "coagulation.pta_c", "must lie well below the normal PT (mnpt_s)")
+        raise c.fail(w + "coagulation.pta_c", f"a value well below the normal PT mnpt_s (< {out['coagulation']['mnpt_s'] * 0.8:g})",
+                     out["coagulation"]["pta_c"])
     corr = c.mapping(b, "correlations", w, required=False)
     out["correlations"] = {}
     for pair, r in corr.items():
         parts = str(pair).split("~")
         if len(parts) != 2 or any(p not in BASELINE_VARS for p in parts) or parts[0] == parts[1]:
-            raise c.fail(f"{w}correlations.{pair}",
-                         f"expected 'A~B' with two different names from {list(BASELINE_VARS)}")
+            raise c.fail(f"{w}correlations.{pair}", f"'A~B' with two different names from {', '.join(BASELINE_VARS)}",
+                         shown=repr(str(pair)))
         out["correlations"][(parts[0], parts[1])] = c.value(r, f"{w}correlations.{pair}", lo=-0.99, hi=0.99)
     return out
 
@@ -630,7 +601,7 @@ def _parse_survival(c: _Check, s: dict) -> dict:
                      "withdrew_fraction", "terminal_window_days", "death_causes"), w)
     ctrl = s.get("control")
     if not isinstance(ctrl, dict) or not ctrl:
-        raise c.fail(w + "control", "expected a mapping of study day: transplant-free survival")
+        raise c.fail(w + "control", "a mapping of study day: transplant-free survival", s.get("control", MISSING))
     days, surv = [], []
     for d, v in ctrl.items():
         days.append(c.value(d, f"{w}control.{d}", lo=0, lo_open=True, integer=True))
@@ -639,7 +610,7 @@ def _parse_survival(c: _Check, s: dict) -> dict:
     days = [days[i] for i in order]
     surv = [surv[i] for i in order]
     if any(b >= a for a, b in zip([1.0] + surv, surv)):
-        raise c.fail(w + "control", "survival must decrease strictly with time (and be < 1 after day 0)")
+        raise c.fail(w + "control", "survival decreasing strictly with time (and < 1 after day 0)", ctrl)
     out = {"control": dict(zip(days, surv)),
            "copula_rho": c.number(s, "copula_rho", w, lo=0, hi=0.99),
            "transplant_fraction": c.number(s, "transplant_fraction", w, lo=0, hi=1),
@@ -654,14 +625,13 @@ def _parse_course(c: _Check, course: dict, baseline: dict) -> dict:
     out = {}
     for lab in COURSE_LABS:
         if lab not in course:
-            raise c.fail(f"course.{lab}", "required key is missing")
+            raise c.fail(f"course.{lab}", "a mapping {path, persistence, sd_subject, sd_visit, terminal}")
     for lab, spec in course.items():
         where = f"course.{lab}"
         if lab not in COURSE_LABS:
-            raise c.fail(where, f"unknown lab; expected one of {list(COURSE_LABS)} "
-                                "(PT/PTA follow INR, NEUT follows WBC)")
+            c.known_keys({lab: spec}, COURSE_LABS, "course", note="PT/PTA follow INR, NEUT follows WBC")
         if not isinstance(spec, dict):
-            raise c.fail(where, "expected a mapping")
+            raise c.fail(where, "a mapping", spec)
         c.known_keys(spec, ("path", "persistence", "sd_subject", "sd_visit", "terminal"), where + ".")
         out[lab] = _course_spec(c, spec, where, log=baseline["labs"][lab]["log"])
         out[lab]["log"] = baseline["labs"][lab]["log"]
@@ -695,10 +665,10 @@ def _parse_symptoms(c: _Check, s: dict) -> dict:
     bm = c.mapping(s, "baseline_mean", w)
     th = s.get("thresholds")
     if not (isinstance(th, list) and len(th) == 3):
-        raise c.fail(w + "thresholds", f"expected three increasing cut-points (scores 0|1|2|3), got {th!r}")
+        raise c.fail(w + "thresholds", "three increasing cut-points (scores 0|1|2|3)", s.get("thresholds", MISSING))
     th = [c.value(x, w + "thresholds") for x in th]
     if not th[0] < th[1] < th[2]:
-        raise c.fail(w + "thresholds", "cut-points must increase")
+        raise c.fail(w + "thresholds", "three increasing cut-points (scores 0|1|2|3)", th)
     out = _course_spec(c, s, w[:-1], log=False)
     out.update(baseline_mean={str(k): c.value(v, f"{w}baseline_mean.{k}") for k, v in bm.items()},
                shared=c.number(s, "shared", w, lo=0, hi=0.99), thresholds=th)
@@ -711,18 +681,18 @@ def _parse_effect(c: _Check, spec: Any, where: str, course: dict) -> Effect:
     if spec is None:
         return Effect()
     if not isinstance(spec, dict):
-        raise c.fail(where, f"expected a mapping with hr, labs, symptoms, adverse_events; got {spec!r}")
+        raise c.fail(where, "a mapping with hr, labs, symptoms, adverse_events", spec)
     c.known_keys(spec, ("hr", "labs", "symptoms", "symptom_onset_days", "adverse_events"), where + ".")
     hr = c.number(spec, "hr", where + ".", default=1.0, lo=0, lo_open=True)
     labs = {}
     for lab, le in c.mapping(spec, "labs", where + ".", required=False).items():
         lw = f"{where}.labs.{lab}"
         if lab not in course:
-            raise c.fail(lw, f"unknown lab; effects apply to the course labs {list(course)}")
+            c.known_keys({lab: le}, course, f"{where}.labs", note="effects apply to the course labs")
         if isinstance(le, (int, float)) and not isinstance(le, bool):
             le = {"shift": le}
         if not isinstance(le, dict):
-            raise c.fail(lw, f"expected a number or {{shift, onset_days, transient, halflife_days}}, got {le!r}")
+            raise c.fail(lw, "a number or {shift, onset_days, transient, halflife_days}", le)
         c.known_keys(le, ("shift", "onset_days", "transient", "halflife_days"), lw + ".")
         labs[lab] = LabEffect(shift=c.number(le, "shift", lw + ".", default=0.0),
                               onset_days=c.number(le, "onset_days", lw + ".", default=28.0, lo=0),
@@ -734,7 +704,7 @@ def _parse_effect(c: _Check, spec: Any, where: str, course: dict) -> Effect:
     elif isinstance(sym, dict):
         sym = {str(k): c.value(v, f"{where}.symptoms.{k}") for k, v in sym.items()}
     else:
-        raise c.fail(where + ".symptoms", f"expected a latent shift (number) or symptom: shift, got {sym!r}")
+        raise c.fail(where + ".symptoms", "a latent shift (number) or a mapping symptom: shift", sym)
     aes = {str(k): c.value(v, f"{where}.adverse_events.{k}", lo=0)
            for k, v in c.mapping(spec, "adverse_events", where + ".", required=False).items()}
     return Effect(hr=hr, labs=labs, symptoms=sym, adverse_events=aes,
@@ -747,11 +717,12 @@ def _parse_effects(c: _Check, effects: dict, course: dict):
     for k, spec in effects.items():
         if k == "interaction":
             if not isinstance(spec, dict):
-                raise c.fail("effects.interaction", "expected a mapping like {msc*pe: {hr: 1.0}}")
+                raise c.fail("effects.interaction", "a mapping like {msc*pe: {hr: 1.0}}", spec)
             for term, ispec in spec.items():
                 parts = tuple(p.strip() for p in str(term).split("*"))
                 if len(parts) < 2 or any(not p for p in parts) or len(set(parts)) != len(parts):
-                    raise c.fail(f"effects.interaction.{term}", "expected factor names joined by '*', e.g. msc*pe")
+                    raise c.fail(f"effects.interaction.{term}", "different factor names joined by '*', e.g. msc*pe",
+                                 shown=repr(str(term)))
                 inter[parts] = _parse_effect(c, ispec, f"effects.interaction.{term}", course)
         else:
             out[str(k)] = _parse_effect(c, spec, f"effects.{k}", course)
@@ -763,11 +734,11 @@ def _parse_reactions(c: _Check, reactions: dict) -> dict:
     for factor, spec in reactions.items():
         where = f"reactions.{factor}"
         if not isinstance(spec, dict):
-            raise c.fail(where, "expected a mapping of reaction category: probability per dose")
+            raise c.fail(where, "a mapping of reaction category: probability per dose", spec)
         out[str(factor)] = {}
         for cat, p in spec.items():
             if cat not in REACTION_CATEGORIES:
-                raise c.fail(f"{where}.{cat}", f"unknown reaction; expected one of {list(REACTION_CATEGORIES)}")
+                c.known_keys({cat: p}, REACTION_CATEGORIES, where)
             out[str(factor)][cat] = c.value(p, f"{where}.{cat}", lo=0, hi=1)
     return out
 
@@ -780,21 +751,21 @@ def _parse_adverse_events(c: _Check, ae: dict) -> dict:
     for g, spec in c.mapping(ae, "groups", w).items():
         gw = f"{w}groups.{g}"
         if not isinstance(spec, dict):
-            raise c.fail(gw, "expected a mapping")
+            raise c.fail(gw, "a mapping", spec)
         c.known_keys(spec, ("probability", "category", "terms", "grades", "window"), gw + ".")
         cat = spec.get("category", "other")
         if cat not in AE_CATEGORIES:
-            raise c.fail(gw + ".category", f"expected one of {list(AE_CATEGORIES)}, got {cat!r}")
+            c.choice(spec, "category", AE_CATEGORIES, gw)
         grades = c.probabilities(spec.get("grades"), gw + ".grades")
         for gr in grades:
             if gr not in (1, 2, 3, 4):
-                raise c.fail(f"{gw}.grades.{gr}", "grades 1-4 only (grade 5 is generated from deaths)")
+                raise c.fail(f"{gw}.grades", "grades 1-4 only (grade 5 is generated from deaths)", shown=f"grade {gr!r}")
         window = spec.get("window", [1, out["window_days"]])
         if not (isinstance(window, list) and len(window) == 2):
-            raise c.fail(gw + ".window", f"expected [first day, last day], got {window!r}")
+            raise c.fail(gw + ".window", "[first day, last day]", window)
         lo, hi = (c.value(x, gw + ".window", lo=1, integer=True) for x in window)
         if hi < lo:
-            raise c.fail(gw + ".window", "last day before first day")
+            raise c.fail(gw + ".window", "[first day, last day] with first <= last", window)
         out["groups"][str(g)] = {"probability": c.number(spec, "probability", gw + ".", lo=0, hi=1),
                                  "category": cat, "terms": c.probabilities(spec.get("terms"), gw + ".terms"),
                                  "grades": grades, "window": (lo, hi)}
