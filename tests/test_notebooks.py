@@ -26,7 +26,7 @@ COMMITTED = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 FIXTURES = sorted((ROOT / "tests" / "fixtures" / "notebooks").glob("*/[0-9][0-9]_*.ipynb"))
 ALL = COMMITTED + FIXTURES
 #: the types of the parameters every notebook declares (docs/architecture.md, "Notebook parameters")
-STANDARD_TYPES = {"dataset": "str", "study": "Optional[str]", "scenario": "Optional[str]", "seed": "Optional[int]",
+STANDARD_TYPES = {"dataset": "str", "study_file": "Optional[str]", "scenario": "Optional[str]", "seed": "Optional[int]",
                   "alpha": "float", "out_dir": "Optional[str]", "allow_listings": "bool"}
 
 

@@ -108,7 +108,7 @@ def test_unknown_notebook_parameter_exits_2_naming_it_and_the_real_ones(tmp_path
     assert main(["run", "--params", str(path)]) == 2
     err = capsys.readouterr().err
     assert "Traceback" not in err and len(err.strip().splitlines()) == 1
-    assert ("notebook_parameters.01_summary.lable: expected one of the keys dataset, study, scenario, seed, alpha, "
+    assert ("notebook_parameters.01_summary.lable: expected one of the keys dataset, study_file, scenario, seed, alpha, "
             "out_dir, allow_listings, label, rendezvous, got unknown key 'lable' (did you mean 'label'?)") in err
     assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
     path = _params(tmp_path, outputs=str(tmp_path / "out"), notebooks=str(FIXTURES / "report"),
@@ -131,7 +131,7 @@ def test_discover_and_only():
 def test_notebook_parameters_reads_the_parameters_cell():
     declared = notebooks.notebook_parameters(FIXTURES / "report" / "01_summary.ipynb")
     assert set(notebooks.STANDARD_PARAMETERS) <= set(declared)
-    assert declared["label"] == "default label" and declared["alpha"] == 0.05 and declared["study"] is None
+    assert declared["label"] == "default label" and declared["alpha"] == 0.05 and declared["study_file"] is None
 
 
 def test_kernels_are_this_interpreter_with_the_run_environment(tmp_path):
@@ -202,7 +202,7 @@ def test_notebooks_simulate_exactly_the_published_data(run1):
     out = run1["result"].target
     m = json.loads((out / "manifest.json").read_text())
     injected = m["injected_parameters"]["01_summary"]
-    assert (injected["dataset"], injected["study"], injected["scenario"]) == ("simulate", "study.yaml", "scenario.yaml")
+    assert (injected["dataset"], injected["study_file"], injected["scenario"]) == ("simulate", "study.yaml", "scenario.yaml")
     old = os.getcwd()
     os.chdir(out)  # the notebooks' working directory
     try:

@@ -154,7 +154,7 @@ class StudyNote(str):
 def study_note(study, key: str) -> StudyNote | None:
     """The study file's note for notebook section ``key``, as a labelled box; ``None`` when it has none.
 
-    Notebooks call ``study_note(design, "<notebook>.<section>")`` as the last line of a cell: a study
+    Notebooks call ``study_note(study, "<notebook>.<section>")`` as the last line of a cell: a study
     file with that note shows it (remarks on the trial's literature or protocol that no number of the
     run can produce), any other study shows nothing. Notes are declared under ``notes:`` in the study
     file (docs/data-format.md).

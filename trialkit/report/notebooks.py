@@ -19,7 +19,7 @@ __all__ = ["STANDARD_PARAMETERS", "discover_notebooks", "notebook_parameters", "
            "notebook_differences", "notebook_kernelspec"]
 
 #: The parameters every notebook's ``parameters`` cell declares (see the notebook conventions).
-STANDARD_PARAMETERS = ("dataset", "study", "scenario", "seed", "alpha", "out_dir", "allow_listings")
+STANDARD_PARAMETERS = ("dataset", "study_file", "scenario", "seed", "alpha", "out_dir", "allow_listings")
 
 
 def notebook_kernelspec() -> dict[str, str]:
@@ -172,7 +172,7 @@ def top_level_imports(path: Path) -> list[str]:
 
 
 def notebook_run_parameters(params: RunParams, nb: Path, dataset_param: str, declared: dict) -> dict:
-    standard = {"dataset": dataset_param, "study": "study.yaml",
+    standard = {"dataset": dataset_param, "study_file": "study.yaml",
                 "scenario": "scenario.yaml" if params.simulate else None,
                 "seed": params.seed if params.simulate else None,
                 "alpha": params.alpha, "out_dir": ".", "allow_listings": params.allow_listings}
