@@ -108,8 +108,11 @@ def run_notebook(name: str, tmp_path: Path, **parameters) -> str:
     import papermill as pm
 
     from trialkit.report import kernels
+    from trialkit.report.notebooks import notebook_parameters
 
     root = Path(__file__).resolve().parent.parent
+    unknown = set(parameters) - set(notebook_parameters(root / "notebooks" / name))
+    assert not unknown, f"{name} declares no parameter {sorted(unknown)} (papermill would ignore it)"
     nb_out = tmp_path / name
     old = dict(os.environ)
     os.environ.update(kernels.kernel_env())

@@ -453,7 +453,7 @@ def test_design_notebook_runs_on_a_two_arm_study(tmp_path):
     """notebooks/05_design_simulation.ipynb, unchanged, on params/study_two_arm.yaml with the two-arm
     scenario of params/two_arm.yaml, with few trials (the committed outputs are checked by nbval)."""
     out = tmp_path / "out"
-    text = run_notebook("05_design_simulation.ipynb", tmp_path, study=str(TWO_ARM_STUDY), scenario=two_arm_scenario(),
+    text = run_notebook("05_design_simulation.ipynb", tmp_path, study_file=str(TWO_ARM_STUDY), scenario=two_arm_scenario(),
                         out_dir=str(out), n_trials=12, curve_trials=4, curve_sizes=[120], curve_hrs=[1.0], lab_trials=2)
     assert "2 arms (Standard of care, UC-MSC + standard of care)" in text
     tables = {p.stem for p in (out / "tables").glob("*.csv")}

@@ -114,7 +114,7 @@ def test_efficacy_notebook_runs_on_a_two_arm_study(tmp_path):
     168/84 days, other visit ids) simulated with the two-arm scenario of params/two_arm.yaml."""
     run = yaml.safe_load((ROOT / "params" / "two_arm.yaml").read_text())
     out = tmp_path / "out"
-    text = run_notebook("03_efficacy.ipynb", tmp_path, study=str(ROOT / "params" / "study_two_arm.yaml"),
+    text = run_notebook("03_efficacy.ipynb", tmp_path, study_file=str(ROOT / "params" / "study_two_arm.yaml"),
                         scenario=run["scenario"], out_dir=str(out))
     assert "Not a factorial design" in text and "Factorial analysis skipped" in text
     tables = {p.stem for p in (out / "tables").glob("*.csv")}

@@ -214,7 +214,7 @@ def _survivor_flags(trial: Trial, h: float) -> pd.DataFrame:
 
 
 def change_from_baseline(trial: Trial, parameters: Sequence[str], *, horizon: str | float | None = "secondary",
-                         log: Collection[str] = ("ALT", "TBIL"),
+                         log: Collection[str] = (),
                          after_transplant: str = "exclude") -> pd.DataFrame:
     """Change from baseline at each post-baseline visit up to ``horizon``, long format.
 
@@ -324,7 +324,7 @@ def baseline_values(trial: Trial, parameters: Sequence[str] = ("MELD",)) -> pd.D
 
 
 def worst_rank_inputs(trial: Trial, parameter: str, *, horizon: str | float | None = "secondary",
-                      log: Collection[str] = ("ALT", "TBIL"),
+                      log: Collection[str] = (),
                       missing: str = "drop") -> pd.DataFrame:
     """Per-subject inputs of a worst-rank composite for one parameter at the target visit.
 
@@ -362,11 +362,11 @@ def worst_rank_inputs(trial: Trial, parameter: str, *, horizon: str | float | No
     ...                        "event": ["death", "last_contact", "last_contact", "last_contact"]})
     >>> subjects = pd.DataFrame({"subject_id": ["a", "b", "c"], "arm": ["control", "msc", "msc"]})
     >>> t = Trial(study=load_study(), subjects=subjects, labs=labs, events=events)
-    >>> worst_rank_inputs(t, "TBIL")[["subject_id", "arm", "event", "event_day", "change", "imputed"]].round(3)
+    >>> worst_rank_inputs(t, "TBIL", log=["TBIL"])[["subject_id", "arm", "event", "event_day", "change", "imputed"]].round(3)
       subject_id      arm  event  event_day  change  imputed
     0          a  control      1      120.0     NaN    False
     1          b      msc      0        NaN  -1.386    False
-    >>> worst_rank_inputs(t, "TBIL", missing="locf")[["subject_id", "change", "imputed"]].round(3)
+    >>> worst_rank_inputs(t, "TBIL", log=["TBIL"], missing="locf")[["subject_id", "change", "imputed"]].round(3)
       subject_id  change  imputed
     0          a     NaN    False
     1          b  -1.386    False

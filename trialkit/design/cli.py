@@ -67,7 +67,7 @@ def add_power_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
                    help="also simulate the scenario without any effect (type I error)")
     p.add_argument("--labs", nargs="*", metavar="PARAM",
                    help="also analyse these labs with the repeated-measures model (slow: one trial at a time; "
-                        "default labs TBIL ALB when the option is given without names)")
+                        "default: the study file's analysis.simulation list when the option is given without names)")
     p.add_argument("--engine", choices=("auto", "batch", "per-trial"), default="auto",
                    help="auto (default): the survival analyses of many replicates at once as arrays (batch), "
                         "one trial at a time (per-trial) with --labs; both give the same results")
@@ -146,7 +146,7 @@ def cmd_power(args: argparse.Namespace) -> int:
         print(f"error: {bad}", file=sys.stderr)
         return 2
     analyses = pw.DEFAULT_ANALYSES + (("labs",) if args.labs is not None else ())
-    labs = tuple(args.labs) if args.labs else ("TBIL", "ALB")
+    labs = tuple(args.labs) if args.labs else None
     from trialkit.simulate.scenario import load_scenario
 
     if args.scheduler:

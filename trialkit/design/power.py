@@ -84,7 +84,7 @@ class DesignSpec:
     scenario: Scenario
     n_subjects: int | None
     analyses: tuple
-    labs: tuple
+    labs: tuple | None  # None: the study file's analysis.simulation list, resolved on each trial
     alpha: float
     tables: str
     validate: bool
@@ -182,7 +182,7 @@ def scenario_truth(scenario: str | Path | dict | Scenario | None = None, study: 
 
 
 def design_spec(scenario: str | Path | dict | Scenario | None = None, *, study: Study | str | Path | None = None, n_subjects: int | None = None,
-                analyses: Sequence[str] = DEFAULT_ANALYSES, labs: Sequence[str] = ("TBIL", "ALB"), alpha: float = 0.05, tables: str = "auto", validate: bool = False,
+                analyses: Sequence[str] = DEFAULT_ANALYSES, labs: Sequence[str] | None = None, alpha: float = 0.05, tables: str = "auto", validate: bool = False,
                 lab_covariance: str = "unstructured", lab_population: str = "survivors") -> DesignSpec:
     """Resolve scenario, study and options into the :class:`DesignSpec` every replicate uses.
 
@@ -211,7 +211,7 @@ def design_spec(scenario: str | Path | dict | Scenario | None = None, *, study: 
         raise ValueError("tables: expected 'auto' or 'all'")
     sc = load_scenario(scenario)
     st = resolve_study(study, sc)
-    labs = tuple(labs) if "labs" in analyses else ()
+    labs = (None if labs is None else tuple(labs)) if "labs" in analyses else ()
     return DesignSpec(study=st, scenario=sc, n_subjects=None if n_subjects is None else int(n_subjects),
                       analyses=analyses, labs=labs, alpha=float(alpha), tables=tables, validate=bool(validate),
                       lab_covariance=lab_covariance, lab_population=lab_population,
@@ -314,9 +314,9 @@ def _truth_lab(truth: dict, lab: str, arm: str) -> float:
 
 def log_labs(truth: dict | None, labs: Sequence[str]) -> tuple[str, ...]:
     """Labs analysed on the log scale: those the truth states on the natural-log scale (a ratio
-    ``A_B`` when both parts are), else :func:`~trialkit.derive.change.change_from_baseline`'s default."""
+    ``A_B`` when both parts are); without a truth, none."""
     if not truth or not truth.get("labs"):
-        return ("ALT", "TBIL")
+        return ()
     params = truth["labs"]["parameters"]
     is_log = {p: v["scale"] == "natural log" for p, v in params.items()}
     out = [p for p in labs if is_log.get(p, False)]
@@ -325,7 +325,7 @@ def log_labs(truth: dict | None, labs: Sequence[str]) -> tuple[str, ...]:
 
 
 def analyze_trial(trial: Trial, *, analyses: Sequence[str] = DEFAULT_ANALYSES,
-                  labs: Sequence[str] = ("TBIL", "ALB"), alpha: float = 0.05,
+                  labs: Sequence[str] | None = None, alpha: float = 0.05,
                   truth: dict | None = None, lab_covariance: str = "unstructured",
                   lab_population: str = "survivors") -> pd.DataFrame:
     """Run the efficacy analyses on one trial and return one tidy row per test / estimate.
@@ -339,8 +339,10 @@ def analyze_trial(trial: Trial, *, analyses: Sequence[str] = DEFAULT_ANALYSES,
         ``"cox_interaction"`` (with all identifiable interactions; skipped when the design has
         none), ``"labs"`` (repeated-measures model of change from baseline with arm indicators,
         each arm vs control at the secondary horizon's visit, as ``efficacy_contrasts_w24``).
-    labs : sequence of str
-        Parameters for ``"labs"`` (labs of the study file, scores, ``A_B`` ratios).
+    labs : sequence of str, optional
+        Parameters for ``"labs"`` (labs of the study file, scores, ``A_B`` ratios); default: the
+        study file's ``analysis.simulation`` list that the trial's data have
+        (:func:`trialkit.derive.variables.analysis_variables`).
     alpha : float
     truth : dict, optional
         Default ``trial.truth``; gives the ``truth``/``null_true`` columns (NaN without it).
@@ -408,7 +410,7 @@ def _flag(v):
     return bool(v)
 
 
-def _lab_rows(trial: Trial, labs: Sequence[str], truth: dict | None, alpha: float, covariance: str,
+def _lab_rows(trial: Trial, labs: Sequence[str] | None, truth: dict | None, alpha: float, covariance: str,
               population: str) -> list[dict]:
     """The efficacy notebook's lab analysis: change from baseline, repeated-measures model with arm
     indicators, each arm vs control at the secondary horizon's visit (``efficacy_contrasts_w24``)."""
@@ -416,6 +418,10 @@ def _lab_rows(trial: Trial, labs: Sequence[str], truth: dict | None, alpha: floa
     from trialkit.stats.longitudinal import analyze_parameters
 
     study = trial.study
+    if labs is None:
+        from trialkit.derive.variables import analysis_variables
+
+        labs = analysis_variables(trial, "simulation")[0]
     labs = available_parameters(trial, list(labs))
     if not labs:
         return []
@@ -528,7 +534,7 @@ def _chunks(items: list, n_jobs: int, chunk_size: int | None, engine: str = "per
 
 def run_replicates(scenario: str | Path | dict | Scenario | None = None, *, study: Study | str | Path | None = None, n_trials: int = 200,
                    n_subjects: int | None = None, seed: int | None = None, analyses: Sequence[str] = DEFAULT_ANALYSES,
-                   labs: Sequence[str] = ("TBIL", "ALB"), alpha: float = 0.05,
+                   labs: Sequence[str] | None = None, alpha: float = 0.05,
                    n_jobs: int = 1, scheduler: str | Client | None = None, progress: bool = False, chunk_size: int | None = None,
                    tables: str = "auto", validate: bool = False, lab_covariance: str = "unstructured",
                    lab_population: str = "survivors", start: int = 0, engine: str = "auto") -> pd.DataFrame:
@@ -547,8 +553,8 @@ def run_replicates(scenario: str | Path | dict | Scenario | None = None, *, stud
         Master seed (default: the scenario's); replicate seeds come from :func:`replicate_seeds`.
     analyses : sequence of str
         Some of :data:`ANALYSES` (default :data:`DEFAULT_ANALYSES`).
-    labs : sequence of str
-        Parameters of the ``"labs"`` analysis.
+    labs : sequence of str, optional
+        Parameters of the ``"labs"`` analysis (default: the study file's ``analysis.simulation``).
     alpha : float
     n_jobs : int
         Worker processes (joblib, ``loky``); ``-1`` = all cores. Ignored with ``scheduler``.
