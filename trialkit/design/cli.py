@@ -54,7 +54,7 @@ def add_power_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         "power", help="simulate many trials of the design and report power, type I error, bias and coverage",
         description="Simulate N trials per scenario and sample size, analyse each with the efficacy analyses "
                     "(log-rank, factorial Cox models; optionally the lab MMRM), and report power per comparison, "
-                    "type I error under the scenario without effects, bias and 95%% CI coverage.")
+                    "type I error under the scenario without effects, bias and CI coverage (intervals at level 1 - alpha).")
     p.add_argument("--scenario", help="scenario YAML (default: params/scenarios/default.yaml)")
     p.add_argument("--study", help="study file (default: the scenario's, else params/study.yaml)")
     p.add_argument("--n-trials", type=int, default=1000, help="simulated trials per scenario and size (default 1000)")
@@ -140,6 +140,7 @@ def cmd_power(args: argparse.Namespace) -> int:
 
     from trialkit.design import power as pw
     from trialkit.design import summaries as sm
+    from trialkit.stats.levels import level_pct
 
     bad = _check_args(args)
     if bad:
@@ -179,10 +180,10 @@ def cmd_power(args: argparse.Namespace) -> int:
     with pd.option_context("display.width", 160, "display.max_columns", 20, "display.max_colwidth", 48):
         show = power[["scenario", "n_subjects", "analysis", "label", "kind", "mean_events", "estimate", "ci_low", "ci_high", "n"]]
         print(f"Rejection rates over {args.n_trials} simulated trials (alpha = {args.alpha:g}; "
-              "95% Monte Carlo intervals):")
+              f"{level_pct(args.alpha)} Monte Carlo intervals):")
         print(show.rename(columns={"estimate": "rate"}).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         if len(bc):
-            print("\nBias (linear scale) and 95% CI coverage:")
+            print(f"\nBias (linear scale) and {level_pct(args.alpha)} CI coverage:")
             print(bc[["scenario", "n_subjects", "analysis", "label", "truth", "mean_estimate", "bias", "estimate", "n"]]
                   .rename(columns={"estimate": "coverage"}).to_string(index=False, float_format=lambda x: f"{x:.3f}"))
     errors = int((res["analysis"] == "error").sum())

@@ -2,7 +2,7 @@
 
 - **power / type I error**: the share of replicates with ``p_value < alpha`` for each comparison;
   it is a type I error rate where the tested null hypothesis holds in the truth (``null_true``),
-  power otherwise. Monte Carlo 95% intervals are Wilson score intervals.
+  power otherwise. Monte Carlo intervals are Wilson score intervals at level ``1 - alpha``.
 - **bias**: mean of the estimate minus the truth on the model's linear scale (log hazard ratio;
   difference, or log ratio, for labs), with its Monte Carlo standard error ``sd / sqrt(n)``.
 - **coverage**: the share of replicates whose 95% confidence interval contains the truth.
@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from trialkit.stats.categorical import wilson_interval
+from trialkit.stats.levels import level_pct
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -72,8 +73,8 @@ def operating_characteristics(results: pd.DataFrame, *, alpha: float = 0.05) -> 
     DataFrame
         ``scenario``, ``n_subjects``, ``analysis``, ``term``, ``label``, ``n_trials``, ``n_tested``
         (replicates with a p-value), ``null_true``, ``kind`` (``"type I error"`` / ``"power"``),
-        ``rejection_rate``, ``rejection_ci_low``, ``rejection_ci_high`` (Wilson; a 95% Monte Carlo
-        interval whatever ``alpha``, which is the tests' level), ``mean_events``,
+        ``rejection_rate``, ``rejection_ci_low``, ``rejection_ci_high`` (Wilson Monte Carlo interval at level
+        ``1 - alpha``, the level of the tests' own intervals), ``mean_events``,
         ``truth``, ``mean_estimate`` (back-transformed mean of ``coef``: a geometric mean for hazard
         ratios), ``bias`` (mean ``coef`` − ``truth_coef``), ``bias_mc_se``, ``empirical_se`` (SD of
         ``coef``), ``model_se`` (mean ``se``), ``coverage``, ``coverage_ci_low``,
@@ -100,7 +101,7 @@ def operating_characteristics(results: pd.DataFrame, *, alpha: float = 0.05) -> 
         tested = p.notna()
         k = int((p[tested] < alpha).sum())
         n = int(tested.sum())
-        lo, hi = wilson_interval(k, n)
+        lo, hi = wilson_interval(k, n, alpha)
         nt = g["null_true"].dropna()
         null = bool(nt.iloc[0]) if len(nt) else None
         row = dict(zip(_KEYS, key))
@@ -108,7 +109,7 @@ def operating_characteristics(results: pd.DataFrame, *, alpha: float = 0.05) -> 
                     "kind": None if null is None else ("type I error" if null else "power"),
                     "rejection_rate": k / n if n else math.nan, "rejection_ci_low": float(lo),
                     "rejection_ci_high": float(hi), "mean_events": float(g["events"].astype(float).mean())})
-        row.update(_estimation(g))
+        row.update(_estimation(g, alpha))
         rows.append(row)
     out = pd.DataFrame(rows)
     if out.empty:
@@ -117,7 +118,7 @@ def operating_characteristics(results: pd.DataFrame, *, alpha: float = 0.05) -> 
     return out
 
 
-def _estimation(g: pd.DataFrame) -> dict:
+def _estimation(g: pd.DataFrame, alpha: float) -> dict:
     coef = g["coef"].astype(float)
     truth = g["truth"].astype(float)
     ok = coef.notna()
@@ -136,7 +137,7 @@ def _estimation(g: pd.DataFrame) -> dict:
         d = coef[ok] - tc
         covered = (g["ci_low"].astype(float) <= t) & (t <= g["ci_high"].astype(float))
         k, n = int(covered[ok].sum()), int(ok.sum())
-        lo, hi = wilson_interval(k, n)
+        lo, hi = wilson_interval(k, n, alpha)
         out.update(truth=t, bias=float(d.mean()), bias_mc_se=float(d.std(ddof=1) / math.sqrt(n)) if n > 1 else math.nan,
                    coverage=k / n, coverage_ci_low=float(lo), coverage_ci_high=float(hi))
     return out
@@ -155,7 +156,7 @@ def power_table(results: pd.DataFrame, *, alpha: float = 0.05) -> pd.DataFrame:
     DataFrame
         ``scenario``, ``n_subjects``, ``analysis``, ``term``, ``label``, ``kind``, ``truth``,
         ``mean_events``, ``estimate`` (share of replicates with p < alpha), ``ci_low``, ``ci_high``
-        (Wilson 95% Monte Carlo interval), ``n`` (replicates tested).
+        (Wilson Monte Carlo interval at level ``1 - alpha``), ``n`` (replicates tested).
 
     Examples
     --------
@@ -459,7 +460,7 @@ def power_verdict(power: pd.DataFrame, study: Study, *, alpha: float = 0.05, tar
     r = main.iloc[0]
     pw, lo, hi = float(r["estimate"]), float(r["ci_low"]), float(r["ci_high"])
     text = (f"With {int(r['n_subjects'])} subjects ({r['mean_events']:.0f} events on average), {what} reaches "
-            f"p < {alpha:g} in {pw:.0%} of {int(r['n'])} simulated trials (95% Monte Carlo interval {lo:.0%} to "
+            f"p < {alpha:g} in {pw:.0%} of {int(r['n'])} simulated trials ({level_pct(alpha)} Monte Carlo interval {lo:.0%} to "
             f"{hi:.0%}): ")
     if r["kind"] == "type I error":
         text += "there is no true effect here, so this is a false-positive rate."
