@@ -258,3 +258,5 @@ def test_report_against_R(report):
             assert km.loc[arm, col] == pytest.approx(R_PBC[f"km_10y{suffix}"][arm], rel=5e-6)
     study = (out / "study.yaml").read_text(encoding="utf-8")
     assert "subject_id: withheld" in study and "PBC150" not in study
+    # the report says what the study file excluded (01, after the trial context), without the subject id
+    assert "The study file excludes one Albumin value (day 188)" in realdata.report_text(out)["01_exploratory.ipynb"]

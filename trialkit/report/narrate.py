@@ -12,7 +12,7 @@ from pathlib import Path
 
 from trialkit.stats.levels import ci_label, level_pct
 
-__all__ = ["skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence",
+__all__ = ["value_decisions", "skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence",
            "StudyNote", "study_note"]
 
 
@@ -94,6 +94,30 @@ def trial_context(study) -> str:
     parts.append(f"Primary endpoint: {ep.name} ({events}).")
     parts += list(getattr(study, "literature", ()))
     return " ".join(parts)
+
+
+def value_decisions(study) -> list[str]:
+    """One sentence per ``values`` decision of the study file (a lab value excluded or accepted), without
+    the subject identifier, so that the report says what was excluded; empty when there is none.
+
+    Examples
+    --------
+    >>> from trialkit.study import study_from_dict
+    >>> s = study_from_dict({"arms": [{"id": "a"}], "control_arm": "a", "horizons": {"primary": 90},
+    ...                      "parameters": {"ALB": {"unit": "g/dL", "label": "Albumin"}},
+    ...                      "values": [{"subject_id": "P17", "parameter": "ALB", "day": 188, "action": "exclude",
+    ...                                  "reason": "transcription error"}]})
+    >>> value_decisions(s)
+    ['The study file excludes one Albumin value (day 188): transcription error.']
+    """
+    out = []
+    for d in study.value_decisions:
+        spec = study.parameters.get(d["parameter"])
+        label = spec.label if spec is not None and spec.label else d["parameter"]
+        verb = "excludes" if d["action"] == "exclude" else "accepts as plausible"
+        out.append(f"The study file {verb} one {label} value (day {d['day']})"
+                   + (f": {d['reason']}." if d["reason"] else "."))
+    return out
 
 
 def power_sentence(power, *, alpha: float, comparison: str = "global") -> str:
