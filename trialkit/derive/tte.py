@@ -137,7 +137,7 @@ def event_days(subjects: pd.DataFrame, events: pd.DataFrame, names: Sequence[str
 
 def time_to_event(trial_or_subjects: Trial | pd.DataFrame, events: pd.DataFrame | None = None,
                   study: Study | None = None, *,
-                  endpoint: str = "transplant_free", horizon: str | float | None = "primary") -> pd.DataFrame:
+                  endpoint: str = "primary", horizon: str | float | None = "primary") -> pd.DataFrame:
     """Time-to-event dataset for one endpoint (see the module docstring for the estimands).
 
     Parameters
@@ -146,7 +146,7 @@ def time_to_event(trial_or_subjects: Trial | pd.DataFrame, events: pd.DataFrame 
         A :class:`~trialkit.Trial`, or its ``subjects`` table (then pass ``events`` and ``study``).
     events : DataFrame, optional
     study : Study, optional
-    endpoint : str
+    endpoint : str, default "primary"
         A key of the study file's ``endpoints`` (``"primary"``: the declared primary endpoint; its
         ``events`` make it, ``competing`` and ``censor`` events end follow-up without the event), or
         one of the liver-trial estimands ``"transplant_free"``, ``"death_lt_censored"``, ``"overall"``.

@@ -56,7 +56,7 @@ def lsmeans_plot(lsmeans: pd.DataFrame, *, arms: Sequence[str] | None = None, la
     >>> from trialkit.derive.change import change_from_baseline
     >>> from trialkit.stats.longitudinal import analyze_parameters
     >>> trial = example()
-    >>> res = analyze_parameters(change_from_baseline(trial, ["ALT", "ALB"]), trial.study)
+    >>> res = analyze_parameters(change_from_baseline(trial, ["ALT", "ALB"], log=["ALT"]), trial.study)
     >>> fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     >>> lsmeans_plot(res["lsmeans"], arms=trial.study.arm_ids, labels=trial.study.arm_labels, axes=axes) is fig
     True

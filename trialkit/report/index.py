@@ -53,7 +53,7 @@ def _endpoint_words(study_file: Path) -> dict:
 
 
 def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None = None, *,
-                     endpoint: str = "Transplant-free survival", endpoint_events: str = "death or liver transplantation",
+                     endpoint: str = "Primary endpoint", endpoint_events: str = "the events that make it",
                      alpha: float = 0.05, areas_run: Collection[str] | None = None) -> list[dict]:
     """The headline sections for index.html, read from the saved tables (absent ones noted).
 
@@ -90,7 +90,7 @@ def headline_results(tables_dir: str | Path, arm_labels: dict[str, str] | None =
     When the safety notebook ran, its absent tables (no infusions, no adverse-event rates) are left out:
 
     >>> [s["title"] for s in headline_results(tables, areas_run={"safety"})][-2:]
-    ['Treatment effects on transplant-free survival', 'Serious adverse events']
+    ['Treatment effects on primary endpoint', 'Serious adverse events']
     """
     import pandas as pd
 

@@ -249,7 +249,7 @@ def mmrm_factorial(long: pd.DataFrame, study: Study, visit: str, *, covariance: 
     >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
     >>> trial = example()
-    >>> long = change_from_baseline(trial, ["ALB", "TBIL"])  # TBIL on the log scale
+    >>> long = change_from_baseline(trial, ["ALB", "TBIL"], log=["TBIL"])
     >>> t = mmrm_factorial(long, trial.study, "W24")
     >>> margins = t[t["section"] == "margins"]
     >>> margins[["parameter", "outcome", "factor", "estimate", "interaction_estimate"]].round(2)

@@ -647,7 +647,7 @@ def analyze_parameters(long: pd.DataFrame, study: Study, parameters: list | None
     >>> from trialkit.datasets import example
     >>> from trialkit.derive.change import change_from_baseline
     >>> trial = example()
-    >>> res = analyze_parameters(change_from_baseline(trial, ["ALB", "TBIL"]), trial.study)
+    >>> res = analyze_parameters(change_from_baseline(trial, ["ALB", "TBIL"], log=["TBIL"]), trial.study)
     >>> res["fits"][["parameter", "covariance", "n_subjects", "n_obs", "converged"]]
       parameter        covariance  n_subjects  n_obs  converged
     0       ALB  random_intercept         119    748       True
