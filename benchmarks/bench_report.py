@@ -213,7 +213,7 @@ def report(info: dict, args, run: dict | None, vals: list[tuple[dict, dict | Non
                   f"**{run['peak_total_mb']:,} MB**; the driver's own peak {run['peak_driver_mb']:,} MB, the "
                   f"largest single child {run['peak_child_mb']:,} MB.", ""]
     if vals:
-        lines += [f"`trialkit validate` on the same dataset, each in a fresh process"
+        lines += ["`trialkit validate` on the same dataset, each in a fresh process"
                   + (f", alternately with the code of `{args.baseline_label}`" if args.baseline_src else "") + ":",
                   "", "| round | code | wall s | peak RSS (MB) | load avg before |", "|---|---|---|---|---|"]
         ratios = []
@@ -259,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
         vals = []
         if not args.skip_validate:
             base = Path(args.baseline_src).resolve() if args.baseline_src else None
-            for i in range(args.rounds):
+            for _ in range(args.rounds):
                 old = None
                 if base is not None:
                     print(f"validate with {base} (load {load_avg()}) ...", flush=True)
