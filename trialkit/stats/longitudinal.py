@@ -248,6 +248,10 @@ def _newton_polish(objective, theta, tol, max_iter=30, gradients=None):
     return theta
 
 
+#: Bytes of one K x n_sub x T x p array of the stacked REML evaluation (bounds its memory).
+_STACK_BYTES = 2**27
+
+
 def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
     """REML GLS with an unstructured T x T covariance (log-Cholesky), analytic gradient.
 
@@ -330,9 +334,13 @@ def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
             return np.inf, np.zeros_like(theta)
         return float(val[0]), grad[0]
 
+    # the stacked evaluation holds a few K x n_sub x T x p arrays: evaluate the stack in chunks of at most
+    # _STACK_BYTES each (all 72 at once for a trial of hundreds of subjects; a few at a time for 100,000)
+    chunk = max(1, int(_STACK_BYTES // (8 * n_sub * T * max(p, T))))
+
     def gradients(thetas):
         try:
-            return reml(thetas)[1]
+            return np.concatenate([reml(thetas[i:i + chunk])[1] for i in range(0, len(thetas), chunk)])
         except (np.linalg.LinAlgError, ValueError):  # one of them not positive definite: one at a time
             return np.array([objective(t)[1] for t in thetas])
 
