@@ -184,12 +184,13 @@ def validate(dataset: Path, src: Path | None) -> dict:
     env = dict(os.environ)
     if src is not None:
         env["PYTHONPATH"] = str(src) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    where = subprocess.run([sys.executable, "-c", "import trialkit; print(trialkit.__file__)"], env=env, cwd=ROOT,
+    cwd = Path(tempfile.gettempdir())  # not the checkout: its folder would come first on sys.path
+    where = subprocess.run([sys.executable, "-c", "import trialkit; print(trialkit.__file__)"], env=env, cwd=cwd,
                            capture_output=True, text=True, check=True).stdout.strip()
     expected = (src if src is not None else ROOT).resolve()
     if not Path(where).resolve().is_relative_to(expected):
         raise RuntimeError(f"trialkit imported from {where}, expected under {expected}")
-    res = _measure(TRIALKIT + ["validate", str(dataset)], env=env)
+    res = _measure(TRIALKIT + ["validate", str(Path(dataset).resolve())], env=env, cwd=cwd)
     res.pop("output")
     return res
 

@@ -132,18 +132,6 @@ def test_tables_equal_the_code_before_the_speed_up():
     assert len(ref) > 4000 and ref["case"].nunique() == 5
 
 
-def test_unstructured_fit_the_same_when_the_stack_is_chunked(labs, monkeypatch):
-    """A large trial evaluates the Newton polish's 2k gradients a few at a time (memory bound): same fit
-    as all at once, to 1e-10 (the default trial takes them all at once)."""
-    d = labs[labs["parameter"] == "TBIL"]
-    study = load_study()
-    whole = L.fit_mmrm(d, study=study, covariance="unstructured")
-    monkeypatch.setattr(L, "_STACK_BYTES", 1)  # one parameter vector per chunk
-    chunked = L.fit_mmrm(d, study=study, covariance="unstructured")
-    assert np.abs(whole.params.to_numpy() - chunked.params.to_numpy()).max() < 1e-10
-    assert np.abs(whole.cov.to_numpy() - chunked.cov.to_numpy()).max() < 1e-10
-
-
 def test_factorial_terms_against_R(labs, R):
     f = L.fit_mmrm(labs[labs["parameter"] == "TBIL"], study=load_study(), model="factorial",
                    covariance="random_intercept")

@@ -248,17 +248,15 @@ def _newton_polish(objective, theta, tol, max_iter=30, gradients=None):
     return theta
 
 
-#: Bytes of one K x n_sub x T x p array of the stacked REML evaluation (bounds its memory).
-_STACK_BYTES = 2**27
-
-
 def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
     """REML GLS with an unstructured T x T covariance (log-Cholesky), analytic gradient.
 
-    The REML criterion and its gradient are evaluated for a stack of parameter vectors at once,
-    all subjects in the same batched matrix products (one Cholesky factor per pattern of observed
-    visits): one vector per L-BFGS step, all 2k central differences of the Newton polish's Hessian
-    in one call. The GLS coefficients come from a linear solve, not from the inverse, which keeps
+    The REML criterion and its gradient are evaluated for a stack of parameter vectors at once from
+    sufficient statistics per pattern of observed visits (sums over the pattern's subjects of
+    ``X_i ⊗ X_i``, ``y_i ⊗ X_i``, ``y_i ⊗ y_i``, computed once), with one Cholesky factor per pattern:
+    an evaluation costs O(patterns × T² p²) whatever the number of subjects (a 100,000-subject trial
+    is no slower per step than a 120-subject one), one vector per L-BFGS step, all 2k central
+    differences of the Newton polish's Hessian in one call. The GLS coefficients come from a linear solve, not from the inverse, which keeps
     the gradient accurate to about 1e-11 near the optimum.
     """
     n, p = X.shape
@@ -279,12 +277,28 @@ def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
     seen[sub, vidx] = True
     masks, pj = np.unique(seen, axis=0, return_inverse=True)
     pj = pj.reshape(-1)
-    counts = np.bincount(pj, minlength=len(masks)).astype(float)
+    n_pat = len(masks)
+    counts = np.bincount(pj, minlength=n_pat).astype(float)
     mm = (masks[:, :, None] & masks[:, None, :]).astype(float)  # n_pat x T x T
-    fill = np.zeros((len(masks), T, T))
+    fill = np.zeros((n_pat, T, T))
     fill[:, np.arange(T), np.arange(T)] = ~masks
-    XfT = Xp.reshape(n_sub * T, p).T.copy()
-    yf = Yp.reshape(n_sub * T)
+    # sufficient statistics per pattern (every term of the criterion is a sum over subjects of products
+    # of X_i and y_i around the pattern's inverse): XX[P,a,b,c,d] = sum_i X_i[a,c] X_i[b,d],
+    # yX[P,a,b,d] = sum_i y_i[a] X_i[b,d], yy[P,a,b] = sum_i y_i[a] y_i[b]; an evaluation then costs
+    # O(patterns T^2 p^2), whatever the number of subjects
+    XX = np.zeros((n_pat, T, T, p, p))
+    yX = np.zeros((n_pat, T, T, p))
+    yy = np.zeros((n_pat, T, T))
+    for j in range(n_pat):
+        idx = np.flatnonzero(pj == j)
+        Xj, Yj = Xp[idx], Yp[idx]
+        Xf = Xj.reshape(len(idx), T * p)
+        XX[j] = (Xf.T @ Xf).reshape(T, p, T, p).transpose(0, 2, 1, 3)
+        yX[j] = (Yj.T @ Xf).reshape(T, T, p)
+        yy[j] = Yj.T @ Yj
+    XXf = XX.reshape(n_pat * T * T, p * p)
+    yXf = yX.reshape(n_pat * T * T, p)
+    del Xp, XX, yX
     tril = np.tril_indices(T)
     diag = tril[0] == tril[1]
     dpos = np.flatnonzero(diag)
@@ -308,18 +322,20 @@ def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
         Sip, ld = chol_inv(S[:, None] * mm + fill)  # K x n_pat x T x T
         Sip *= mm
         logdet = ld @ counts
-        Si = Sip[:, pj]  # K x n_sub x T x T
-        SiX = np.matmul(Si, Xp).reshape(K, n_sub * T, p)
-        A = np.matmul(XfT, SiX)
-        bvec = np.matmul(yf, SiX)
+        Sf = Sip.reshape(K, n_pat * T * T)
+        A = (Sf @ XXf).reshape(K, p, p)  # sum_i X_i' S_i^-1 X_i
+        A = (A + A.transpose(0, 2, 1)) / 2
+        bvec = Sf @ yXf  # sum_i y_i' S_i^-1 X_i
         Ainv, ldA = chol_inv(A)
         beta = np.linalg.solve(A, bvec[:, :, None])[:, :, 0]
-        R = Yp - np.matmul(Xp, beta[:, None, :, None])[..., 0]  # K x n_sub x T
-        SiR = np.matmul(Si, R[..., None])[..., 0]
-        quad = (R * SiR).sum(axis=(1, 2))
-        Q = np.matmul(SiX, Ainv).reshape(K, n_sub, T, p).transpose(0, 2, 1, 3).reshape(K, T, n_sub * p)
-        QX = np.matmul(Q, SiX.reshape(K, n_sub, T, p).transpose(0, 1, 3, 2).reshape(K, n_sub * p, T))
-        G = np.einsum("j,kjab->kab", counts, Sip) - np.matmul(SiR.transpose(0, 2, 1), SiR) - QX
+        # RR[P] = sum_i R_i R_i' with R_i = y_i - X_i beta; H[P] = sum_i X_i A^-1 X_i'
+        yXb = (yXf @ beta.T).T.reshape(K, n_pat, T, T)
+        bb = (beta[:, :, None] * beta[:, None, :]).reshape(K, p * p)
+        RR = yy[None] - yXb - yXb.transpose(0, 1, 3, 2) + (XXf @ bb.T).T.reshape(K, n_pat, T, T)
+        H = (XXf @ Ainv.reshape(K, p * p).T).T.reshape(K, n_pat, T, T)
+        quad = (Sip * RR).sum(axis=(1, 2, 3))
+        G = (np.einsum("j,kjab->kab", counts, Sip)
+             - np.matmul(np.matmul(Sip, RR + H), Sip).sum(axis=1))
         val = logdet + ldA + quad
         gL = 2 * np.matmul(G, L)[:, tril[0], tril[1]]
         gL[:, dpos] *= L[:, tril[0][dpos], tril[0][dpos]]
@@ -334,13 +350,9 @@ def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
             return np.inf, np.zeros_like(theta)
         return float(val[0]), grad[0]
 
-    # the stacked evaluation holds a few K x n_sub x T x p arrays: evaluate the stack in chunks of at most
-    # _STACK_BYTES each (all 72 at once for a trial of hundreds of subjects; a few at a time for 100,000)
-    chunk = max(1, int(_STACK_BYTES // (8 * n_sub * T * max(p, T))))
-
     def gradients(thetas):
         try:
-            return np.concatenate([reml(thetas[i:i + chunk])[1] for i in range(0, len(thetas), chunk)])
+            return reml(thetas)[1]
         except (np.linalg.LinAlgError, ValueError):  # one of them not positive definite: one at a time
             return np.array([objective(t)[1] for t in thetas])
 
