@@ -178,7 +178,20 @@ def _nlme_df(X: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
     return np.where(within, df_within, df_between).astype(float)
 
 
+#: Above this many subjects the random-intercept model is fitted by :func:`_fit_random_intercept_sums`
+#: instead of statsmodels ``MixedLM`` (whose per-subject Python loop takes hours at 100,000 subjects).
+RI_SUMS_FROM = 5000
+
+
 def _fit_random_intercept(y, X, groups):
+    """REML fit of the random-intercept model: statsmodels ``MixedLM`` up to :data:`RI_SUMS_FROM`
+    subjects (the default report's numbers), the closed form of :func:`_fit_random_intercept_sums` above."""
+    if len(np.unique(groups)) > RI_SUMS_FROM:
+        return _fit_random_intercept_sums(y, X, groups)
+    return _fit_random_intercept_mixedlm(y, X, groups)
+
+
+def _fit_random_intercept_mixedlm(y, X, groups):
     from statsmodels.regression.mixed_linear_model import MixedLM
 
     model = MixedLM(y, X, groups=groups, exog_re=np.ones((len(y), 1)))
@@ -199,6 +212,73 @@ def _fit_random_intercept(y, X, groups):
     cov = np.linalg.inv(A)
     return np.asarray(r.fe_params, dtype=float), cov, float(r.llf), {"tau2": tau2, "sigma2": s2,
                                                                       "converged": bool(r.converged)}
+
+
+def _fit_random_intercept_sums(y, X, groups):
+    """REML fit of the random-intercept model ``V_i = s2 I + tau2 J`` (compound symmetry) from sums per
+    subject, for large trials.
+
+    Hand-written because statsmodels ``MixedLM`` loops over the subjects in Python at every
+    evaluation: hours for 100,000 subjects; this takes a second. It solves the same REML equations
+    exactly: where ``MixedLM`` converges tightly the two agree to 1e-10 (``tests/test_stats_longitudinal.py``;
+    on the default trial's TBIL ``MixedLM`` stops about 1e-8 (relative) short of the optimum this
+    one reaches, whose REML score is zero to rounding). With ``g = tau2 / s2`` and
+    ``c_i = g / (1 + n_i g)``, ``V_i^-1 = (I - c_i J) / s2``, so every term of the criterion is a sum
+    over subjects of their column sums: ``X'V^-1X s2 = X'X - sum_i c_i sx_i sx_i'``, and the same for
+    ``X'V^-1y`` and ``y'V^-1y``. ``s2`` is profiled out; the REML criterion in ``log g`` is minimised by
+    a bounded scalar search, then Newton steps on its analytic derivative solve for its zero.
+    The log-likelihood is statsmodels' (and nlme's) REML log-likelihood.
+    """
+    n, p = X.shape
+    order = np.argsort(groups, kind="stable")
+    Xs, ys, gs = X[order], y[order], groups[order]
+    starts = np.r_[0, np.flatnonzero(gs[1:] != gs[:-1]) + 1]
+    n_g = np.diff(np.r_[starts, len(gs)]).astype(float)
+    sx = np.add.reduceat(Xs, starts, axis=0)
+    sy = np.add.reduceat(ys, starts)
+    XX, Xy, yy = X.T @ X, X.T @ y, float(y @ y)
+    m = n - p
+
+    def parts(log_g):
+        g = np.exp(log_g)
+        c = g / (1 + n_g * g)
+        A = XX - (sx * c[:, None]).T @ sx
+        b = Xy - (sx * c[:, None]).T @ sy
+        beta = np.linalg.solve(A, b)
+        rss = yy - float((c * sy ** 2).sum()) - float(b @ beta)
+        return g, A, beta, rss
+
+    def crit(log_g):  # -2 REML log-likelihood without the constants
+        g, A, _, rss = parts(log_g)
+        return m * np.log(rss) + float(np.log1p(n_g * g).sum()) + np.linalg.slogdet(A)[1]
+
+    def slope(log_g):  # d crit / d log g, analytic
+        g, A, beta, rss = parts(log_g)
+        dc = 1 / (1 + n_g * g) ** 2
+        sxb = sx @ beta
+        d_rss = -float((dc * sy ** 2).sum()) + 2 * float((dc * sy * sxb).sum()) - float((dc * sxb ** 2).sum())
+        d_logdet = -float((dc * np.einsum("ij,ij->i", sx @ np.linalg.inv(A), sx)).sum())
+        return g * (m * d_rss / rss + float((n_g / (1 + n_g * g)).sum()) + d_logdet)
+
+    r = optimize.minimize_scalar(crit, bounds=(-25.0, 15.0), method="bounded", options={"xatol": 1e-10})
+    x = float(r.x)
+    for _ in range(30):  # Newton on the analytic slope (its derivative by central differences)
+        d1 = slope(x)
+        h = 1e-5
+        d2 = (slope(x + h) - slope(x - h)) / (2 * h)
+        if not d2 > 0:
+            break
+        step = -d1 / d2
+        x += step
+        if abs(step) < 1e-13:
+            break
+    g, A, beta, rss = parts(x)
+    s2 = rss / m
+    tau2 = g * s2
+    cov = np.linalg.inv(A / s2)  # (X' V^-1 X)^-1 at the REML estimate (nlme's varFix)
+    llf = -0.5 * (crit(x) + m * np.log(2 * np.pi) - m * np.log(m) + m)
+    converged = bool(np.isfinite(llf) and -25.0 < x < 15.0)
+    return beta, cov, float(llf), {"tau2": float(tau2), "sigma2": float(s2), "converged": converged}
 
 
 def _single_thread():
