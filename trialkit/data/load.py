@@ -240,8 +240,13 @@ def _ragged_lines(raw: bytes, width: int) -> list[tuple[int, int]] | None:
         starts, ends = starts[:-1], ends[:-1]
     if (ends - starts).max(initial=0) > _FAST_LINE:
         return None
-    commas = np.r_[0, np.cumsum(b == 44, dtype=np.int64)]
-    fields = commas[ends] - commas[starts] + 1
+    fields = np.empty(len(starts), dtype=np.int64)
+    step = max(1, len(starts) // max(1, len(b) // 2**26))  # blocks of about 64 MB: memory stays bounded
+    for i in range(0, len(starts), step):  # separators before each line end minus before its start
+        j = min(i + step, len(starts))
+        lo, hi = starts[i], ends[j - 1]
+        commas = np.flatnonzero(b[lo:hi] == 44)  # positions in the block, sorted
+        fields[i:j] = (np.searchsorted(commas, ends[i:j] - lo) - np.searchsorted(commas, starts[i:j] - lo)) + 1
     length = ends - starts - ((ends > starts) & (b[np.maximum(ends - 1, 0)] == 13))
     bad = np.flatnonzero((length > 0) & (fields != width))
     bad = bad[bad > 0]  # the header is line 1

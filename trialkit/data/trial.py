@@ -89,7 +89,10 @@ class Trial:
             hit = ev.loc[ev["event"] == event, ["subject_id", "arm"]].drop_duplicates()
             return hit.groupby("arm").size()
 
-        labs = self.labs.merge(s[["subject_id", "arm"]], on="subject_id", how="left")
+        # lab rows per subject, then per arm: not a merge copying every lab row (15 million at 100,000 subjects)
+        per_subject = self.labs["subject_id"].value_counts()
+        arm_of = s.set_index("subject_id")["arm"]
+        lab_rows = per_subject.groupby(arm_of.reindex(per_subject.index).to_numpy()).sum()
         out = pd.DataFrame(index=pd.Index(self.study.arm_ids, name="arm"))
         out["label"] = pd.Series(self.study.arm_labels)
         out["n"] = s.groupby("arm").size()
@@ -98,7 +101,7 @@ class Trial:
         out["deaths"] = count("death")
         out["transplants"] = count("transplant")
         out["hcc"] = count("hcc")
-        out["lab_rows"] = labs.groupby("arm").size()
+        out["lab_rows"] = lab_rows
         total = {
             "label": "Total",
             "n": len(s),
