@@ -334,7 +334,7 @@ def visit_status(trial, parameters=None, horizon=None) -> pd.DataFrame:
     observed[(i_s[ok].astype(np.int64) * n_v + i_v[ok]) * n_p + i_p[ok]] = True
     with np.errstate(invalid="ignore"):
         code = np.where(observed, 0, np.where(death <= hi, 1, np.where(lt <= hi, 2, np.where(end < lo, 3, 4))))
-    status = np.array(["observed", "died", "transplanted", "dropout", "missed"], dtype=object)[code]
+    status = np.array(["observed", "died", "transplanted", "dropout", "missed"])[code]  # as np.where made it
     return pd.DataFrame({"subject_id": sid, "arm": arm, "visit": vis, "visit_day": vday.astype("int64"),
                          "parameter": par, "status": status})
 
