@@ -271,9 +271,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {new['seconds']} s, peak {new['peak_total_mb']} MB", flush=True)
                 vals.append((new, old))
     finally:
-        shutil.rmtree(work / "reports", ignore_errors=True)
-        if not args.dataset:
-            shutil.rmtree(work, ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # the report, the parameters (and the dataset unless --dataset)
     text = report(info, args, run, vals)
     print(text)
     if args.json:
