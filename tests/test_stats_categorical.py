@@ -132,3 +132,16 @@ def test_wilson_interval_matches_statsmodels_and_contains_the_estimate():
         assert (lo <= p).all() and (p <= hi).all()  # exactly, also at 0 and n (floating point)
     assert wilson_interval(0, 20)[0] == 0.0 and wilson_interval(20, 20)[1] == 1.0
     assert all(np.isnan(wilson_interval(0, 0)))
+
+
+def test_fisher_without_odds_ratio_same_p_value():
+    """odds_ratio=False (the incidence tables, which show only the p-value) skips the conditional odds
+    ratio and its interval: same p-value and risk difference, NaN estimate and interval."""
+    from trialkit.stats.categorical import compare_to_reference, fisher_exact_test
+
+    full, quick = fisher_exact_test(7, 20, 1, 20), fisher_exact_test(7, 20, 1, 20, odds_ratio=False)
+    assert quick["p_value"] == full["p_value"] and quick["risk_difference"] == full["risk_difference"]
+    assert np.isnan([quick["estimate"], quick["ci_low"], quick["ci_high"]]).all() and full["estimate"] > 1
+    c = pd.DataFrame({"group": ["ctl", "a", "b"], "x": [1, 7, 3], "n": [20, 20, 25]})
+    a, b = compare_to_reference(c, "ctl"), compare_to_reference(c, "ctl", odds_ratio=False)
+    assert a["p_value"].tolist() == b["p_value"].tolist() and b["estimate"].isna().all()

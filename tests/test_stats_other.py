@@ -38,6 +38,29 @@ def test_ordinal_test_against_R(R):
         assert r.ci_low < r.prob_index < r.ci_high
 
 
+@pytest.mark.parametrize("m,n,kind", [(1, 1, "ties"), (1, 6, "ties"), (7, 3, "ties"), (40, 25, "halves"),
+                                        (300, 450, "ties"), (500, 800, "continuous"), (1200, 900, "halves")])
+def test_mann_whitney_placements_equal_the_comparison_matrix(m, n, kind):
+    """The placement values by binary search are the m x n comparison matrix's, bit for bit."""
+    rng = np.random.default_rng(m * 1000 + n)
+
+    def draw(k):
+        if kind == "ties":
+            return rng.integers(0, 5, k).astype(float)
+        v = rng.normal(size=k)
+        return np.round(v * 2) / 2 if kind == "halves" else v
+
+    x, y = draw(m), draw(n)
+    gt = (x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])
+    v10, v01, pi = O._placements(x, y)
+    assert np.array_equal(v10, gt.mean(axis=1)) and np.array_equal(v01, gt.mean(axis=0))
+    assert pi == float(gt.mean())
+    se = float(np.sqrt((gt.mean(axis=1).var(ddof=1) / m if m > 1 else 0)
+                       + (gt.mean(axis=0).var(ddof=1) / n if n > 1 else 0)))
+    r = O.mann_whitney(x, y)
+    assert r["prob_index"] == pi and r["prob_index_se"] == se
+
+
 def test_mann_whitney_probabilistic_index():
     r = O.mann_whitney([3, 4, 5, 6], [1, 2, 3])
     # pairs won: 3>1,3>2,3=3(half),4,5,6 beat all three: 2.5 + 9 = 11.5 of 12

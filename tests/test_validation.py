@@ -518,3 +518,28 @@ def test_unit_mixup_is_called_on_the_distribution(tmp_path):
     write_csv_dataset(t, tmp_path / "b")
     report = validate(tmp_path / "b")
     assert report.ok and any(f"labs row {row + 2}: TBIL = 1.71 umol/L is implausible" in w for w in report.warnings)
+
+
+def test_large_file_paths_give_the_same_trial_and_problems(tmp_path, monkeypatch):
+    """Files of 100,000+ rows take pyarrow's CSV parser and number cast (trialkit.data.load); forced onto
+    the default dataset they give the same validated tables, and the same problems for bad cells."""
+    from trialkit.data import load as load_module
+    from trialkit.simulate import write_simulation
+
+    ds = tmp_path / "ds"
+    write_simulation(ds, seed=1)
+    labs = pd.read_csv(ds / "labs.csv", dtype=str, keep_default_na=False)
+    labs.loc[3, "value"] = "4,5"  # quoted in the file: the csv module and pandas' parser
+    labs.loc[7, "day"] = "seven"
+    bad = tmp_path / "bad"
+    shutil.copytree(ds, bad)
+    labs.to_csv(bad / "labs.csv", index=False)
+    subjects = pd.read_csv(ds / "subjects.csv", dtype=str, keep_default_na=False)
+    subjects.loc[2, "age"] = "forty"  # unquoted: the fast paths, then to_numeric for the bad column
+    subjects.to_csv(bad / "subjects.csv", index=False)
+    before_ok, before_bad = load(ds), [str(p) for p in validate(bad).problems]
+    monkeypatch.setattr(load_module, "_ARROW_ROWS", 0)
+    after_ok, after_bad = load(ds), [str(p) for p in validate(bad).problems]
+    for name, df in before_ok.tables().items():
+        assert (df is None and after_ok.tables()[name] is None) or df.equals(after_ok.tables()[name]), name
+    assert after_bad == before_bad and len(before_bad) == 3

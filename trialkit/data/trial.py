@@ -93,7 +93,10 @@ class Trial:
         """
         s = self.subjects
         ev = self.events.merge(s[["subject_id", "arm"]], on="subject_id", how="left")
-        labs = self.labs.merge(s[["subject_id", "arm"]], on="subject_id", how="left")
+        # lab rows per subject, then per arm: not a merge copying every lab row (15 million at 100,000 subjects)
+        per_subject = self.labs["subject_id"].value_counts()
+        arm_of = s.set_index("subject_id")["arm"]
+        lab_rows = per_subject.groupby(arm_of.reindex(per_subject.index).to_numpy()).sum()
         age = s["age"] if "age" in s else pd.Series(np.nan, index=s.index)
         male = s["sex"].eq("M") * 100.0 if "sex" in s else pd.Series(np.nan, index=s.index)
         out = pd.DataFrame(index=pd.Index(self.study.arm_ids, name="arm"))
@@ -108,7 +111,7 @@ class Trial:
             out[event] = hit.groupby("arm").size()
             total[event] = len(hit)
             counts.append(event)
-        out["lab_rows"] = labs.groupby("arm").size()
+        out["lab_rows"] = lab_rows
         total["lab_rows"] = len(self.labs)
         out.loc["total"] = pd.Series(total)
         for c in (*counts, "lab_rows"):

@@ -220,11 +220,15 @@ def plot_trajectories(summary: pd.DataFrame, parameter: str, study: Study, *, ax
 
 
 def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax: Axes | None = None, log: bool = False,
-                                 ylabel: str | None = None, alpha: float = 0.35, lw: float = 0.7) -> Axes:
+                                 ylabel: str | None = None, alpha: float = 0.35, lw: float = 0.7,
+                                 max_lines: int | None = 1000, seed: int = 0) -> Axes:
     """One line per subject over visits, coloured by outcome (survivor / died / transplanted).
 
     Draws patient-level data without identifiers: no labels, no annotations, and subjects are
     drawn in data order, grouped by outcome (died and transplanted on top). Returns the Axes.
+    An outcome with more than ``max_lines`` subjects (a registry, not a trial: 100,000 lines are
+    minutes to draw and no longer readable) is drawn for ``max_lines`` of them, chosen at random
+    (``seed``), and its legend entry says so; ``None`` draws every subject.
 
     Examples
     --------
@@ -236,19 +240,29 @@ def plot_individual_trajectories(data: pd.DataFrame, parameter: str, *, ax: Axes
     120
     >>> [t.get_text() for t in ax.get_legend().get_texts()]
     ['survivor (n = 67)', 'died (n = 53)', 'transplanted (n = 0)']
+    >>> ax = plot_individual_trajectories(data, "meld", ax=plt.subplots()[1], max_lines=20)
+    >>> len(ax.lines), [t.get_text() for t in ax.get_legend().get_texts()][:2]
+    (40, ['survivor (n = 67; 20 drawn at random)', 'died (n = 53; 20 drawn at random)'])
     >>> plt.close("all")
     """
     if ax is None:
         _, ax = plt.subplots()
     d = data[data["parameter"] == parameter]
+    drawn = {}
     for outcome in ("survivor", "transplanted", "died"):
         sub = d[d["outcome"] == outcome]
+        ids = pd.unique(sub["subject_id"])
+        if max_lines is not None and len(ids) > max_lines:
+            keep = np.sort(np.random.default_rng(seed).choice(len(ids), max_lines, replace=False))
+            sub = sub[sub["subject_id"].isin(ids[keep])]
+            drawn[outcome] = max_lines
         for _, s in sub.groupby("subject_id", sort=False):
             s = s.sort_values("visit_day")
             ax.plot(s["visit_day"].to_numpy(), s["value"].to_numpy(), color=OUTCOME_COLORS[outcome],
                     alpha=alpha, lw=lw)
     n_by = d.groupby("outcome")["subject_id"].nunique()
-    handles = [plt.Line2D([], [], color=c, lw=1.5, label=f"{k} (n = {int(n_by.get(k, 0))})")
+    handles = [plt.Line2D([], [], color=c, lw=1.5, label=f"{k} (n = {int(n_by.get(k, 0))}"
+                          + (f"; {drawn[k]} drawn at random)" if k in drawn else ")"))
                for k, c in OUTCOME_COLORS.items()]
     if log:
         ax.set_yscale("log")

@@ -237,6 +237,21 @@ def _prepare_inputs(params: RunParams, build: Path, progress: Progress | None) -
 KERNEL_INPUT = ".input"
 
 
+def _return_memory() -> None:
+    """Give the memory freed after validating back to the system (pyarrow's pool and glibc keep it
+    otherwise): the driver of a 100,000-subject run held 1.5 GB of freed tables while its kernels worked."""
+    import ctypes
+    import gc
+
+    gc.collect()
+    if "pyarrow" in sys.modules:  # the tables' text columns live in pyarrow's own allocator (mimalloc)
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc (macOS, Windows, musl): nothing to do
+        pass
+
+
 def _pseudonymized(trial):
     """``trial`` with every ``subject_id`` replaced by its pseudonym. The key is not kept:
     :func:`trialkit.data.ids.pseudonyms` of the subjects table (in its order) rebuilds it."""
@@ -384,6 +399,7 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
                             results=[by_name[j.name] for j in ordered], env=handoff).start()
         try:
             info = info or _prepare_inputs(params, build, prog)
+            _return_memory()  # the validated dataset is on disk for the kernels; the driver only waits now
             explicit = {nb: dict(values) for nb, values in params.notebook_parameters.items()}
             check_horizons(info["horizons"], info["last_follow_up"], explicit, source=str(params.source),
                            from_params=(params.horizons or {}).keys(), study_file=info["study_file"])

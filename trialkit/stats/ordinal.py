@@ -142,13 +142,32 @@ def mann_whitney(x: npt.ArrayLike, y: npt.ArrayLike) -> dict:
     N = m + n
     var = m * n / 12 * ((N + 1) - (t ** 3 - t).sum() / (N * (N - 1)))
     z = (u - m * n / 2) / np.sqrt(var) if var > 0 else np.nan
-    # DeLong placement values
-    gt = (x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])
-    pi = float(gt.mean())
-    v10, v01 = gt.mean(axis=1), gt.mean(axis=0)
+    v10, v01, pi = _placements(x, y)
     se = float(np.sqrt((v10.var(ddof=1) / m if m > 1 else 0) + (v01.var(ddof=1) / n if n > 1 else 0)))
     return {"statistic": u, "z": float(z), "p_value": float(r.pvalue), "prob_index": pi, "prob_index_se": se,
             "n_x": m, "n_y": n}
+
+
+def _placements(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """DeLong placement values of ``x`` among ``y`` and of ``y`` among ``x``, and the probabilistic index.
+
+    ``v10[i]`` = (#{y < x_i} + ½ #{y = x_i}) / n, ``v01[j]`` = (#{x > y_j} + ½ #{x = y_j}) / m and
+    P(X > Y) + ½ P(X = Y) = Σ counts / (m n). Counted by binary search in the sorted samples,
+    O((m + n) log(m + n)) time and O(m + n) memory, instead of the m × n comparison matrix (5 GB for two
+    arms of 25,000). The counts are whole or half numbers, summed exactly, so the values are the
+    matrix's to the last bit (the matrix remains the path for samples with missing values, whose
+    comparisons it counts as false).
+    """
+    m, n = len(x), len(y)
+    if np.isnan(x).any() or np.isnan(y).any():
+        gt = (x[:, None] > y[None, :]) + 0.5 * (x[:, None] == y[None, :])
+        return gt.mean(axis=1), gt.mean(axis=0), float(gt.mean())
+    ys, xs = np.sort(y), np.sort(x)
+    y_lt, y_le = np.searchsorted(ys, x, side="left"), np.searchsorted(ys, x, side="right")
+    x_lt, x_le = np.searchsorted(xs, y, side="left"), np.searchsorted(xs, y, side="right")
+    count_x = y_lt + 0.5 * (y_le - y_lt)  # per x_i: y below, half the ties
+    count_y = (m - x_le) + 0.5 * (x_le - x_lt)  # per y_j: x above, half the ties
+    return count_x / n, count_y / m, float(count_x.sum() / (m * n))
 
 
 def ordinal_test(outcomes: pd.DataFrame, *, arms: list | None = None, control: Hashable | None = None,

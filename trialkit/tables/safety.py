@@ -441,7 +441,7 @@ def ae_incidence(trial, by: str = "category", *, serious_only: bool = False, rel
         c = pd.DataFrame(counts)
         tests = {}
         if study.control_arm in c["group"].tolist() and arm_n.get(study.control_arm, 0) > 0:
-            t = compare_to_reference(c[c["n"] > 0], study.control_arm, alpha=alpha)
+            t = compare_to_reference(c[c["n"] > 0], study.control_arm, alpha=alpha, odds_ratio=False)  # p only
             tests = dict(zip(t["group"], t["p_value"]))
         for r in counts:
             cp = clopper_pearson(r["x"], r["n"], alpha).iloc[0] if r["n"] else {}
