@@ -65,6 +65,14 @@ def test_no_default_trial_words_in_the_report(report):
     assert not hits, "\n".join(f"{f}: {w!r} in …{ctx}…" for f, w, ctx in hits[:20])
 
 
+def test_no_path_of_the_machine_in_the_report(report):
+    """The dataset was given as an absolute path: the report names its folder, never the path (the
+    archive refuses a report with machine paths)."""
+    _, out, data = report
+    for name, text in realdata.report_text(out).items():
+        assert str(data.parent) not in text, name
+
+
 def test_every_interval_label_matches_alpha(report):
     name, out, _ = report
     level = level_pct(ALPHA.get(name, 0.05))

@@ -469,7 +469,7 @@ def test_study_parameter_with_stray_keys_is_refused(tmp_path):
     p = tmp_path / "study.yaml"
     p.write_text(text)
     with pytest.raises(StudyFileError, match=r"study.yaml: parameters.ASCITES.1 mild: expected one of the keys unit, "
-                                             r"label, range, uln, got unknown key '1 mild' \(quote a label that contains "
+                                             r"label, range, uln, worse, got unknown key '1 mild' \(quote a label that contains "
                                              r"commas\)"):
         load_study(p)
     assert load_study().parameters["ASCITES"].label.endswith("moderate-severe)")
@@ -543,3 +543,27 @@ def test_large_file_paths_give_the_same_trial_and_problems(tmp_path, monkeypatch
     for name, df in before_ok.tables().items():
         assert (df is None and after_ok.tables()[name] is None) or df.equals(after_ok.tables()[name]), name
     assert after_bad == before_bad and len(before_bad) == 3
+
+
+def test_validate_piped_into_a_reader_that_stops_gives_no_traceback(tmp_path, monkeypatch, capsys):
+    """`trialkit validate DIR | head -1`: when the reader has closed the pipe, writing raises
+    BrokenPipeError; the command ends quietly with exit 1 instead of a traceback."""
+    import io
+    import sys
+
+    write_csv_dataset(tiny_tables(), tmp_path / "d")
+
+    class ClosedPipe(io.StringIO):
+        def __init__(self, fd: int):
+            super().__init__()
+            self._fd = fd
+
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def fileno(self) -> int:
+            return self._fd
+
+    with open(tmp_path / "sink", "w") as sink:
+        monkeypatch.setattr(sys, "stdout", ClosedPipe(sink.fileno()))
+        assert main(["validate", str(tmp_path / "d")]) == 1

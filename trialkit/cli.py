@@ -260,17 +260,17 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_INPUT
     except shutil.Error as exc:
         return _os_error(exc)
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
-            return _os_error(exc)
-        raise
-    except KeyboardInterrupt:  # pragma: no cover
-        return 130
     except BrokenPipeError:  # output piped into e.g. `head`, which stopped reading: not an error of ours
         import os
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return EXIT_ERROR
+    except OSError as exc:  # (after BrokenPipeError, one of its kinds)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            return _os_error(exc)
+        raise
+    except KeyboardInterrupt:  # pragma: no cover
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,7 +33,7 @@ from trialkit.data.trial import REQUIRED_TABLES, TABLES, Trial
 from trialkit.errors import StudyFileError, ValidationError
 from trialkit.study import Study, default_study_path, load_study
 
-__all__ = ["Problem", "Report", "load", "validate", "build_trial", "read_tables", "MAX_PER_RULE"]
+__all__ = ["Problem", "Report", "load", "validate", "build_trial", "read_tables", "infer_column", "MAX_PER_RULE"]
 
 #: How many rows are listed for one rule in one column before the rest are summarised.
 MAX_PER_RULE = 20
@@ -484,7 +484,48 @@ def _coerce(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> pd.D
             if empty.any():
                 col.add_rows(table, spec.name, "required value is empty", s.index[empty])
         out[spec.name] = new
+    if table == "subjects":
+        known = {spec.name for spec in columns_for(table, study)}
+        for name in out.columns:
+            if name not in known:
+                out[name] = infer_column(out[name])
     return out
+
+
+def infer_column(s: pd.Series) -> pd.Series:
+    """A trial's own ``subjects`` column (one the format does not define) read from text (CSV, Excel)
+    gets the type its values show, as Parquet would keep it: ``true``/``false`` -> boolean, all numbers ->
+    integers (whole) or floats, anything else (and zero-padded codes such as ``007``) stays text. Missing cells stay missing.
+
+    Examples
+    --------
+    >>> infer_column(pd.Series(["3", "", "12"])).tolist(), infer_column(pd.Series(["3", "1.5"])).dtype
+    ([3, <NA>, 12], dtype('float64'))
+    >>> infer_column(pd.Series(["True", "false"])).tolist(), infer_column(pd.Series(["II", "3"])).tolist()
+    ([True, False], ['II', '3'])
+    >>> infer_column(pd.Series(["007", "012"])).tolist()  # zero-padded codes stay labels
+    ['007', '012']
+    """
+    if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
+        return s
+    text = _as_value_text(s)
+    given = text.notna()
+    if not given.any():
+        return s
+    lower = text[given].str.lower()
+    if lower.isin(("true", "false")).all():
+        out = pd.Series(pd.NA, index=s.index, dtype="boolean")
+        out[given] = lower.eq("true").to_numpy()
+        return out
+    if text[given].str.match(r"^[+-]?0[0-9]").any():  # zero-padded codes ("007") are labels, not numbers
+        return s
+    num = pd.to_numeric(text, errors="coerce")
+    if num[given].isna().any() or not np.isfinite(num[given]).all():
+        return s
+    if (num[given] == np.floor(num[given])).all() and (num[given].abs() <= MAX_EXACT_INT).all():
+        whole = num.round().astype("Int64")
+        return whole.astype("int64") if not whole.isna().any() else whole
+    return num.astype("float64")
 
 
 def _run_schema(df: pd.DataFrame, table: str, study: Study, col: _Collector) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import yaml
 
 from trialkit.report.captions import collect_captions
+from trialkit.report.narrate import data_source
 from trialkit.report.pages import TEMPLATES, notebook_title
 
 __all__ = ["write_index", "headline_results", "HEADLINES"]
@@ -184,7 +185,7 @@ def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_t
         _, scen, seed = (dataset_source.split(":") + ["", ""])[:3]
         dataset_text = f"simulated trial (scenario “{scen}”, {seed.replace('=', ' ')})"
     else:
-        dataset_text = Path(dataset_source).name
+        dataset_text = data_source(dataset_source)
     ctx = {
         "study_title": study_title, "dataset": dataset_text, "alpha": params.alpha, "horizons": horizons,
         "code": params.code, "allow_listings": params.allow_listings,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from trialkit.stats.levels import ci_label, level_pct
 
-__all__ = ["value_decisions", "skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence",
+__all__ = ["data_source", "value_decisions", "skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence",
            "StudyNote", "study_note"]
 
 
@@ -94,6 +94,25 @@ def trial_context(study) -> str:
     parts.append(f"Primary endpoint: {ep.name} ({events}).")
     parts += list(getattr(study, "literature", ()))
     return " ".join(parts)
+
+
+def data_source(source: str | None) -> str:
+    """How a report names the analysed data: a simulated trial's source as it is
+    (``simulated:<scenario>:seed=<seed>``), a dataset by its folder or file name only — never a path of
+    the machine that ran the report (the archive refuses such paths).
+
+    Examples
+    --------
+    >>> data_source("simulated:default:seed=1"), data_source("/home/ana/trials/colon"), data_source(None)
+    ('simulated:default:seed=1', 'colon', 'unknown')
+    """
+    if not source:
+        return "unknown"
+    if source.startswith("simulated:"):
+        return source
+    from pathlib import Path
+
+    return Path(source).name
 
 
 def value_decisions(study) -> list[str]:
