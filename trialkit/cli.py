@@ -33,7 +33,7 @@ def _print_summary(trial, out=None) -> None:
         print(f"note: {w}", file=out)
 
 
-def cmd_validate(args) -> int:
+def cmd_validate(args: argparse.Namespace) -> int:
     from trialkit.data.load import validate
 
     report = validate(args.path, args.study, limit=None if args.all else 20)
@@ -45,7 +45,7 @@ def cmd_validate(args) -> int:
     return EXIT_OK
 
 
-def cmd_simulate(args) -> int:
+def cmd_simulate(args: argparse.Namespace) -> int:
     from trialkit.simulate import write_simulation
 
     write_simulation(args.out, scenario=args.scenario, study=args.study, seed=args.seed,
@@ -54,7 +54,7 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
-def cmd_summary(args) -> int:
+def cmd_summary(args: argparse.Namespace) -> int:
     if args.path:
         from trialkit.data.load import load
 
@@ -71,7 +71,7 @@ def _disk_full(text: str) -> bool:
     return f"[Errno {errno.ENOSPC}]" in text or f"[Errno {errno.EDQUOT}]" in text
 
 
-def cmd_init(args) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     from trialkit.project import init_project
 
     written = init_project(args.dir)
@@ -80,7 +80,7 @@ def cmd_init(args) -> int:
     return EXIT_OK
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from trialkit.report.jobs import NotebookFailed, RunInterrupted
     from trialkit.report.runner import run_report
 
@@ -129,7 +129,7 @@ def _archive(report, out=None, pdf=True) -> int:
     return EXIT_OK
 
 
-def cmd_archive(args) -> int:
+def cmd_archive(args: argparse.Namespace) -> int:
     return _archive(args.report, out=args.out, pdf=not args.no_pdf)
 
 

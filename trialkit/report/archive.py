@@ -39,6 +39,7 @@ import shutil
 import socket
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -365,7 +366,7 @@ def _zip(folder: Path, dest: Path) -> None:
 
 
 def archive_report(report: str | Path, *, out: str | Path | None = None, pdf: bool = True,
-                   progress=None) -> Path:
+                   progress: Callable[[str], object] | None = None) -> Path:
     """Write ``<report>.zip`` beside the report folder: the report as supplementary material (module docstring).
 
     Parameters

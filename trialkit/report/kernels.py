@@ -129,7 +129,7 @@ def remove_stale_kernel_dirs(tmp: str | Path | None = None) -> list[Path]:
     return removed
 
 
-def kill_kernels(km_class) -> int:
+def kill_kernels(km_class: type) -> int:
     """Kill every kernel a :func:`_kernel_manager_class` class started (with its process group: a
     notebook's worker processes too) and remove their connection and socket files; return how many.
 
@@ -269,7 +269,7 @@ class NotebookPool:
 
     def __init__(self, jobs: list[NotebookJob], n_jobs: int | None = None, *, progress: Progress | None = None,
                  cell_timeout: int | None = None, fail_fast: bool = True, warm: bool = False,
-                 results: list[NotebookResult] | None = None, env: dict | None = None):
+                 results: list[NotebookResult] | None = None, env: dict | None = None) -> None:
         if results is None:
             results = ([progress.results[j.name] for j in jobs] if progress is not None
                        else [NotebookResult(j.name) for j in jobs])

@@ -52,7 +52,7 @@ MIN_NUMERIC_IDS = 3
 class PrivacyError(TrialkitError):
     """A subject identifier appears in the rendered outputs."""
 
-    def __init__(self, hits: list["Hit"]):
+    def __init__(self, hits: list["Hit"]) -> None:
         self.hits = hits
         shown = hits[:20]
         lines = [f"refusing to publish: subject identifiers appear in {len({h.where for h in hits})} place(s) "
