@@ -133,7 +133,7 @@ def cmd_archive(args: argparse.Namespace) -> int:
     return _archive(args.report, out=args.out, pdf=not args.no_pdf)
 
 
-def _os_error(exc: BaseException) -> int:
+def _os_error(exc: OSError) -> int:
     """One line for a file-system failure (disk full, no permission), exit 2 — never a dump of
     ``shutil.Error``'s list of (source, destination, reason) tuples."""
     if isinstance(exc, shutil.Error):

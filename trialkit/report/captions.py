@@ -201,7 +201,7 @@ def place_captions(nb: NotebookNode) -> NotebookNode:
     return nb
 
 
-def _scan(nb) -> list[dict]:
+def _scan(nb: NotebookNode) -> list[tuple[dict, dict]]:
     found = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):

@@ -70,6 +70,8 @@ def _kernel_manager_class(sock_dir: Path, extra_env: dict | None = None):
                       display_name=notebook_kernelspec()["display_name"], language="python")
 
     class TrialkitKernelManager(AsyncKernelManager):
+        started: list  # the managers this class started (set below, shared by its instances)
+
         @default("transport")
         def _default_transport(self):
             return "ipc"
@@ -189,7 +191,7 @@ def fast_imports() -> None:
     import is affected; ``rfc3987_syntax`` stays importable afterwards.
     """
     if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None  # makes its import fail: jsonschema then skips "iri"
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # None is how Python blocks an import: jsonschema then skips "iri"
         try:
             import jsonschema  # noqa: F401
         finally:

@@ -28,7 +28,7 @@ __all__ = ["write_manifest", "sha256_file", "package_versions", "git_commit"]
 # ------------------------------------------------------------------------------------------------
 # manifest.json
 # ------------------------------------------------------------------------------------------------
-def package_versions() -> dict[str, str]:
+def package_versions() -> dict[str, str | None]:
     """Installed versions of trialkit's declared (locked) runtime dependencies, plus the kit's own.
 
     Examples
@@ -39,7 +39,7 @@ def package_versions() -> dict[str, str]:
     >>> list(versions) == sorted(versions, key=str.lower)
     True
     """
-    out = {}
+    out: dict[str, str | None] = {}
     try:
         reqs = _md.requires("trialkit") or []
     except _md.PackageNotFoundError:  # pragma: no cover - not installed

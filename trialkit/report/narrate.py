@@ -168,6 +168,9 @@ class StudyNote(str):
     Note from the study file (study.yaml, notes: design.power): Smaller than *planned*.
     """
 
+    source: str
+    key: str
+
     def __new__(cls, text: str, *, source: str, key: str):
         self = super().__new__(cls, text)
         self.source, self.key = source, key

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable
 from html import escape as html_escape
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from trialkit.report.citation import ArchiveError, author_name
 
@@ -200,7 +200,7 @@ def print_pdfs(folder: str | Path, pages: list[dict], *, settings: dict, caption
     out_dir = folder / "pdf"
     out_dir.mkdir(exist_ok=True)
     written = []
-    pdf_options = {"format": "A4", "print_background": True, "display_header_footer": True,
+    pdf_options: dict[str, Any] = {"format": "A4", "print_background": True, "display_header_footer": True,
                    "header_template": "<div></div>", "footer_template": FOOTER, "prefer_css_page_size": True}
     heads, bodies = [], []
     with sync_playwright() as pw:

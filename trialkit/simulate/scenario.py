@@ -730,7 +730,7 @@ def _parse_effects(c: _Check, effects: dict, course: dict):
 
 
 def _parse_reactions(c: _Check, reactions: dict) -> dict:
-    out = {}
+    out: dict[str, Any] = {}
     for factor, spec in reactions.items():
         where = f"reactions.{factor}"
         if not isinstance(spec, dict):

@@ -28,7 +28,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -134,6 +134,7 @@ def infusion_reaction_events(trial: Trial, *, fever_threshold: float = 38.0, win
         raise ValueError("this dataset has no `infusions` table: infusion reactions cannot be assessed")
     study = trial.study
     arms = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
+    assert trial.infusions is not None  # trial.has("infusions") checked above
     inf = trial.infusions.copy()
     inf["subject_id"] = inf["subject_id"].astype(object)
     inf["arm"] = inf["subject_id"].map(arms)
@@ -148,6 +149,7 @@ def infusion_reaction_events(trial: Trial, *, fever_threshold: float = 38.0, win
     per["fever"] = (per["max_temperature"] >= fever_threshold).to_numpy()
     if trial.has("adverse_events"):
         ae = trial.adverse_events
+        assert ae is not None
         ae = ae[ae["hours_after_infusion"].notna() & (ae["hours_after_infusion"] >= 0)
                 & (ae["hours_after_infusion"] <= window_hours)]
         for cat in ("rash", "allergy"):
@@ -336,6 +338,7 @@ def temperature_summary(trial: Trial, *, window_hours: float = 8.0, alpha: float
     if not trial.has("infusions"):
         raise ValueError("this dataset has no `infusions` table")
     arms = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
+    assert trial.infusions is not None  # trial.has("infusions") checked above
     inf = trial.infusions[(trial.infusions["hours_after"] >= 0) & (trial.infusions["hours_after"] <= window_hours)]
     inf = inf.assign(subject_id=inf["subject_id"].astype(object))
     inf = inf.assign(arm=inf["subject_id"].map(arms))
@@ -442,7 +445,7 @@ def ae_incidence(trial: Trial, by: str = "category", *, serious_only: bool = Fal
     rows = []
     for level, sids, n_ev in patient_sets:
         per_arm = subj_arm[subj_arm.index.isin(sids)].value_counts()
-        counts = []
+        counts: list[dict[str, Any]] = []
         for arm in study.arm_ids:
             n, x = int(arm_n.get(arm, 0)), int(per_arm.get(arm, 0))
             counts.append({"group": arm, "x": x, "n": n})
@@ -616,7 +619,7 @@ def uln_for(study: Study, parameter: str, uln: float | None = None) -> float:
     if uln is not None:
         return float(uln)
     spec = study.parameters[parameter]
-    if getattr(spec, "uln", None) is not None:
+    if spec.uln is not None:
         return float(spec.uln)
     if parameter not in DEFAULT_ULN:
         raise ValueError(f"no upper limit of normal for {parameter}: declare `uln` for it in the study file")
