@@ -8,15 +8,21 @@ import argparse
 import errno
 import shutil
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import pandas as pd
 
 from trialkit.errors import TrialkitError, ValidationError
 
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+
 EXIT_OK, EXIT_ERROR, EXIT_INPUT = 0, 1, 2
 
 
-def _print_summary(trial, out=None) -> None:
+def _print_summary(trial: Trial, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     st = trial.study
     print(f"Study {st.id}: {st.title}", file=out)
@@ -41,6 +47,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
         print(report.text(), file=sys.stderr)
         return EXIT_INPUT
     print(f"{args.path}: valid")
+    assert report.trial is not None  # a valid report holds its trial
     _print_summary(report.trial)
     return EXIT_OK
 
@@ -118,7 +125,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _archive(report, out=None, pdf=True) -> int:
+def _archive(report: str | Path, out: str | Path | None = None, pdf: bool = True) -> int:
     from trialkit.report.archive import archive_report
 
     def note(msg: str) -> None:
@@ -158,7 +165,7 @@ def _os_error(exc: OSError) -> int:
     return EXIT_INPUT
 
 
-def _int_at_least(lo: int, what: str):
+def _int_at_least(lo: int, what: str) -> Callable[[str], int]:
     """An argparse type: a whole number >= ``lo`` (argparse then exits 2 with the usage line, no traceback)."""
 
     def parse(text: str) -> int:

@@ -162,7 +162,7 @@ def show_caption(kind: str, name: str, caption: str | None = None) -> bool:
     return True
 
 
-def _caption_meta(output) -> dict | None:
+def _caption_meta(output: dict) -> dict | None:
     meta = output.get("metadata", {}).get(_META) if output.get("output_type") == "display_data" else None
     return meta if isinstance(meta, dict) else None
 

@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from trialkit.report.jobs import NotebookJob, NotebookResult
 from trialkit.report.notebooks import notebook_kernelspec, source_cell_number, top_level_imports
@@ -49,7 +50,7 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def _kernel_manager_class(sock_dir: Path, extra_env: dict | None = None):
+def _kernel_manager_class(sock_dir: Path, extra_env: dict | None = None) -> type:
     """A KernelManager class that starts *this* interpreter's ipykernel on private IPC sockets.
 
     - the kernel command is ``sys.executable -m ipykernel_launcher``, whatever kernelspecs a user
@@ -199,7 +200,7 @@ def fast_imports() -> None:
 
 
 def _execute_one(job: NotebookJob, result: NotebookResult, progress: Progress | None,
-                 km_class, cell_timeout: int | None, km=None) -> NotebookResult:
+                 km_class: type, cell_timeout: int | None, km: Any = None) -> NotebookResult:
     """Execute one notebook with papermill (in a kernel of ``km_class``, or the started ``km``)."""
     import nbformat
     import papermill as pm

@@ -171,7 +171,7 @@ class StudyNote(str):
     source: str
     key: str
 
-    def __new__(cls, text: str, *, source: str, key: str):
+    def __new__(cls, text: str, *, source: str, key: str) -> StudyNote:
         self = super().__new__(cls, text)
         self.source, self.key = source, key
         return self

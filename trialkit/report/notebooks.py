@@ -201,7 +201,7 @@ def check_notebook_keys(params: RunParams, folder: Path) -> None:
                 shown=f"unknown notebook {k!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
 
 
-def _output_key(out) -> list[tuple[str, str]]:
+def _output_key(out: dict) -> list[tuple[str, str]]:
     """What is compared of one output: its type, stream name or error, and every MIME bundle
     entry as stored (images as their base64 bytes)."""
     items = [("type", out.get("output_type", ""))]

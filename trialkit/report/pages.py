@@ -78,7 +78,7 @@ def clean_notebook(nb: NotebookNode, source_name: str | None = None,
     return nb
 
 
-def _write_nb(nb, path: Path) -> None:
+def _write_nb(nb: NotebookNode, path: Path) -> None:
     import nbformat
 
     text = nbformat.writes(nb)

@@ -137,7 +137,7 @@ def _write_study(src: Path, horizons: dict | None, dest: Path, *, withhold_ids: 
     dest.write_text(text, encoding="utf-8", newline="\n")
 
 
-def _write_scenario(scenario, params: RunParams, dest: Path) -> tuple[Path, list[Path]]:
+def _write_scenario(scenario: str | Path, params: RunParams, dest: Path) -> tuple[Path, list[Path]]:
     """Write the run's scenario, ``extends`` applied and ``n_subjects`` folded into its allocation, as
     one self-contained YAML file; return the study file the simulation uses and the scenario files read
     (the scenario's own, then every file it ``extends``: the manifest hashes them)."""
@@ -358,8 +358,9 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
                            force)
 
 
-def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed, started, t_start,
-                force) -> RunResult:
+def _run_locked(params: RunParams, target: Path, notebooks: list[Path], declared: dict[str, dict[str, Any]],
+                progress: bool | Progress | None, jobs: int | None, keep_failed: bool, started: _dt.datetime,
+                t_start: float, force: bool) -> RunResult:
     """The body of :func:`run_report`, holding the report's lock."""
     from trialkit.report.index import write_index
     from trialkit.report.manifest import write_manifest
