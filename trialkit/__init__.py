@@ -3,7 +3,11 @@
 The public API: :func:`load` / :func:`validate` a dataset, :func:`simulate` one, :func:`open_dataset`
 (either, by name), the :class:`Trial` and :class:`Study` objects, and the modules ``scores``.
 """
+from __future__ import annotations
+
 import importlib as _importlib
+from pathlib import Path as _Path
+from typing import TYPE_CHECKING as _TYPE_CHECKING
 
 from trialkit.data.load import load, validate
 from trialkit.data.trial import Trial
@@ -18,8 +22,12 @@ __version__ = "0.1.0"
 # import ...`` still reaches the package.
 _importlib.import_module("trialkit.simulate")
 
+if _TYPE_CHECKING:
+    from trialkit.simulate.scenario import Scenario
 
-def simulate(study=None, scenario=None, seed: int | None = None, n_subjects: int | None = None) -> Trial:
+
+def simulate(study: Study | str | _Path | None = None, scenario: str | _Path | dict | Scenario | None = None,
+             seed: int | None = None, n_subjects: int | None = None) -> Trial:
     """Simulate one trial: :func:`trialkit.simulate.core.simulate` (its parameters, its result).
 
     Parameters

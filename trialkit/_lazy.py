@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import importlib
+from types import ModuleType
 from typing import Callable
 
 
@@ -18,7 +19,7 @@ def lazy_submodules(package: str) -> Callable[[str], object]:
     'trialkit.stats.survival'
     """
 
-    def __getattr__(name: str):
+    def __getattr__(name: str) -> ModuleType:
         try:
             return importlib.import_module(f"{package}.{name}")
         except ModuleNotFoundError as exc:

@@ -8,15 +8,21 @@ import argparse
 import errno
 import shutil
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
 import pandas as pd
 
 from trialkit.errors import TrialkitError, ValidationError
 
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+
 EXIT_OK, EXIT_ERROR, EXIT_INPUT = 0, 1, 2
 
 
-def _print_summary(trial, out=None) -> None:
+def _print_summary(trial: Trial, out: TextIO | None = None) -> None:
     out = out or sys.stdout
     st = trial.study
     print(f"Study {st.id}: {st.title}", file=out)
@@ -33,7 +39,7 @@ def _print_summary(trial, out=None) -> None:
         print(f"note: {w}", file=out)
 
 
-def cmd_validate(args) -> int:
+def cmd_validate(args: argparse.Namespace) -> int:
     from trialkit.data.load import validate
 
     report = validate(args.path, args.study, limit=None if args.all else 20)
@@ -41,11 +47,12 @@ def cmd_validate(args) -> int:
         print(report.text(), file=sys.stderr)
         return EXIT_INPUT
     print(f"{args.path}: valid")
+    assert report.trial is not None  # a valid report holds its trial
     _print_summary(report.trial)
     return EXIT_OK
 
 
-def cmd_simulate(args) -> int:
+def cmd_simulate(args: argparse.Namespace) -> int:
     from trialkit.simulate import write_simulation
 
     write_simulation(args.out, scenario=args.scenario, study=args.study, seed=args.seed,
@@ -54,7 +61,7 @@ def cmd_simulate(args) -> int:
     return EXIT_OK
 
 
-def cmd_summary(args) -> int:
+def cmd_summary(args: argparse.Namespace) -> int:
     if args.path:
         from trialkit.data.load import load
 
@@ -71,7 +78,7 @@ def _disk_full(text: str) -> bool:
     return f"[Errno {errno.ENOSPC}]" in text or f"[Errno {errno.EDQUOT}]" in text
 
 
-def cmd_init(args) -> int:
+def cmd_init(args: argparse.Namespace) -> int:
     from trialkit.project import init_project
 
     written = init_project(args.dir)
@@ -80,7 +87,7 @@ def cmd_init(args) -> int:
     return EXIT_OK
 
 
-def cmd_run(args) -> int:
+def cmd_run(args: argparse.Namespace) -> int:
     from trialkit.report.jobs import NotebookFailed, RunInterrupted
     from trialkit.report.runner import run_report
 
@@ -118,7 +125,7 @@ def cmd_run(args) -> int:
     return EXIT_OK
 
 
-def _archive(report, out=None, pdf=True) -> int:
+def _archive(report: str | Path, out: str | Path | None = None, pdf: bool = True) -> int:
     from trialkit.report.archive import archive_report
 
     def note(msg: str) -> None:
@@ -129,11 +136,11 @@ def _archive(report, out=None, pdf=True) -> int:
     return EXIT_OK
 
 
-def cmd_archive(args) -> int:
+def cmd_archive(args: argparse.Namespace) -> int:
     return _archive(args.report, out=args.out, pdf=not args.no_pdf)
 
 
-def _os_error(exc: BaseException) -> int:
+def _os_error(exc: OSError) -> int:
     """One line for a file-system failure (disk full, no permission), exit 2 — never a dump of
     ``shutil.Error``'s list of (source, destination, reason) tuples."""
     if isinstance(exc, shutil.Error):
@@ -158,7 +165,7 @@ def _os_error(exc: BaseException) -> int:
     return EXIT_INPUT
 
 
-def _int_at_least(lo: int, what: str):
+def _int_at_least(lo: int, what: str) -> Callable[[str], int]:
     """An argparse type: a whole number >= ``lo`` (argparse then exits 2 with the usage line, no traceback)."""
 
     def parse(text: str) -> int:

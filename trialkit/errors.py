@@ -1,6 +1,8 @@
 """Exceptions trialkit raises for bad input. The CLI turns them into messages and exit codes."""
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class TrialkitError(Exception):
     """Base class: an input problem the user can fix (never a bug in trialkit)."""
@@ -17,7 +19,7 @@ class ScenarioError(TrialkitError):
 class ValidationError(TrialkitError):
     """A dataset failed validation; ``problems`` lists every problem found."""
 
-    def __init__(self, problems, source=None):
+    def __init__(self, problems: Sequence[object], source: str | None = None) -> None:
         self.problems = problems
         self.source = source
         n = len(problems)

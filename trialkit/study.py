@@ -180,7 +180,7 @@ def parse_days(value: Any, where: str = "duration") -> float:
     elif isinstance(value, str):
         m = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([A-Za-z]+)?\s*", value)
         unit = _UNIT_WORDS.get((m.group(2) or "day").lower()) if m else None
-        if unit is None:
+        if m is None or unit is None:
             raise ValueError(expected)
         days = float(m.group(1)) * DAY_LENGTHS[unit]
     else:
@@ -570,7 +570,7 @@ def _read_visits(c: Checker, raw: dict) -> tuple[Visit, ...]:
         window = c.require(spec, "window", w, "[first day, last day]")
         lo, hi = c.int_list(window, f"{w}.window", "[first day, last day]") if isinstance(window, list) \
             and len(window) == 2 else (None, None)
-        if lo is None:
+        if lo is None or hi is None:
             raise c.fail(f"{w}.window", "[first day, last day]", window)
         if not lo <= day <= hi:
             raise c.fail(f"{w}.day", f"a day within its window [{lo}, {hi}]", day)

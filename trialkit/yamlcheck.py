@@ -120,7 +120,7 @@ class Checker:
     trialkit.errors.TrialkitError: run.yaml: horizons: expected a mapping of horizon: days, got nothing
     """
 
-    def __init__(self, source: str, error: type[TrialkitError] = TrialkitError):
+    def __init__(self, source: str, error: type[TrialkitError] = TrialkitError) -> None:
         self.source = source
         self.error = error
 

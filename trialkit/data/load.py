@@ -560,7 +560,8 @@ def _apply_value_decisions(labs: pd.DataFrame, study: Study, col: _Collector) ->
         return labs
     key = (labs["subject_id"].astype(str) + "\x1f" + labs["parameter"].astype(str) + "\x1f"
            + pd.to_numeric(labs["day"], errors="coerce").astype("Int64").astype(str))
-    drop, accepted = [], []
+    drop: list[Any] = []
+    accepted: list[Any] = []
     for d in decisions:
         hit = labs.index[key == f"{d['subject_id']}\x1f{d['parameter']}\x1f{int(d['day'])}"]
         if len(hit) == 0:
@@ -676,7 +677,7 @@ def validate(path: str | Path, study: Study | str | Path | None = None, *, limit
     tables, files = read_tables(p, col)
     coerced = _validate_tables(tables, st, col)
     order = {t: i for i, t in enumerate(("dataset",) + TABLES)}
-    problems = sorted(col.problems, key=lambda q: (order.get(q.table, 99),
+    problems = sorted(col.problems, key=lambda q: (order.get(q.table or "", 99),
                                                    float("inf") if q.count > 1 else (q.row or 0)))
     report = Report(str(p), problems, warnings=col.warnings)
     if report.ok:
@@ -736,6 +737,7 @@ def load(path: str | Path, study: Study | str | Path | None = None) -> Trial:
     report = validate(path, study)
     if not report.ok:
         raise ValidationError(report.problems, source=report.source)
+    assert report.trial is not None  # a valid report holds its trial
     truth = _read_truth(Path(path))
     if truth is not None:
         from dataclasses import replace

@@ -11,6 +11,8 @@
 
 Importing this package stays light: the runner's modules are imported on first use of their names.
 """
+from typing import Any
+
 from trialkit.report.save import notebook_setup, save_figure, save_table
 
 _LAZY = {"run_report": "runner", "refresh_notebooks": "runner", "load_params": "params", "ParamsError": "params",
@@ -19,7 +21,7 @@ _LAZY = {"run_report": "runner", "refresh_notebooks": "runner", "load_params": "
 __all__ = ["notebook_setup", "save_table", "save_figure", *_LAZY]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
 

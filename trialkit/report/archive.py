@@ -39,6 +39,7 @@ import shutil
 import socket
 import tempfile
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -297,7 +298,7 @@ def ro_crate(folder: str | Path, *, settings: dict, manifest: dict, captions: li
                 for name, v in sorted((manifest.get("packages") or {}).items(), key=lambda kv: kv[0].lower())
                 if v is not None]
     graph += software
-    inputs = [{"@id": f} for f in ("study.yaml", "scenario.yaml", "params.yaml") if f in files]
+    inputs: list[dict[str, str]] = [{"@id": f} for f in ("study.yaml", "scenario.yaml", "params.yaml") if f in files]
     inputs += [{"@id": f} for f in files if f.startswith("data/")]
     inputs += [{"@id": f"#not-included/{x['path']}"} for x in excluded]
     injected = manifest.get("injected_parameters") or {}
@@ -365,7 +366,7 @@ def _zip(folder: Path, dest: Path) -> None:
 
 
 def archive_report(report: str | Path, *, out: str | Path | None = None, pdf: bool = True,
-                   progress=None) -> Path:
+                   progress: Callable[[str], object] | None = None) -> Path:
     """Write ``<report>.zip`` beside the report folder: the report as supplementary material (module docstring).
 
     Parameters

@@ -28,8 +28,12 @@ import functools
 import html as _html
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trialkit.resources import package_file
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["REGISTRY", "KINDS", "caption_for", "caption_output", "show_caption", "place_captions",
            "number_captions", "collect_captions", "load_registry"]
@@ -158,12 +162,12 @@ def show_caption(kind: str, name: str, caption: str | None = None) -> bool:
     return True
 
 
-def _caption_meta(output) -> dict | None:
+def _caption_meta(output: dict) -> dict | None:
     meta = output.get("metadata", {}).get(_META) if output.get("output_type") == "display_data" else None
     return meta if isinstance(meta, dict) else None
 
 
-def place_captions(nb):
+def place_captions(nb: NotebookNode) -> NotebookNode:
     """Move each figure caption below the image that follows it in the same cell (in place; returns ``nb``).
 
     Table captions stay above their table, as journals print them.
@@ -197,7 +201,7 @@ def place_captions(nb):
     return nb
 
 
-def _scan(nb) -> list[dict]:
+def _scan(nb: NotebookNode) -> list[tuple[dict, dict]]:
     found = []
     for cell in nb.cells:
         for out in cell.get("outputs", []):

@@ -3,13 +3,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from trialkit.report.captions import collect_captions
 from trialkit.report.narrate import data_source
 from trialkit.report.pages import TEMPLATES, notebook_title
+
+if TYPE_CHECKING:
+    from trialkit.report.params import RunParams
 
 __all__ = ["write_index", "headline_results", "HEADLINES"]
 
@@ -138,7 +141,7 @@ def _jinja():
                               keep_trailing_newline=True, trim_blocks=True, lstrip_blocks=True)
 
 
-def write_index(report_dir: str | Path, *, params, notebooks: list[str], study_title: str,
+def write_index(report_dir: str | Path, *, params: RunParams, notebooks: list[str], study_title: str,
                 dataset_source: str) -> Path:
     """Write ``index.html``: headline results, notebooks, tables, figures, provenance links.
 

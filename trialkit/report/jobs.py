@@ -22,7 +22,7 @@ class RunInterrupted(BaseException):
     ``exit_code`` is 128 + the signal number (130 for SIGINT, 143 for SIGTERM).
     """
 
-    def __init__(self, signum: int):
+    def __init__(self, signum: int) -> None:
         import signal
 
         self.signum = signum
@@ -71,7 +71,7 @@ class NotebookFailed(Exception):
     input).
     """
 
-    def __init__(self, failures: list["NotebookResult"], kept: Path | None = None):
+    def __init__(self, failures: list["NotebookResult"], kept: Path | None = None) -> None:
         self.failures = failures
         self.kept = kept
         lines = [f.describe() for f in failures]

@@ -151,5 +151,6 @@ def check_json_value(value: Any, path: str = "") -> None:
                 raise _fail(where, f"key {k!r}", "text keys")
             check_json_value(v, f"{path}.{k}" if path else k)
         return
-    kind = {set: "a set", frozenset: "a set", tuple: "a tuple", bytes: "binary data"}.get(type(value))
+    kinds: dict[type, str] = {set: "a set", frozenset: "a set", tuple: "a tuple", bytes: "binary data"}
+    kind = kinds.get(type(value))
     raise _fail(where, kind or type(value).__name__ + " " + repr(value)[:40])

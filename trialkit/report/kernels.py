@@ -16,6 +16,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from trialkit.report.jobs import NotebookJob, NotebookResult
 from trialkit.report.notebooks import notebook_kernelspec, source_cell_number, top_level_imports
@@ -49,7 +50,7 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def _kernel_manager_class(sock_dir: Path, extra_env: dict | None = None):
+def _kernel_manager_class(sock_dir: Path, extra_env: dict | None = None) -> type:
     """A KernelManager class that starts *this* interpreter's ipykernel on private IPC sockets.
 
     - the kernel command is ``sys.executable -m ipykernel_launcher``, whatever kernelspecs a user
@@ -70,6 +71,8 @@ def _kernel_manager_class(sock_dir: Path, extra_env: dict | None = None):
                       display_name=notebook_kernelspec()["display_name"], language="python")
 
     class TrialkitKernelManager(AsyncKernelManager):
+        started: list  # the managers this class started (set below, shared by its instances)
+
         @default("transport")
         def _default_transport(self):
             return "ipc"
@@ -129,7 +132,7 @@ def remove_stale_kernel_dirs(tmp: str | Path | None = None) -> list[Path]:
     return removed
 
 
-def kill_kernels(km_class) -> int:
+def kill_kernels(km_class: type) -> int:
     """Kill every kernel a :func:`_kernel_manager_class` class started (with its process group: a
     notebook's worker processes too) and remove their connection and socket files; return how many.
 
@@ -189,7 +192,7 @@ def fast_imports() -> None:
     import is affected; ``rfc3987_syntax`` stays importable afterwards.
     """
     if "jsonschema" not in sys.modules and "rfc3987_syntax" not in sys.modules:
-        sys.modules["rfc3987_syntax"] = None  # makes its import fail: jsonschema then skips "iri"
+        sys.modules["rfc3987_syntax"] = None  # type: ignore[assignment]  # None is how Python blocks an import: jsonschema then skips "iri"
         try:
             import jsonschema  # noqa: F401
         finally:
@@ -197,7 +200,7 @@ def fast_imports() -> None:
 
 
 def _execute_one(job: NotebookJob, result: NotebookResult, progress: Progress | None,
-                 km_class, cell_timeout: int | None, km=None) -> NotebookResult:
+                 km_class: type, cell_timeout: int | None, km: Any = None) -> NotebookResult:
     """Execute one notebook with papermill (in a kernel of ``km_class``, or the started ``km``)."""
     import nbformat
     import papermill as pm
@@ -269,7 +272,7 @@ class NotebookPool:
 
     def __init__(self, jobs: list[NotebookJob], n_jobs: int | None = None, *, progress: Progress | None = None,
                  cell_timeout: int | None = None, fail_fast: bool = True, warm: bool = False,
-                 results: list[NotebookResult] | None = None, env: dict | None = None):
+                 results: list[NotebookResult] | None = None, env: dict | None = None) -> None:
         if results is None:
             results = ([progress.results[j.name] for j in jobs] if progress is not None
                        else [NotebookResult(j.name) for j in jobs])

@@ -9,11 +9,18 @@ import platform
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
+from datetime import datetime
 from importlib import metadata as _md
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trialkit.data.io import sha256_file
 from trialkit.report.folders import BUILD_MARKER, SIGNATURE
+
+if TYPE_CHECKING:
+    from trialkit.report.jobs import NotebookResult
+    from trialkit.report.params import RunParams
 
 __all__ = ["write_manifest", "sha256_file", "package_versions", "git_commit"]
 
@@ -21,7 +28,7 @@ __all__ = ["write_manifest", "sha256_file", "package_versions", "git_commit"]
 # ------------------------------------------------------------------------------------------------
 # manifest.json
 # ------------------------------------------------------------------------------------------------
-def package_versions() -> dict[str, str]:
+def package_versions() -> dict[str, str | None]:
     """Installed versions of trialkit's declared (locked) runtime dependencies, plus the kit's own.
 
     Examples
@@ -32,7 +39,7 @@ def package_versions() -> dict[str, str]:
     >>> list(versions) == sorted(versions, key=str.lower)
     True
     """
-    out = {}
+    out: dict[str, str | None] = {}
     try:
         reqs = _md.requires("trialkit") or []
     except _md.PackageNotFoundError:  # pragma: no cover - not installed
@@ -96,8 +103,9 @@ def _display_path(path: Path, root: Path, report_dir: Path) -> str:
     return path.as_posix()
 
 
-def write_manifest(report_dir: str | Path, *, name: str, params, inputs: list[tuple[str, Path]], notebooks: list[Path],
-                   results, injected: dict, started, finished, wall_seconds: float, jobs: int,
+def write_manifest(report_dir: str | Path, *, name: str, params: RunParams, inputs: list[tuple[str, Path]], notebooks: list[Path],
+                   results: Sequence[NotebookResult], injected: dict, started: datetime, finished: datetime,
+                   wall_seconds: float, jobs: int,
                    root: str | Path, t0: float | None = None) -> dict:
     """Write ``manifest.json``: parameters, input hashes, versions, git commit, times, durations, outputs.
 

@@ -9,8 +9,14 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trialkit.stats.levels import ci_label, level_pct
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from trialkit.study import Study
 
 __all__ = ["data_source", "value_decisions", "skip_unless", "ci_label", "level_pct", "effect_sentence", "trial_context", "power_sentence",
            "StudyNote", "study_note"]
@@ -39,7 +45,7 @@ def _fmt(x: float) -> str:
     return "NA" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.2f}"
 
 
-def effect_sentence(row, *, alpha: float, measure: str = "hazard ratio", null: float = 1.0,
+def effect_sentence(row: object, *, alpha: float, measure: str = "hazard ratio", null: float = 1.0,
                     comparison: str = "") -> str:
     """One sentence stating an estimate, its interval at level ``1 - alpha`` and what the interval says.
 
@@ -72,7 +78,7 @@ def effect_sentence(row, *, alpha: float, measure: str = "hazard ratio", null: f
     return f"{text}; the interval lies {'below' if hi < null else 'above'} {nul}."
 
 
-def trial_context(study) -> str:
+def trial_context(study: Study) -> str:
     """One paragraph about the trial from its study file: title, condition, arms, primary endpoint.
 
     Examples
@@ -115,7 +121,7 @@ def data_source(source: str | None) -> str:
     return Path(source).name
 
 
-def value_decisions(study) -> list[str]:
+def value_decisions(study: Study) -> list[str]:
     """One sentence per ``values`` decision of the study file (a lab value excluded or accepted), without
     the subject identifier, so that the report says what was excluded; empty when there is none.
 
@@ -139,7 +145,7 @@ def value_decisions(study) -> list[str]:
     return out
 
 
-def power_sentence(power, *, alpha: float, comparison: str = "global") -> str:
+def power_sentence(power: pd.DataFrame, *, alpha: float, comparison: str = "global") -> str:
     """What a power table (``hr``, ``comparison``, ``estimate``, ``mean_events``) says, in one sentence:
     the power of ``comparison`` at each hazard ratio, and the smallest effect with at least 80% power.
 
@@ -181,7 +187,10 @@ class StudyNote(str):
     Note from the study file (study.yaml, notes: design.power): Smaller than *planned*.
     """
 
-    def __new__(cls, text: str, *, source: str, key: str):
+    source: str
+    key: str
+
+    def __new__(cls, text: str, *, source: str, key: str) -> StudyNote:
         self = super().__new__(cls, text)
         self.source, self.key = source, key
         return self
@@ -194,7 +203,7 @@ class StudyNote(str):
         return f"Note from the study file ({self.source}, notes: {self.key}): {self}"
 
 
-def study_note(study, key: str) -> StudyNote | None:
+def study_note(study: Study, key: str) -> StudyNote | None:
     """The study file's note for notebook section ``key``, as a labelled box; ``None`` when it has none.
 
     Notebooks call ``study_note(study, "<notebook>.<section>")`` as the last line of a cell: a study

@@ -10,10 +10,13 @@ from __future__ import annotations
 import ast
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from trialkit.report.params import ParamsError, RunParams
 from trialkit.yamlcheck import Checker, suggest
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["STANDARD_PARAMETERS", "discover_notebooks", "notebook_parameters", "notebook_stem_matches",
            "notebook_differences", "notebook_kernelspec"]
@@ -92,7 +95,7 @@ def discover_notebooks(folder: str | Path, only: list[str] | None = None) -> lis
     return found
 
 
-def notebook_parameters(nb_or_path) -> dict[str, Any]:
+def notebook_parameters(nb_or_path: NotebookNode | str | Path) -> dict[str, Any]:
     """Names and literal defaults of a notebook's ``parameters`` cell (``{}`` when it has none).
 
     Examples
@@ -135,7 +138,7 @@ def notebook_parameters(nb_or_path) -> dict[str, Any]:
     return {}
 
 
-def source_cell_number(source_nb, executed_index: int) -> int | None:
+def source_cell_number(source_nb: NotebookNode, executed_index: int) -> int | None:
     """1-based number, in the source notebook, of cell ``executed_index`` of papermill's output.
 
     papermill inserts its ``injected-parameters`` cell right after the ``parameters`` cell (or at
@@ -198,7 +201,7 @@ def check_notebook_keys(params: RunParams, folder: Path) -> None:
                 shown=f"unknown notebook {k!r}" + (f" (did you mean {hint!r}?)" if hint else ""))
 
 
-def _output_key(out) -> list[tuple[str, str]]:
+def _output_key(out: dict) -> list[tuple[str, str]]:
     """What is compared of one output: its type, stream name or error, and every MIME bundle
     entry as stored (images as their base64 bytes)."""
     items = [("type", out.get("output_type", ""))]

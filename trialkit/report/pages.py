@@ -11,9 +11,13 @@ from __future__ import annotations
 import html as _html
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from trialkit.report.captions import place_captions
 from trialkit.resources import package_file
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["clean_notebook", "finish_notebook", "finish_committed", "render_html",
            "notebook_title", "table_of_contents", "TEMPLATES"]
@@ -27,7 +31,8 @@ TEMPLATES = package_file("report", "templates")
 _VOLATILE_NB = ("start_time", "end_time", "duration", "exception", "environment_variables")
 
 
-def clean_notebook(nb, source_name: str | None = None, default_parameters: dict | None = None):
+def clean_notebook(nb: NotebookNode, source_name: str | None = None,
+                   default_parameters: dict | None = None) -> NotebookNode:
     """Remove run-dependent metadata from a papermill output (in place; returns ``nb``).
 
     Drops timings (notebook and cell ``papermill`` timings, ``execution`` timestamps), replaces
@@ -73,7 +78,7 @@ def clean_notebook(nb, source_name: str | None = None, default_parameters: dict 
     return nb
 
 
-def _write_nb(nb, path: Path) -> None:
+def _write_nb(nb: NotebookNode, path: Path) -> None:
     import nbformat
 
     text = nbformat.writes(nb)
@@ -174,7 +179,7 @@ def finish_committed(executed: str | Path, source: str | Path) -> None:
 _HEADING = re.compile(r'<h([1-3]) id="([^"]*)">(.*?)<a class="anchor-link"', re.S)
 
 
-def table_of_contents(nb, max_level: int = 3) -> list[dict]:
+def table_of_contents(nb: NotebookNode, max_level: int = 3) -> list[dict]:
     """Headings of the markdown cells as ``{"level", "id", "text"}``, ids exactly as nbconvert makes them.
 
     Examples
@@ -204,7 +209,7 @@ def table_of_contents(nb, max_level: int = 3) -> list[dict]:
     return toc
 
 
-def notebook_title(nb, default: str = "") -> str:
+def notebook_title(nb: NotebookNode, default: str = "") -> str:
     """Text of the first level-1 heading, else ``default``.
 
     Examples
@@ -221,7 +226,7 @@ def notebook_title(nb, default: str = "") -> str:
     return default
 
 
-def render_html(nb, dest: str | Path, *, code: str = "fold", notebook_href: str | None = None,
+def render_html(nb: NotebookNode, dest: str | Path, *, code: str = "fold", notebook_href: str | None = None,
                 index_href: str = "index.html") -> Path:
     """Render a notebook as one self-contained HTML page (images embedded) with a table of contents.
 

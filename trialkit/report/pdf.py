@@ -10,10 +10,15 @@ import os
 import re
 import shutil
 import tempfile
+from collections.abc import Callable
 from html import escape as html_escape
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from trialkit.report.citation import ArchiveError, author_name
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 __all__ = ["PRINT_CSS", "print_pdfs", "prepare_print", "fit_tables", "clipped_tables", "pdf_page_count",
            "find_chromium"]
@@ -97,7 +102,7 @@ def find_chromium() -> str:
                        "TRIALKIT_CHROMIUM to its path, or archive without PDFs (--no-pdf)")
 
 
-def fit_tables(page, width: int = CONTENT_WIDTH_PX) -> list:
+def fit_tables(page: Page, width: int = CONTENT_WIDTH_PX) -> list:
     """Shrink (CSS zoom) every table wider than ``width`` px in a playwright ``page``; returns ``[index, width, zoom]``.
 
     Examples
@@ -108,7 +113,7 @@ def fit_tables(page, width: int = CONTENT_WIDTH_PX) -> list:
     return page.evaluate(_FIT_JS, width)
 
 
-def clipped_tables(page, width: int = CONTENT_WIDTH_PX) -> list:
+def clipped_tables(page: Page, width: int = CONTENT_WIDTH_PX) -> list:
     """Tables of a playwright ``page`` extending past ``width`` px from the content's left edge: ``[index, right]``.
 
     Examples
@@ -119,7 +124,7 @@ def clipped_tables(page, width: int = CONTENT_WIDTH_PX) -> list:
     return page.evaluate(_CLIPPED_JS, width)
 
 
-def prepare_print(page) -> None:
+def prepare_print(page: Page) -> None:
     """Make a loaded notebook page printable: print media, :data:`PRINT_CSS`, tables fitted, outside links removed.
 
     Examples
@@ -179,7 +184,7 @@ def _cover_html(settings: dict, captions: list[dict], pages: list[dict], date: s
 
 
 def print_pdfs(folder: str | Path, pages: list[dict], *, settings: dict, captions: list[dict], date: str,
-               progress=None) -> list[Path]:
+               progress: Callable[[str], object] | None = None) -> list[Path]:
     """Print ``pdf/<stem>.pdf`` for each notebook page of ``folder`` and ``pdf/supplement.pdf`` (cover + all).
 
     Chromium (:func:`find_chromium`) driven by playwright, from the files on disk, no network.
@@ -195,7 +200,7 @@ def print_pdfs(folder: str | Path, pages: list[dict], *, settings: dict, caption
     out_dir = folder / "pdf"
     out_dir.mkdir(exist_ok=True)
     written = []
-    pdf_options = {"format": "A4", "print_background": True, "display_header_footer": True,
+    pdf_options: dict[str, Any] = {"format": "A4", "print_background": True, "display_header_footer": True,
                    "header_template": "<div></div>", "footer_template": FOOTER, "prefer_css_page_size": True}
     heads, bodies = [], []
     with sync_playwright() as pw:

@@ -38,11 +38,14 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from trialkit.data.ids import id_kind
 from trialkit.errors import TrialkitError
 from trialkit.report.folders import BUILD_MARKER
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
 
 __all__ = ["PrivacyError", "Hit", "identifier_pattern", "find_identifiers_in_text", "find_identifiers",
            "check_privacy"]
@@ -52,7 +55,7 @@ MIN_NUMERIC_IDS = 3
 class PrivacyError(TrialkitError):
     """A subject identifier appears in the rendered outputs."""
 
-    def __init__(self, hits: list["Hit"]):
+    def __init__(self, hits: list["Hit"]) -> None:
         self.hits = hits
         shown = hits[:20]
         lines = [f"refusing to publish: subject identifiers appear in {len({h.where for h in hits})} place(s) "
@@ -138,7 +141,7 @@ def find_identifiers_in_text(text: str, ids: Iterable[str] | tuple, where: str =
 _TEXT_MIME = ("text/plain", "text/html", "text/markdown", "text/latex", "application/json")
 
 
-def _cell_texts(cell) -> Iterable[str]:
+def _cell_texts(cell: NotebookNode) -> Iterable[str]:
     yield cell.get("source", "")
     for out in cell.get("outputs", []):
         kind = out.get("output_type")
@@ -272,7 +275,7 @@ def find_identifiers(report_dir: str | Path, ids: Iterable[str], notebooks: Iter
     return hits
 
 
-def _source_cell_labels(nb) -> list[str]:
+def _source_cell_labels(nb: NotebookNode) -> list[str]:
     """``cell N`` with N the 1-based cell number in the *source* notebook (as in JupyterLab):
     cells papermill added (injected parameters, error markers) are named, not counted."""
     labels, n = [], 0

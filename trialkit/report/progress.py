@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 import threading
 import time
+from typing import TextIO
 
 from trialkit.report.jobs import NotebookResult
 
@@ -16,7 +17,7 @@ class Progress:
     On a terminal the block of lines is redrawn in place; otherwise one line per change.
     """
 
-    def __init__(self, results: list[NotebookResult], stream=None, live: bool | None = None):
+    def __init__(self, results: list[NotebookResult], stream: TextIO | None = None, live: bool | None = None) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.results = {r.name: r for r in results}
         self.live = self.stream.isatty() if live is None else live

@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -120,7 +121,7 @@ def _write_study(src: Path, horizons: dict | None, dest: Path, *, withhold_ids: 
     dataset was validated, from the original file that the manifest hashes).
     """
     text = src.read_text(encoding="utf-8")
-    raw = yaml.safe_load(text) if (horizons or withhold_ids) else None
+    raw: Any = yaml.safe_load(text) if (horizons or withhold_ids) else None
     notes = []
     if horizons:
         merged = dict(raw.get("horizons") or {})
@@ -136,7 +137,7 @@ def _write_study(src: Path, horizons: dict | None, dest: Path, *, withhold_ids: 
     dest.write_text(text, encoding="utf-8", newline="\n")
 
 
-def _write_scenario(scenario, params: RunParams, dest: Path) -> tuple[Path, list[Path]]:
+def _write_scenario(scenario: str | Path, params: RunParams, dest: Path) -> tuple[Path, list[Path]]:
     """Write the run's scenario, ``extends`` applied and ``n_subjects`` folded into its allocation, as
     one self-contained YAML file; return the study file the simulation uses and the scenario files read
     (the scenario's own, then every file it ``extends``: the manifest hashes them)."""
@@ -357,8 +358,9 @@ def run_report(params: RunParams | str | Path | None = None, *, out: str | Path 
                            force)
 
 
-def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed, started, t_start,
-                force) -> RunResult:
+def _run_locked(params: RunParams, target: Path, notebooks: list[Path], declared: dict[str, dict[str, Any]],
+                progress: bool | Progress | None, jobs: int | None, keep_failed: bool, started: _dt.datetime,
+                t_start: float, force: bool) -> RunResult:
     """The body of :func:`run_report`, holding the report's lock."""
     from trialkit.report.index import write_index
     from trialkit.report.manifest import write_manifest
@@ -368,7 +370,7 @@ def _run_locked(params, target, notebooks, declared, progress, jobs, keep_failed
     results = [NotebookResult(nb.stem) for nb in notebooks]
     prog = progress if isinstance(progress, Progress) else (Progress(results) if progress else None)
     if isinstance(progress, Progress):
-        prog.results = {r.name: r for r in results}
+        progress.results = {r.name: r for r in results}
     build = new_build_folder(target)
     ok = False
     pool = None
@@ -495,7 +497,17 @@ def _keep_failed(build: Path, target: Path) -> Path | None:
 # ------------------------------------------------------------------------------------------------
 # make notebooks: re-execute committed notebooks in place
 # ------------------------------------------------------------------------------------------------
-def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = None,
+def _finish_into(dest: Path) -> Callable[[NotebookJob], None]:
+    """The ``post`` step of a refresh job: write its executed notebook, finished, to ``dest``."""
+    from trialkit.report.pages import finish_committed
+
+    def post(job: NotebookJob) -> None:
+        finish_committed(job.output, dest)
+
+    return post
+
+
+def refresh_notebooks(paths: Sequence[str | Path] | None = None, jobs: int | None = None,
                       progress: bool = True, into: str | Path | None = None) -> list[NotebookResult]:
     """Re-execute notebooks with their default parameters, in place (``make notebooks``) or into a folder.
 
@@ -533,23 +545,20 @@ def refresh_notebooks(paths: list[str | Path] | None = None, jobs: int | None = 
     >>> nb.cells[0].execution_count, nb.cells[0].outputs[0]["data"], "papermill" in nb.metadata
     (1, {'text/plain': '42'}, False)
     """
-    from trialkit.report.pages import finish_committed
-
-    paths = [Path(p) for p in paths] if paths else discover_notebooks(project_root() / "notebooks")
-    if into is not None:
-        into = Path(into)
-        into.mkdir(parents=True, exist_ok=True)
-        for p in paths:
-            shutil.copyfile(p, into / p.name)
-    results = [NotebookResult(p.stem) for p in paths]
+    files = [Path(p) for p in paths] if paths else discover_notebooks(project_root() / "notebooks")
+    folder = Path(into) if into is not None else None
+    if folder is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for p in files:
+            shutil.copyfile(p, folder / p.name)
+    results = [NotebookResult(p.stem) for p in files]
     prog = Progress(results) if progress else None
     tmp = Path(tempfile.mkdtemp(prefix="tk-refresh-"))
     try:
         jobs_list = [NotebookJob(name=p.stem, source=p, output=tmp / p.name, parameters={},
                                  cwd=p.resolve().parent,
-                                 post=lambda job, dest=(p if into is None else into / p.name):
-                                 finish_committed(job.output, dest))
-                     for p in paths]
+                                 post=_finish_into(p if folder is None else folder / p.name))
+                     for p in files]
         by_name = {r.name: r for r in results}
         ordered = jobs_list[::-1]  # the later notebooks are the heavier ones: start them first
         execute_notebooks(ordered, jobs, progress=prog, fail_fast=False, results=[by_name[j.name] for j in ordered])

@@ -18,11 +18,16 @@ from __future__ import annotations
 import os
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from trialkit.report.captions import show_caption
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["notebook_setup", "save_table", "save_figure", "FIGURE_FORMATS"]
 
@@ -148,7 +153,8 @@ def save_table(df: pd.DataFrame, name: str, out_dir: str | Path | None, *, index
     return df
 
 
-def save_figure(fig, name: str, out_dir: str | Path | None, formats=FIGURE_FORMATS, *, caption: str | None = None):
+def save_figure(fig: Figure, name: str, out_dir: str | Path | None, formats: Sequence[str] = FIGURE_FORMATS, *,
+                caption: str | None = None) -> Figure:
     """Save a matplotlib figure as PNG and SVG with fixed metadata (byte-identical across runs).
 
     In a report run (``out_dir`` given, inside a kernel) the notebook also shows the figure's

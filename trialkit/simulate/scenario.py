@@ -404,7 +404,11 @@ def _parse(raw: dict, source: str, base_dir: Path | None, files: tuple[str, ...]
 
     sizes, ratio, total = _parse_allocation(c, c.mapping(raw, "allocation", ""))
     block = c.number(raw, "block_size", "", lo=1, integer=True)
-    base_ratio = ratio if ratio is not None else ratio_from_sizes(sizes)
+    if ratio is None:
+        assert sizes is not None  # _parse_allocation raises when neither `sizes` nor `ratio` is given
+        base_ratio = ratio_from_sizes(sizes)
+    else:
+        base_ratio = ratio
     unit = sum(base_ratio.values())
     if block % unit:
         raise c.fail("block_size", f"a multiple of the allocation ratio's sum {unit} "
@@ -496,7 +500,7 @@ def ratio_from_sizes(sizes: dict[str, int]) -> dict[str, int]:
     return {k: v // g for k, v in sizes.items()}
 
 
-def _parse_allocation(c: _Check, alloc: dict):
+def _parse_allocation(c: _Check, alloc: dict) -> tuple[dict[str, int] | None, dict[str, int] | None, int | None]:
     c.known_keys(alloc, ("sizes", "ratio", "total"), "allocation.")
     sizes = ratio = total = None
     if "sizes" in alloc:
@@ -711,7 +715,7 @@ def _parse_effect(c: _Check, spec: Any, where: str, course: dict) -> Effect:
                   symptom_onset_days=c.number(spec, "symptom_onset_days", where + ".", default=28.0, lo=0))
 
 
-def _parse_effects(c: _Check, effects: dict, course: dict):
+def _parse_effects(c: _Check, effects: dict, course: dict) -> tuple[dict[str, Effect], dict[tuple[str, ...], Effect]]:
     out: dict[str, Effect] = {}
     inter: dict[tuple[str, ...], Effect] = {}
     for k, spec in effects.items():
@@ -730,7 +734,7 @@ def _parse_effects(c: _Check, effects: dict, course: dict):
 
 
 def _parse_reactions(c: _Check, reactions: dict) -> dict:
-    out = {}
+    out: dict[str, Any] = {}
     for factor, spec in reactions.items():
         where = f"reactions.{factor}"
         if not isinstance(spec, dict):

@@ -27,11 +27,19 @@ Examples
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 from scipy import stats
 
 from trialkit.stats.categorical import clopper_pearson, compare_to_reference, poisson_rate_ci, rate_ratio_exact
+
+if TYPE_CHECKING:
+    from trialkit.data.trial import Trial
+    from trialkit.study import Study
 
 __all__ = [
     "infusion_factors", "infusion_arms", "reference_infusion_arm", "infusion_reaction_events",
@@ -50,7 +58,7 @@ DEFAULT_ULN = {"ALT": (40.0, "U/L"), "AST": (40.0, "U/L"), "TBIL": (17.1, "umol/
 # --------------------------------------------------------------------------------------------
 # infusion reactions
 # --------------------------------------------------------------------------------------------
-def infusion_factors(study) -> list[str]:
+def infusion_factors(study: Study) -> list[str]:
     """Names of the study's factors of ``kind: infusion``.
 
     Examples
@@ -62,7 +70,7 @@ def infusion_factors(study) -> list[str]:
     return [f for f, spec in study.factors.items() if spec.kind == "infusion"]
 
 
-def infusion_arms(study) -> list[str]:
+def infusion_arms(study: Study) -> list[str]:
     """Arm ids (study order) whose factors include an infusion-kind factor.
 
     Examples
@@ -75,7 +83,7 @@ def infusion_arms(study) -> list[str]:
     return [a.id for a in study.arms if any(a.factors.get(f, False) for f in inf)]
 
 
-def reference_infusion_arm(study) -> str | None:
+def reference_infusion_arm(study: Study) -> str | None:
     """The infusion arm with the fewest active factors (first in study order), or None.
 
     Examples
@@ -93,7 +101,7 @@ def reference_infusion_arm(study) -> str | None:
     return min(arms, key=lambda a: (sum(study.arm(a).factors.values()), study.arm_ids.index(a)))
 
 
-def infusion_reaction_events(trial, *, fever_threshold: float = 38.0, window_hours: float = 8.0) -> pd.DataFrame:
+def infusion_reaction_events(trial: Trial, *, fever_threshold: float = 38.0, window_hours: float = 8.0) -> pd.DataFrame:
     """One row per monitored infusion with its reactions in the 0-``window_hours`` h window.
 
     Requires ``trial.infusions``; rash and allergy need ``trial.adverse_events`` (NaN without it).
@@ -126,6 +134,7 @@ def infusion_reaction_events(trial, *, fever_threshold: float = 38.0, window_hou
         raise ValueError("this dataset has no `infusions` table: infusion reactions cannot be assessed")
     study = trial.study
     arms = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
+    assert trial.infusions is not None  # trial.has("infusions") checked above
     inf = trial.infusions.copy()
     inf["subject_id"] = inf["subject_id"].astype(object)
     inf["arm"] = inf["subject_id"].map(arms)
@@ -140,6 +149,7 @@ def infusion_reaction_events(trial, *, fever_threshold: float = 38.0, window_hou
     per["fever"] = (per["max_temperature"] >= fever_threshold).to_numpy()
     if trial.has("adverse_events"):
         ae = trial.adverse_events
+        assert ae is not None
         ae = ae[ae["hours_after_infusion"].notna() & (ae["hours_after_infusion"] >= 0)
                 & (ae["hours_after_infusion"] <= window_hours)]
         for cat in ("rash", "allergy"):
@@ -163,7 +173,7 @@ def _reactions_present(events: pd.DataFrame) -> list[str]:
     return [r for r in REACTIONS if r in events.columns and events[r].notna().all() and len(events)]
 
 
-def infusion_reactions_by_arm(events: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.DataFrame:
+def infusion_reactions_by_arm(events: pd.DataFrame, study: Study, *, alpha: float = 0.05) -> pd.DataFrame:
     """Per-patient and per-infusion incidence of each reaction, by infusion arm.
 
     Parameters
@@ -221,7 +231,7 @@ def infusion_reactions_by_arm(events: pd.DataFrame, study, *, alpha: float = 0.0
     return pd.DataFrame(rows, columns=cols)
 
 
-def infusion_reaction_tests(by_arm: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.DataFrame:
+def infusion_reaction_tests(by_arm: pd.DataFrame, study: Study, *, alpha: float = 0.05) -> pd.DataFrame:
     """Fisher's exact test, per patient, of each infusion arm against the reference infusion arm.
 
     Returns
@@ -259,7 +269,7 @@ def infusion_reaction_tests(by_arm: pd.DataFrame, study, *, alpha: float = 0.05)
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
 
-def infusion_reactions_by_number(events: pd.DataFrame, study, *, alpha: float = 0.05) -> pd.DataFrame:
+def infusion_reactions_by_number(events: pd.DataFrame, study: Study, *, alpha: float = 0.05) -> pd.DataFrame:
     """Incidence of each reaction by infusion arm and infusion number (dose 1, 2, ...).
 
     Returns
@@ -300,7 +310,7 @@ def infusion_reactions_by_number(events: pd.DataFrame, study, *, alpha: float = 
                                        "estimate", "ci_low", "ci_high"])
 
 
-def temperature_summary(trial, *, window_hours: float = 8.0, alpha: float = 0.05) -> pd.DataFrame:
+def temperature_summary(trial: Trial, *, window_hours: float = 8.0, alpha: float = 0.05) -> pd.DataFrame:
     """Body temperature by hour after infusion start, by infusion arm: mean with a t-based CI.
 
     Each patient contributes one value per time point — the mean of their readings at that hour
@@ -328,6 +338,7 @@ def temperature_summary(trial, *, window_hours: float = 8.0, alpha: float = 0.05
     if not trial.has("infusions"):
         raise ValueError("this dataset has no `infusions` table")
     arms = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
+    assert trial.infusions is not None  # trial.has("infusions") checked above
     inf = trial.infusions[(trial.infusions["hours_after"] >= 0) & (trial.infusions["hours_after"] <= window_hours)]
     inf = inf.assign(subject_id=inf["subject_id"].astype(object))
     inf = inf.assign(arm=inf["subject_id"].map(arms))
@@ -362,8 +373,8 @@ def _ae_with_arm(trial, horizon):
     return ae
 
 
-def ae_incidence(trial, by: str = "category", *, serious_only: bool = False, related_only: bool = False,
-                 horizon=None, alpha: float = 0.05) -> pd.DataFrame:
+def ae_incidence(trial: Trial, by: str = "category", *, serious_only: bool = False, related_only: bool = False,
+                 horizon: str | int | None = None, alpha: float = 0.05) -> pd.DataFrame:
     """Patients with adverse events by arm, with exact CIs and Fisher's test against control.
 
     Parameters
@@ -434,7 +445,7 @@ def ae_incidence(trial, by: str = "category", *, serious_only: bool = False, rel
     rows = []
     for level, sids, n_ev in patient_sets:
         per_arm = subj_arm[subj_arm.index.isin(sids)].value_counts()
-        counts = []
+        counts: list[dict[str, Any]] = []
         for arm in study.arm_ids:
             n, x = int(arm_n.get(arm, 0)), int(per_arm.get(arm, 0))
             counts.append({"group": arm, "x": x, "n": n})
@@ -453,7 +464,7 @@ def ae_incidence(trial, by: str = "category", *, serious_only: bool = False, rel
                                        "n_events", "p_value"])
 
 
-def format_incidence(table: pd.DataFrame, study, *, count: str = "n_patients") -> pd.DataFrame:
+def format_incidence(table: pd.DataFrame, study: Study, *, count: str = "n_patients") -> pd.DataFrame:
     """Display form of :func:`ae_incidence`: one row per level, ``k (x.x%)`` per arm label.
 
     Examples
@@ -472,7 +483,7 @@ def format_incidence(table: pd.DataFrame, study, *, count: str = "n_patients") -
     return wide.rename_axis("level").reset_index()
 
 
-def event_rates(trial, *, by: str | None = None, horizon="primary", per: float = 100.0,
+def event_rates(trial: Trial, *, by: str | None = None, horizon: str | int = "primary", per: float = 100.0,
                 alpha: float = 0.05) -> pd.DataFrame:
     """Adverse events per patient-time by arm, exact Poisson CIs, and the rate ratio vs control.
 
@@ -539,7 +550,7 @@ def event_rates(trial, *, by: str | None = None, horizon="primary", per: float =
 # --------------------------------------------------------------------------------------------
 # laboratory shift tables
 # --------------------------------------------------------------------------------------------
-def ctcae_grade(values, parameter: str, uln: float) -> np.ndarray:
+def ctcae_grade(values: npt.ArrayLike, parameter: str, uln: float) -> np.ndarray:
     """CTCAE v5.0 grade (0-4) of lab values from multiples of the ULN; NaN stays NaN (as -1).
 
     ALT/AST: G1 > ULN-3.0x, G2 > 3.0-5.0x, G3 > 5.0-20.0x, G4 > 20.0x ULN. TBIL: G1 > ULN-1.5x,
@@ -566,7 +577,7 @@ def ctcae_grade(values, parameter: str, uln: float) -> np.ndarray:
     return np.where(np.isnan(x), -1, g).astype(int)
 
 
-def grading_rules(study, parameters) -> str:
+def grading_rules(study: Study, parameters: Sequence[str]) -> str:
     """The CTCAE v5.0 grade bounds of ``parameters`` in words, with the study file's labels: what a
     shift table's grades mean.
 
@@ -589,7 +600,7 @@ def grading_rules(study, parameters) -> str:
     return f"CTCAE v5.0 grades as multiples of the ULN: {'; '.join(parts)}." if parts else ""
 
 
-def uln_for(study, parameter: str, uln: float | None = None) -> float:
+def uln_for(study: Study, parameter: str, uln: float | None = None) -> float:
     """The upper limit of normal of ``parameter`` in the unit the study file declares for it.
 
     ``uln`` (already in the declared unit) wins; else the study file's ``uln`` for the parameter;
@@ -608,7 +619,7 @@ def uln_for(study, parameter: str, uln: float | None = None) -> float:
     if uln is not None:
         return float(uln)
     spec = study.parameters[parameter]
-    if getattr(spec, "uln", None) is not None:
+    if spec.uln is not None:
         return float(spec.uln)
     if parameter not in DEFAULT_ULN:
         raise ValueError(f"no upper limit of normal for {parameter}: declare `uln` for it in the study file")
@@ -623,7 +634,7 @@ def uln_for(study, parameter: str, uln: float | None = None) -> float:
 
 
 
-def shift_parameters(trial, uln: dict | None = None) -> list[str]:
+def shift_parameters(trial: Trial, uln: dict | None = None) -> list[str]:
     """The measured labs that get a CTCAE shift table, in study-file order: those with a grading rule
     (:data:`CTCAE_V5`: ALT, AST, TBIL) given in ``uln`` or with ``uln`` in the study file; when none
     is, those with a :data:`DEFAULT_ULN`. A ``uln`` declared for another parameter (e.g. alkaline
@@ -642,7 +653,7 @@ def shift_parameters(trial, uln: dict | None = None) -> list[str]:
     return chosen or [p for p in study.parameters if p in measured and p in DEFAULT_ULN]
 
 
-def shift_table(trial, parameter: str, *, uln: float | None = None, horizon="primary") -> pd.DataFrame:
+def shift_table(trial: Trial, parameter: str, *, uln: float | None = None, horizon: str | int = "primary") -> pd.DataFrame:
     """Grade shift from baseline to the worst post-baseline value, by arm (CTCAE v5, x ULN).
 
     Baseline: the baseline value of :func:`trialkit.derive.baseline.baseline_labs` (last value in
