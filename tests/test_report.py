@@ -308,7 +308,7 @@ def test_headline_results_read_saved_tables(tmp_path):
         "msc,any,29,5,0.1724,0.058,0.358\n")
     (tables / "safety_serious_aes.csv").write_text("")  # unreadable: noted, not fatal
     sections = {s["title"]: s for s in index.headline_results(tables, {"msc": "UC-MSC"})}
-    cox = sections["Treatment effects on transplant-free survival"]
+    cox = sections["Treatment effects on primary endpoint"]
     assert cox["table"] == "efficacy_cox_factorial"
     assert cox["columns"] == ["label", "estimate", "ci_low", "ci_high", "p_value", "n"]
     assert cox["rows"] == [["UC-MSC", "0.61", "0.4", "0.93", "<0.001", "120"], ["PE", "0.8", "0.5", "1.2", "0.300", "120"]]
