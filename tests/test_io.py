@@ -215,8 +215,10 @@ def test_handoff_returns_exactly_the_validated_trial_and_only_for_its_dataset(tm
     folder = handoff.write_validated(trial, tmp_path / "input", study_file=study, dataset=data)
     again = handoff.read_validated(folder, study, dataset=data)
     for name, df in trial.tables().items():
-        if df is not None:
-            pd.testing.assert_frame_equal(getattr(again, name), df)
+        if df is not None:  # the long tables' text columns come back as categoricals, same values
+            pd.testing.assert_frame_equal(getattr(again, name).astype(df.dtypes.to_dict()), df)
+    assert isinstance(again.labs["parameter"].dtype, pd.CategoricalDtype)
+    assert list(again.labs["parameter"].cat.categories) == sorted(trial.labs["parameter"].unique())
     assert again.warnings == trial.warnings and again.study.id == trial.study.id
 
     assert handoff.read_validated(folder, study, dataset=tmp_path / "other") is None     # another dataset
@@ -226,7 +228,7 @@ def test_handoff_returns_exactly_the_validated_trial_and_only_for_its_dataset(tm
 
     monkeypatch.setenv(handoff.HANDOFF_ENV, str(folder))
     monkeypatch.setattr(load_module, "validate", lambda *a, **k: pytest.fail("validated again"))
-    assert load(data, study).labs.equals(trial.labs)                                     # the fast path
+    assert load(data, study).labs.equals(again.labs)                                     # the fast path
 
     table = folder / "labs.parquet"
     table.write_bytes(table.read_bytes()[:-10] + b"0123456789")                          # tampered with
