@@ -35,6 +35,7 @@ import numpy as np
 import pandas as pd
 
 from trialkit.derive.severity import SCORE_INPUTS as _SCORES_INPUTS
+from trialkit.derive.severity import SCORE_LABELS as _COLUMN_LABELS
 from trialkit.derive.tte import event_days, factor_columns, horizon_days
 from trialkit.derive.visits import assign_visits
 
@@ -51,8 +52,7 @@ SCORE_PARAMETERS = {"MELD": "meld", "MELD_NA": "meld_na", "MELD_3": "meld_3",
                     "CHILD_PUGH": "child_pugh_points", "ALBI": "albi", "COSSH_ACLF_II": "cossh_aclf_ii"}
 # The lab parameters each score needs (trialkit.derive.severity.SCORE_INPUTS, by score parameter).
 SCORE_INPUTS = {p: _SCORES_INPUTS[col] for p, col in SCORE_PARAMETERS.items()}
-_SCORE_LABELS = {"MELD": "MELD", "MELD_NA": "MELD-Na", "MELD_3": "MELD 3.0", "CHILD_PUGH": "Child-Pugh points",
-                 "ALBI": "ALBI", "COSSH_ACLF_II": "COSSH-ACLF II"}
+_SCORE_LABELS = {p: _COLUMN_LABELS[col] for p, col in SCORE_PARAMETERS.items()}
 
 
 def parameter_label(study: Study, name: str) -> str:
