@@ -17,6 +17,7 @@ Examples
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -520,6 +521,21 @@ def _items(c: Checker, raw: dict, key: str, what: str, note: str = "") -> dict:
     return out
 
 
+def _entries(c: Checker, specs: Any, key: str, what: str, item: str, *,
+             nonempty: bool = False) -> Iterator[tuple[str, dict]]:
+    """The entries of list section ``key`` (``arms``, ``visits``, ``values``) as ``(where, entry)``, each
+    checked to be a mapping with the keys of ``STUDY_KEYS["<key>[]"]`` as it is reached (the list
+    twin of :func:`_items`)."""
+    if not isinstance(specs, list) or (nonempty and not specs):
+        raise c.fail(key, what, specs)
+    for i, spec in enumerate(specs):
+        w = f"{key}[{i}]"
+        if not isinstance(spec, dict):
+            raise c.fail(w, item, spec)
+        c.known_keys(spec, STUDY_KEYS[f"{key}[]"], w)
+        yield w, spec
+
+
 def _read_factors(c: Checker, raw: dict) -> dict[str, Factor]:
     out = {}
     for fname, spec in _items(c, raw, "factors", "a mapping of treatment factors").items():
@@ -532,15 +548,8 @@ def _read_factors(c: Checker, raw: dict) -> dict[str, Factor]:
 
 
 def _read_arms(c: Checker, raw: dict, factors: dict[str, Factor]) -> tuple[Arm, ...]:
-    specs = raw["arms"]
-    if not isinstance(specs, list) or not specs:
-        raise c.fail("arms", "a list of arms", specs)
     arms: list[Arm] = []
-    for i, spec in enumerate(specs):
-        w = f"arms[{i}]"
-        if not isinstance(spec, dict):
-            raise c.fail(w, "a mapping {id, label, factors}", spec)
-        c.known_keys(spec, STUDY_KEYS["arms[]"], w)
+    for w, spec in _entries(c, raw["arms"], "arms", "a list of arms", "a mapping {id, label, factors}", nonempty=True):
         arm_id = str(c.require(spec, "id", w, "an arm id"))
         if arm_id in [a.id for a in arms]:
             raise c.fail(f"{w}.id", "an id no other arm has", arm_id)
@@ -557,14 +566,9 @@ def _read_arms(c: Checker, raw: dict, factors: dict[str, Factor]) -> tuple[Arm, 
 
 def _read_visits(c: Checker, raw: dict) -> tuple[Visit, ...]:
     specs = raw.get("visits") or [{"id": "BL", "day": 0, "window": [0, 0]}]  # baseline only
-    if not isinstance(specs, list):
-        raise c.fail("visits", "a list of visits {id, day, window: [lo, hi]}", specs)
     visits = []
-    for i, spec in enumerate(specs):
-        w = f"visits[{i}]"
-        if not isinstance(spec, dict):
-            raise c.fail(w, "a mapping {id, day, window: [lo, hi]}", spec)
-        c.known_keys(spec, STUDY_KEYS["visits[]"], w)
+    for w, spec in _entries(c, specs, "visits", "a list of visits {id, day, window: [lo, hi]}",
+                            "a mapping {id, day, window: [lo, hi]}"):
         visit_id = str(c.require(spec, "id", w, "a visit id"))
         day = c.integer(spec, "day", w)
         window = c.require(spec, "window", w, "[first day, last day]")
@@ -713,15 +717,9 @@ def _read_values(c: Checker, raw: dict, parameters: dict) -> tuple[dict, ...]:
     Each entry names ``subject_id``, ``parameter``, ``day``, ``action`` (accept | exclude) and a
     ``reason``; the loader applies them and the report lists them.
     """
-    specs = raw.get("values") or []
-    if not isinstance(specs, list):
-        raise c.fail("values", "a list of {subject_id, parameter, day, action, reason}", specs)
     out = []
-    for i, item in enumerate(specs):
-        w = f"values[{i}]"
-        if not isinstance(item, dict):
-            raise c.fail(w, "a mapping {subject_id, parameter, day, action, reason}", item)
-        c.known_keys(item, STUDY_KEYS["values[]"], w)
+    for w, item in _entries(c, raw.get("values") or [], "values", "a list of {subject_id, parameter, day, action, reason}",
+                            "a mapping {subject_id, parameter, day, action, reason}"):
         subject = c.require(item, "subject_id", w, "a subject id")
         c.require(item, "day", w, "the study day of the value")
         out.append({"subject_id": str(subject), "parameter": c.choice(item, "parameter", parameters, w),
