@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import shutil
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -235,3 +236,35 @@ def test_handoff_returns_exactly_the_validated_trial_and_only_for_its_dataset(tm
     assert handoff.read_validated(folder, study, dataset=data) is None
     with pytest.raises(pytest.fail.Exception, match="validated again"):
         load(data, study)                                                                # falls back
+
+
+def test_handoff_reads_long_text_columns_dictionary_encoded_with_sorted_categories(tmp_path):
+    """The lean read (pyarrow ``read_dictionary``) equals reading the strings and converting them: the
+    same values, missing cells kept, categories sorted whatever order the row groups met them in, and a
+    column with more than one distinct value per two rows left as the same text dtype as a plain read."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from trialkit.data.handoff import _read_table
+
+    rng = np.random.default_rng(5)
+    n = 5000
+    df = pd.DataFrame({"subject_id": rng.choice([f"S{i:03d}" for i in range(300, 0, -1)], n),
+                       "day": rng.integers(0, 300, n),
+                       "visit": pd.Series(rng.choice(["W8", "D0", "W12", None], n), dtype="str"),
+                       "parameter": rng.choice(["TBIL", "ALB", "INR"], n),
+                       "value": rng.normal(size=n),
+                       "note": [f"free text {i}" for i in range(n)]})         # nearly all distinct
+    path = tmp_path / "labs.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=700)
+    plain = pd.read_parquet(path, engine="pyarrow")
+    lean = _read_table(path, "labs")
+    assert lean["visit"].isna().sum() == plain["visit"].isna().sum() > 0
+    for col in ("subject_id", "visit", "parameter"):
+        assert isinstance(lean[col].dtype, pd.CategoricalDtype)
+        assert list(lean[col].cat.categories) == sorted(plain[col].dropna().unique())
+    assert lean["note"].dtype == plain["note"].dtype                                   # stays text
+    pd.testing.assert_frame_equal(lean.astype(plain.dtypes.to_dict()), plain)
+    pd.testing.assert_frame_equal(_read_table(path, "subjects"), plain)                # other tables: as stored
+    assert lean.sort_values(["subject_id", "day"], kind="stable").index.equals(
+        plain.sort_values(["subject_id", "day"], kind="stable").index)                # sorts as the strings did
