@@ -59,6 +59,9 @@ class TreeRSS:
         self.peak_root = 0.0
         self.peak_child = 0.0
         self.samples = 0
+        self.t0 = time.perf_counter()
+        self.peak_at = 0.0            # seconds after the start, when the sum peaked
+        self.peak_parts: list[float] = []  # RSS (MB) of each process at that moment, largest first
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -70,17 +73,21 @@ class TreeRSS:
         except psutil.Error:
             return
         total = 0.0
+        parts = []
         for p in procs:
             try:
                 rss = p.memory_info().rss / 2**20
             except psutil.Error:  # a child that just exited
                 continue
             total += rss
+            parts.append(rss)
             if p.pid == self.root.pid:
                 self.peak_root = max(self.peak_root, rss)
             else:
                 self.peak_child = max(self.peak_child, rss)
-        self.peak_total = max(self.peak_total, total)
+        if total > self.peak_total:
+            self.peak_total, self.peak_at = total, time.perf_counter() - self.t0
+            self.peak_parts = sorted(parts, reverse=True)
         self.samples += 1
 
     def _run(self) -> None:
@@ -144,7 +151,8 @@ def _measure(cmd: list[str], *, env: dict | None = None, timeout: float | None =
     rd.join(timeout=5)
     return {"seconds": round(time.perf_counter() - t0, 1), "returncode": proc.returncode, "timed_out": timed_out,
             "peak_total_mb": round(rss.peak_total), "peak_driver_mb": round(rss.peak_root),
-            "peak_child_mb": round(rss.peak_child), "load_before": load0, "load_after": load_avg(),
+            "peak_child_mb": round(rss.peak_child), "peak_at_s": round(rss.peak_at, 1),
+            "peak_parts_mb": [round(x) for x in rss.peak_parts[:4]], "load_before": load0, "load_after": load_avg(),
             "output": lines}
 
 
@@ -165,6 +173,8 @@ def run_report(dataset: Path, work: Path, jobs: int, timeout: float) -> dict:
             s["status"] = m.group(3)
             if m.group(3) == "running":
                 s["started"] = float(m.group(1))
+            elif m.group(3) in ("done", "failed"):
+                s["ended"] = float(m.group(1))
             if m.group(4):
                 s["seconds"] = float(m.group(4))
 
@@ -212,7 +222,12 @@ def report(info: dict, args, run: dict | None, vals: list[tuple[dict, dict | Non
         lines += [f"| **whole run** | {verdict} | **{run['seconds']:.1f}** | |", "",
                   f"Peak RSS summed over all processes (driver + kernels + workers, sampled every 0.5 s): "
                   f"**{run['peak_total_mb']:,} MB**; the driver's own peak {run['peak_driver_mb']:,} MB, the "
-                  f"largest single child {run['peak_child_mb']:,} MB.", ""]
+                  f"largest single child {run['peak_child_mb']:,} MB.",
+                  f"At the peak ({run['peak_at_s']} s after the start) the largest processes held "
+                  + " + ".join(f"{x:,}" for x in run["peak_parts_mb"]) + " MB; notebooks running then: "
+                  + (", ".join(sorted(n for n, s in run["notebooks"].items()
+                                      if s.get("started", 1e9) <= run["peak_at_s"] <= s.get("ended", 1e9))) or "none")
+                  + ".", ""]
     if vals:
         lines += ["`trialkit validate` on the same dataset, each in a fresh process"
                   + (f", alternately with the code of `{args.baseline_label}`" if args.baseline_src else "") + ":",
