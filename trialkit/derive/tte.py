@@ -45,6 +45,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from trialkit.study import DAY_LENGTHS
+
 if TYPE_CHECKING:
     from trialkit.data.trial import Trial
     from trialkit.study import Study
@@ -332,7 +334,7 @@ def estimands(study: Study, *, survival_endpoint: str = "primary") -> pd.DataFra
     declared = getattr(study, "endpoints", {}) or {}
     if survival_endpoint not in ENDPOINTS and survival_endpoint not in declared:
         raise ValueError(f"survival_endpoint {survival_endpoint!r}: expected one of {[*declared, *ENDPOINTS]}")
-    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"year {v / 365.25:g}" if v % 365.25 == 0 else f"day {v:g}"
+    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"year {v / DAY_LENGTHS['year']:g}" if v % DAY_LENGTHS["year"] == 0 else f"day {v:g}"
           for k, v in study.horizons.items()}
     prim, sec = wk["primary"], wk.get("secondary", wk["primary"])
     ctrl = study.arm_labels[study.control_arm]

@@ -39,6 +39,7 @@ import numpy.typing as npt
 from scipy import special
 
 from trialkit.simulate.scenario import Scenario
+from trialkit.study import DAY_LENGTHS
 
 __all__ = ["PiecewiseSurvival", "event_times", "oracle_risk", "follow_up", "FollowUp"]
 
@@ -160,7 +161,7 @@ def follow_up(rng: np.random.Generator, T: np.ndarray, end_day: np.ndarray, sc: 
     transplant = rng.random(n) < sv["transplant_fraction"]
     causes = list(sv["death_causes"])
     cause = np.array(causes, dtype=object)[rng.choice(len(causes), n, p=list(sv["death_causes"].values()))]
-    hcc_rate = sc.hcc["rate_per_year"] / 365.25
+    hcc_rate = sc.hcc["rate_per_year"] / DAY_LENGTHS["year"]
     hcc_time = rng.exponential(1.0 / hcc_rate, n) if hcc_rate > 0 else np.full(n, np.inf)
 
     end = end_day.astype(np.int64)

@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import stats
 
 from trialkit.stats.categorical import clopper_pearson, compare_to_reference, poisson_rate_ci, rate_ratio_exact
+from trialkit.study import DAY_LENGTHS
 
 if TYPE_CHECKING:
     from trialkit.data.trial import Trial
@@ -524,7 +525,7 @@ def event_rates(trial: Trial, *, by: str | None = None, horizon: str | int = "pr
     h = study.horizons[horizon] if isinstance(horizon, str) else int(horizon)
     ae = _ae_with_arm(trial, h)
     st = follow_up_status(trial, h)
-    st["years"] = np.clip(np.nan_to_num(st["end_day"].to_numpy(dtype=float)), 0, h) / 365.25
+    st["years"] = np.clip(np.nan_to_num(st["end_day"].to_numpy(dtype=float)), 0, h) / DAY_LENGTHS["year"]
     py = st.groupby("arm")["years"].sum()
     n = st.groupby("arm").size()
     levels = [("all", ae)]
