@@ -81,3 +81,64 @@ def test_missing_summary_same_on_object_and_categorical_grids(sim):
     odd.loc[odd.index[:3], "status"] = [None, "other", "missed"]
     a = missing_summary(odd, ["arm"])
     pd.testing.assert_frame_equal(a, missing_summary(odd.astype({"status": "category", "arm": "category"}), ["arm"]))
+
+
+def reference_assign_visits(rows, study, keys, one_per_visit):
+    """The documented rule of assign_visits, one row at a time."""
+    ids = {v.id: v for v in study.visits}
+    placed = []
+    for pos, r in enumerate(rows.itertuples(index=False)):
+        label = "" if pd.isna(r.visit) else str(r.visit).strip()
+        if label:
+            if label not in ids:
+                continue
+            v = ids[label]
+        else:
+            inside = [v for v in study.visits if v.window[0] <= r.day <= v.window[1]]
+            if not inside:
+                continue
+            v = min(inside, key=lambda v: abs(r.day - v.day))  # first of equally close (study order)
+        placed.append((pos, v.id, v.day, label == ""))
+    df = pd.DataFrame(placed, columns=["pos", "visit", "visit_day", "unscheduled"])
+    src = rows.iloc[df["pos"]].reset_index(drop=True)
+    for k in keys:
+        df[k] = src[k].to_numpy()
+    df["day"] = src["day"].to_numpy()
+    df["dist"] = (df["day"] - df["visit_day"]).abs()
+    key_rank = {k: pd.factorize(rows[k], sort=True) for k in keys}
+    for k in keys:
+        df[f"_r_{k}"] = pd.Index(key_rank[k][1]).get_indexer(df[k])
+    if one_per_visit:
+        df = df.sort_values(["unscheduled", "dist", "day", "pos"], kind="stable")
+        df = df.drop_duplicates([f"_r_{k}" for k in keys] + ["visit_day"])
+    df = df.sort_values([f"_r_{keys[0]}", "visit_day", *(f"_r_{k}" for k in keys[1:]), "day", "pos"],
+                        kind="stable")
+    out = rows.iloc[df["pos"]].copy()
+    out["visit"] = df["visit"].to_numpy()
+    out.insert(list(out.columns).index("visit") + 1, "visit_day", df["visit_day"].to_numpy(dtype="int64"))
+    return out.reset_index(drop=True)
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_assign_visits_equals_row_by_row_reference(sim, seed):
+    """Duplicates, unscheduled rows between and inside windows, unknown labels, missing keys."""
+    rng = np.random.default_rng(seed)
+    study = sim.study
+    n = 400
+    rows = pd.DataFrame({
+        "subject_id": rng.choice(["s1", "s2", "s3", None], n, p=[0.4, 0.3, 0.25, 0.05]).astype(object),
+        "parameter": rng.choice(["ALT", "TBIL"], n),
+        "day": rng.integers(-3, 400, n),
+        "visit": rng.choice(["", "D0", "D7", "W48", "X9", None, " D3 "], n).astype(object),
+        "value": rng.normal(size=n),
+    })
+    rows.loc[rows.sample(frac=0.3, random_state=seed).index, "day"] = rng.choice([0, 3, 7, 6, 8, 336], 120)
+    for keys in (("subject_id", "parameter"), ("subject_id",), ("parameter", "subject_id")):
+        for opv in (True, False):
+            got = assign_visits(rows, study, keys=keys, one_per_visit=opv)
+            ref = reference_assign_visits(rows, study, list(keys), opv)
+            pd.testing.assert_frame_equal(got.astype({"visit": object}), ref.astype({"visit": object}))
+    cat = rows.astype({"subject_id": "category", "parameter": "category", "visit": "category"})
+    pd.testing.assert_frame_equal(assign_visits(cat, study).astype({"visit": object}),
+                                  reference_assign_visits(cat, study, ["subject_id", "parameter"], True)
+                                  .astype({"visit": object}))
