@@ -105,14 +105,19 @@ def trajectory_data(trial: Trial, parameters: Sequence[str], *, horizon: str | f
     h = None if horizon is None else (study.horizons[horizon] if isinstance(horizon, str) else int(horizon))
     if h is not None:
         d = d[d["visit_day"] <= h]
-    st = follow_up_status(trial, horizon if horizon is not None else "primary").set_index("subject_id")
-    d["arm"] = d["subject_id"].map(st["arm"])
-    d["outcome"] = d["subject_id"].map(st["outcome"])
-    arm_rank = d["arm"].map({a: i for i, a in enumerate(study.arm_ids)})
-    subj_rank = d["subject_id"].map({s: i for i, s in enumerate(st.index)})
-    par_rank = d["parameter"].map({p: i for i, p in enumerate(parameters)})
-    d = d.assign(_a=arm_rank, _s=subj_rank, _p=par_rank).sort_values(["_a", "_s", "_p", "visit_day"])
-    return d[["subject_id", "arm", "outcome", "parameter", "visit", "visit_day", "value"]].reset_index(drop=True)
+    st = follow_up_status(trial, horizon if horizon is not None else "primary")
+    # positions, not per-row dict look-ups: 15 million rows at 100,000 subjects; -1 (not found) sorts last
+    s_pos = pd.Index(st["subject_id"].astype(object)).get_indexer(d["subject_id"].astype(object))
+    d = d.assign(arm=st["arm"].array.take(s_pos, allow_fill=True),
+                 outcome=st["outcome"].array.take(s_pos, allow_fill=True))
+
+    def rank(pos: np.ndarray) -> np.ndarray:
+        return np.where(pos >= 0, pos, np.iinfo(np.int64).max)
+
+    order = np.lexsort((d["visit_day"].to_numpy(), rank(pd.Index(parameters).get_indexer(d["parameter"])), rank(s_pos),
+                        rank(pd.Index(study.arm_ids).get_indexer(d["arm"]))))
+    cols = ["subject_id", "arm", "outcome", "parameter", "visit", "visit_day", "value"]
+    return d[cols].iloc[order].reset_index(drop=True)
 
 
 def summarize_trajectories(data: pd.DataFrame, *, log: bool = False, alpha: float = 0.05) -> pd.DataFrame:
