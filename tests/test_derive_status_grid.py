@@ -142,3 +142,18 @@ def test_assign_visits_equals_row_by_row_reference(sim, seed):
     pd.testing.assert_frame_equal(assign_visits(cat, study).astype({"visit": object}),
                                   reference_assign_visits(cat, study, ["subject_id", "parameter"], True)
                                   .astype({"visit": object}))
+
+
+def test_add_scores_wide_table_equals_pivot(sim):
+    """add_scores' (subject, visit) table built on codes is the pivot, for object and categorical ids."""
+    from trialkit.derive.severity import _TO_SI, _by_subject_visit
+
+    lab = assign_visits(sim.labs[sim.labs["parameter"].isin(list(_TO_SI))], sim.study)
+    for frame in (lab, lab.astype({"subject_id": "category"}),
+                  lab.astype({"subject_id": pd.CategoricalDtype(sorted(set(lab["subject_id"]), reverse=True))})):
+        ref = frame.pivot(index=["subject_id", "visit"], columns="parameter", values="value")
+        ref = ref.reindex(columns=list(_TO_SI)).reset_index()
+        ref.columns.name = None
+        pd.testing.assert_frame_equal(_by_subject_visit(frame), ref)
+    with pytest.raises(ValueError, match="duplicate"):
+        _by_subject_visit(pd.concat([lab, lab.head(1)]))
