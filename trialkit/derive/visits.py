@@ -96,11 +96,17 @@ def assign_visits(rows: pd.DataFrame, study: Study, *, keys: Sequence[str] = ("s
         best[take], free_vday[take], free_label[take] = dist[take], v.day, len(labels) + i
     visit_day[free], label_idx[free] = free_vday, free_label
     del free, free_day, best, free_vday, free_label
-    keep = np.flatnonzero(~np.isnan(visit_day))
-    all_kept = len(keep) == len(rows)
+    placed = ~np.isnan(visit_day)
+    all_kept = bool(placed.all())
+    keep = np.arange(0) if all_kept else np.flatnonzero(placed)  # positions of the placed rows
+    del placed
     day_k, lab_k = (day, label_idx) if all_kept else (day[keep], label_idx[keep])
-    uniq_days, vrank = np.unique(visit_day if all_kept else visit_day[keep], return_inverse=True)
-    del day, label_idx, visit_day
+    del day, visit_day
+    # the visit day comes with the label: rank the few nominal days of labels + study visit ids
+    label_days = np.array([nominal.get(lab, np.nan) for lab in labels] + [v.day for v in study.visits], dtype=float)
+    uniq_days = np.unique(label_days[~np.isnan(label_days)])
+    vrank = np.searchsorted(uniq_days, label_days).astype(small)[lab_k]
+    del label_idx
     unscheduled_k = unscheduled if all_kept else unscheduled[keep]
     del unscheduled
     # one integer per (first key, visit day, other keys), in that order of significance: a missing key
@@ -114,7 +120,7 @@ def assign_visits(rows: pd.DataFrame, study: Study, *, keys: Sequence[str] = ("s
     sizes = [int(c.max(initial=-1)) + 1 + shift for c, shift in radix]
     group_keys: tuple[np.ndarray, ...]
     if np.prod([float(s) for s in sizes]) < 2.0**62:
-        group = np.zeros(len(keep), dtype=np.int64)
+        group = np.zeros(len(day_k), dtype=np.int64)
         for (c, shift), size in zip(radix, sizes):
             group *= size
             group += c
