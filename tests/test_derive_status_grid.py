@@ -157,3 +157,21 @@ def test_add_scores_wide_table_equals_pivot(sim):
         pd.testing.assert_frame_equal(_by_subject_visit(frame), ref)
     with pytest.raises(ValueError, match="duplicate"):
         _by_subject_visit(pd.concat([lab, lab.head(1)]))
+
+
+def test_trajectory_data_same_for_object_and_categorical_ids(sim):
+    """The shared-string conversion of categorical ids and the per-part horizon cut change nothing."""
+    from trialkit.plots.trajectories import trajectory_data
+
+    cat = sim.with_tables(labs=sim.labs.astype({"subject_id": "category"}))
+    for horizon in ("primary", None, 30):
+        a = trajectory_data(sim, ["ALT", "meld"], horizon=horizon)
+        b = trajectory_data(cat, ["ALT", "meld"], horizon=horizon)
+        pd.testing.assert_frame_equal(a, b)
+        assert a["subject_id"].dtype == object and set(a["parameter"]) == {"ALT", "meld"}
+        cut = sim.study.horizons["primary"] if horizon == "primary" else horizon
+        assert cut is None or a["visit_day"].max() <= cut
+    assert trajectory_data(sim, ["ALT"], horizon=None)["visit_day"].max() > 30
+    only_labs = trajectory_data(cat, ["ALT"])
+    assert isinstance(only_labs["subject_id"].dtype, pd.CategoricalDtype)  # as before: nothing to join
+    pd.testing.assert_frame_equal(only_labs.astype({"subject_id": object}), trajectory_data(sim, ["ALT"]))
