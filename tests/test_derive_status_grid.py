@@ -174,4 +174,5 @@ def test_trajectory_data_same_for_object_and_categorical_ids(sim):
     assert trajectory_data(sim, ["ALT"], horizon=None)["visit_day"].max() > 30
     only_labs = trajectory_data(cat, ["ALT"])
     assert isinstance(only_labs["subject_id"].dtype, pd.CategoricalDtype)  # as before: nothing to join
-    pd.testing.assert_frame_equal(only_labs.astype({"subject_id": object}), trajectory_data(sim, ["ALT"]))
+    pd.testing.assert_frame_equal(only_labs.astype({"subject_id": object}),
+                                  trajectory_data(sim, ["ALT"]).astype({"subject_id": object}))
