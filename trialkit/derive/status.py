@@ -39,7 +39,7 @@ Examples
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -55,6 +55,7 @@ __all__ = ["follow_up_status", "consort_counts", "completion_day", "visit_status
            "MISSING_REASONS"]
 
 MISSING_REASONS = ("died", "transplanted", "dropout", "missed")
+_VISIT_STATUSES = ("observed", *MISSING_REASONS)  # the categories of visit_status's status
 
 
 def _horizon_day(study: Study, horizon: str | float) -> int:
@@ -264,6 +265,14 @@ def consort_counts(trial: Trial, horizon: str | float = "primary") -> pd.DataFra
     return pd.DataFrame(rows, columns=cols)
 
 
+def _positions(col: pd.Series, index: pd.Index) -> np.ndarray:
+    """``index.get_indexer(col)`` (-1: absent) through the column's distinct values: no Python string
+    per row (15 million lab rows at 100,000 subjects)."""
+    codes, uniques = pd.factorize(col)
+    where = np.append(index.get_indexer(pd.Index(np.asarray(uniques, dtype=object), dtype=object)), -1)
+    return where[codes]  # code -1 (missing value) -> the appended -1
+
+
 def visit_status(trial: Trial, parameters: Sequence[str] | None = None, horizon: str | float | None = None) -> pd.DataFrame:
     """Whether each scheduled value was observed, and if not, why.
 
@@ -284,6 +293,10 @@ def visit_status(trial: Trial, parameters: Sequence[str] | None = None, horizon:
         this order of precedence — ``"died"`` (death on or before the window's last day),
         ``"transplanted"`` (transplant on or before the window's last day), ``"dropout"`` (alive,
         follow-up ended before the window opened), ``"missed"`` (in follow-up, not measured).
+        ``subject_id``, ``arm``, ``visit``, ``parameter`` and ``status`` are categorical, with the
+        categories sorted as the strings sort (so grouping, pivoting and sorting order the values as
+        on strings; rows are still in the order above), ``visit_day`` int64: the grid has subjects x visits x parameters rows (24 million at 100,000
+        subjects), which as Python strings would take gigabytes. Use ``.astype(object)`` for strings.
 
     Examples
     --------
@@ -318,32 +331,61 @@ def visit_status(trial: Trial, parameters: Sequence[str] | None = None, horizon:
     st = follow_up_status(trial)
     rank = st["arm"].map({a: i for i, a in enumerate(study.arm_ids)}).to_numpy()
     st = st.iloc[np.argsort(rank, kind="stable")]  # arms in study order, subjects as given
-    obs = assign_visits(trial.labs[trial.labs["parameter"].isin(parameters)], study)
+    labs = trial.labs
+    # only the columns the visit rule needs: assign_visits copies the rows it keeps
+    obs = assign_visits(labs.loc[labs["parameter"].isin(parameters),
+                                 [c for c in ("subject_id", "day", "visit", "parameter") if c in labs.columns]], study)
     n_s, n_v, n_p = len(st), len(visits), len(parameters)
-    sid = np.repeat(st["subject_id"].to_numpy(dtype=object), n_v * n_p)
-    arm = np.repeat(st["arm"].to_numpy(dtype=object), n_v * n_p)
-    vis = np.tile(np.repeat(np.array([v.id for v in visits], dtype=object), n_p), n_s)
-    vday = np.tile(np.repeat(np.array([v.day for v in visits]), n_p), n_s)
-    lo = np.tile(np.repeat(np.array([v.window[0] for v in visits]), n_p), n_s)
-    hi = np.tile(np.repeat(np.array([v.window[1] for v in visits]), n_p), n_s)
-    par = np.tile(np.array(parameters, dtype=object), n_s * n_v)
-    death = np.repeat(st["death_day"].to_numpy(), n_v * n_p)
-    lt = np.repeat(st["transplant_day"].to_numpy(), n_v * n_p)
-    end = np.repeat(st["end_day"].to_numpy(), n_v * n_p)
-    # row (i_subject * n_v + i_visit) * n_p + i_parameter of the grid is observed when a lab row has that
-    # subject, visit and parameter: integer codes, not a MultiIndex of every cell (24 million tuples at
-    # 100,000 subjects)
-    i_s = pd.Index(st["subject_id"].astype(object)).get_indexer(obs["subject_id"].astype(object))
-    i_v = pd.Index([v.id for v in visits], dtype=object).get_indexer(obs["visit"].astype(object))
-    i_p = pd.Index(parameters, dtype=object).get_indexer(obs["parameter"].astype(object))
+    # The grid is built on integer codes, never one Python object per row (24 million rows at 100,000
+    # subjects): row (i_subject * n_v + i_visit) * n_p + i_parameter. A cell is observed when a lab row
+    # has that subject, visit and parameter.
+    subject_ids = pd.Index(st["subject_id"].astype(object).to_numpy(), dtype=object)
+    visit_ids = pd.Index([v.id for v in visits], dtype=object)
+    i_s = _positions(obs["subject_id"], subject_ids)
+    i_v = _positions(obs["visit"], visit_ids)
+    i_p = _positions(obs["parameter"], pd.Index(parameters, dtype=object))
     ok = (i_s >= 0) & (i_v >= 0) & (i_p >= 0)
-    observed = np.zeros(n_s * n_v * n_p, dtype=bool)
-    observed[(i_s[ok].astype(np.int64) * n_v + i_v[ok]) * n_p + i_p[ok]] = True
+    observed = np.zeros((n_s, n_v, n_p), dtype=bool)
+    observed[i_s[ok], i_v[ok], i_p[ok]] = True
+    del obs, i_s, i_v, i_p, ok
+    # the reason a value is missing depends on the subject and the visit only: a (subject, visit) array
+    death = st["death_day"].to_numpy(dtype=float)[:, None]
+    lt = st["transplant_day"].to_numpy(dtype=float)[:, None]
+    end = st["end_day"].to_numpy(dtype=float)[:, None]
+    lo = np.array([v.window[0] for v in visits], dtype=float)[None, :]
+    hi = np.array([v.window[1] for v in visits], dtype=float)[None, :]
     with np.errstate(invalid="ignore"):
-        code = np.where(observed, 0, np.where(death <= hi, 1, np.where(lt <= hi, 2, np.where(end < lo, 3, 4))))
-    status = np.array(["observed", "died", "transplanted", "dropout", "missed"])[code]  # as np.where made it
-    return pd.DataFrame({"subject_id": sid, "arm": arm, "visit": vis, "visit_day": vday.astype("int64"),
-                         "parameter": par, "status": status})
+        reason = np.where(death <= hi, 1, np.where(lt <= hi, 2, np.where(end < lo, 3, 4))).astype(np.int8)
+    code = np.where(observed, np.int8(0), reason[:, :, None]).reshape(-1)
+    del observed, reason
+    arm_code, arm_levels = pd.factorize(st["arm"].astype(object).to_numpy())  # arms as they come: study order
+    rep = n_v * n_p
+
+    def cat(codes: np.ndarray, labels: Sequence, expand: Callable[[np.ndarray], np.ndarray]) -> pd.Categorical:
+        # categories sorted as strings sort, so grouping, pivoting and sorting give the order they gave
+        # on the object columns; the small per-subject (or per-visit...) codes are remapped, then expanded
+        values = pd.Index(list(labels), dtype=object)
+        categories = values.sort_values()
+        small = np.where(codes >= 0, categories.get_indexer(values)[codes], -1)
+        width = np.int8 if len(categories) < 127 else np.int16 if len(categories) < 32767 else np.int32
+        return pd.Categorical.from_codes(expand(small.astype(width)), categories=categories, validate=False)
+
+    visit_days = np.array([v.day for v in visits], dtype=np.int64)
+    return pd.DataFrame({
+        "subject_id": cat(np.arange(n_s), subject_ids, lambda c: np.repeat(c, rep)),
+        "arm": cat(arm_code, arm_levels, lambda c: np.repeat(c, rep)),
+        "visit": cat(np.arange(n_v), visit_ids, lambda c: np.tile(np.repeat(c, n_p), n_s)),
+        "visit_day": np.tile(np.repeat(visit_days, n_p), n_s),
+        "parameter": cat(np.arange(n_p), parameters, lambda c: np.tile(c, n_s * n_v)),
+        "status": cat(np.arange(len(_VISIT_STATUSES)), _VISIT_STATUSES, lambda c: c[code]),
+    }, copy=False)
+
+
+def _codes(col: pd.Series) -> tuple[np.ndarray, Sequence]:
+    """Integer codes of a column (-1: missing) and the values they stand for, without object copies."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return col.cat.codes.to_numpy(), col.cat.categories
+    return pd.factorize(col)
 
 
 def missing_summary(status: pd.DataFrame, by: Sequence[str] = ("arm", "visit"), *, arm_order: Sequence | None = None,
@@ -378,18 +420,34 @@ def missing_summary(status: pd.DataFrame, by: Sequence[str] = ("arm", "visit"), 
     1   b         1         1     0       0         0.0
     """
     by = list(by)
-    counts = pd.crosstab([status[c].astype(object) for c in by], status["status"].astype(object))
+    # count on integer codes: a crosstab of object copies of every row costs gigabytes at 100,000 subjects
+    keys = [_codes(status[c]) for c in by] + [_codes(status["status"])]
+    sizes = [max(len(u), 1) for _, u in keys]
+    valid = np.ones(len(status), dtype=bool)
+    for k, _ in keys:
+        valid &= k >= 0  # a missing key or status is not counted (as pd.crosstab)
+    flat = np.ravel_multi_index(tuple(k[valid] for k, _ in keys), sizes) if valid.any() else np.zeros(0, np.int64)
+    n = np.bincount(flat, minlength=int(np.prod(sizes))).reshape(sizes)
+    cells = np.argwhere(n > 0)  # the (groups, status) present; the same table as pd.crosstab of all rows
+    small = pd.DataFrame({c: np.asarray(keys[i][1], dtype=object)[cells[:, i]] for i, c in enumerate(by)})
+    small["status"] = np.asarray(keys[-1][1], dtype=object)[cells[:, -1]]
+    small["n"] = n[tuple(cells.T)].astype("int64")
+    counts = pd.crosstab([small[c] for c in by], small["status"], values=small["n"], aggfunc="sum").fillna(0)
     counts = counts.reindex(columns=["observed", *MISSING_REASONS], fill_value=0)
     counts.columns.name = None
     counts = counts.reset_index()
     order = {"arm": arm_order, "visit": visit_order}
-    keys = []
-    for c in by:
-        levels = order.get(c) or list(pd.unique(status[c]))
-        keys.append(counts[c].map({v: i for i, v in enumerate(levels)}))
-    counts = counts.assign(**{f"_k{i}": k for i, k in enumerate(keys)})
-    counts = counts.sort_values([f"_k{i}" for i in range(len(keys))]).drop(
-        columns=[f"_k{i}" for i in range(len(keys))]).reset_index(drop=True)
+    ranks = []
+    for i, c in enumerate(by):
+        codes, uniques = keys[i]
+        seen = codes[codes >= 0]
+        used, first = np.unique(seen, return_index=True)
+        appearance = list(np.asarray(uniques, dtype=object)[used[np.argsort(first, kind="stable")]])
+        levels = order.get(c) or appearance  # default: order of first appearance
+        ranks.append(counts[c].map({v: i for i, v in enumerate(levels)}))
+    counts = counts.assign(**{f"_k{i}": k for i, k in enumerate(ranks)})
+    counts = counts.sort_values([f"_k{i}" for i in range(len(ranks))]).drop(
+        columns=[f"_k{i}" for i in range(len(ranks))]).reset_index(drop=True)
     parts = ["observed", *MISSING_REASONS]
     counts.insert(len(by), "expected", counts[parts].sum(axis=1))
     for c in ["expected", *parts]:

@@ -73,34 +73,80 @@ def assign_visits(rows: pd.DataFrame, study: Study, *, keys: Sequence[str] = ("s
     1          a  fatigue    9    D7          7      4
     """
     keys = list(keys)
-    # work on factor codes: hashing a column once is far cheaper than sorting or copying its strings
+    # work on factor codes: hashing a column once is far cheaper than sorting or copying its strings;
+    # small integer types and no full-length temporaries kept: 15 million lab rows at 100,000 subjects
     vcode, vuniq = pd.factorize(rows["visit"])
     labels = [str(u).strip() for u in vuniq] + [""]          # code -1 (missing) -> ""
     nominal = {v.id: float(v.day) for v in study.visits}
-    unscheduled = np.array([lab == "" for lab in labels])[vcode]
-    visit_day = np.array([nominal.get(lab, np.nan) for lab in labels])[vcode]
-    label_idx = np.asarray(vcode).copy()                      # index into labels + study visit ids
-    label_idx[vcode < 0] = len(labels) - 1
     ids = [v.id for v in study.visits]
+    small = np.int16 if len(labels) + len(ids) < 32767 else np.int64
+    label_idx = vcode.astype(small)                           # index into labels + study visit ids
+    del vcode
+    label_idx[label_idx < 0] = len(labels) - 1
+    unscheduled = np.array([lab == "" for lab in labels])[label_idx]
+    visit_day = np.array([nominal.get(lab, np.nan) for lab in labels])[label_idx]
     day = pd.to_numeric(rows["day"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-    best = np.full(len(rows), np.inf)
+    free = np.flatnonzero(unscheduled)  # the window rule runs on unscheduled rows only
+    free_day = day[free]
+    best = np.full(len(free), np.inf)
+    free_vday, free_label = visit_day[free], label_idx[free]
     for i, v in enumerate(study.visits):  # a loop over visits, not rows; the first of equally close wins
-        dist = np.abs(day - v.day)
-        take = unscheduled & (day >= v.window[0]) & (day <= v.window[1]) & (dist < best)
-        best[take], visit_day[take], label_idx[take] = dist[take], v.day, len(labels) + i
-    keep = np.flatnonzero(~np.isnan(visit_day))
-    codes = [pd.factorize(rows[k], sort=True)[0][keep] for k in keys]  # codes in the order of the values
-    vday, day_k, lab_k = visit_day[keep], day[keep], label_idx[keep]
+        dist = np.abs(free_day - v.day)
+        take = (free_day >= v.window[0]) & (free_day <= v.window[1]) & (dist < best)
+        best[take], free_vday[take], free_label[take] = dist[take], v.day, len(labels) + i
+    visit_day[free], label_idx[free] = free_vday, free_label
+    del free, free_day, best, free_vday, free_label
+    placed = ~np.isnan(visit_day)
+    all_kept = bool(placed.all())
+    keep = np.arange(0) if all_kept else np.flatnonzero(placed)  # positions of the placed rows
+    del placed
+    day_k, lab_k = (day, label_idx) if all_kept else (day[keep], label_idx[keep])
+    del day, visit_day
+    # the visit day comes with the label: rank the few nominal days of labels + study visit ids
+    label_days = np.array([nominal.get(lab, np.nan) for lab in labels] + [v.day for v in study.visits], dtype=float)
+    uniq_days = np.unique(label_days[~np.isnan(label_days)])
+    vrank = np.searchsorted(uniq_days, label_days).astype(small)[lab_k]
+    del label_idx
+    unscheduled_k = unscheduled if all_kept else unscheduled[keep]
+    del unscheduled
+    # one integer per (first key, visit day, other keys), in that order of significance: a missing key
+    # (code -1) first; wider than int64 (never with real data) falls back to sorting on the separate keys
+    codes = []
+    for k in keys:  # codes in the order of the values
+        c = pd.factorize(rows[k], sort=True)[0]
+        codes.append((c if all_kept else c[keep]).astype(np.int32 if len(c) < 2**31 - 1 else np.int64))
+        del c
+    radix = [(codes[0], 1), (vrank, 0), *((c, 1) for c in codes[1:])]  # (codes, shift)
+    sizes = [int(c.max(initial=-1)) + 1 + shift for c, shift in radix]
+    group_keys: tuple[np.ndarray, ...]
+    if np.prod([float(s) for s in sizes]) < 2.0**62:
+        group = np.zeros(len(day_k), dtype=np.int64)
+        for (c, shift), size in zip(radix, sizes):
+            group *= size
+            group += c
+            group += shift
+        group_keys = (group,)
+        del codes, radix
+    else:
+        group_keys = (*codes[:0:-1], vrank, codes[0])
     if one_per_visit:
-        # np.lexsort sorts by its last key first and is stable (ties keep input order)
-        first = np.lexsort((day_k, np.abs(day_k - vday), unscheduled[keep], vday, *codes[::-1]))
-        series = np.column_stack([*(c[first] for c in codes), vday[first]])
-        new = np.r_[True, (series[1:] != series[:-1]).any(axis=1)] if len(first) else np.zeros(0, bool)
-        sel = np.sort(first[new])
-        keep, vday, day_k, lab_k, codes = keep[sel], vday[sel], day_k[sel], lab_k[sel], [c[sel] for c in codes]
-    # output order: first key, visit day, the other keys, day (stable)
-    order = np.lexsort((day_k, *codes[:0:-1], vday, codes[0]))
-    out = rows.iloc[keep[order]].copy()
-    out["visit"] = np.array(labels + ids, dtype=object)[lab_k[order]]
-    out.insert(list(out.columns).index("visit") + 1, "visit_day", vday[order].astype("int64"))
+        # np.lexsort sorts by its last key first and is stable (ties keep input order): within a series
+        # and visit the scheduled row, then the closest to the nominal day, then the earliest, then the
+        # first in input order comes first; the series and visits come in output order
+        first = np.lexsort((day_k, np.abs(day_k - uniq_days[vrank]), unscheduled_k, *group_keys))
+        same = np.ones(max(len(first) - 1, 0), dtype=bool)  # same series and visit as the row before
+        for g in group_keys:
+            gf = g[first]
+            same &= gf[1:] == gf[:-1]
+            del gf
+        order = first[np.r_[True, ~same]] if len(first) else first
+        del first, same
+    else:
+        # output order: first key, visit day, the other keys, day (stable)
+        order = np.lexsort((day_k, *group_keys))
+    del group_keys
+    out = rows.iloc[order if all_kept else keep[order]]  # a new frame (copy on write): rows untouched
+    visit = pd.array(np.array(labels + ids, dtype=object), dtype="str").take(lab_k[order])
+    out = out.assign(visit=pd.Series(visit, index=out.index))
+    out.insert(list(out.columns).index("visit") + 1, "visit_day", uniq_days[vrank[order]].astype("int64"))
     return out.reset_index(drop=True)
