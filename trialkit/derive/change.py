@@ -140,6 +140,68 @@ def visit_values(trial: Trial, parameters: Sequence[str]) -> pd.DataFrame:
     2          a       ALT   D28         28  27.0   90.0
     3          a   TH1_TH2    D0          0   0.0    3.0
     """
+    v, subjects = _visit_codes(trial, parameters)
+    return pd.DataFrame({"subject_id": _object_column(subjects, v["sid"].to_numpy()),
+                         "parameter": _object_column(parameters, v["pos"].to_numpy()),
+                         "visit": _object_column(trial.study.visit_ids, v["vis"].to_numpy()),
+                         "visit_day": v["visit_day"], "day": v["day"], "value": v["value"]})
+
+
+def _object_column(values: Sequence | np.ndarray, codes: np.ndarray) -> pd.Series:
+    """``values[codes]`` as an object column whose cells share ``values``' objects (8 bytes a row,
+    where ``astype(object)`` of a string column makes one Python string per row)."""
+    return pd.Series(np.asarray(values, dtype=object)[codes], dtype=object)
+
+
+def _subject_codes(values: pd.Series, subjects: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in the sorted ``subjects`` (-1 when absent), without copying strings."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # look up the categories, not every row
+        at = np.append(subjects.get_indexer(values.cat.categories), -1)
+        return at[np.asarray(values.cat.codes)].astype(np.int64)
+    return subjects.get_indexer(values).astype(np.int64)
+
+
+def _score_trial(trial: Trial, scores: Sequence[str], baseline_only: bool = False) -> Trial:
+    """The trial with only the lab rows that the requested scores can use, for
+    :func:`~trialkit.derive.severity.add_scores` (which combines values within one subject and
+    visit, so its scores of these rows equal those of the full table).
+
+    Kept: the parameters the scores need, and any parameter the study file does not declare (so
+    ``add_scores`` still refuses a lab it cannot convert). With ``baseline_only``, only rows that
+    :func:`~trialkit.derive.visits.assign_visits` could place in the baseline visit (labelled with
+    it, or unscheduled within its window) are kept.
+    """
+    study, labs = trial.study, trial.labs
+    need = set().union(*(SCORE_INPUTS[s] for s in scores))
+    par = labs["parameter"]
+    present = par.cat.categories if isinstance(par.dtype, pd.CategoricalDtype) else pd.unique(par)
+    need |= {p for p in present if p not in study.parameters}
+    keep = par.isin(list(need)).to_numpy()
+    if baseline_only:
+        keep = keep & _maybe_baseline(labs, study)
+    return trial.with_tables(labs=labs.loc[keep])
+
+
+def _maybe_baseline(rows: pd.DataFrame, study: Study) -> np.ndarray:
+    """Rows :func:`~trialkit.derive.visits.assign_visits` could place in the baseline visit."""
+    base = study.baseline_visit
+    vcode, vuniq = pd.factorize(rows["visit"])
+    labels = [str(u).strip() for u in vuniq] + [""]  # code -1 (missing) -> "", as assign_visits
+    is_base = np.array([lab == base.id for lab in labels])[vcode]
+    unscheduled = np.array([lab == "" for lab in labels])[vcode]
+    day = pd.to_numeric(rows["day"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return is_base | (unscheduled & (day >= base.window[0]) & (day <= base.window[1]))
+
+
+def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool = False
+                 ) -> tuple[pd.DataFrame, pd.Index]:
+    """:func:`visit_values` as codes: ``sid`` (position in the returned sorted subject ids), ``pos``
+    (position in ``parameters``), ``vis`` (position in the study's visits), ``visit_day``, ``day``,
+    ``value``; sorted as :func:`visit_values`. Strings are never copied per row.
+
+    With ``baseline_only``, only the baseline visit's values are guaranteed (scores are computed
+    from the rows that could belong to it).
+    """
     study, labs = trial.study, trial.labs
     scores = [p for p in parameters if p in SCORE_PARAMETERS]
     ratios = {p: tuple(p.split("_", 1)) for p in parameters
@@ -152,33 +214,52 @@ def visit_values(trial: Trial, parameters: Sequence[str]) -> pd.DataFrame:
     for p in need:
         if p not in study.parameters:
             raise KeyError(f"ratio needs parameter {p!r}, which the study file does not declare")
+    order = {p: i for i, p in enumerate(parameters)}
+    vids = pd.Index(study.visit_ids, dtype=object)
     lab = labs.loc[labs["parameter"].isin(list(need)), ["subject_id", "day", "visit", "parameter", "value"]]
-    lab = lab.astype({"subject_id": object, "parameter": object, "value": float, "day": float})
+    lab = lab.astype({"value": float, "day": float})
+    if baseline_only:
+        lab = lab[_maybe_baseline(lab, study)]
     lab = assign_visits(lab, study, keys=("subject_id", "parameter"))
-    parts = [lab[lab["parameter"].isin(raw)]]
-    if ratios:
-        wide = lab.pivot_table(index=["subject_id", "visit", "visit_day"], columns="parameter", values="value",
-                               aggfunc="first")
-        for name, (a, b) in ratios.items():
-            if a in wide and b in wide:
-                r = (wide[a] / wide[b]).where(wide[b] > 0).dropna().rename("value").reset_index()
-                r["parameter"], r["day"] = name, r["visit_day"].astype(float)
-                parts.append(r)
+    sc = None
     if scores:
         from trialkit.derive.severity import add_scores
 
-        sc = add_scores(trial)
+        sc = add_scores(_score_trial(trial, scores, baseline_only))
+    ids = [lab["subject_id"], *([sc["subject_id"]] if sc is not None else [])]
+    subjects = pd.Index(sorted(set().union(*(
+        s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else pd.unique(s) for s in ids))),
+        dtype=object)
+    pcat = pd.Categorical(lab["parameter"], categories=pd.Index(sorted(need), dtype=object))
+    pid = np.asarray(pcat.codes, dtype=np.int64)
+    pos = np.array([order.get(p, -1) for p in pcat.categories] + [-1], dtype=np.int64)[pid]
+    lab = pd.DataFrame({"sid": _subject_codes(lab["subject_id"], subjects), "pos": pos, "pid": pid,
+                        "vis": np.asarray(pd.Categorical(lab["visit"], categories=vids).codes, dtype=np.int64),
+                        "visit_day": lab["visit_day"].to_numpy(dtype=np.int64),
+                        "day": lab["day"].to_numpy(dtype=float), "value": lab["value"].to_numpy(dtype=float)})
+    cols = ["sid", "pos", "vis", "visit_day", "day", "value"]
+    parts = [lab.loc[lab["pid"].isin([pcat.categories.get_loc(p) for p in raw]), cols]]
+    for name, (a, b) in ratios.items():  # a / b at the visits where both were measured (b > 0)
+        ka = lab.loc[lab["pid"] == pcat.categories.get_loc(a), ["sid", "vis", "visit_day", "value"]]
+        kb = lab.loc[lab["pid"] == pcat.categories.get_loc(b), ["sid", "vis", "value"]]
+        r = ka.merge(kb, on=["sid", "vis"], how="inner", suffixes=("_a", "_b"))
+        r = r.assign(value=(r["value_a"] / r["value_b"]).where(r["value_b"] > 0), pos=order[name],
+                     day=r["visit_day"].astype(float)).dropna(subset=["value"])
+        parts.append(r[cols])
+    if sc is not None:
+        sid = _subject_codes(sc["subject_id"], subjects)
+        vis = np.asarray(pd.Categorical(sc["visit"], categories=vids).codes, dtype=np.int64)
+        vday = sc["day"].to_numpy(dtype=np.int64)
         for name in scores:
-            s = sc[["subject_id", "visit", "day", SCORE_PARAMETERS[name]]].rename(
-                columns={SCORE_PARAMETERS[name]: "value", "day": "visit_day"}).dropna(subset=["value"])
-            s = s.assign(parameter=name, day=s["visit_day"].astype(float), value=s["value"].astype(float))
-            parts.append(s)
-    cols = ["subject_id", "parameter", "visit", "visit_day", "day", "value"]
-    out = pd.concat([p[cols] for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=cols)
-    out = out.astype({"subject_id": object, "parameter": object, "visit": object, "visit_day": "int64"})
-    order = {p: i for i, p in enumerate(parameters)}
-    out = out.assign(_o=out["parameter"].map(order)).sort_values(["_o", "subject_id", "visit_day"], kind="stable")
-    return out.drop(columns="_o").reset_index(drop=True)
+            v = sc[SCORE_PARAMETERS[name]].to_numpy(dtype=float)
+            ok = ~np.isnan(v)
+            parts.append(pd.DataFrame({"sid": sid[ok], "pos": order[name], "vis": vis[ok], "visit_day": vday[ok],
+                                       "day": vday[ok].astype(float), "value": v[ok]}))
+    out = pd.concat([p[cols] for p in parts], ignore_index=True)
+    out = out.astype({"sid": np.int64, "pos": np.int64, "vis": np.int64, "visit_day": np.int64,
+                      "day": float, "value": float})
+    srt = np.lexsort((out["visit_day"].to_numpy(), out["sid"].to_numpy(), out["pos"].to_numpy()))
+    return out.iloc[srt].reset_index(drop=True), subjects
 
 
 def analysis_visits(study: Study, horizon: str | float | None = "secondary") -> list[str]:
@@ -265,35 +346,59 @@ def change_from_baseline(trial: Trial, parameters: Sequence[str], *, horizon: st
     """
     if after_transplant not in ("exclude", "keep"):
         raise ValueError("after_transplant: expected 'exclude' or 'keep'")
+    return _change(trial, list(parameters), horizon_days(trial.study, horizon), log, after_transplant)[0]
+
+
+def _change(trial: Trial, parameters: list[str], h: float, log: Collection[str],
+            after_transplant: str) -> tuple[pd.DataFrame, pd.Index]:
+    """:func:`change_from_baseline`, and the subjects with a baseline value of any of ``parameters``.
+
+    Works on the codes of :func:`_visit_codes` (array look-ups in place of merges on subject ids).
+    """
     study = trial.study
-    h = horizon_days(study, horizon)
-    vals = visit_values(trial, list(parameters))
-    base_id = study.baseline_visit.id
-    base = vals[vals["visit"] == base_id][["subject_id", "parameter", "value"]].rename(
-        columns={"value": "baseline_raw"})
-    post = vals[(vals["visit_day"] > 0) & (vals["visit_day"] <= h)]
+    v, subjects = _visit_codes(trial, parameters)
+    n_s, n_p = len(subjects), len(parameters)
+    sid, pos, vis = v["sid"].to_numpy(), v["pos"].to_numpy(), v["vis"].to_numpy()
+    vday, day, value = v["visit_day"].to_numpy(), v["day"].to_numpy(), v["value"].to_numpy()
+    key = sid * n_p + pos
+    is_base = vis == study.visit_ids.index(study.baseline_visit.id)
+    has_base = np.zeros(n_s * n_p, dtype=bool)
+    has_base[key[is_base]] = True
+    base_raw = np.full(n_s * n_p, np.nan)
+    base_raw[key[is_base]] = value[is_base]
     flags = _survivor_flags(trial, h)
+    fs = _subject_codes(flags["subject_id"], subjects)
+    known = fs >= 0
+    transplant, survivor = np.full(n_s, np.nan), np.zeros(n_s, dtype=bool)
+    transplant[fs[known]] = flags["transplant_day"].to_numpy(dtype=float)[known]
+    survivor[fs[known]] = flags["survivor"].to_numpy(dtype=bool)[known]
+    fc = factor_columns(trial.subjects, study)
+    fcs = _subject_codes(fc["subject_id"], subjects)
+    fc_row = np.full(n_s, -1, dtype=np.int64)
+    fc_row[fcs[fcs >= 0]] = np.flatnonzero(fcs >= 0)
+    keep = (vday > 0) & (vday <= h) & has_base[key] & (fc_row[sid] >= 0)
     if after_transplant == "exclude":
-        lt = post["subject_id"].map(flags.set_index("subject_id")["transplant_day"])
-        post = post[~(post["day"] >= lt)]
-    d = post.rename(columns={"value": "value_raw"}).merge(base, on=["subject_id", "parameter"], how="inner")
-    is_log = d["parameter"].isin(list(log))
-    if (is_log & ((d["value_raw"] <= 0) | (d["baseline_raw"] <= 0))).any():
-        bad = sorted(d.loc[is_log & ((d["value_raw"] <= 0) | (d["baseline_raw"] <= 0)), "parameter"].unique())
+        keep &= ~(day >= transplant[sid])
+    rows = np.flatnonzero(keep)
+    sid, pos, key = sid[rows], pos[rows], key[rows]
+    baseline_raw, value_raw = base_raw[key], value[rows]
+    is_log = np.array([p in set(log) for p in parameters] + [False], dtype=bool)[pos]
+    bad_rows = is_log & ((value_raw <= 0) | (baseline_raw <= 0))
+    if bad_rows.any():
+        bad = sorted({parameters[i] for i in np.unique(pos[bad_rows])})
         raise ValueError(f"non-positive values of {bad} cannot be log-transformed")
     with np.errstate(divide="ignore", invalid="ignore"):
-        d["baseline"] = np.where(is_log, np.log(d["baseline_raw"]), d["baseline_raw"])
-        d["value"] = np.where(is_log, np.log(d["value_raw"]), d["value_raw"])
-    d["change"] = d["value"] - d["baseline"]
-    d["scale"] = np.where(is_log, "log", "identity").astype(object)
-    d = d.merge(flags[["subject_id", "survivor"]], on="subject_id", how="left")
-    fc = factor_columns(trial.subjects, study)
-    d = fc.merge(d, on="subject_id", how="inner")
-    cols = ["subject_id", "arm", *study.factors, "parameter", "visit", "visit_day", "baseline_raw", "value_raw",
-            "baseline", "value", "change", "scale", "survivor"]
-    order = {p: i for i, p in enumerate(parameters)}
-    d = d.assign(_o=d["parameter"].map(order)).sort_values(["_o", "subject_id", "visit_day"], kind="stable")
-    return d[cols].reset_index(drop=True)
+        baseline = np.where(is_log, np.log(baseline_raw), baseline_raw)
+        val = np.where(is_log, np.log(value_raw), value_raw)
+    r = fc_row[sid]
+    out = {"subject_id": _object_column(subjects, sid), "arm": _object_column(fc["arm"].to_numpy(dtype=object), r),
+           **{f: fc[f].to_numpy()[r] for f in study.factors},
+           "parameter": _object_column(parameters, pos),
+           "visit": _object_column(study.visit_ids, vis[rows]), "visit_day": vday[rows],
+           "baseline_raw": baseline_raw, "value_raw": value_raw, "baseline": baseline, "value": val,
+           "change": val - baseline, "scale": np.array(["identity", "log"], dtype=object)[is_log.astype(np.intp)],
+           "survivor": survivor[sid]}
+    return pd.DataFrame(out), subjects[np.unique(v["sid"].to_numpy()[is_base])]
 
 
 def baseline_values(trial: Trial, parameters: Sequence[str] = ("MELD",)) -> pd.DataFrame:
@@ -311,10 +416,12 @@ def baseline_values(trial: Trial, parameters: Sequence[str] = ("MELD",)) -> pd.D
     0          a  msc    1   0  40.0  80.0
     """
     study = trial.study
-    vals = visit_values(trial, list(parameters))
-    b = vals[vals["visit"] == study.baseline_visit.id].pivot(index="subject_id", columns="parameter", values="value")
-    b = b.reindex(columns=list(parameters))
-    b.columns.name = None
+    parameters = list(parameters)
+    v, subjects = _visit_codes(trial, parameters, baseline_only=True)
+    v = v[v["vis"] == study.visit_ids.index(study.baseline_visit.id)]
+    cells = np.full((len(subjects), len(parameters)), np.nan)
+    cells[v["sid"].to_numpy(), v["pos"].to_numpy()] = v["value"].to_numpy()
+    b = pd.DataFrame(cells, index=subjects, columns=parameters).iloc[np.unique(v["sid"].to_numpy())]
     out = factor_columns(trial.subjects, study)
     extra = trial.subjects.drop(columns=["arm"]).astype({"subject_id": object})
     extra = extra[[c for c in extra.columns if c not in out.columns or c == "subject_id"]]
@@ -377,9 +484,7 @@ def worst_rank_inputs(trial: Trial, parameter: str, *, horizon: str | float | No
     study = trial.study
     h = horizon_days(study, horizon)
     tv = target_visit(study, horizon)
-    ch = change_from_baseline(trial, [parameter], horizon=horizon, log=log)
-    vals = visit_values(trial, [parameter])
-    has_base = set(vals.loc[vals["visit"] == study.baseline_visit.id, "subject_id"])
+    ch, has_base = _change(trial, [parameter], h, log, "exclude")
     flags = _survivor_flags(trial, h)
     out = factor_columns(trial.subjects, study).merge(flags[["subject_id", "event_day"]], on="subject_id")
     out = out[out["subject_id"].isin(has_base)]
