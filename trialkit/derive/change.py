@@ -141,9 +141,9 @@ def visit_values(trial: Trial, parameters: Sequence[str]) -> pd.DataFrame:
     3          a   TH1_TH2    D0          0   0.0    3.0
     """
     v, subjects = _visit_codes(trial, parameters)
-    return pd.DataFrame({"subject_id": _object_column(subjects, v["sid"].to_numpy()),
-                         "parameter": _object_column(parameters, v["pos"].to_numpy()),
-                         "visit": _object_column(trial.study.visit_ids, v["vis"].to_numpy()),
+    return pd.DataFrame({"subject_id": _object_column(subjects, v["sid"]),
+                         "parameter": _object_column(parameters, v["pos"]),
+                         "visit": _object_column(trial.study.visit_ids, v["vis"]),
                          "visit_day": v["visit_day"], "day": v["day"], "value": v["value"]})
 
 
@@ -176,10 +176,8 @@ def _score_trial(trial: Trial, scores: Sequence[str], baseline_only: bool = Fals
     par = labs["parameter"]
     present = par.cat.categories if isinstance(par.dtype, pd.CategoricalDtype) else pd.unique(par)
     need |= {p for p in present if p not in study.parameters}
-    keep = par.isin(list(need)).to_numpy()
-    if baseline_only:
-        keep = keep & _maybe_baseline(labs, study)
-    return trial.with_tables(labs=labs.loc[keep])
+    labs = labs.loc[par.isin(list(need))]
+    return trial.with_tables(labs=labs[_maybe_baseline(labs, study)] if baseline_only else labs)
 
 
 def _maybe_baseline(rows: pd.DataFrame, study: Study) -> np.ndarray:
@@ -193,14 +191,30 @@ def _maybe_baseline(rows: pd.DataFrame, study: Study) -> np.ndarray:
     return is_base | (unscheduled & (day >= base.window[0]) & (day <= base.window[1]))
 
 
-def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool = False
-                 ) -> tuple[pd.DataFrame, pd.Index]:
-    """:func:`visit_values` as codes: ``sid`` (position in the returned sorted subject ids), ``pos``
-    (position in ``parameters``), ``vis`` (position in the study's visits), ``visit_day``, ``day``,
-    ``value``; sorted as :func:`visit_values`. Strings are never copied per row.
+def _by_subject(rows: pd.DataFrame, max_rows: int = 1_000_000) -> list[np.ndarray]:
+    """Row positions of ``rows`` in groups of whole subjects (about ``max_rows`` rows each, input order
+    kept within a group): the visit rule and the scores work within a subject, so running them group by
+    group gives the same rows at a fraction of the peak memory."""
+    n_groups = -(-len(rows) // max_rows)
+    if n_groups <= 1:
+        return [np.arange(len(rows))]
+    ids = rows["subject_id"]
+    codes = (np.asarray(ids.cat.codes) if isinstance(ids.dtype, pd.CategoricalDtype)
+             else pd.factorize(ids)[0]).astype(np.int64)
+    group = codes * n_groups // (int(codes.max()) + 1)
+    order = np.argsort(group, kind="stable")
+    return np.split(order, np.searchsorted(group[order], np.arange(1, n_groups)))
 
-    With ``baseline_only``, only the baseline visit's values are guaranteed (scores are computed
-    from the rows that could belong to it).
+
+def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool = False
+                 ) -> tuple[dict[str, np.ndarray], pd.Index]:
+    """:func:`visit_values` as arrays of codes: ``sid`` (position in the returned sorted subject ids),
+    ``pos`` (position in ``parameters``), ``vis`` (position in the study's visits), ``visit_day``,
+    ``day``, ``value``; sorted as :func:`visit_values`. Strings are never copied per row, and the
+    large tables are dropped as soon as their columns are taken.
+
+    With ``baseline_only``, only the baseline visit's values are guaranteed (computed from the rows
+    that could belong to it).
     """
     study, labs = trial.study, trial.labs
     scores = [p for p in parameters if p in SCORE_PARAMETERS]
@@ -216,50 +230,66 @@ def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool
             raise KeyError(f"ratio needs parameter {p!r}, which the study file does not declare")
     order = {p: i for i, p in enumerate(parameters)}
     vids = pd.Index(study.visit_ids, dtype=object)
-    lab = labs.loc[labs["parameter"].isin(list(need)), ["subject_id", "day", "visit", "parameter", "value"]]
-    lab = lab.astype({"value": float, "day": float})
-    if baseline_only:
-        lab = lab[_maybe_baseline(lab, study)]
-    lab = assign_visits(lab, study, keys=("subject_id", "parameter"))
-    sc = None
-    if scores:
+    cols = ("sid", "pos", "vis", "visit_day", "day", "value")
+    score_parts = []
+    if scores:  # first, so that add_scores does not run beside the lab table below
         from trialkit.derive.severity import add_scores
 
-        sc = add_scores(_score_trial(trial, scores, baseline_only))
-    ids = [lab["subject_id"], *([sc["subject_id"]] if sc is not None else [])]
-    subjects = pd.Index(sorted(set().union(*(
-        s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else pd.unique(s) for s in ids))),
-        dtype=object)
-    pcat = pd.Categorical(lab["parameter"], categories=pd.Index(sorted(need), dtype=object))
-    pid = np.asarray(pcat.codes, dtype=np.int64)
-    pos = np.array([order.get(p, -1) for p in pcat.categories] + [-1], dtype=np.int64)[pid]
-    lab = pd.DataFrame({"sid": _subject_codes(lab["subject_id"], subjects), "pos": pos, "pid": pid,
-                        "vis": np.asarray(pd.Categorical(lab["visit"], categories=vids).codes, dtype=np.int64),
-                        "visit_day": lab["visit_day"].to_numpy(dtype=np.int64),
-                        "day": lab["day"].to_numpy(dtype=float), "value": lab["value"].to_numpy(dtype=float)})
-    cols = ["sid", "pos", "vis", "visit_day", "day", "value"]
-    parts = [lab.loc[lab["pid"].isin([pcat.categories.get_loc(p) for p in raw]), cols]]
-    for name, (a, b) in ratios.items():  # a / b at the visits where both were measured (b > 0)
-        ka = lab.loc[lab["pid"] == pcat.categories.get_loc(a), ["sid", "vis", "visit_day", "value"]]
-        kb = lab.loc[lab["pid"] == pcat.categories.get_loc(b), ["sid", "vis", "value"]]
-        r = ka.merge(kb, on=["sid", "vis"], how="inner", suffixes=("_a", "_b"))
-        r = r.assign(value=(r["value_a"] / r["value_b"]).where(r["value_b"] > 0), pos=order[name],
-                     day=r["visit_day"].astype(float)).dropna(subset=["value"])
-        parts.append(r[cols])
-    if sc is not None:
-        sid = _subject_codes(sc["subject_id"], subjects)
-        vis = np.asarray(pd.Categorical(sc["visit"], categories=vids).codes, dtype=np.int64)
-        vday = sc["day"].to_numpy(dtype=np.int64)
+        st = _score_trial(trial, scores, baseline_only)
+        keep = ["subject_id", "visit", "day", *dict.fromkeys(SCORE_PARAMETERS[n] for n in scores)]
+        sc = pd.concat([add_scores(st.with_tables(labs=st.labs.iloc[g]))[keep] for g in _by_subject(st.labs)],
+                       ignore_index=True)
+        del st
+        sc_vis = np.asarray(pd.Categorical(sc["visit"], categories=vids).codes, dtype=np.int64)
+        sc_day = sc["day"].to_numpy(dtype=np.int64)
         for name in scores:
             v = sc[SCORE_PARAMETERS[name]].to_numpy(dtype=float)
             ok = ~np.isnan(v)
-            parts.append(pd.DataFrame({"sid": sid[ok], "pos": order[name], "vis": vis[ok], "visit_day": vday[ok],
-                                       "day": vday[ok].astype(float), "value": v[ok]}))
-    out = pd.concat([p[cols] for p in parts], ignore_index=True)
-    out = out.astype({"sid": np.int64, "pos": np.int64, "vis": np.int64, "visit_day": np.int64,
-                      "day": float, "value": float})
-    srt = np.lexsort((out["visit_day"].to_numpy(), out["sid"].to_numpy(), out["pos"].to_numpy()))
-    return out.iloc[srt].reset_index(drop=True), subjects
+            score_parts.append((sc["subject_id"][ok], {"pos": np.full(int(ok.sum()), order[name], dtype=np.int64),
+                                                        "vis": sc_vis[ok], "visit_day": sc_day[ok],
+                                                        "day": sc_day[ok].astype(float), "value": v[ok]}))
+        del sc
+    lab = labs.loc[labs["parameter"].isin(list(need)), ["subject_id", "day", "visit", "parameter", "value"]]
+    if baseline_only:
+        lab = lab[_maybe_baseline(lab, study)]
+    subjects = pd.Index(sorted(set().union(*(
+        s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else pd.unique(s)
+        for s in [lab["subject_id"], *(ids for ids, _ in score_parts)]))), dtype=object)
+    pnames = pd.Index(sorted(need), dtype=object)
+    ppos = np.array([order.get(p, -1) for p in pnames] + [-1], dtype=np.int64)
+    chunks = []
+    for g in _by_subject(lab):
+        c = assign_visits(lab.iloc[g].astype({"value": float, "day": float}), study, keys=("subject_id", "parameter"))
+        pid = np.asarray(pd.Categorical(c["parameter"], categories=pnames).codes, dtype=np.int64)
+        chunks.append({"sid": _subject_codes(c["subject_id"], subjects), "pid": pid, "pos": ppos[pid],
+                       "vis": np.asarray(pd.Categorical(c["visit"], categories=vids).codes, dtype=np.int64),
+                       "visit_day": c["visit_day"].to_numpy(dtype=np.int64),
+                       "day": c["day"].to_numpy(dtype=float), "value": c["value"].to_numpy(dtype=float)})
+    del lab, c
+    labc = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    del chunks
+    pid = labc.pop("pid")
+    is_raw = np.isin(pid, [pnames.get_loc(p) for p in raw])
+    parts = [{c: x[is_raw] for c, x in labc.items()}]
+    for name, (a, b) in ratios.items():  # a / b at the visits where both were measured (b > 0)
+        ka, kb = (pd.DataFrame({c: labc[c][pid == pnames.get_loc(x)] for c in ("sid", "vis", "visit_day", "value")})
+                  for x in (a, b))
+        r = ka.merge(kb.drop(columns="visit_day"), on=["sid", "vis"], how="inner", suffixes=("_a", "_b"))
+        r = r.assign(value=(r["value_a"] / r["value_b"]).where(r["value_b"] > 0)).dropna(subset=["value"])
+        parts.append({"sid": r["sid"].to_numpy(dtype=np.int64), "pos": np.full(len(r), order[name], dtype=np.int64),
+                      "vis": r["vis"].to_numpy(dtype=np.int64), "visit_day": r["visit_day"].to_numpy(dtype=np.int64),
+                      "day": r["visit_day"].to_numpy(dtype=float), "value": r["value"].to_numpy(dtype=float)})
+    del labc, pid, is_raw
+    for ids, part in score_parts:
+        parts.append({"sid": _subject_codes(ids, subjects), **part})
+    del score_parts
+    cat = {c: np.concatenate([p[c] for p in parts]) for c in ("sid", "pos", "visit_day")}
+    srt = np.lexsort((cat["visit_day"], cat["sid"], cat["pos"]))
+    out = {c: x[srt] for c, x in cat.items()}
+    del cat
+    for c in ("vis", "day", "value"):
+        out[c] = np.concatenate([p[c] for p in parts])[srt]
+    return {c: out[c] for c in cols}, subjects
 
 
 def analysis_visits(study: Study, horizon: str | float | None = "secondary") -> list[str]:
@@ -358,8 +388,7 @@ def _change(trial: Trial, parameters: list[str], h: float, log: Collection[str],
     study = trial.study
     v, subjects = _visit_codes(trial, parameters)
     n_s, n_p = len(subjects), len(parameters)
-    sid, pos, vis = v["sid"].to_numpy(), v["pos"].to_numpy(), v["vis"].to_numpy()
-    vday, day, value = v["visit_day"].to_numpy(), v["day"].to_numpy(), v["value"].to_numpy()
+    sid, pos, vis, vday, day, value = (v.pop(c) for c in ("sid", "pos", "vis", "visit_day", "day", "value"))
     key = sid * n_p + pos
     is_base = vis == study.visit_ids.index(study.baseline_visit.id)
     has_base = np.zeros(n_s * n_p, dtype=bool)
@@ -380,8 +409,11 @@ def _change(trial: Trial, parameters: list[str], h: float, log: Collection[str],
     if after_transplant == "exclude":
         keep &= ~(day >= transplant[sid])
     rows = np.flatnonzero(keep)
-    sid, pos, key = sid[rows], pos[rows], key[rows]
-    baseline_raw, value_raw = base_raw[key], value[rows]
+    base_subjects = subjects[np.unique(sid[is_base])]
+    del has_base, is_base, keep, day
+    sid, pos, vis, vday, value_raw = sid[rows], pos[rows], vis[rows], vday[rows], value[rows]
+    baseline_raw = base_raw[key[rows]]
+    del key, value, base_raw, rows
     is_log = np.array([p in set(log) for p in parameters] + [False], dtype=bool)[pos]
     bad_rows = is_log & ((value_raw <= 0) | (baseline_raw <= 0))
     if bad_rows.any():
@@ -394,11 +426,11 @@ def _change(trial: Trial, parameters: list[str], h: float, log: Collection[str],
     out = {"subject_id": _object_column(subjects, sid), "arm": _object_column(fc["arm"].to_numpy(dtype=object), r),
            **{f: fc[f].to_numpy()[r] for f in study.factors},
            "parameter": _object_column(parameters, pos),
-           "visit": _object_column(study.visit_ids, vis[rows]), "visit_day": vday[rows],
+           "visit": _object_column(study.visit_ids, vis), "visit_day": vday,
            "baseline_raw": baseline_raw, "value_raw": value_raw, "baseline": baseline, "value": val,
            "change": val - baseline, "scale": np.array(["identity", "log"], dtype=object)[is_log.astype(np.intp)],
            "survivor": survivor[sid]}
-    return pd.DataFrame(out), subjects[np.unique(v["sid"].to_numpy()[is_base])]
+    return pd.DataFrame(out, copy=False), base_subjects
 
 
 def baseline_values(trial: Trial, parameters: Sequence[str] = ("MELD",)) -> pd.DataFrame:
@@ -418,10 +450,10 @@ def baseline_values(trial: Trial, parameters: Sequence[str] = ("MELD",)) -> pd.D
     study = trial.study
     parameters = list(parameters)
     v, subjects = _visit_codes(trial, parameters, baseline_only=True)
-    v = v[v["vis"] == study.visit_ids.index(study.baseline_visit.id)]
+    at = v["vis"] == study.visit_ids.index(study.baseline_visit.id)
     cells = np.full((len(subjects), len(parameters)), np.nan)
-    cells[v["sid"].to_numpy(), v["pos"].to_numpy()] = v["value"].to_numpy()
-    b = pd.DataFrame(cells, index=subjects, columns=parameters).iloc[np.unique(v["sid"].to_numpy())]
+    cells[v["sid"][at], v["pos"][at]] = v["value"][at]
+    b = pd.DataFrame(cells, index=subjects, columns=parameters).iloc[np.unique(v["sid"][at])]
     out = factor_columns(trial.subjects, study)
     extra = trial.subjects.drop(columns=["arm"]).astype({"subject_id": object})
     extra = extra[[c for c in extra.columns if c not in out.columns or c == "subject_id"]]
