@@ -153,8 +153,8 @@ def _object_column(values: Sequence | np.ndarray, codes: np.ndarray) -> pd.Serie
     return pd.Series(np.asarray(values, dtype=object)[codes], dtype=object)
 
 
-def _subject_codes(values: pd.Series, subjects: pd.Index) -> np.ndarray:
-    """Positions of ``values`` in the sorted ``subjects`` (-1 when absent), without copying strings."""
+def _codes(values: pd.Series, subjects: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in ``subjects`` (unique; -1 when absent), without copying strings."""
     if isinstance(values.dtype, pd.CategoricalDtype):  # look up the categories, not every row
         at = np.append(subjects.get_indexer(values.cat.categories), -1)
         return at[np.asarray(values.cat.codes)].astype(np.int64)
@@ -240,7 +240,7 @@ def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool
         sc = pd.concat([add_scores(st.with_tables(labs=st.labs.iloc[g]))[keep] for g in _by_subject(st.labs)],
                        ignore_index=True)
         del st
-        sc_vis = np.asarray(pd.Categorical(sc["visit"], categories=vids).codes, dtype=np.int64)
+        sc_vis = _codes(sc["visit"], vids)
         sc_day = sc["day"].to_numpy(dtype=np.int64)
         for name in scores:
             v = sc[SCORE_PARAMETERS[name]].to_numpy(dtype=float)
@@ -260,9 +260,9 @@ def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool
     chunks = []
     for g in _by_subject(lab):
         c = assign_visits(lab.iloc[g].astype({"value": float, "day": float}), study, keys=("subject_id", "parameter"))
-        pid = np.asarray(pd.Categorical(c["parameter"], categories=pnames).codes, dtype=np.int64)
-        chunks.append({"sid": _subject_codes(c["subject_id"], subjects), "pid": pid, "pos": ppos[pid],
-                       "vis": np.asarray(pd.Categorical(c["visit"], categories=vids).codes, dtype=np.int64),
+        pid = _codes(c["parameter"], pnames)
+        chunks.append({"sid": _codes(c["subject_id"], subjects), "pid": pid, "pos": ppos[pid],
+                       "vis": _codes(c["visit"], vids),
                        "visit_day": c["visit_day"].to_numpy(dtype=np.int64),
                        "day": c["day"].to_numpy(dtype=float), "value": c["value"].to_numpy(dtype=float)})
     del lab, c
@@ -281,7 +281,7 @@ def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool
                       "day": r["visit_day"].to_numpy(dtype=float), "value": r["value"].to_numpy(dtype=float)})
     del labc, pid, is_raw
     for ids, part in score_parts:
-        parts.append({"sid": _subject_codes(ids, subjects), **part})
+        parts.append({"sid": _codes(ids, subjects), **part})
     del score_parts
     cat = {c: np.concatenate([p[c] for p in parts]) for c in ("sid", "pos", "visit_day")}
     srt = np.lexsort((cat["visit_day"], cat["sid"], cat["pos"]))
@@ -396,13 +396,13 @@ def _change(trial: Trial, parameters: list[str], h: float, log: Collection[str],
     base_raw = np.full(n_s * n_p, np.nan)
     base_raw[key[is_base]] = value[is_base]
     flags = _survivor_flags(trial, h)
-    fs = _subject_codes(flags["subject_id"], subjects)
+    fs = _codes(flags["subject_id"], subjects)
     known = fs >= 0
     transplant, survivor = np.full(n_s, np.nan), np.zeros(n_s, dtype=bool)
     transplant[fs[known]] = flags["transplant_day"].to_numpy(dtype=float)[known]
     survivor[fs[known]] = flags["survivor"].to_numpy(dtype=bool)[known]
     fc = factor_columns(trial.subjects, study)
-    fcs = _subject_codes(fc["subject_id"], subjects)
+    fcs = _codes(fc["subject_id"], subjects)
     fc_row = np.full(n_s, -1, dtype=np.int64)
     fc_row[fcs[fcs >= 0]] = np.flatnonzero(fcs >= 0)
     keep = (vday > 0) & (vday <= h) & has_base[key] & (fc_row[sid] >= 0)
