@@ -18,6 +18,7 @@ from trialkit.derive.change import (
     SCORE_PARAMETERS,
     baseline_values,
     change_from_baseline,
+    symptom_visits,
     target_visit,
     visit_values,
     worst_rank_inputs,
@@ -154,6 +155,15 @@ def old_worst_rank_inputs(trial: Trial, parameter: str, *, horizon: str | float 
 
 
 
+def old_symptom_visits(trial: Trial) -> pd.DataFrame:
+    s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype(
+        {"subject_id": object, "symptom": object, "day": float})
+    s = assign_visits(s, trial.study, keys=("subject_id", "symptom"))
+    arm = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
+    s = s.assign(arm=s["subject_id"].map(arm), score=s["score"].astype("int64"))
+    s = s.sort_values(["symptom", "subject_id", "visit_day"], kind="stable")
+    return s[["subject_id", "arm", "symptom", "visit", "visit_day", "score"]].reset_index(drop=True)
+
 
 # --- the trial ----------------------------------------------------------------------------------
 PARAMS = ["ALT", "ALB", "TBIL", "TH1_TH2", "MELD", "CHILD_PUGH"]
@@ -237,3 +247,16 @@ def test_analyze_parameters_survivors_equal_prefiltered(covariance):
         pd.testing.assert_frame_equal(a[k], b[k])
     c = factorial.mmrm_factorial(long, t.study, "W24", population="survivors")
     pd.testing.assert_frame_equal(c, factorial.mmrm_factorial(long[long["survivor"]], t.study, "W24"))
+
+
+def test_symptom_visits_equal_reference(trial):
+    sy = trial.symptoms
+    rng = np.random.default_rng(2)
+    extra = sy.sample(200, random_state=1).assign(visit="", day=lambda d: d["day"] + rng.integers(-2, 3, len(d)))
+    sy = pd.concat([sy, extra], ignore_index=True).sample(frac=1.0, random_state=2).reset_index(drop=True)
+    if isinstance(trial.labs["subject_id"].dtype, pd.CategoricalDtype):
+        sy = sy.astype({"subject_id": "category", "symptom": "category", "visit": "category"})
+    t = trial.with_tables(symptoms=sy)
+    new = symptom_visits(t)
+    pd.testing.assert_frame_equal(new, old_symptom_visits(t))
+    assert len({id(x) for x in new["subject_id"]}) == new["subject_id"].nunique()

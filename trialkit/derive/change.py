@@ -559,13 +559,20 @@ def symptom_visits(trial: Trial) -> pd.DataFrame:
     if not trial.has("symptoms"):
         raise ValueError("this dataset has no symptoms table")
     assert trial.symptoms is not None  # trial.has("symptoms") said so
-    s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype(
-        {"subject_id": object, "symptom": object, "day": float})
+    s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype({"day": float})
     s = assign_visits(s, trial.study, keys=("subject_id", "symptom"))
-    arm = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
-    s = s.assign(arm=s["subject_id"].map(arm), score=s["score"].astype("int64"))
-    s = s.sort_values(["symptom", "subject_id", "visit_day"], kind="stable")
-    return s[["subject_id", "arm", "symptom", "visit", "visit_day", "score"]].reset_index(drop=True)
+    # sorted by codes of the sorted ids and symptoms; object columns share their strings
+    subjects = pd.Index(sorted(pd.unique(s["subject_id"].astype(object))), dtype=object)
+    symptoms = pd.Index(sorted(pd.unique(s["symptom"].astype(object))), dtype=object)
+    sid, sym, vday = _codes(s["subject_id"], subjects), _codes(s["symptom"], symptoms), s["visit_day"].to_numpy()
+    o = np.lexsort((vday, sid, sym))
+    arm = trial.subjects["arm"].to_numpy(dtype=object)
+    row = _codes(trial.subjects["subject_id"], subjects)
+    arm_of = np.full(len(subjects), np.nan, dtype=object)  # NaN: not in the subjects table
+    arm_of[row[row >= 0]] = arm[row >= 0]
+    return pd.DataFrame({"subject_id": _object_column(subjects, sid[o]), "arm": arm_of[sid[o]],
+                         "symptom": _object_column(symptoms, sym[o]), "visit": s["visit"].to_numpy()[o],
+                         "visit_day": vday[o], "score": s["score"].to_numpy(dtype=np.int64)[o]})
 
 
 def symptom_outcomes(trial: Trial, *, horizon: str | float | None = "secondary") -> pd.DataFrame:
