@@ -140,6 +140,82 @@ def visit_values(trial: Trial, parameters: Sequence[str]) -> pd.DataFrame:
     2          a       ALT   D28         28  27.0   90.0
     3          a   TH1_TH2    D0          0   0.0    3.0
     """
+    v, subjects = _visit_codes(trial, parameters)
+    return pd.DataFrame({"subject_id": _object_column(subjects, v["sid"]),
+                         "parameter": _object_column(parameters, v["pos"]),
+                         "visit": _object_column(trial.study.visit_ids, v["vis"]),
+                         "visit_day": v["visit_day"], "day": v["day"], "value": v["value"]})
+
+
+def _object_column(values: Sequence | np.ndarray, codes: np.ndarray) -> pd.Series:
+    """``values[codes]`` as an object column whose cells share ``values``' objects (8 bytes a row,
+    where ``astype(object)`` of a string column makes one Python string per row)."""
+    return pd.Series(np.asarray(values, dtype=object)[codes], dtype=object)
+
+
+def _codes(values: pd.Series, subjects: pd.Index) -> np.ndarray:
+    """Positions of ``values`` in ``subjects`` (unique; -1 when absent), without copying strings."""
+    if isinstance(values.dtype, pd.CategoricalDtype):  # look up the categories, not every row
+        at = np.append(subjects.get_indexer(values.cat.categories), -1)
+        return at[np.asarray(values.cat.codes)].astype(np.int64)
+    return subjects.get_indexer(values).astype(np.int64)
+
+
+def _score_trial(trial: Trial, scores: Sequence[str], baseline_only: bool = False) -> Trial:
+    """The trial with only the lab rows that the requested scores can use, for
+    :func:`~trialkit.derive.severity.add_scores` (which combines values within one subject and
+    visit, so its scores of these rows equal those of the full table).
+
+    Kept: the parameters the scores need, and any parameter the study file does not declare (so
+    ``add_scores`` still refuses a lab it cannot convert). With ``baseline_only``, only rows that
+    :func:`~trialkit.derive.visits.assign_visits` could place in the baseline visit (labelled with
+    it, or unscheduled within its window) are kept.
+    """
+    study, labs = trial.study, trial.labs
+    need = set().union(*(SCORE_INPUTS[s] for s in scores))
+    par = labs["parameter"]
+    present = par.cat.categories if isinstance(par.dtype, pd.CategoricalDtype) else pd.unique(par)
+    need |= {p for p in present if p not in study.parameters}
+    labs = labs.loc[par.isin(list(need))]
+    return trial.with_tables(labs=labs[_maybe_baseline(labs, study)] if baseline_only else labs)
+
+
+def _maybe_baseline(rows: pd.DataFrame, study: Study) -> np.ndarray:
+    """Rows :func:`~trialkit.derive.visits.assign_visits` could place in the baseline visit."""
+    base = study.baseline_visit
+    vcode, vuniq = pd.factorize(rows["visit"])
+    labels = [str(u).strip() for u in vuniq] + [""]  # code -1 (missing) -> "", as assign_visits
+    is_base = np.array([lab == base.id for lab in labels])[vcode]
+    unscheduled = np.array([lab == "" for lab in labels])[vcode]
+    day = pd.to_numeric(rows["day"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    return is_base | (unscheduled & (day >= base.window[0]) & (day <= base.window[1]))
+
+
+def _by_subject(rows: pd.DataFrame, max_rows: int = 1_000_000) -> list[np.ndarray]:
+    """Row positions of ``rows`` in groups of whole subjects (about ``max_rows`` rows each, input order
+    kept within a group): the visit rule and the scores work within a subject, so running them group by
+    group gives the same rows at a fraction of the peak memory."""
+    n_groups = -(-len(rows) // max_rows)
+    if n_groups <= 1:
+        return [np.arange(len(rows))]
+    ids = rows["subject_id"]
+    codes = (np.asarray(ids.cat.codes) if isinstance(ids.dtype, pd.CategoricalDtype)
+             else pd.factorize(ids)[0]).astype(np.int64)
+    group = codes * n_groups // (int(codes.max()) + 1)
+    order = np.argsort(group, kind="stable")
+    return np.split(order, np.searchsorted(group[order], np.arange(1, n_groups)))
+
+
+def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool = False
+                 ) -> tuple[dict[str, np.ndarray], pd.Index]:
+    """:func:`visit_values` as arrays of codes: ``sid`` (position in the returned sorted subject ids),
+    ``pos`` (position in ``parameters``), ``vis`` (position in the study's visits), ``visit_day``,
+    ``day``, ``value``; sorted as :func:`visit_values`. Strings are never copied per row, and the
+    large tables are dropped as soon as their columns are taken.
+
+    With ``baseline_only``, only the baseline visit's values are guaranteed (computed from the rows
+    that could belong to it).
+    """
     study, labs = trial.study, trial.labs
     scores = [p for p in parameters if p in SCORE_PARAMETERS]
     ratios = {p: tuple(p.split("_", 1)) for p in parameters
@@ -152,33 +228,68 @@ def visit_values(trial: Trial, parameters: Sequence[str]) -> pd.DataFrame:
     for p in need:
         if p not in study.parameters:
             raise KeyError(f"ratio needs parameter {p!r}, which the study file does not declare")
-    lab = labs.loc[labs["parameter"].isin(list(need)), ["subject_id", "day", "visit", "parameter", "value"]]
-    lab = lab.astype({"subject_id": object, "parameter": object, "value": float, "day": float})
-    lab = assign_visits(lab, study, keys=("subject_id", "parameter"))
-    parts = [lab[lab["parameter"].isin(raw)]]
-    if ratios:
-        wide = lab.pivot_table(index=["subject_id", "visit", "visit_day"], columns="parameter", values="value",
-                               aggfunc="first")
-        for name, (a, b) in ratios.items():
-            if a in wide and b in wide:
-                r = (wide[a] / wide[b]).where(wide[b] > 0).dropna().rename("value").reset_index()
-                r["parameter"], r["day"] = name, r["visit_day"].astype(float)
-                parts.append(r)
-    if scores:
+    order = {p: i for i, p in enumerate(parameters)}
+    vids = pd.Index(study.visit_ids, dtype=object)
+    cols = ("sid", "pos", "vis", "visit_day", "day", "value")
+    score_parts = []
+    if scores:  # first, so that add_scores does not run beside the lab table below
         from trialkit.derive.severity import add_scores
 
-        sc = add_scores(trial)
+        st = _score_trial(trial, scores, baseline_only)
+        keep = ["subject_id", "visit", "day", *dict.fromkeys(SCORE_PARAMETERS[n] for n in scores)]
+        sc = pd.concat([add_scores(st.with_tables(labs=st.labs.iloc[g]))[keep] for g in _by_subject(st.labs)],
+                       ignore_index=True)
+        del st
+        sc_vis = _codes(sc["visit"], vids)
+        sc_day = sc["day"].to_numpy(dtype=np.int64)
         for name in scores:
-            s = sc[["subject_id", "visit", "day", SCORE_PARAMETERS[name]]].rename(
-                columns={SCORE_PARAMETERS[name]: "value", "day": "visit_day"}).dropna(subset=["value"])
-            s = s.assign(parameter=name, day=s["visit_day"].astype(float), value=s["value"].astype(float))
-            parts.append(s)
-    cols = ["subject_id", "parameter", "visit", "visit_day", "day", "value"]
-    out = pd.concat([p[cols] for p in parts], ignore_index=True) if parts else pd.DataFrame(columns=cols)
-    out = out.astype({"subject_id": object, "parameter": object, "visit": object, "visit_day": "int64"})
-    order = {p: i for i, p in enumerate(parameters)}
-    out = out.assign(_o=out["parameter"].map(order)).sort_values(["_o", "subject_id", "visit_day"], kind="stable")
-    return out.drop(columns="_o").reset_index(drop=True)
+            v = sc[SCORE_PARAMETERS[name]].to_numpy(dtype=float)
+            ok = ~np.isnan(v)
+            score_parts.append((sc["subject_id"][ok], {"pos": np.full(int(ok.sum()), order[name], dtype=np.int64),
+                                                        "vis": sc_vis[ok], "visit_day": sc_day[ok],
+                                                        "day": sc_day[ok].astype(float), "value": v[ok]}))
+        del sc
+    lab = labs.loc[labs["parameter"].isin(list(need)), ["subject_id", "day", "visit", "parameter", "value"]]
+    if baseline_only:
+        lab = lab[_maybe_baseline(lab, study)]
+    subjects = pd.Index(sorted(set().union(*(
+        s.cat.categories if isinstance(s.dtype, pd.CategoricalDtype) else pd.unique(s)
+        for s in [lab["subject_id"], *(ids for ids, _ in score_parts)]))), dtype=object)
+    pnames = pd.Index(sorted(need), dtype=object)
+    ppos = np.array([order.get(p, -1) for p in pnames] + [-1], dtype=np.int64)
+    chunks = []
+    for g in _by_subject(lab):
+        c = assign_visits(lab.iloc[g].astype({"value": float, "day": float}), study, keys=("subject_id", "parameter"))
+        pid = _codes(c["parameter"], pnames)
+        chunks.append({"sid": _codes(c["subject_id"], subjects), "pid": pid, "pos": ppos[pid],
+                       "vis": _codes(c["visit"], vids),
+                       "visit_day": c["visit_day"].to_numpy(dtype=np.int64),
+                       "day": c["day"].to_numpy(dtype=float), "value": c["value"].to_numpy(dtype=float)})
+    del lab, c
+    labc = {k: np.concatenate([c[k] for c in chunks]) for k in chunks[0]}
+    del chunks
+    pid = labc.pop("pid")
+    is_raw = np.isin(pid, [pnames.get_loc(p) for p in raw])
+    parts = [{c: x[is_raw] for c, x in labc.items()}]
+    for name, (a, b) in ratios.items():  # a / b at the visits where both were measured (b > 0)
+        ka, kb = (pd.DataFrame({c: labc[c][pid == pnames.get_loc(x)] for c in ("sid", "vis", "visit_day", "value")})
+                  for x in (a, b))
+        r = ka.merge(kb.drop(columns="visit_day"), on=["sid", "vis"], how="inner", suffixes=("_a", "_b"))
+        r = r.assign(value=(r["value_a"] / r["value_b"]).where(r["value_b"] > 0)).dropna(subset=["value"])
+        parts.append({"sid": r["sid"].to_numpy(dtype=np.int64), "pos": np.full(len(r), order[name], dtype=np.int64),
+                      "vis": r["vis"].to_numpy(dtype=np.int64), "visit_day": r["visit_day"].to_numpy(dtype=np.int64),
+                      "day": r["visit_day"].to_numpy(dtype=float), "value": r["value"].to_numpy(dtype=float)})
+    del labc, pid, is_raw
+    for ids, part in score_parts:
+        parts.append({"sid": _codes(ids, subjects), **part})
+    del score_parts
+    cat = {c: np.concatenate([p[c] for p in parts]) for c in ("sid", "pos", "visit_day")}
+    srt = np.lexsort((cat["visit_day"], cat["sid"], cat["pos"]))
+    out = {c: x[srt] for c, x in cat.items()}
+    del cat
+    for c in ("vis", "day", "value"):
+        out[c] = np.concatenate([p[c] for p in parts])[srt]
+    return {c: out[c] for c in cols}, subjects
 
 
 def analysis_visits(study: Study, horizon: str | float | None = "secondary") -> list[str]:
@@ -265,35 +376,61 @@ def change_from_baseline(trial: Trial, parameters: Sequence[str], *, horizon: st
     """
     if after_transplant not in ("exclude", "keep"):
         raise ValueError("after_transplant: expected 'exclude' or 'keep'")
+    return _change(trial, list(parameters), horizon_days(trial.study, horizon), log, after_transplant)[0]
+
+
+def _change(trial: Trial, parameters: list[str], h: float, log: Collection[str],
+            after_transplant: str) -> tuple[pd.DataFrame, pd.Index]:
+    """:func:`change_from_baseline`, and the subjects with a baseline value of any of ``parameters``.
+
+    Works on the codes of :func:`_visit_codes` (array look-ups in place of merges on subject ids).
+    """
     study = trial.study
-    h = horizon_days(study, horizon)
-    vals = visit_values(trial, list(parameters))
-    base_id = study.baseline_visit.id
-    base = vals[vals["visit"] == base_id][["subject_id", "parameter", "value"]].rename(
-        columns={"value": "baseline_raw"})
-    post = vals[(vals["visit_day"] > 0) & (vals["visit_day"] <= h)]
+    v, subjects = _visit_codes(trial, parameters)
+    n_s, n_p = len(subjects), len(parameters)
+    sid, pos, vis, vday, day, value = (v.pop(c) for c in ("sid", "pos", "vis", "visit_day", "day", "value"))
+    key = sid * n_p + pos
+    is_base = vis == study.visit_ids.index(study.baseline_visit.id)
+    has_base = np.zeros(n_s * n_p, dtype=bool)
+    has_base[key[is_base]] = True
+    base_raw = np.full(n_s * n_p, np.nan)
+    base_raw[key[is_base]] = value[is_base]
     flags = _survivor_flags(trial, h)
+    fs = _codes(flags["subject_id"], subjects)
+    known = fs >= 0
+    transplant, survivor = np.full(n_s, np.nan), np.zeros(n_s, dtype=bool)
+    transplant[fs[known]] = flags["transplant_day"].to_numpy(dtype=float)[known]
+    survivor[fs[known]] = flags["survivor"].to_numpy(dtype=bool)[known]
+    fc = factor_columns(trial.subjects, study)
+    fcs = _codes(fc["subject_id"], subjects)
+    fc_row = np.full(n_s, -1, dtype=np.int64)
+    fc_row[fcs[fcs >= 0]] = np.flatnonzero(fcs >= 0)
+    keep = (vday > 0) & (vday <= h) & has_base[key] & (fc_row[sid] >= 0)
     if after_transplant == "exclude":
-        lt = post["subject_id"].map(flags.set_index("subject_id")["transplant_day"])
-        post = post[~(post["day"] >= lt)]
-    d = post.rename(columns={"value": "value_raw"}).merge(base, on=["subject_id", "parameter"], how="inner")
-    is_log = d["parameter"].isin(list(log))
-    if (is_log & ((d["value_raw"] <= 0) | (d["baseline_raw"] <= 0))).any():
-        bad = sorted(d.loc[is_log & ((d["value_raw"] <= 0) | (d["baseline_raw"] <= 0)), "parameter"].unique())
+        keep &= ~(day >= transplant[sid])
+    rows = np.flatnonzero(keep)
+    base_subjects = subjects[np.unique(sid[is_base])]
+    del has_base, is_base, keep, day
+    sid, pos, vis, vday, value_raw = sid[rows], pos[rows], vis[rows], vday[rows], value[rows]
+    baseline_raw = base_raw[key[rows]]
+    del key, value, base_raw, rows
+    is_log = np.array([p in set(log) for p in parameters] + [False], dtype=bool)[pos]
+    bad_rows = is_log & ((value_raw <= 0) | (baseline_raw <= 0))
+    if bad_rows.any():
+        bad = sorted({parameters[i] for i in np.unique(pos[bad_rows])})
         raise ValueError(f"non-positive values of {bad} cannot be log-transformed")
     with np.errstate(divide="ignore", invalid="ignore"):
-        d["baseline"] = np.where(is_log, np.log(d["baseline_raw"]), d["baseline_raw"])
-        d["value"] = np.where(is_log, np.log(d["value_raw"]), d["value_raw"])
-    d["change"] = d["value"] - d["baseline"]
-    d["scale"] = np.where(is_log, "log", "identity").astype(object)
-    d = d.merge(flags[["subject_id", "survivor"]], on="subject_id", how="left")
-    fc = factor_columns(trial.subjects, study)
-    d = fc.merge(d, on="subject_id", how="inner")
-    cols = ["subject_id", "arm", *study.factors, "parameter", "visit", "visit_day", "baseline_raw", "value_raw",
-            "baseline", "value", "change", "scale", "survivor"]
-    order = {p: i for i, p in enumerate(parameters)}
-    d = d.assign(_o=d["parameter"].map(order)).sort_values(["_o", "subject_id", "visit_day"], kind="stable")
-    return d[cols].reset_index(drop=True)
+        baseline = np.where(is_log, np.log(baseline_raw), baseline_raw)
+        val = np.where(is_log, np.log(value_raw), value_raw)
+    r = fc_row[sid]
+    out = {"subject_id": _object_column(subjects, sid), "arm": _object_column(fc["arm"].to_numpy(dtype=object), r),
+           **{f: fc[f].to_numpy()[r] for f in study.factors},
+           "parameter": _object_column(parameters, pos),
+           "visit": _object_column(study.visit_ids, vis), "visit_day": vday,
+           "baseline_raw": baseline_raw, "value_raw": value_raw, "baseline": baseline, "value": val,
+           "change": val - baseline, "scale": np.array(["identity", "log"], dtype=object)[is_log.astype(np.intp)],
+           "survivor": survivor[sid]}
+    return pd.DataFrame(out, copy=False), base_subjects
 
 
 def baseline_values(trial: Trial, parameters: Sequence[str] = ("MELD",)) -> pd.DataFrame:
@@ -311,10 +448,12 @@ def baseline_values(trial: Trial, parameters: Sequence[str] = ("MELD",)) -> pd.D
     0          a  msc    1   0  40.0  80.0
     """
     study = trial.study
-    vals = visit_values(trial, list(parameters))
-    b = vals[vals["visit"] == study.baseline_visit.id].pivot(index="subject_id", columns="parameter", values="value")
-    b = b.reindex(columns=list(parameters))
-    b.columns.name = None
+    parameters = list(parameters)
+    v, subjects = _visit_codes(trial, parameters, baseline_only=True)
+    at = v["vis"] == study.visit_ids.index(study.baseline_visit.id)
+    cells = np.full((len(subjects), len(parameters)), np.nan)
+    cells[v["sid"][at], v["pos"][at]] = v["value"][at]
+    b = pd.DataFrame(cells, index=subjects, columns=parameters).iloc[np.unique(v["sid"][at])]
     out = factor_columns(trial.subjects, study)
     extra = trial.subjects.drop(columns=["arm"]).astype({"subject_id": object})
     extra = extra[[c for c in extra.columns if c not in out.columns or c == "subject_id"]]
@@ -377,9 +516,7 @@ def worst_rank_inputs(trial: Trial, parameter: str, *, horizon: str | float | No
     study = trial.study
     h = horizon_days(study, horizon)
     tv = target_visit(study, horizon)
-    ch = change_from_baseline(trial, [parameter], horizon=horizon, log=log)
-    vals = visit_values(trial, [parameter])
-    has_base = set(vals.loc[vals["visit"] == study.baseline_visit.id, "subject_id"])
+    ch, has_base = _change(trial, [parameter], h, log, "exclude")
     flags = _survivor_flags(trial, h)
     out = factor_columns(trial.subjects, study).merge(flags[["subject_id", "event_day"]], on="subject_id")
     out = out[out["subject_id"].isin(has_base)]
@@ -422,13 +559,20 @@ def symptom_visits(trial: Trial) -> pd.DataFrame:
     if not trial.has("symptoms"):
         raise ValueError("this dataset has no symptoms table")
     assert trial.symptoms is not None  # trial.has("symptoms") said so
-    s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype(
-        {"subject_id": object, "symptom": object, "day": float})
+    s = trial.symptoms[["subject_id", "day", "visit", "symptom", "score"]].astype({"day": float})
     s = assign_visits(s, trial.study, keys=("subject_id", "symptom"))
-    arm = trial.subjects.set_index(trial.subjects["subject_id"].astype(object))["arm"].astype(object)
-    s = s.assign(arm=s["subject_id"].map(arm), score=s["score"].astype("int64"))
-    s = s.sort_values(["symptom", "subject_id", "visit_day"], kind="stable")
-    return s[["subject_id", "arm", "symptom", "visit", "visit_day", "score"]].reset_index(drop=True)
+    # sorted by codes of the sorted ids and symptoms; object columns share their strings
+    subjects = pd.Index(sorted(pd.unique(s["subject_id"].astype(object))), dtype=object)
+    symptoms = pd.Index(sorted(pd.unique(s["symptom"].astype(object))), dtype=object)
+    sid, sym, vday = _codes(s["subject_id"], subjects), _codes(s["symptom"], symptoms), s["visit_day"].to_numpy()
+    o = np.lexsort((vday, sid, sym))
+    arm = trial.subjects["arm"].to_numpy(dtype=object)
+    row = _codes(trial.subjects["subject_id"], subjects)
+    arm_of = np.full(len(subjects), np.nan, dtype=object)  # NaN: not in the subjects table
+    arm_of[row[row >= 0]] = arm[row >= 0]
+    return pd.DataFrame({"subject_id": _object_column(subjects, sid[o]), "arm": arm_of[sid[o]],
+                         "symptom": _object_column(symptoms, sym[o]), "visit": s["visit"].to_numpy()[o],
+                         "visit_day": vday[o], "score": s["score"].to_numpy(dtype=np.int64)[o]})
 
 
 def symptom_outcomes(trial: Trial, *, horizon: str | float | None = "secondary") -> pd.DataFrame:

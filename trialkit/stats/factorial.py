@@ -261,12 +261,11 @@ def mmrm_factorial(long: pd.DataFrame, study: Study, visit: str, *, covariance: 
     """
     from trialkit.stats.longitudinal import fit_mmrm
 
-    if population == "survivors":
-        long = long[long["survivor"].astype(bool)]
-
+    # rows are selected per parameter: no copy of the whole table beside it
+    alive = long["survivor"].astype(bool).to_numpy() if population == "survivors" else np.ones(len(long), bool)
     parts = []
-    for p in pd.unique(long["parameter"]):
-        d = long[long["parameter"] == p]
+    for p in pd.unique(long.loc[alive, "parameter"]):
+        d = long[(long["parameter"] == p).to_numpy() & alive]
         if visit not in set(d["visit"]):
             continue
         log = bool((d["scale"] == "log").any())

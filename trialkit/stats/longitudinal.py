@@ -146,22 +146,25 @@ def treatment_design(study: Study, model: str = "arm") -> tuple[list[str], dict]
 def _build_X(data: pd.DataFrame, visits: list, treatments: list[str], arm_x: dict,
              covariate: str | None) -> tuple[np.ndarray, list[str]]:
     vis = data["visit"].to_numpy(dtype=object)
-    cols, names = [], []
+    at = {v: vis == v for v in visits}
+    b = data[covariate].to_numpy(dtype=float) if covariate is not None else None
+    arm_codes, arm_ids = pd.factorize(data["arm"].to_numpy(dtype=object))
+    n_cols = len(visits) * (1 + (covariate is not None) + len(treatments))
+    X = np.empty((len(data), n_cols))  # filled column by column: no list of columns beside the matrix
+    names: list[str] = []
     for v in visits:
-        cols.append((vis == v).astype(float))
+        X[:, len(names)] = at[v]
         names.append(_vname(v))
-    if covariate is not None:
-        b = data[covariate].to_numpy(dtype=float)
+    if b is not None:
         for v in visits:
-            cols.append((vis == v) * b)
+            X[:, len(names)] = at[v] * b
             names.append(f"{_vname(v)}:{covariate}")
-    arm = data["arm"].to_numpy(dtype=object)
     for t in treatments:
-        tv = np.array([arm_x[a][t] for a in arm], dtype=float)
+        tv = np.array([arm_x[a][t] for a in arm_ids], dtype=float)[arm_codes]
         for v in visits:
-            cols.append((vis == v) * tv)
+            X[:, len(names)] = at[v] * tv
             names.append(f"{_vname(v)}:{t}")
-    return np.column_stack(cols), names
+    return X, names
 
 
 # ------------------------------------------------------------------------------------------------
@@ -351,18 +354,20 @@ def _fit_unstructured(y, X, groups, vidx, n_visits, tol=1e-10):
     # diagonal after a permutation: same inverse on the pattern, log-determinant unchanged), then the
     # missed rows and columns are zeroed, so every subject goes through the same batched products.
     order = np.lexsort((vidx, groups))
+    # X[order] is copied even when the data are sorted already: OpenBLAS results depend on the
+    # buffer's alignment in the last bits, and skipping the copy changes the reported fits
     y, X, groups, vidx = y[order], X[order], groups[order], vidx[order]
     sub = np.r_[0, np.cumsum(groups[1:] != groups[:-1])]
     n_sub = int(sub[-1]) + 1
-    Xp = np.zeros((n_sub, T, p))
-    Xp[sub, vidx] = X
-    Yp = np.zeros((n_sub, T))
-    Yp[sub, vidx] = y
     seen = np.zeros((n_sub, T), dtype=bool)
     seen[sub, vidx] = True
     masks, pj = np.unique(seen, axis=0, return_inverse=True)
     pj = pj.reshape(-1)
     n_pat = len(masks)
+    Xp = np.zeros((n_sub, T, p))
+    Xp[sub, vidx] = X
+    Yp = np.zeros((n_sub, T))
+    Yp[sub, vidx] = y
     counts = np.bincount(pj, minlength=n_pat).astype(float)
     mm = (masks[:, :, None] & masks[:, None, :]).astype(float)  # n_pat x T x T
     fill = np.zeros((n_pat, T, T))
@@ -765,13 +770,14 @@ def analyze_parameters(long: pd.DataFrame, study: Study, parameters: list | None
     """
     if population not in ("all", "survivors"):
         raise ValueError("population: expected 'all' or 'survivors'")
-    if population == "survivors":
-        long = long[long["survivor"].astype(bool)]
-    parameters = list(pd.unique(long["parameter"])) if parameters is None else parameters
+    # rows are selected per parameter: no copy of the whole table beside it
+    alive = long["survivor"].astype(bool).to_numpy() if population == "survivors" else np.ones(len(long), bool)
+    if parameters is None:
+        parameters = list(pd.unique(long.loc[alive, "parameter"]))
     ls, ct, tm, fits = [], [], [], []
     vday = {v.id: v.day for v in study.visits}
     for p in parameters:
-        d = long[long["parameter"] == p]
+        d = long[(long["parameter"] == p).to_numpy() & alive]
         log = bool((d["scale"] == "log").any()) if len(d) else False
         if d["arm"].nunique() < 2 or d["subject_id"].nunique() < 5:
             fits.append(_not_fitted(p, d, "too little data"))
