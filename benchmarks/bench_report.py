@@ -44,6 +44,8 @@ from bench_scale import machine, write_section  # noqa: E402
 
 START, END = "<!-- bench_report:start -->", "<!-- bench_report:end -->"
 TRIALKIT = [sys.executable, "-m", "trialkit.cli"]
+#: Set by the progress reader once the runner says the notebooks run (validation and hand-off done).
+PHASE = {"notebooks": False}
 PROGRESS = re.compile(r"^\[\s*([\d.]+)s\] (\S+): (\w+)(?: in ([\d.]+) s)?")
 
 
@@ -62,6 +64,7 @@ class TreeRSS:
         self.t0 = time.perf_counter()
         self.peak_at = 0.0            # seconds after the start, when the sum peaked
         self.peak_parts: list[float] = []  # RSS (MB) of each process at that moment, largest first
+        self.peak_notebooks = 0.0     # the peak once the notebooks run (after validation and hand-off)
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._run, daemon=True)
 
@@ -85,6 +88,8 @@ class TreeRSS:
                 self.peak_root = max(self.peak_root, rss)
             else:
                 self.peak_child = max(self.peak_child, rss)
+        if PHASE["notebooks"]:
+            self.peak_notebooks = max(self.peak_notebooks, total)
         if total > self.peak_total:
             self.peak_total, self.peak_at = total, time.perf_counter() - self.t0
             self.peak_parts = sorted(parts, reverse=True)
@@ -152,6 +157,7 @@ def _measure(cmd: list[str], *, env: dict | None = None, timeout: float | None =
     return {"seconds": round(time.perf_counter() - t0, 1), "returncode": proc.returncode, "timed_out": timed_out,
             "peak_total_mb": round(rss.peak_total), "peak_driver_mb": round(rss.peak_root),
             "peak_child_mb": round(rss.peak_child), "peak_at_s": round(rss.peak_at, 1),
+            "peak_notebooks_mb": round(rss.peak_notebooks),
             "peak_parts_mb": [round(x) for x in rss.peak_parts[:4]], "load_before": load0, "load_after": load_avg(),
             "output": lines}
 
@@ -167,6 +173,8 @@ def run_report(dataset: Path, work: Path, jobs: int, timeout: float) -> dict:
 
     def on_line(line: str, t: float) -> None:
         print(f"  {line}", flush=True)
+        if "notebook(s), up to" in line:
+            PHASE["notebooks"] = True
         m = PROGRESS.match(line)
         if m:
             s = states.setdefault(m.group(2), {})
@@ -227,7 +235,8 @@ def report(info: dict, args, run: dict | None, vals: list[tuple[dict, dict | Non
                   + " + ".join(f"{x:,}" for x in run["peak_parts_mb"]) + " MB; notebooks running then: "
                   + (", ".join(sorted(n for n, s in run["notebooks"].items()
                                       if s.get("started", 1e9) <= run["peak_at_s"] <= s.get("ended", 1e9))) or "none")
-                  + ".", ""]
+                  + f". Peak once the notebooks ran (after validation and the hand-off): "
+                  f"{run['peak_notebooks_mb']:,} MB.", ""]
     if vals:
         lines += ["`trialkit validate` on the same dataset, each in a fresh process"
                   + (f", alternately with the code of `{args.baseline_label}`" if args.baseline_src else "") + ":",
