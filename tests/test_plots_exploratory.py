@@ -63,6 +63,29 @@ def test_consort_texts_for_arm_without_active_treatment(sim):
     assert "in full (n = " in other and "not at all (n = " in other
 
 
+def test_consort_says_treatment_not_recorded_when_the_data_have_no_doses(sim):
+    """A trial whose subjects table has no ``<factor>_doses`` columns: the active arms' boxes say the
+    treatment received is not recorded, not "in full (n = 0) ... doses not recorded (n = 30)"; with the
+    doses of only some subjects missing, the counts stay and the unknown ones are counted apart."""
+    import dataclasses
+
+    doses = [c for c in sim.subjects.columns if c.endswith("_doses")]
+    bare = dataclasses.replace(sim, subjects=sim.subjects.drop(columns=doses))
+    texts = pc.consort_box_texts(consort_counts(bare))
+    for arm, box in zip(sim.study.arm_ids, texts["arms"]):
+        if arm == sim.study.control_arm:
+            assert "no study treatment to give" in box["allocation"]
+        else:
+            assert "treatment received: not recorded" in box["allocation"]
+            assert "in full" not in box["allocation"] and "doses not recorded" not in box["allocation"]
+    some = sim.subjects.copy()
+    some.loc[some.index[:3], doses] = np.nan
+    counts = consort_counts(dataclasses.replace(sim, subjects=some))
+    assert counts.set_index("arm").loc["total", "treatment_unknown"] > 0
+    joined = "\n".join(b["allocation"] for b in pc.consort_box_texts(counts)["arms"])
+    assert "doses not recorded (n = " in joined and "in full (n = " in joined
+
+
 def test_trajectory_data_and_summary_against_pandas(sim):
     d = pt.trajectory_data(sim, ["TBIL", "meld"])
     assert set(d["parameter"]) == {"TBIL", "meld"} and set(d["outcome"]) <= {"survivor", "died", "transplanted"}

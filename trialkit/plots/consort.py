@@ -72,6 +72,8 @@ def consort_box_texts(counts: pd.DataFrame, *, horizon_label: str = "the primary
         alloc = [*textwrap.wrap(f"Allocated to {r['label']}", 26), f"(n = {int(r['allocated'])})"]
         if r["no_active_treatment"] == r["allocated"]:
             alloc.append("no study treatment to give")
+        elif r["treatment_unknown"] + r["no_active_treatment"] == r["allocated"]:
+            alloc.append("treatment received: not recorded")  # the data have no <factor>_doses for this arm
         else:
             alloc += ["Allocated treatment received:", f"in full (n = {int(r['received_full'])})",
                       f"in part (n = {int(r['received_partial'])})", f"not at all (n = {int(r['received_none'])})"]
