@@ -272,3 +272,14 @@ def test_available_parameters_lists_only_computable_scores():
             assert available_parameters(t, [score]) == [], (score, missing)
         assert available_parameters(trial, [score]) == [score]
         assert visit_values(trial, [score])["value"].notna().any(), score
+
+
+def test_landmark_days_leave_out_landmarks_the_horizon_row_reports():
+    from trialkit.derive.tte import landmark_days
+
+    study = load_study()
+    assert landmark_days(study, [4, 12, 24, 48]) == [28.0, 84.0, 168.0, 336.0]      # week 48 is the horizon
+    assert landmark_days(study, [47.5, 48]) == [336.0]                                # day 332.5: < a week before
+    assert landmark_days(study, [47, 60]) == [329.0, 336.0]                           # a week before; after: out
+    assert landmark_days(study, [52, 260], horizon=1826.25) == [364.0, 1826.25]      # not 260 and 260.9
+    assert landmark_days(study, [4], horizon=None) == [28.0]                          # no horizon: no extra row

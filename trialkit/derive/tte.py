@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from trialkit.data.trial import Trial
     from trialkit.study import Study
 
-__all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horizon_days", "factor_columns",
-           "estimands", "sensitivity_endpoints"]
+__all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horizon_days", "landmark_days",
+           "factor_columns", "estimands", "sensitivity_endpoints"]
 
 ENDPOINTS = ("transplant_free", "death_lt_censored", "overall")
 _EVENT_NAMES = ("death", "transplant", "hcc")
@@ -82,6 +82,24 @@ def horizon_days(study: Study, horizon: str | int | float | None) -> float:
             raise KeyError(f"horizon {horizon!r} is not in the study file's horizons {list(study.horizons)}")
         return float(study.horizons[horizon])
     return float(horizon)
+
+
+def landmark_days(study: Study, weeks: Sequence[float], horizon: str | int | float | None = "primary") -> list[float]:
+    """The study days at which survival is reported: the landmark ``weeks`` before ``horizon``, then the horizon.
+
+    A landmark less than a week before the horizon is left out: the horizon's own row reports that
+    time (a 5-year horizon is day 1826.25, week 260.9; a week-260 landmark beside it would show the
+    same survival twice). Landmarks after the horizon are left out too.
+
+    >>> from trialkit.study import load_study
+    >>> landmark_days(load_study(), [4, 12, 24, 48, 60])
+    [28.0, 84.0, 168.0, 336.0]
+    >>> landmark_days(load_study(), [52, 104, 260], horizon=1826.25)
+    [364.0, 728.0, 1826.25]
+    """
+    h = horizon_days(study, horizon)
+    days = {7.0 * float(w) for w in weeks if 7.0 * float(w) <= h - 7.0 or 7.0 * float(w) == h}
+    return sorted(days | ({h} if np.isfinite(h) else set()))
 
 
 def factor_columns(subjects: pd.DataFrame, study: Study) -> pd.DataFrame:
