@@ -283,3 +283,15 @@ def test_landmark_days_leave_out_landmarks_the_horizon_row_reports():
     assert landmark_days(study, [47, 60]) == [329.0, 336.0]                           # a week before; after: out
     assert landmark_days(study, [52, 260], horizon=1826.25) == [364.0, 1826.25]      # not 260 and 260.9
     assert landmark_days(study, [4], horizon=None) == [28.0]                          # no horizon: no extra row
+
+
+def test_horizon_label_names_the_unit_the_horizon_was_set_in():
+    from trialkit.derive.tte import horizon_label, horizon_text
+
+    assert [horizon_label(d) for d in (336, 168, 1826.25, 2922, 3652.5, 100, 0.5)] == [
+        "week 48", "week 24", "year 5", "year 8", "year 10", "day 100", "day 0.5"]
+    assert horizon_text(1826.25) == "day 1826.25 (year 5)" and horizon_text(90) == "day 90"
+    study = study_from_dict({**load_study().raw, "horizons": {"primary": "5 years", "secondary": "48 weeks"}})
+    est = estimands(study)
+    text = " ".join(est["variable"]) + " ".join(est["summary_measure"])
+    assert "up to year 5" in text and "1826" not in text

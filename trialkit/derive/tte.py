@@ -51,8 +51,8 @@ if TYPE_CHECKING:
     from trialkit.data.trial import Trial
     from trialkit.study import Study
 
-__all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horizon_days", "landmark_days",
-           "factor_columns", "estimands", "sensitivity_endpoints"]
+__all__ = ["ENDPOINTS", "time_to_event", "competing_risks", "event_days", "horizon_days", "horizon_label",
+           "horizon_text", "landmark_days", "factor_columns", "estimands", "sensitivity_endpoints"]
 
 ENDPOINTS = ("transplant_free", "death_lt_censored", "overall")
 _EVENT_NAMES = ("death", "transplant", "hcc")
@@ -82,6 +82,30 @@ def horizon_days(study: Study, horizon: str | int | float | None) -> float:
             raise KeyError(f"horizon {horizon!r} is not in the study file's horizons {list(study.horizons)}")
         return float(study.horizons[horizon])
     return float(horizon)
+
+
+def horizon_label(days: float) -> str:
+    """A study day in the unit it was most likely set in: whole weeks, whole years, else days.
+
+    >>> [horizon_label(d) for d in (336, 1826.25, 100, 28)]
+    ['week 48', 'year 5', 'day 100', 'week 4']
+    """
+    year = DAY_LENGTHS["year"]
+    if days % 7 == 0:
+        return f"week {days / 7:g}"
+    if days % year == 0:
+        return f"year {days / year:g}"
+    return f"day {days:g}"
+
+
+def horizon_text(days: float) -> str:
+    """``"day 336 (week 48)"``, ``"day 1826.25 (year 5)"``, ``"day 100"``: a horizon as the notebooks print it.
+
+    >>> horizon_text(336), horizon_text(1826.25), horizon_text(100)
+    ('day 336 (week 48)', 'day 1826.25 (year 5)', 'day 100')
+    """
+    label = horizon_label(days)
+    return f"day {days:g}" if label.startswith("day ") else f"day {days:g} ({label})"
 
 
 def landmark_days(study: Study, weeks: Sequence[float], horizon: str | int | float | None = "primary") -> list[float]:
@@ -352,8 +376,7 @@ def estimands(study: Study, *, survival_endpoint: str = "primary") -> pd.DataFra
     declared = getattr(study, "endpoints", {}) or {}
     if survival_endpoint not in ENDPOINTS and survival_endpoint not in declared:
         raise ValueError(f"survival_endpoint {survival_endpoint!r}: expected one of {[*declared, *ENDPOINTS]}")
-    wk = {k: f"week {v / 7:g}" if v % 7 == 0 else f"year {v / DAY_LENGTHS['year']:g}" if v % DAY_LENGTHS["year"] == 0 else f"day {v:g}"
-          for k, v in study.horizons.items()}
+    wk = {k: horizon_label(v) for k, v in study.horizons.items()}
     prim, sec = wk["primary"], wk.get("secondary", wk["primary"])
     ctrl = study.arm_labels[study.control_arm]
     pop = f"all randomized subjects, analysed as randomized ({len(study.arms)} arms; control: {ctrl})"
