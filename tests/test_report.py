@@ -281,6 +281,7 @@ def test_index_links_notebooks_tables_figures(run1):
         assert ref in html
     assert "Not produced in this run." in html  # fixture notebooks save no headline table
     assert "INTERNAL" not in html
+    assert "primary horizon: day 200 ·" in html and "secondary horizon: day 168 (week 24)" in html  # run params: 200
 
 
 def test_two_runs_give_identical_outputs(run1, tmp_path):

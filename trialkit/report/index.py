@@ -181,9 +181,11 @@ def write_index(report_dir: str | Path, *, params: RunParams, notebooks: list[st
         figures.append({"name": png.stem, "png": f"figures/{png.name}",
                         "svg": f"figures/{svg.name}" if svg.is_file() else None})
     study = yaml.safe_load((report_dir / "study.yaml").read_text(encoding="utf-8")) if (report_dir / "study.yaml").is_file() else {}
+    from trialkit.derive.tte import horizon_text
     from trialkit.study import parse_days
 
-    horizons = {k: f"{parse_days(v):g}" for k, v in (study.get("horizons") or {}).items()}  # "8 years" -> 2922
+    # "8 years" -> "day 2922 (year 8)"; 336 -> "day 336 (week 48)"
+    horizons = {k: horizon_text(parse_days(v)) for k, v in (study.get("horizons") or {}).items()}
     if dataset_source.startswith("simulated:"):
         _, scen, seed = (dataset_source.split(":") + ["", ""])[:3]
         dataset_text = f"simulated trial (scenario “{scen}”, {seed.replace('=', ' ')})"
