@@ -1,6 +1,7 @@
 """Analysis datasets derived from a :class:`~trialkit.data.trial.Trial` (ADaM-like).
 
-Submodules: :mod:`~trialkit.derive.visits` (the one visit-window rule),
+Submodules: :mod:`~trialkit.derive.visits` (the one visit-window rule), :mod:`~trialkit.derive.codes`
+(column values as integer positions),
 :mod:`~trialkit.derive.severity` (severity scores per subject and visit), :mod:`~trialkit.derive.status`
 (follow-up status, CONSORT counts, reasons data are missing), :mod:`~trialkit.derive.baseline` (the
 one-row-per-subject baseline dataset), :mod:`~trialkit.derive.tte` (time to event, the one

@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from trialkit.derive.codes import positions
 from trialkit.derive.severity import SCORE_INPUTS as _SCORES_INPUTS
 from trialkit.derive.severity import SCORE_LABELS as _COLUMN_LABELS
 from trialkit.derive.tte import event_days, factor_columns, horizon_days
@@ -153,14 +154,6 @@ def _object_column(values: Sequence | np.ndarray, codes: np.ndarray) -> pd.Serie
     return pd.Series(np.asarray(values, dtype=object)[codes], dtype=object)
 
 
-def _codes(values: pd.Series, subjects: pd.Index) -> np.ndarray:
-    """Positions of ``values`` in ``subjects`` (unique; -1 when absent), without copying strings."""
-    if isinstance(values.dtype, pd.CategoricalDtype):  # look up the categories, not every row
-        at = np.append(subjects.get_indexer(values.cat.categories), -1)
-        return at[np.asarray(values.cat.codes)].astype(np.int64)
-    return subjects.get_indexer(values).astype(np.int64)
-
-
 def _score_trial(trial: Trial, scores: Sequence[str], baseline_only: bool = False) -> Trial:
     """The trial with only the lab rows that the requested scores can use, for
     :func:`~trialkit.derive.severity.add_scores` (which combines values within one subject and
@@ -240,7 +233,7 @@ def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool
         sc = pd.concat([add_scores(st.with_tables(labs=st.labs.iloc[g]))[keep] for g in _by_subject(st.labs)],
                        ignore_index=True)
         del st
-        sc_vis = _codes(sc["visit"], vids)
+        sc_vis = positions(sc["visit"], vids)
         sc_day = sc["day"].to_numpy(dtype=np.int64)
         for name in scores:
             v = sc[SCORE_PARAMETERS[name]].to_numpy(dtype=float)
@@ -260,9 +253,9 @@ def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool
     chunks = []
     for g in _by_subject(lab):
         c = assign_visits(lab.iloc[g].astype({"value": float, "day": float}), study, keys=("subject_id", "parameter"))
-        pid = _codes(c["parameter"], pnames)
-        chunks.append({"sid": _codes(c["subject_id"], subjects), "pid": pid, "pos": ppos[pid],
-                       "vis": _codes(c["visit"], vids),
+        pid = positions(c["parameter"], pnames)
+        chunks.append({"sid": positions(c["subject_id"], subjects), "pid": pid, "pos": ppos[pid],
+                       "vis": positions(c["visit"], vids),
                        "visit_day": c["visit_day"].to_numpy(dtype=np.int64),
                        "day": c["day"].to_numpy(dtype=float), "value": c["value"].to_numpy(dtype=float)})
     del lab, c
@@ -281,7 +274,7 @@ def _visit_codes(trial: Trial, parameters: Sequence[str], *, baseline_only: bool
                       "day": r["visit_day"].to_numpy(dtype=float), "value": r["value"].to_numpy(dtype=float)})
     del labc, pid, is_raw
     for ids, part in score_parts:
-        parts.append({"sid": _codes(ids, subjects), **part})
+        parts.append({"sid": positions(ids, subjects), **part})
     del score_parts
     cat = {c: np.concatenate([p[c] for p in parts]) for c in ("sid", "pos", "visit_day")}
     srt = np.lexsort((cat["visit_day"], cat["sid"], cat["pos"]))
@@ -396,13 +389,13 @@ def _change(trial: Trial, parameters: list[str], h: float, log: Collection[str],
     base_raw = np.full(n_s * n_p, np.nan)
     base_raw[key[is_base]] = value[is_base]
     flags = _survivor_flags(trial, h)
-    fs = _codes(flags["subject_id"], subjects)
+    fs = positions(flags["subject_id"], subjects)
     known = fs >= 0
     transplant, survivor = np.full(n_s, np.nan), np.zeros(n_s, dtype=bool)
     transplant[fs[known]] = flags["transplant_day"].to_numpy(dtype=float)[known]
     survivor[fs[known]] = flags["survivor"].to_numpy(dtype=bool)[known]
     fc = factor_columns(trial.subjects, study)
-    fcs = _codes(fc["subject_id"], subjects)
+    fcs = positions(fc["subject_id"], subjects)
     fc_row = np.full(n_s, -1, dtype=np.int64)
     fc_row[fcs[fcs >= 0]] = np.flatnonzero(fcs >= 0)
     keep = (vday > 0) & (vday <= h) & has_base[key] & (fc_row[sid] >= 0)
@@ -564,10 +557,10 @@ def symptom_visits(trial: Trial) -> pd.DataFrame:
     # sorted by codes of the sorted ids and symptoms; object columns share their strings
     subjects = pd.Index(sorted(pd.unique(s["subject_id"].astype(object))), dtype=object)
     symptoms = pd.Index(sorted(pd.unique(s["symptom"].astype(object))), dtype=object)
-    sid, sym, vday = _codes(s["subject_id"], subjects), _codes(s["symptom"], symptoms), s["visit_day"].to_numpy()
+    sid, sym, vday = positions(s["subject_id"], subjects), positions(s["symptom"], symptoms), s["visit_day"].to_numpy()
     o = np.lexsort((vday, sid, sym))
     arm = trial.subjects["arm"].to_numpy(dtype=object)
-    row = _codes(trial.subjects["subject_id"], subjects)
+    row = positions(trial.subjects["subject_id"], subjects)
     arm_of = np.full(len(subjects), np.nan, dtype=object)  # NaN: not in the subjects table
     arm_of[row[row >= 0]] = arm[row >= 0]
     return pd.DataFrame({"subject_id": _object_column(subjects, sid[o]), "arm": arm_of[sid[o]],

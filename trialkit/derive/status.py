@@ -45,6 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from trialkit.derive.codes import positions
 from trialkit.derive.visits import assign_visits
 
 if TYPE_CHECKING:
@@ -265,14 +266,6 @@ def consort_counts(trial: Trial, horizon: str | float = "primary") -> pd.DataFra
     return pd.DataFrame(rows, columns=cols)
 
 
-def _positions(col: pd.Series, index: pd.Index) -> np.ndarray:
-    """``index.get_indexer(col)`` (-1: absent) through the column's distinct values: no Python string
-    per row (15 million lab rows at 100,000 subjects)."""
-    codes, uniques = pd.factorize(col)
-    where = np.append(index.get_indexer(pd.Index(np.asarray(uniques, dtype=object), dtype=object)), -1)
-    return where[codes]  # code -1 (missing value) -> the appended -1
-
-
 def visit_status(trial: Trial, parameters: Sequence[str] | None = None, horizon: str | float | None = None) -> pd.DataFrame:
     """Whether each scheduled value was observed, and if not, why.
 
@@ -341,9 +334,9 @@ def visit_status(trial: Trial, parameters: Sequence[str] | None = None, horizon:
     # has that subject, visit and parameter.
     subject_ids = pd.Index(st["subject_id"].astype(object).to_numpy(), dtype=object)
     visit_ids = pd.Index([v.id for v in visits], dtype=object)
-    i_s = _positions(obs["subject_id"], subject_ids)
-    i_v = _positions(obs["visit"], visit_ids)
-    i_p = _positions(obs["parameter"], pd.Index(parameters, dtype=object))
+    i_s = positions(obs["subject_id"], subject_ids)
+    i_v = positions(obs["visit"], visit_ids)
+    i_p = positions(obs["parameter"], pd.Index(parameters, dtype=object))
     ok = (i_s >= 0) & (i_v >= 0) & (i_p >= 0)
     observed = np.zeros((n_s, n_v, n_p), dtype=bool)
     observed[i_s[ok], i_v[ok], i_p[ok]] = True

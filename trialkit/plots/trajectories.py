@@ -75,6 +75,7 @@ def trajectory_data(trial: Trial, parameters: Sequence[str], *, horizon: str | f
     >>> data.groupby("outcome")["subject_id"].nunique().to_dict()
     {'died': 53, 'survivor': 67}
     """
+    from trialkit.derive.codes import positions
     from trialkit.derive.status import follow_up_status
     from trialkit.derive.visits import assign_visits
 
@@ -118,8 +119,7 @@ def trajectory_data(trial: Trial, parameters: Sequence[str], *, horizon: str | f
     del parts
     st = follow_up_status(trial, horizon if horizon is not None else "primary")
     # positions, not per-row dict look-ups: 15 million rows at 100,000 subjects; -1 (not found) sorts last
-    s_code, s_uniq = pd.factorize(d["subject_id"])
-    s_pos = np.append(pd.Index(st["subject_id"].astype(object)).get_indexer(np.asarray(s_uniq, dtype=object)), -1)[s_code]
+    s_pos = positions(d["subject_id"], pd.Index(st["subject_id"].astype(object)))
     d = d.assign(arm=st["arm"].array.take(s_pos, allow_fill=True),
                  outcome=st["outcome"].array.take(s_pos, allow_fill=True))
 
