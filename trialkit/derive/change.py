@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from trialkit.derive.codes import positions
+from trialkit.derive.codes import factor_codes, positions
 from trialkit.derive.severity import SCORE_INPUTS as _SCORES_INPUTS
 from trialkit.derive.severity import SCORE_LABELS as _COLUMN_LABELS
 from trialkit.derive.tte import event_days, factor_columns, horizon_days
@@ -191,9 +191,7 @@ def _by_subject(rows: pd.DataFrame, max_rows: int = 1_000_000) -> list[np.ndarra
     n_groups = -(-len(rows) // max_rows)
     if n_groups <= 1:
         return [np.arange(len(rows))]
-    ids = rows["subject_id"]
-    codes = (np.asarray(ids.cat.codes) if isinstance(ids.dtype, pd.CategoricalDtype)
-             else pd.factorize(ids)[0]).astype(np.int64)
+    codes = factor_codes(rows["subject_id"])[0].astype(np.int64)
     group = codes * n_groups // (int(codes.max()) + 1)
     order = np.argsort(group, kind="stable")
     return np.split(order, np.searchsorted(group[order], np.arange(1, n_groups)))

@@ -1,14 +1,32 @@
 """Integer positions of a column's values, without one Python object per row (the kit's only copy).
 
 The derived tables of a large trial (15 million lab rows at 100,000 subjects) are built on integer
-codes; :func:`positions` is how every derive and plot module looks a column up in an index.
+codes; :func:`positions` is how every derive and plot module looks a column up in an index, and
+:func:`factor_codes` how it turns a column into codes.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["positions"]
+__all__ = ["factor_codes", "positions"]
+
+
+def factor_codes(values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes of a column (-1: missing) and the values they stand for: a categorical's own codes
+    and categories, else ``pd.factorize`` (values in order of appearance).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> codes, values = factor_codes(pd.Series(["b", "a", None, "b"]))
+    >>> codes.tolist(), list(values)
+    ([0, 1, -1, 0], ['b', 'a'])
+    """
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return np.asarray(values.cat.codes), values.cat.categories
+    codes, uniques = pd.factorize(values)
+    return codes, pd.Index(uniques)
 
 
 def positions(values: pd.Series, index: pd.Index) -> np.ndarray:

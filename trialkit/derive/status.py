@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from trialkit.derive.codes import positions
+from trialkit.derive.codes import factor_codes, positions
 from trialkit.derive.visits import assign_visits
 
 if TYPE_CHECKING:
@@ -374,13 +374,6 @@ def visit_status(trial: Trial, parameters: Sequence[str] | None = None, horizon:
     }, copy=False)
 
 
-def _codes(col: pd.Series) -> tuple[np.ndarray, Sequence]:
-    """Integer codes of a column (-1: missing) and the values they stand for, without object copies."""
-    if isinstance(col.dtype, pd.CategoricalDtype):
-        return col.cat.codes.to_numpy(), col.cat.categories
-    return pd.factorize(col)
-
-
 def missing_summary(status: pd.DataFrame, by: Sequence[str] = ("arm", "visit"), *, arm_order: Sequence | None = None,
                     visit_order: Sequence | None = None) -> pd.DataFrame:
     """Counts of observed and missing values, by reason, from :func:`visit_status`.
@@ -414,7 +407,7 @@ def missing_summary(status: pd.DataFrame, by: Sequence[str] = ("arm", "visit"), 
     """
     by = list(by)
     # count on integer codes: a crosstab of object copies of every row costs gigabytes at 100,000 subjects
-    keys = [_codes(status[c]) for c in by] + [_codes(status["status"])]
+    keys = [factor_codes(status[c]) for c in by] + [factor_codes(status["status"])]
     sizes = [max(len(u), 1) for _, u in keys]
     valid = np.ones(len(status), dtype=bool)
     for k, _ in keys:
