@@ -9,11 +9,21 @@ from __future__ import annotations
 
 import ast
 import json
+import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from trialkit.report.params import ParamsError, RunParams
 from trialkit.yamlcheck import Checker, suggest
+
+#: CPython 3.11's parser is not safe to call from several threads at once (``SystemError: AST constructor
+#: recursion depth mismatch``, seen when the runner's kernel threads read their notebooks' imports together).
+_PARSE_LOCK = threading.Lock()
+
+
+def _parse(source: str) -> ast.Module:
+    with _PARSE_LOCK:
+        return ast.parse(source)
 
 if TYPE_CHECKING:
     from nbformat import NotebookNode
@@ -121,7 +131,7 @@ def notebook_parameters(nb_or_path: NotebookNode | str | Path) -> dict[str, Any]
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             out: dict[str, Any] = {}
-            for node in ast.parse(cell.source).body:
+            for node in _parse(cell.source).body:
                 if isinstance(node, ast.Assign):
                     for t in node.targets:
                         if isinstance(t, ast.Name):
@@ -163,7 +173,7 @@ def top_level_imports(path: Path) -> list[str]:
         if cell.cell_type != "code":
             continue
         try:
-            body = ast.parse(cell.source).body
+            body = _parse(cell.source).body
         except SyntaxError:
             continue
         for node in body:
